@@ -1,0 +1,47 @@
+#!/bin/sh
+# install-deps.sh: install every package needed to build, test, fuzz and
+# benchmark gpu-device-plugin on Debian 12, from Debian's archive only.
+#
+# Idempotent: packages already present are not fetched again, and when all
+# of them are there the script touches nothing (no apt-get update). Needs
+# root, or sudo. Called by scripts/demo.sh, scripts/test.sh and .ci/run.
+set -eu
+
+PACKAGES="
+build-essential pkg-config meson ninja-build clang libclang-rt-14-dev
+libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler libyaml-dev
+libjansson-dev libcmocka-dev
+golang-go golang-google-grpc-dev golang-google-protobuf-dev
+golang-github-golang-protobuf-1-5-dev protobuf-compiler protoc-gen-go
+protoc-gen-go-grpc
+python3 python3-grpcio python3-grpc-tools python3-protobuf
+nghttp2-client procps
+"
+
+missing=""
+for p in $PACKAGES; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case "$status" in
+	*"install ok installed"*) ;;
+	*) missing="$missing $p" ;;
+	esac
+done
+
+if [ -z "$missing" ]; then
+	exit 0
+fi
+
+echo "install-deps: installing:$missing" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then
+		SUDO=sudo
+	else
+		echo "install-deps: need root (or sudo) to install:$missing" >&2
+		exit 1
+	fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086 # word splitting of the package list is wanted
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

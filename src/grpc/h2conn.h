@@ -1,0 +1,61 @@
+/*
+ * h2conn.h: moves bytes between a non-blocking socket and an nghttp2
+ * session, on the event loop. Shared by the gRPC server and client.
+ *
+ * Driven the way nghttp2's own example servers are: on readable, feed
+ * everything read to nghttp2_session_mem_recv(); then ask
+ * nghttp2_session_mem_send() for output until it has none or the socket
+ * would block. Output the socket did not take is kept in one buffer, and
+ * while it is non-empty the connection stops reading: a peer that does not
+ * read cannot make us produce (and buffer) without bound. Streamed DATA is
+ * pulled from the application only when the socket can take it.
+ *
+ * Internal to src/grpc.
+ */
+#ifndef GDP_GRPC_H2CONN_H
+#define GDP_GRPC_H2CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nghttp2/nghttp2.h>
+
+#include "loop/loop.h"
+
+struct h2conn {
+	struct loop *loop;
+	int fd;                    /* owned; -1 once closed */
+	nghttp2_session *session;  /* owned */
+	uint8_t *pending;          /* output the socket did not take yet */
+	size_t pending_len;
+	size_t pending_off;
+	size_t pending_cap;
+	unsigned watched;          /* LOOP_READ/LOOP_WRITE now registered */
+	bool registered;
+};
+
+/*
+ * Takes ownership of |fd| and |session| and watches |fd| with |cb|/|arg|.
+ * Returns 0, or a negative errno (then nothing is owned).
+ */
+int h2conn_init(struct h2conn *c, struct loop *loop, int fd,
+    nghttp2_session *session, loop_fd_cb cb, void *arg);
+/*
+ * Reads what the socket has and feeds it to the session (its callbacks
+ * run from here). Returns 0, -ECONNRESET on end of file, -EPROTO when
+ * nghttp2 fails the connection, or another negative errno.
+ */
+int h2conn_read(struct h2conn *c);
+/*
+ * Writes pending output, then whatever the session has, until the socket
+ * would block; then updates the events watched. Returns 0 or a negative
+ * errno (the connection is then broken).
+ */
+int h2conn_flush(struct h2conn *c);
+/* True when neither side has anything more to say (time to close). */
+bool h2conn_finished(const struct h2conn *c);
+/* Stops watching, closes the socket, deletes the session. Idempotent. */
+void h2conn_close(struct h2conn *c);
+
+#endif /* GDP_GRPC_H2CONN_H */

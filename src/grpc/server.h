@@ -1,0 +1,150 @@
+/*
+ * server.h: a gRPC server on a unix socket, on the event loop.
+ *
+ * Generic: it knows method paths and protobuf-c descriptors, nothing of
+ * devices. The application gives a table of methods; each request is
+ * decoded with the method's descriptor and handed to its handler together
+ * with a call object through which the application answers, at once or
+ * later (from a timer, another call, a wake-up).
+ *
+ * What the wire sees (see docs/grpc.md): our SETTINGS first on every
+ * connection; any :authority accepted (a raw socket path, empty, or none,
+ * as older kubelets send), with only what gRPC needs checked by hand
+ * (POST, a :path, content-type application/grpc*, else 415); replies as
+ * headers, DATA, trailers (grpc-status, percent-encoded grpc-message), or
+ * Trailers-Only for immediate errors; RST_STREAM(NO_ERROR) after trailers
+ * when the client has not half-closed; grpc-timeout enforced; GOAWAY on
+ * shutdown. Closed streams are not retained (memory stays flat).
+ *
+ * Ownership: the server owns every call. A call handed to a handler stays
+ * valid until the application finishes it (grpc_call_reply/finish/fail)
+ * or, if the client goes away or the deadline passes first, until the
+ * call's close callback returns. Never touch a call after either.
+ */
+#ifndef GDP_GRPC_SERVER_H
+#define GDP_GRPC_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "grpc/codec.h"
+#include "loop/loop.h"
+
+struct grpc_server;
+struct grpc_call;
+
+enum grpc_method_kind {
+	GRPC_METHOD_UNARY,
+	GRPC_METHOD_SERVER_STREAMING,
+};
+
+/*
+ * |request| is decoded from the wire and freed by the server once the
+ * handler returns: copy what must outlive the handler.
+ */
+typedef void (*grpc_handler)(struct grpc_call *call,
+    const ProtobufCMessage *request, void *app);
+
+struct grpc_method {
+	const char *path;  /* "/v1beta1.DevicePlugin/Allocate" */
+	enum grpc_method_kind kind;
+	const ProtobufCMessageDescriptor *request;
+	grpc_handler handler;
+};
+
+/* Why a call ended before the application finished it. */
+enum grpc_close_reason {
+	GRPC_CLOSE_PEER_GONE,   /* client reset the stream or disconnected */
+	GRPC_CLOSE_DEADLINE,    /* grpc-timeout passed; stream cancelled */
+	GRPC_CLOSE_SHUTDOWN,    /* grpc_server_free() */
+};
+
+typedef void (*grpc_close_cb)(struct grpc_call *call,
+    enum grpc_close_reason reason, void *arg);
+
+struct grpc_server_options {
+	/* Largest request message accepted (default 4 MiB). */
+	uint32_t max_recv_message;
+	/* Bytes a streaming call may queue before sends are refused
+	 * (default 8 MiB). */
+	size_t max_stream_queue;
+	/* Advertised SETTINGS_MAX_CONCURRENT_STREAMS (default 1024). */
+	uint32_t max_concurrent_streams;
+};
+
+struct grpc_server_stats {
+	uint64_t calls;              /* dispatched to a handler */
+	uint64_t conns_open;
+	uint64_t conns_total;
+	uint64_t closed_by_peer;     /* calls the client went away from */
+	uint64_t deadline_cancelled;
+	uint64_t queued_bytes;       /* in stream queues, not yet in HTTP/2 */
+	uint64_t max_queued_bytes;   /* most ever queued on one call */
+};
+
+/*
+ * Creates a server that serves |methods| (|n| entries; the table and its
+ * strings must outlive the server) with |app| passed to every handler.
+ * |opts| may be NULL for the defaults. Returns NULL with errno set.
+ */
+struct grpc_server *grpc_server_new(struct loop *loop,
+    const struct grpc_method *methods, size_t n, void *app,
+    const struct grpc_server_options *opts);
+/*
+ * Removes a stale socket at |path| (only if it is a socket), binds, listens
+ * and starts accepting. Returns 0, -ENAMETOOLONG, -ENOTSOCK (|path| exists
+ * and is not a socket), or a socket error.
+ */
+int grpc_server_listen(struct grpc_server *server, const char *path);
+/*
+ * Serves an already connected socket (used by the fuzzer and by tests on a
+ * socketpair). Takes ownership of |fd|. Returns 0 or a negative errno.
+ */
+int grpc_server_adopt(struct grpc_server *server, int fd);
+/*
+ * Stops accepting and removes the listening socket's file, then sends
+ * GOAWAY(NO_ERROR) on every connection, writes what the socket takes, and
+ * closes it. Open calls get their close callback (GRPC_CLOSE_SHUTDOWN).
+ * The server can then only be freed. Not from inside a handler.
+ */
+void grpc_server_shutdown(struct grpc_server *server);
+/* Frees the server; calls still open get GRPC_CLOSE_SHUTDOWN first. */
+void grpc_server_free(struct grpc_server *server);
+const struct grpc_server_stats *grpc_server_stats(
+    const struct grpc_server *server);
+/* The listening path, or NULL. */
+const char *grpc_server_path(const struct grpc_server *server);
+
+/*
+ * Sends a message on |call| (unary: at most one before finishing).
+ * Returns 0; -ENOBUFS when the call's queue is over max_stream_queue (the
+ * message is not queued; try again later, or coalesce); -EPIPE once the
+ * call is finished; -ENOMEM; -EINVAL if |msg| is not of a packable type.
+ */
+int grpc_call_send(struct grpc_call *call, const ProtobufCMessage *msg);
+/*
+ * Ends |call| with |code| and an optional |message| (copied, any UTF-8;
+ * NULL for none). Queued messages are sent first. After this the call
+ * belongs to the server again. Returns 0 or -ENOMEM.
+ */
+int grpc_call_finish(struct grpc_call *call, int code, const char *message);
+/* printf-style grpc_call_finish(). */
+int grpc_call_fail(struct grpc_call *call, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* grpc_call_send(msg) then grpc_call_finish(GRPC_OK). */
+int grpc_call_reply(struct grpc_call *call, const ProtobufCMessage *msg);
+
+/* Sets the callback run if the call ends before the application ends it. */
+void grpc_call_on_close(struct grpc_call *call, grpc_close_cb cb, void *arg);
+/* Bytes queued on |call| and not yet handed to HTTP/2. */
+size_t grpc_call_queued(const struct grpc_call *call);
+/* Application data attached to the call. */
+void grpc_call_set_data(struct grpc_call *call, void *data);
+void *grpc_call_data(const struct grpc_call *call);
+/* The call's method (from the server's table). */
+const struct grpc_method *grpc_call_method(const struct grpc_call *call);
+
+#endif /* GDP_GRPC_SERVER_H */
