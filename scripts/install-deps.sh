@@ -15,7 +15,7 @@ golang-go golang-google-grpc-dev golang-google-protobuf-dev
 golang-github-golang-protobuf-1-5-dev protobuf-compiler protoc-gen-go
 protoc-gen-go-grpc
 python3 python3-grpcio python3-grpc-tools python3-protobuf
-nghttp2-client procps
+nghttp2-client procps curl
 "
 
 missing=""

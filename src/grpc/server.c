@@ -59,10 +59,11 @@ struct grpc_call {
 	/* Request checks, gathered while headers arrive. */
 	bool is_post;
 	bool has_path;
+	bool has_content_type;
 	bool content_type_ok;
 	bool bad_encoding;
-	char *content_type;
-	char *path;
+	char *content_type;              /* only when it is wrong */
+	char *path;                      /* only when it is unknown */
 	int64_t timeout_ns;              /* 0: none */
 	int64_t deadline_ns;             /* loop_now_ns() clock; 0: none */
 
@@ -188,6 +189,22 @@ call_free(struct grpc_call *call)
 #define NV(name, value) { (uint8_t *)(name), (uint8_t *)(value), \
 	sizeof(name) - 1, strlen(value), NGHTTP2_NV_FLAG_NONE }
 
+/* grpc-status: decimal, no leading zeros; codes are small. */
+static void
+format_code(char out[12], int code)
+{
+	if (code >= 0 && code < 100) {
+		int i = 0;
+
+		if (code >= 10)
+			out[i++] = (char)('0' + code / 10);
+		out[i++] = (char)('0' + code % 10);
+		out[i] = '\0';
+		return;
+	}
+	snprintf(out, 12, "%d", code);
+}
+
 static int
 submit_trailers(struct grpc_call *call, bool with_headers,
     const char *http_status)
@@ -197,7 +214,7 @@ submit_trailers(struct grpc_call *call, bool with_headers,
 	size_t n = 0;
 	nghttp2_session *session = call->conn->h2.session;
 
-	snprintf(code, sizeof(code), "%d", call->status);
+	format_code(code, call->status);
 	if (with_headers) {
 		nghttp2_nv st = NV(":status", http_status);
 		nghttp2_nv ct = NV("content-type", "application/grpc");
@@ -346,11 +363,15 @@ respond_early_fmt(struct grpc_call *call, int code, const char *fmt, ...)
 /* ---- requests: checks and dispatch ---- */
 
 static const struct grpc_method *
-find_method(const struct grpc_server *server, const char *path)
+find_method(const struct grpc_server *server, const uint8_t *path,
+    size_t len)
 {
-	for (size_t i = 0; i < server->nmethods; i++)
-		if (strcmp(server->methods[i].path, path) == 0)
+	for (size_t i = 0; i < server->nmethods; i++) {
+		const char *p = server->methods[i].path;
+
+		if (strlen(p) == len && memcmp(p, path, len) == 0)
 			return &server->methods[i];
+	}
 	return NULL;
 }
 
@@ -390,14 +411,14 @@ reject_unknown_path(struct grpc_call *call)
 }
 
 static bool
-content_type_is_grpc(const char *ct)
+content_type_is_grpc(const uint8_t *ct, size_t len)
 {
 	static const char base[] = "application/grpc";
+	const size_t n = sizeof(base) - 1;
 
-	if (ct == NULL || strncmp(ct, base, sizeof(base) - 1) != 0)
+	if (len < n || memcmp(ct, base, n) != 0)
 		return false;
-	ct += sizeof(base) - 1;
-	return *ct == '\0' || *ct == '+' || *ct == ';';
+	return len == n || ct[n] == '+' || ct[n] == ';';
 }
 
 static int64_t
@@ -427,7 +448,7 @@ check_request_headers(struct grpc_call *call)
 		    NGHTTP2_PROTOCOL_ERROR);
 		return;
 	}
-	if (!content_type_is_grpc(call->content_type)) {
+	if (!call->content_type_ok) {
 		char msg[256];
 
 		snprintf(msg, sizeof(msg),
@@ -461,14 +482,16 @@ on_request_message(const uint8_t *msg, size_t len, void *arg)
 
 	if (++call->nmsgs > 1) {
 		respond_early_fmt(call, GRPC_UNIMPLEMENTED,
-		    "grpc: more than one request message for %s", call->path);
+		    "grpc: more than one request message for %s",
+		    call->method->path);
 		return -EPROTO;
 	}
 	call->request = protobuf_c_message_unpack(call->method->request, NULL,
 	    len, msg);
 	if (call->request == NULL) {
 		respond_early_fmt(call, GRPC_INTERNAL,
-		    "grpc: error unmarshalling request for %s", call->path);
+		    "grpc: error unmarshalling request for %s",
+		    call->method->path);
 		return -EPROTO;
 	}
 	return 0;
@@ -504,7 +527,7 @@ dispatch(struct grpc_call *call)
 	if (call->nmsgs != 1 || !grpc_reader_idle(&call->reader)) {
 		respond_early_fmt(call, GRPC_UNIMPLEMENTED,
 		    "grpc: expected one request message for %s, got %s",
-		    call->path, call->nmsgs ? "a partial one" : "none");
+		    call->method->path, call->nmsgs ? "a partial one" : "none");
 		return;
 	}
 	request = call->request;
@@ -557,16 +580,20 @@ on_header(nghttp2_session *session, const nghttp2_frame *frame,
 		return 0;
 	if (name_is(name, namelen, ":method")) {
 		call->is_post = valuelen == 4 && memcmp(value, "POST", 4) == 0;
-	} else if (name_is(name, namelen, ":path") && call->path == NULL) {
-		call->path = strndup((const char *)value, valuelen);
-		if (call->path == NULL)
-			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	} else if (name_is(name, namelen, ":path") && !call->has_path) {
 		call->has_path = valuelen > 0;
-		call->method = find_method(call->conn->server, call->path);
+		call->method = find_method(call->conn->server, value, valuelen);
+		/* Kept only to name an unknown path in the error. */
+		if (call->method == NULL && (call->path = strndup(
+		    (const char *)value, valuelen)) == NULL)
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	} else if (name_is(name, namelen, "content-type") &&
-	    call->content_type == NULL) {
-		call->content_type = strndup((const char *)value, valuelen);
-		if (call->content_type == NULL)
+	    !call->has_content_type) {
+		call->has_content_type = true;
+		call->content_type_ok = content_type_is_grpc(value, valuelen);
+		/* Kept only to name a wrong content-type in the error. */
+		if (!call->content_type_ok && (call->content_type = strndup(
+		    (const char *)value, valuelen)) == NULL)
 			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	} else if (name_is(name, namelen, "grpc-timeout")) {
 		int64_t ns;

@@ -132,8 +132,15 @@ join_ids(char **ids, size_t n)
 		return NULL;
 	p = out;
 	*p = '\0';
-	for (size_t i = 0; i < n; i++)
-		p += sprintf(p, "%s%s", i ? "," : "", ids[i]);
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(ids[i]);
+
+		if (i > 0)
+			*p++ = ',';
+		memcpy(p, ids[i], l);
+		p += l;
+	}
+	*p = '\0';
 	return out;
 }
 
@@ -427,6 +434,8 @@ run_command(struct testservice *ts, struct grpc_call *call,
 	long n;
 	int consumed = 0;
 
+	if (strchr(cmd, ':') == NULL && strcmp(cmd, "stats") != 0)
+		return false; /* the common case: a plain device id */
 	if (sscanf(cmd, "status:%ld:%n", &n, &consumed) == 1 && consumed) {
 		grpc_call_finish(call, (int)n, cmd + consumed);
 	} else if (sscanf(cmd, "sleep:%ld", &n) == 1) {

@@ -1,0 +1,148 @@
+#!/bin/sh
+# test.sh: install what is missing, build, and run every test.
+#
+# Stages, each in its own build directory:
+#   gcc      the release build (hardening on): unit, interop, fuzz replay
+#   clang    the same sources must build warning-free with clang too
+#   asan     clang with ASan+UBSan (leaks included): the whole suite again
+#   fuzz     libFuzzer targets, each run for FUZZ_SECONDS (default 30)
+#   lint     cppcheck and clang-tidy on src/ and tests/
+# Prints "N passed, M failed" last; exits non-zero if anything failed.
+# STAGES="gcc asan" limits the run to some stages.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+scripts/install-deps.sh || exit 1
+
+STAGES=${STAGES:-"gcc clang asan fuzz lint"}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+passed=0
+failed=0
+failures=""
+
+note() { printf '\n=== %s ===\n' "$*"; }
+pass() { passed=$((passed + ${2:-1})); printf 'ok - %s\n' "$1"; }
+fail() {
+	failed=$((failed + ${2:-1}))
+	failures="$failures\n  $1"
+	printf 'not ok - %s\n' "$1"
+}
+
+# setup DIR [meson options...]: configure (or reconfigure) a build dir.
+setup() {
+	dir=$1
+	shift
+	if [ -f "$dir/build.ninja" ]; then
+		meson setup --reconfigure "$dir" "$@" >"$dir.setup.log" 2>&1
+	else
+		meson setup "$dir" "$@" >"$dir.setup.log" 2>&1
+	fi || { cat "$dir.setup.log"; return 1; }
+}
+
+# run_suite NAME DIR: build DIR and run its meson tests, counting them.
+run_suite() {
+	name=$1
+	dir=$2
+	if ! ninja -C "$dir" >"$dir.build.log" 2>&1; then
+		cat "$dir.build.log"
+		fail "$name: build"
+		return
+	fi
+	meson test -C "$dir" --print-errorlogs --num-processes 1 \
+	    >"$dir.test.log" 2>&1
+	rc=$?
+	grep -E '^ *[0-9]+/[0-9]+ ' "$dir.test.log"
+	ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$dir.test.log")
+	bad=$(sed -n 's/^Fail: *\([0-9]*\).*/\1/p' "$dir.test.log")
+	tmo=$(sed -n 's/^Timeout: *\([0-9]*\).*/\1/p' "$dir.test.log")
+	passed=$((passed + ${ok:-0}))
+	failed=$((failed + ${bad:-0} + ${tmo:-0}))
+	if [ "$rc" -ne 0 ]; then
+		sed -n '/^==* [0-9]*\/[0-9]* ==*/,$p' "$dir.test.log" | tail -n 200
+		failures="$failures\n  $name: see $dir.test.log"
+		[ "${bad:-0}${tmo:-0}" = "00" ] && failed=$((failed + 1))
+	fi
+}
+
+for stage in $STAGES; do
+	case $stage in
+	gcc)
+		note "gcc build, all tests"
+		CC=gcc setup build && run_suite gcc build || fail "gcc: setup"
+		;;
+	clang)
+		note "clang build (-Werror)"
+		if CC=clang setup build-clang -Dinterop=false &&
+		    ninja -C build-clang >build-clang.build.log 2>&1; then
+			pass "clang: warning-free build"
+		else
+			cat build-clang.build.log 2>/dev/null
+			fail "clang: build"
+		fi
+		;;
+	asan)
+		note "clang ASan+UBSan build, all tests"
+		export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+		export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+		export GDP_SANITIZED=1
+		CC=clang setup build-asan -Db_sanitize=address,undefined \
+		    -Db_lundef=false -Dbuildtype=debug &&
+		    run_suite asan build-asan || fail "asan: setup"
+		unset ASAN_OPTIONS UBSAN_OPTIONS GDP_SANITIZED
+		;;
+	fuzz)
+		note "libFuzzer, ${FUZZ_SECONDS}s per target"
+		if ! CC=clang setup build-fuzz -Dfuzz=true -Dinterop=false \
+		    -Db_sanitize=address,undefined -Db_lundef=false ||
+		    ! ninja -C build-fuzz >build-fuzz.build.log 2>&1; then
+			cat build-fuzz.build.log 2>/dev/null
+			fail "fuzz: build"
+			continue
+		fi
+		for t in server codec; do
+			work=build-fuzz/corpus-$t
+			mkdir -p "$work"
+			if ./build-fuzz/tests/fuzz/fuzz_$t \
+			    -max_total_time="$FUZZ_SECONDS" -timeout=10 \
+			    -artifact_prefix=build-fuzz/ "$work" \
+			    "tests/fuzz/corpus/$t" >build-fuzz/fuzz-$t.log 2>&1
+			then
+				pass "fuzz_$t: $(grep -o 'Done [0-9]* runs' \
+				    build-fuzz/fuzz-$t.log)"
+			else
+				tail -n 40 build-fuzz/fuzz-$t.log
+				fail "fuzz_$t (crash input in build-fuzz/)"
+			fi
+		done
+		;;
+	lint)
+		note "cppcheck and clang-tidy"
+		if cppcheck --quiet --error-exitcode=1 --inline-suppr \
+		    --enable=warning,performance,portability \
+		    --suppress=missingIncludeSystem -I src \
+		    src tests/unit tests/interop tests/fuzz bench 2>&1; then
+			pass "cppcheck"
+		else
+			fail "cppcheck"
+		fi
+		[ -f build/compile_commands.json ] || CC=gcc setup build
+		files=$(git ls-files 'src/*.c' 'tests/*.c' 'bench/*.c')
+		if clang-tidy --quiet -p build $files >build.tidy.log 2>&1 &&
+		    ! grep -qE 'warning:|error:' build.tidy.log; then
+			pass "clang-tidy"
+		else
+			grep -E -A3 'warning:|error:' build.tidy.log | head -n 60
+			fail "clang-tidy"
+		fi
+		;;
+	*)
+		echo "test.sh: unknown stage '$stage'" >&2
+		exit 2
+		;;
+	esac
+done
+
+if [ -n "$failures" ]; then
+	printf '\nFailures:%b\n' "$failures"
+fi
+printf '\n%d passed, %d failed\n' "$passed" "$failed"
+[ "$failed" -eq 0 ]
