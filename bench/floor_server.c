@@ -176,7 +176,7 @@ main(int argc, char **argv)
 	nghttp2_option_new(&fl.opt);
 	nghttp2_option_set_no_http_messaging(fl.opt, 1);
 	nghttp2_option_set_no_closed_streams(fl.opt, 1);
-	strcpy(sa.sun_path, argv[2]);
+	memcpy(sa.sun_path, argv[2], strlen(argv[2]) + 1); /* length checked */
 	unlink(argv[2]);
 	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||

@@ -19,7 +19,7 @@
 
 #define GRPC_PREFIX_LEN 5
 /* The largest message grpc-go receives by default; ours too. */
-#define GRPC_DEFAULT_MAX_MESSAGE (4u * 1024 * 1024)
+#define GRPC_DEFAULT_MAX_MESSAGE ((uint32_t)4 << 20)
 
 /* Status codes (grpc/grpc doc/statuscodes.md). */
 enum grpc_code {

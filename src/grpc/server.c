@@ -32,7 +32,7 @@
 
 #include "grpc/h2conn.h"
 
-#define DEFAULT_MAX_STREAM_QUEUE (8u * 1024 * 1024)
+#define DEFAULT_MAX_STREAM_QUEUE ((size_t)8 << 20)
 #define DEFAULT_MAX_CONCURRENT_STREAMS 1024
 #define STREAM_WINDOW (1 << 20)
 #define CONN_WINDOW (4 << 20)
@@ -58,6 +58,7 @@ struct grpc_call {
 
 	/* Request checks, gathered while headers arrive. */
 	bool is_post;
+	bool path_seen;                  /* the first :path counts */
 	bool has_path;
 	bool has_content_type;
 	bool content_type_ok;
@@ -580,7 +581,8 @@ on_header(nghttp2_session *session, const nghttp2_frame *frame,
 		return 0;
 	if (name_is(name, namelen, ":method")) {
 		call->is_post = valuelen == 4 && memcmp(value, "POST", 4) == 0;
-	} else if (name_is(name, namelen, ":path") && !call->has_path) {
+	} else if (name_is(name, namelen, ":path") && !call->path_seen) {
+		call->path_seen = true;
 		call->has_path = valuelen > 0;
 		call->method = find_method(call->conn->server, value, valuelen);
 		/* Kept only to name an unknown path in the error. */
@@ -742,10 +744,15 @@ conn_destroy(struct conn *conn)
 	struct grpc_server *server = conn->server;
 	enum grpc_close_reason reason = server->shutting_down ?
 	    GRPC_CLOSE_SHUTDOWN : GRPC_CLOSE_PEER_GONE;
+	struct grpc_call *call = conn->calls, *next;
 
-	while (conn->calls != NULL) {
-		struct grpc_call *call = conn->calls;
-
+	/* Close callbacks may send on other calls of this connection:
+	 * being dead, it takes nothing more. */
+	conn->dead = true;
+	conn->calls = NULL;
+	for (; call != NULL; call = next) {
+		next = call->next;
+		call->prev = call->next = NULL;
 		call_notify_closed(call, reason);
 		call_free(call);
 	}
@@ -952,11 +959,15 @@ grpc_server_shutdown(struct grpc_server *server)
 void
 grpc_server_free(struct grpc_server *server)
 {
+	struct conn *conn, *next;
+
 	if (server == NULL)
 		return;
 	server->shutting_down = true;
-	while (server->conns != NULL)
-		conn_destroy(server->conns);
+	for (conn = server->conns; conn != NULL; conn = next) {
+		next = conn->next;
+		conn_destroy(conn);
+	}
 	stop_listening(server);
 	if (server->hooked)
 		loop_del_before_sleep(server->loop, flush_all, server);

@@ -290,7 +290,7 @@ heap_push(struct loop *loop, struct loop_timer *t)
 		size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 16;
 		struct loop_timer **heap;
 
-		heap = realloc(loop->heap, cap * sizeof(*heap));
+		heap = realloc(loop->heap, cap * sizeof(struct loop_timer *));
 		if (heap == NULL)
 			return -ENOMEM;
 		loop->heap = heap;

@@ -18,7 +18,7 @@
 #include "loop/loop.h"
 #include "testservice.h"
 
-#define FUZZ_MAX_INPUT (128 * 1024)
+#define FUZZ_MAX_INPUT ((size_t)128 << 10)
 #define MAX_ROUNDS 2000
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -35,7 +35,7 @@ drain(int fd)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct grpc_server_options opts = { .max_stream_queue = 64 * 1024 };
+	struct grpc_server_options opts = { .max_stream_queue = 64 << 10 };
 	struct loop *loop = loop_new();
 	struct testservice *ts = loop ? testservice_new(loop, &opts) : NULL;
 	const struct grpc_server_stats *st;

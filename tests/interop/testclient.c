@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,9 +72,12 @@ parse(int argc, char **argv, struct args *a)
 	}
 	if (a->socket == NULL || optind != argc)
 		return -1;
-	if (a->endpoint == NULL)
-		a->endpoint = a->serve ? basename(strdup(a->serve)) :
+	if (a->endpoint == NULL) {
+		const char *slash = a->serve ? strrchr(a->serve, '/') : NULL;
+
+		a->endpoint = slash ? slash + 1 : a->serve ? a->serve :
 		    "none.sock";
+	}
 	return 0;
 }
 
@@ -100,8 +102,8 @@ main(int argc, char **argv)
 		return 1;
 	if (a.serve != NULL) {
 		ts = testservice_new(loop, NULL);
-		if (ts == NULL || (rc = grpc_server_listen(
-		    testservice_server(ts), a.serve)) < 0) {
+		if (ts == NULL || grpc_server_listen(testservice_server(ts),
+		    a.serve) < 0) {
 			fprintf(stderr, "grpc-testclient: cannot serve %s\n",
 			    a.serve);
 			return 1;

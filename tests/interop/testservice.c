@@ -321,11 +321,14 @@ push_all(struct testservice *ts, unsigned count)
 static void
 end_all(struct testservice *ts, int code)
 {
-	while (ts->watchers != NULL) {
-		struct watcher *w = ts->watchers;
+	struct watcher *w = ts->watchers, *next;
 
+	ts->watchers = NULL;
+	for (; w != NULL; w = next) {
+		next = w->next;
 		grpc_call_finish(w->call, code, code ? "ended by end:" : NULL);
-		watcher_free(w);
+		ts->streams_open--;
+		free(w);
 	}
 }
 

@@ -433,6 +433,7 @@ func (s *suite) caseSlowReader() error {
 		}
 		return nil
 	}
+	var slowest time.Duration
 	start := time.Now()
 	for time.Since(start) < time.Second {
 		t0 := time.Now()
@@ -440,8 +441,12 @@ func (s *suite) caseSlowReader() error {
 		if err != nil {
 			return fmt.Errorf("during the flood, a unary call on the main connection failed: %v", err)
 		}
-		if took := time.Since(t0); took > time.Second {
+		took := time.Since(t0)
+		if took > time.Second {
 			return fmt.Errorf("during the flood, a unary call took %v, want <= 1 s", took)
+		}
+		if took > slowest {
+			slowest = took
 		}
 		if err := checkBounds(c, "during the flood"); err != nil {
 			return err
@@ -503,6 +508,9 @@ func (s *suite) caseSlowReader() error {
 	if err := readUntil(5*time.Second, true); err != nil {
 		return err
 	}
+	s.note("i: peak max_queued_bytes %d, rss_kb %d -> %d, slowest unary call during the flood %v, "+
+		"%d flood messages read after it, last gen-%d",
+		peakQueued, before["rss_kb"], c["rss_kb"], slowest, flood, last)
 	w.close()
 	conn.Close()
 	_, err = s.pollStats(2*time.Second, func(c counters) error {

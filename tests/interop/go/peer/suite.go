@@ -28,11 +28,12 @@ import (
 )
 
 type suite struct {
-	socket string
-	conn   *grpc.ClientConn // the main connection, shared by the cases
-	dp     pb.DevicePluginClient
-	passed int
-	failed int
+	socket  string
+	conn    *grpc.ClientConn // the main connection, shared by the cases
+	dp      pb.DevicePluginClient
+	passed  int
+	failed  int
+	verbose bool
 }
 
 // skipCase is returned by a case that does not apply here; it is reported
@@ -44,6 +45,8 @@ func (s skipCase) Error() string { return string(s) }
 func runClientSuite(args []string) int {
 	fs := flag.NewFlagSet("client-suite", flag.ContinueOnError)
 	socket := fs.String("socket", "", "unix socket of grpc-testserver")
+	verbose := fs.Bool("verbose", os.Getenv("GDP_PEER_VERBOSE") == "1",
+		"print measurements as # lines (also GDP_PEER_VERBOSE=1)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -58,7 +61,7 @@ func runClientSuite(args []string) int {
 		return 1
 	}
 	defer conn.Close()
-	s := &suite{socket: *socket, conn: conn, dp: pb.NewDevicePluginClient(conn)}
+	s := &suite{socket: *socket, conn: conn, dp: pb.NewDevicePluginClient(conn), verbose: *verbose}
 
 	const short, long = 30 * time.Second, 120 * time.Second
 	s.run("a1 GetDevicePluginOptions values", short, s.caseOptions)
@@ -122,6 +125,13 @@ func (s *suite) run(name string, limit time.Duration, fn func() error) {
 	default:
 		s.failed++
 		fmt.Printf("not ok - %s: %s\n", name, oneLine(err.Error()))
+	}
+}
+
+// note prints a measurement as a `# ` line in verbose mode.
+func (s *suite) note(format string, args ...interface{}) {
+	if s.verbose {
+		fmt.Printf("# "+format+"\n", args...)
 	}
 }
 
