@@ -61,6 +61,7 @@ run_suite() {
 		failures="$failures\n  $name: see $dir.test.log"
 		[ "${bad:-0}${tmo:-0}" = "00" ] && failed=$((failed + 1))
 	fi
+	return 0
 }
 
 for stage in $STAGES; do

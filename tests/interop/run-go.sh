@@ -61,7 +61,7 @@ not_ok() {
 start() {
 	local limit=$1 name=$2
 	shift 2
-	timeout -k 5 "$limit" "$@" >"$dir/$name.out" 2>"$dir/$name.err" &
+	timeout -k 25 "$limit" "$@" >"$dir/$name.out" 2>"$dir/$name.err" &
 	started=$!
 	pids="$pids $started"
 }
@@ -84,12 +84,12 @@ wait_ready() {
 	return 1
 }
 
-# stop PID: SIGTERM (which timeout passes on), then up to 10 s to exit;
+# stop PID: SIGTERM (which timeout passes on), then up to 20 s to exit;
 # returns its exit status, or 255 if it had to be killed.
 stop() {
 	local i
 	kill -TERM "$1" 2>/dev/null
-	for i in $(seq 100); do
+	for i in $(seq 200); do
 		kill -0 "$1" 2>/dev/null || break
 		sleep 0.1
 	done

@@ -73,12 +73,12 @@ wait_ready() {
     return 1
 }
 
-# stop PID: SIGTERM, wait up to 10 s, then SIGKILL; sets stop_rc to the
+# stop PID: SIGTERM, wait up to 20 s, then SIGKILL; sets stop_rc to the
 # exit status (or "killed").
 stop() {
     local i
     kill -TERM "$1" 2>/dev/null
-    for i in $(seq 200); do
+    for i in $(seq 400); do
         kill -0 "$1" 2>/dev/null || break
         sleep 0.05
     done
@@ -94,12 +94,12 @@ stop() {
 
 # --- 1. our test server, the Python client suite -------------------------
 
-timeout -k 5 600 "$TESTSERVER" --socket "$dir/plugin.sock" \
+timeout -k 25 600 "$TESTSERVER" --socket "$dir/plugin.sock" \
     >"$dir/testserver.out" 2>"$dir/testserver.err" &
 server_pid=$!
 if wait_ready "$server_pid" "$dir/testserver.out"; then
     pass "testserver prints ready"
-    timeout -k 5 300 "$PYTHON" -B "$PEER_PY" client-suite \
+    timeout -k 25 300 "$PYTHON" -B "$PEER_PY" client-suite \
         --socket "$dir/plugin.sock" --proto "$PROTO" \
         >"$dir/suite.out" 2>"$dir/suite.err"
     suite_rc=$?
@@ -127,7 +127,7 @@ fi
 
 # --- 2. the Python Registration server, our test client ------------------
 
-timeout -k 5 600 "$PYTHON" -B "$PEER_PY" server --socket "$dir/kubelet.sock" \
+timeout -k 25 600 "$PYTHON" -B "$PEER_PY" server --socket "$dir/kubelet.sock" \
     --proto "$PROTO" >"$dir/peer.out" 2>"$dir/peer.err" &
 peer_pid=$!
 
@@ -136,7 +136,7 @@ peer_pid=$!
 client() {
     local name=$1 want=$2 out rc
     shift 2
-    out=$(timeout -k 5 30 "$TESTCLIENT" "$@" 2>"$dir/client.err")
+    out=$(timeout -k 25 30 "$TESTCLIENT" "$@" 2>"$dir/client.err")
     rc=$?
     if [ $rc -ne 0 ]; then
         fail "$name" "exit status $rc, output '$out', stderr: $(tail -n 3 "$dir/client.err" | tr '\n' ' ')"
