@@ -983,6 +983,13 @@ grpc_server_stats(const struct grpc_server *server)
 	return &server->stats;
 }
 
+void
+grpc_server_forget_path(struct grpc_server *server)
+{
+	free(server->path);
+	server->path = NULL;
+}
+
 const char *
 grpc_server_path(const struct grpc_server *server)
 {

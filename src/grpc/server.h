@@ -115,6 +115,11 @@ void grpc_server_shutdown(struct grpc_server *server);
 void grpc_server_free(struct grpc_server *server);
 const struct grpc_server_stats *grpc_server_stats(
     const struct grpc_server *server);
+/*
+ * Forgets the listening path, so that shutdown and free leave the file
+ * alone (it was removed, or replaced by someone else, meanwhile).
+ */
+void grpc_server_forget_path(struct grpc_server *server);
 /* The listening path, or NULL. */
 const char *grpc_server_path(const struct grpc_server *server);
 

@@ -1,0 +1,257 @@
+/*
+ * flags.c: flags and environment variables (see flags.h).
+ *
+ * One table describes every setting: flag names (NVIDIA's, with their
+ * aliases), environment variables, kind and default. Parsing walks argv
+ * against the table, then fills what argv left unset from the
+ * environment, then from the defaults, then checks the values.
+ */
+#include "flags.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum kind { KIND_STRING, KIND_BOOL };
+
+struct setting {
+	const char *flags[3];     /* long names, without "--" */
+	const char *envs[3];
+	enum kind kind;
+	const char *def;
+	size_t offset;            /* into struct config */
+	const char *help;
+};
+
+#define OFF(field) offsetof(struct config, field)
+
+static const struct setting settings[] = {
+	{ { "kubelet-socket" }, { "KUBELET_SOCKET" }, KIND_STRING,
+	  "/var/lib/kubelet/device-plugins/kubelet.sock",
+	  OFF(kubelet_socket), "the kubelet's registration socket; its "
+	  "directory holds the plugin's socket (empty: do not register)" },
+	{ { "fail-on-init-error" }, { "FAIL_ON_INIT_ERROR" }, KIND_BOOL,
+	  "true", OFF(fail_on_init_error), "exit 1 if NVML cannot be "
+	  "loaded or initialised (false: log it and stay idle)" },
+	{ { "fail-on-no-gpus" }, { "FAIL_ON_NO_GPUS" }, KIND_BOOL, "false",
+	  OFF(fail_on_no_gpus), "exit 1 when NVML finds no GPU (default: "
+	  "log it and stay idle)" },
+	{ { "driver-root", "nvidia-driver-root" }, { "NVIDIA_DRIVER_ROOT" },
+	  KIND_STRING, "/", OFF(driver_root), "host path of the driver "
+	  "root (/ or /run/nvidia/driver)" },
+	{ { "driver-root-ctr-path", "container-driver-root" },
+	  { "DRIVER_ROOT_CTR_PATH", "CONTAINER_DRIVER_ROOT" }, KIND_STRING,
+	  "/driver-root", OFF(driver_root_ctr_path), "where the host's "
+	  "driver root is mounted in the plugin's container" },
+	{ { "dev-root", "nvidia-dev-root" }, { "NVIDIA_DEV_ROOT" },
+	  KIND_STRING, "", OFF(dev_root), "host path prefix of /dev "
+	  "nodes (default: the driver root)" },
+	{ { "mig-strategy" }, { "MIG_STRATEGY" }, KIND_STRING, "none",
+	  OFF(mig_strategy), "none | single | mixed" },
+	{ { "device-list-strategy" }, { "DEVICE_LIST_STRATEGY" },
+	  KIND_STRING, "envvar", OFF(device_list_strategy),
+	  "how Allocate passes devices: envvar" },
+	{ { "pass-device-specs" }, { "PASS_DEVICE_SPECS" }, KIND_BOOL,
+	  "false", OFF(pass_device_specs), "add the /dev nodes to Allocate "
+	  "answers" },
+	{ { "config-file" }, { "CONFIG_FILE" }, KIND_STRING, "",
+	  OFF(config_file), "configuration file (YAML or JSON)" },
+	{ { "sysfs-root" }, { "GDP_SYSFS_ROOT" }, KIND_STRING, "/sys",
+	  OFF(sysfs_root), "where sysfs is mounted (NUMA nodes are read "
+	  "from it)" },
+};
+
+static const struct setting id_strategy_setting = {
+	{ "device-id-strategy" }, { "DEVICE_ID_STRATEGY" }, KIND_STRING,
+	"uuid", 0, "uuid | index: the ids NVIDIA_VISIBLE_DEVICES carries",
+};
+
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+static int
+parse_bool(const char *v, bool *out)
+{
+	if (!strcasecmp(v, "true") || !strcmp(v, "1") ||
+	    !strcasecmp(v, "yes") || !strcasecmp(v, "on"))
+		*out = true;
+	else if (!strcasecmp(v, "false") || !strcmp(v, "0") ||
+	    !strcasecmp(v, "no") || !strcasecmp(v, "off"))
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int
+store(struct config *cfg, const struct setting *s, const char *value,
+    const char *source, char *err, size_t errlen)
+{
+	if (s->kind == KIND_STRING) {
+		*(const char **)((char *)cfg + s->offset) = value;
+		return 0;
+	}
+	if (parse_bool(value, (bool *)((char *)cfg + s->offset)) == 0)
+		return 0;
+	snprintf(err, errlen, "%s: \"%s\" is not a boolean (true or false)",
+	    source, value);
+	return -EINVAL;
+}
+
+static const struct setting *
+find_flag(const char *name, size_t len)
+{
+	for (size_t i = 0; i < NSETTINGS; i++)
+		for (size_t k = 0; k < 3 && settings[i].flags[k]; k++)
+			if (strlen(settings[i].flags[k]) == len &&
+			    !strncmp(settings[i].flags[k], name, len))
+				return &settings[i];
+	if (len == 18 && !strncmp(name, "device-id-strategy", len))
+		return &id_strategy_setting;
+	return NULL;
+}
+
+/* One "--name[=value]" (value may be the next argument). */
+static int
+parse_flag(struct config *cfg, int argc, char **argv, int *i, bool *seen,
+    const char **id_strategy, char *err, size_t errlen)
+{
+	const char *arg = argv[*i] + 2, *eq = strchr(arg, '=');
+	size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+	const struct setting *s = find_flag(arg, len);
+	const char *value = eq ? eq + 1 : NULL;
+	char source[128];
+
+	if (s == NULL) {
+		snprintf(err, errlen, "unknown flag --%.*s (see --help)",
+		    (int)len, arg);
+		return -EINVAL;
+	}
+	if (value == NULL && s->kind == KIND_BOOL)
+		value = "true";
+	if (value == NULL && *i + 1 < argc)
+		value = argv[++*i];
+	if (value == NULL) {
+		snprintf(err, errlen, "flag --%s needs a value", s->flags[0]);
+		return -EINVAL;
+	}
+	if (s == &id_strategy_setting) {
+		*id_strategy = value;
+		return 0;
+	}
+	seen[s - settings] = true;
+	snprintf(source, sizeof(source), "--%s", s->flags[0]);
+	return store(cfg, s, value, source, err, errlen);
+}
+
+/* Environment, then default, for every setting argv did not set. */
+static int
+fill_unset(struct config *cfg, const bool *seen, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		const struct setting *s = &settings[i];
+		const char *value = NULL, *source = "default";
+		char src[128];
+
+		if (seen[i])
+			continue;
+		for (size_t k = 0; k < 3 && s->envs[k] && !value; k++) {
+			value = getenv(s->envs[k]);
+			source = s->envs[k];
+		}
+		if (value == NULL) {
+			value = s->def;
+			source = "default";
+		}
+		snprintf(src, sizeof(src), "%s (for --%s)", source,
+		    s->flags[0]);
+		if (store(cfg, s, value, src, err, errlen) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+check_values(struct config *cfg, const char *id_strategy, char *err,
+    size_t errlen)
+{
+	if (id_strategy == NULL)
+		id_strategy = getenv("DEVICE_ID_STRATEGY");
+	if (id_strategy == NULL || !strcmp(id_strategy, "uuid"))
+		cfg->device_id_strategy = ID_STRATEGY_UUID;
+	else if (!strcmp(id_strategy, "index"))
+		cfg->device_id_strategy = ID_STRATEGY_INDEX;
+	else {
+		snprintf(err, errlen, "invalid --device-id-strategy option: "
+		    "%s (uuid or index)", id_strategy);
+		return -EINVAL;
+	}
+	if (strcmp(cfg->mig_strategy, "none") != 0) {
+		snprintf(err, errlen, "--mig-strategy=%s is not supported yet "
+		    "(none is)", cfg->mig_strategy);
+		return -EINVAL;
+	}
+	if (strcmp(cfg->device_list_strategy, "envvar") != 0) {
+		snprintf(err, errlen, "invalid --device-list-strategy option: "
+		    "%s (envvar is supported so far)",
+		    cfg->device_list_strategy);
+		return -EINVAL;
+	}
+	if (cfg->dev_root[0] == '\0')
+		cfg->dev_root = cfg->driver_root;
+	return 0;
+}
+
+int
+config_parse(struct config *cfg, int argc, char **argv, char *err,
+    size_t errlen)
+{
+	bool seen[NSETTINGS] = { false };
+	const char *id_strategy = NULL;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->resource_name = "nvidia.com/gpu";
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			cfg->help = true;
+		} else if (!strcmp(a, "--version")) {
+			cfg->version = true;
+		} else if (!strncmp(a, "--", 2)) {
+			if (parse_flag(cfg, argc, argv, &i, seen, &id_strategy,
+			    err, errlen) < 0)
+				return -EINVAL;
+		} else if (cfg->command == NULL && !strcmp(a, "list")) {
+			cfg->command = a;
+		} else {
+			snprintf(err, errlen, "unexpected argument \"%s\" "
+			    "(see --help)", a);
+			return -EINVAL;
+		}
+	}
+	if (fill_unset(cfg, seen, err, errlen) < 0)
+		return -EINVAL;
+	return check_values(cfg, id_strategy, err, errlen);
+}
+
+void
+config_usage(void *out)
+{
+	FILE *f = out;
+
+	fprintf(f, "usage: gpu-device-plugin [list] [--flag=value ...]\n\n"
+	    "Advertises this node's NVIDIA GPUs to the kubelet as "
+	    "nvidia.com/gpu.\n  list      print the GPUs found and the "
+	    "resources that would be advertised\n\nFlags (environment "
+	    "variable; default):\n");
+	for (size_t i = 0; i <= NSETTINGS; i++) {
+		const struct setting *s = i < NSETTINGS ? &settings[i] :
+		    &id_strategy_setting;
+
+		fprintf(f, "  --%-22s %s\n      (%s; default \"%s\")\n",
+		    s->flags[0], s->help, s->envs[0], s->def);
+	}
+	fprintf(f, "  --help, --version\n");
+}

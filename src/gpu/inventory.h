@@ -1,0 +1,66 @@
+/*
+ * inventory.h: the GPUs of this node, as NVML and sysfs describe them.
+ *
+ * Built once per discovery (start, SIGHUP, kubelet restart), then only
+ * read: the hot paths (Allocate, GetPreferredAllocation) answer from it
+ * and never call NVML. A GPU that NVML cannot describe is left out and
+ * reported, not fatal: one broken GPU must not take the others off the
+ * node.
+ */
+#ifndef GDP_GPU_INVENTORY_H
+#define GDP_GPU_INVENTORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nvml/nvml.h"
+
+#define GPU_MAX_LINKS NVML_NVLINK_MAX_LINKS
+
+struct gpu {
+	unsigned index;                 /* NVML index */
+	char uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
+	char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE];
+	unsigned minor;                 /* /dev/nvidia<minor> */
+	char bus_id[NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE]; /* NVML form */
+	char sysfs_bdf[24];             /* "0000:3b:00.0" */
+	uint64_t memory_bytes;          /* 0: unknown */
+	int cc_major, cc_minor;         /* -1: unknown */
+	int numa_node;                  /* -1: unknown (no topology) */
+	bool mig_enabled;
+	unsigned n_links;               /* active NVLinks */
+	char link_remote[GPU_MAX_LINKS][NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE];
+};
+
+struct inventory {
+	struct gpu *gpus;               /* owned, |n| entries, by index */
+	size_t n;
+	char driver_version[NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE];
+	int cuda_version;               /* 12040 for 12.4; 0: unknown */
+	char **skipped;                 /* owned: why each left-out GPU was */
+	size_t n_skipped;
+};
+
+/*
+ * Discovers the GPUs through an initialised |nvml|, reading NUMA nodes
+ * from |sysfs_root| (normally "/sys"). Returns 0 and a new inventory, or
+ * a negative errno with a message in |err| (-EIO: NVML could not count
+ * the GPUs; -ENOMEM).
+ */
+int inventory_discover(const struct nvml *nvml, const char *sysfs_root,
+    struct inventory **out, char *err, size_t errlen);
+void inventory_free(struct inventory *inv);
+/* The GPU with |uuid|, or NULL. */
+const struct gpu *inventory_find(const struct inventory *inv,
+    const char *uuid);
+/* Number of NVLinks from |a| whose far end is |b|. */
+unsigned inventory_links_between(const struct gpu *a, const struct gpu *b);
+
+/*
+ * The sysfs name of an NVML bus id: "00000000:3B:00.0" -> "0000:3b:00.0".
+ * Returns 0, or -EINVAL if |bus_id| is not domain:bus:device.function.
+ */
+int gpu_sysfs_bdf(const char *bus_id, char *out, size_t len);
+
+#endif /* GDP_GPU_INVENTORY_H */

@@ -1,0 +1,299 @@
+/*
+ * main.c: gpu-device-plugin, the process.
+ *
+ * Reads the settings, loads NVML, discovers the GPUs, then serves the
+ * nvidia.com/gpu resource to the kubelet on one event loop until SIGTERM
+ * or SIGINT (stop, remove the socket, exit 0). SIGHUP discovers again and
+ * registers again. `list` prints what a node would advertise and exits.
+ *
+ * Exit codes: 0 stopped by a signal or --help/--version/list; 1 a start-up
+ * failure (bad flag, NVML failure with --fail-on-init-error, no GPUs with
+ * --fail-on-no-gpus); 2 unusable command line.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/flags.h"
+#include "gpu/inventory.h"
+#include "loop/loop.h"
+#include "nvml/nvml.h"
+#include "plugin/kubelet.h"
+#include "plugin/plugin.h"
+#include "util/log.h"
+#include "version.h"
+
+#define DEFAULT_SOCKET_DIR "/var/lib/kubelet/device-plugins"
+
+struct daemon {
+	struct config cfg;
+	struct loop *loop;
+	struct nvml *nvml;
+	bool nvml_ready;
+	struct inventory *inv;
+	struct plugin *plugin;
+	struct kubelet_link *link;
+	char socket_dir[4096];
+	int exit_code;
+};
+
+/* Loads and initialises NVML; logs why not (with what to check). */
+static int
+start_nvml(struct daemon *d)
+{
+	char err[4096], desc[256];
+	nvmlReturn_t rc;
+
+	if (d->nvml == NULL) {
+		d->nvml = nvml_open(d->cfg.driver_root_ctr_path,
+		    d->cfg.driver_root, err, sizeof(err));
+		if (d->nvml == NULL) {
+			log_error("Failed to initialize NVML: %s.", err);
+			log_error("%s", nvml_init_hint(
+			    NVML_ERROR_LIBRARY_NOT_FOUND));
+			return -ENOENT;
+		}
+	}
+	rc = d->nvml->nvmlInit();
+	if (rc != NVML_SUCCESS) {
+		log_error("Failed to initialize NVML (%s): %s.", d->nvml->path,
+		    nvml_describe(d->nvml, rc, desc, sizeof(desc)));
+		log_error("%s", nvml_init_hint(rc));
+		return -EIO;
+	}
+	d->nvml_ready = true;
+	log_info("Loaded NVML from %s (%s)", d->nvml->path,
+	    d->nvml->bound_init);
+	return 0;
+}
+
+static void
+log_inventory(const struct inventory *inv)
+{
+	log_info("Driver %s, CUDA %d.%d, %zu GPU(s)", inv->driver_version,
+	    inv->cuda_version / 1000, inv->cuda_version % 1000 / 10, inv->n);
+	for (size_t i = 0; i < inv->n; i++) {
+		const struct gpu *g = &inv->gpus[i];
+
+		log_info("GPU %u: %s %s, %llu MiB, bus %s, NUMA node %d, "
+		    "%u NVLinks", g->index, g->uuid, g->name,
+		    (unsigned long long)(g->memory_bytes >> 20), g->bus_id,
+		    g->numa_node, g->n_links);
+	}
+	for (size_t i = 0; i < inv->n_skipped; i++)
+		log_warn("Not advertised: %s", inv->skipped[i]);
+}
+
+static int
+discover(struct daemon *d, struct inventory **out)
+{
+	char err[512];
+	int rc = inventory_discover(d->nvml, d->cfg.sysfs_root, out, err,
+	    sizeof(err));
+
+	if (rc < 0)
+		log_error("GPU discovery failed: %s", err);
+	return rc;
+}
+
+/* Discovers and (re)builds the plugin; serving starts via the link. */
+static int
+build_plugin(struct daemon *d)
+{
+	struct plugin_options opts = {
+		.resource = d->cfg.resource_name,
+		.socket_dir = d->socket_dir,
+		.id_strategy = d->cfg.device_id_strategy,
+		.pass_device_specs = d->cfg.pass_device_specs,
+		.dev_root = d->cfg.dev_root,
+	};
+	struct inventory *inv = NULL;
+	struct plugin *p;
+
+	if (discover(d, &inv) < 0)
+		return -EIO;
+	log_inventory(inv);
+	if (inv->n == 0) {
+		inventory_free(inv);
+		if (d->cfg.fail_on_no_gpus) {
+			log_error("No GPUs found and --fail-on-no-gpus is set.");
+			return -ENODEV;
+		}
+		log_info("No devices found. Waiting indefinitely.");
+		return 0;
+	}
+	p = plugin_new(d->loop, inv, &opts);
+	if (p == NULL) {
+		inventory_free(inv);
+		return -ENOMEM;
+	}
+	plugin_free(d->plugin);   /* removes the old socket */
+	inventory_free(d->inv);
+	d->plugin = p;
+	d->inv = inv;
+	return 0;
+}
+
+static int
+start_serving(struct daemon *d)
+{
+	char err[512];
+
+	if (d->plugin == NULL)
+		return 0;
+	if (d->cfg.kubelet_socket[0] == '\0') {
+		log_info("Skipping registration with Kubelet "
+		    "(--kubelet-socket is empty)");
+		return plugin_serve(d->plugin);
+	}
+	if (d->link == NULL) {
+		d->link = kubelet_link_new(d->loop, d->cfg.kubelet_socket,
+		    d->plugin, err, sizeof(err));
+		if (d->link == NULL) {
+			log_error("%s", err);
+			return -EIO;
+		}
+	}
+	kubelet_link_set_plugin(d->link, d->plugin);
+	return kubelet_link_restart(d->link);
+}
+
+static void
+on_stop(struct loop *loop, int signo, void *arg)
+{
+	log_info("Received signal \"%s\", shutting down.", strsignal(signo));
+	loop_stop(loop);
+}
+
+static void
+on_reload(struct loop *loop, int signo, void *arg)
+{
+	struct daemon *d = arg;
+
+	log_info("Received SIGHUP, restarting.");
+	if (!d->nvml_ready && start_nvml(d) < 0)
+		return;
+	if (build_plugin(d) == 0)
+		start_serving(d);
+}
+
+static int
+list_command(struct daemon *d)
+{
+	struct inventory *inv = NULL;
+
+	if (start_nvml(d) < 0 || discover(d, &inv) < 0)
+		return 1;
+	printf("NVML %s (%s), driver %s, CUDA %d.%d\n", d->nvml->path,
+	    d->nvml->bound_init, inv->driver_version, inv->cuda_version / 1000,
+	    inv->cuda_version % 1000 / 10);
+	printf("%-4s %-41s %-24s %10s %4s %5s %-17s %5s %7s\n", "GPU", "UUID",
+	    "NAME", "MEMORY", "CC", "NUMA", "PCI BUS ID", "MINOR", "NVLINKS");
+	for (size_t i = 0; i < inv->n; i++) {
+		const struct gpu *g = &inv->gpus[i];
+
+		printf("%-4u %-41s %-24s %6llu MiB %2d.%d %5d %-17s %5u %7u\n",
+		    g->index, g->uuid, g->name,
+		    (unsigned long long)(g->memory_bytes >> 20), g->cc_major,
+		    g->cc_minor, g->numa_node, g->bus_id, g->minor,
+		    g->n_links);
+	}
+	for (size_t i = 0; i < inv->n_skipped; i++)
+		printf("not advertised: %s\n", inv->skipped[i]);
+	printf("\nResources that would be advertised:\n");
+	if (inv->n > 0)
+		printf("  %s: %zu (socket %s/nvidia-gpu.sock)\n",
+		    d->cfg.resource_name, inv->n, d->socket_dir);
+	else
+		printf("  none (no GPUs)\n");
+	inventory_free(inv);
+	return 0;
+}
+
+static void
+socket_dir_of(const char *kubelet_socket, char *out, size_t len)
+{
+	const char *slash = strrchr(kubelet_socket, '/');
+
+	if (kubelet_socket[0] == '\0' || slash == NULL)
+		snprintf(out, len, "%s", DEFAULT_SOCKET_DIR);
+	else if (slash == kubelet_socket)
+		snprintf(out, len, "/");
+	else
+		snprintf(out, len, "%.*s", (int)(slash - kubelet_socket),
+		    kubelet_socket);
+}
+
+static int
+serve(struct daemon *d)
+{
+	d->loop = loop_new();
+	if (d->loop == NULL || loop_add_signal(d->loop, SIGTERM, on_stop, d) ||
+	    loop_add_signal(d->loop, SIGINT, on_stop, d) ||
+	    loop_add_signal(d->loop, SIGQUIT, on_stop, d) ||
+	    loop_add_signal(d->loop, SIGHUP, on_reload, d)) {
+		log_error("Cannot set up the event loop: %s", strerror(errno));
+		return 1;
+	}
+	if (start_nvml(d) < 0) {
+		if (d->cfg.fail_on_init_error)
+			return 1;
+		log_warn("--fail-on-init-error=false: continuing without "
+		    "GPUs. No devices found. Waiting indefinitely.");
+	} else if (build_plugin(d) < 0 || start_serving(d) < 0) {
+		return 1;
+	}
+	if (loop_run(d->loop) < 0)
+		return 1;
+	return 0;
+}
+
+static void
+cleanup(struct daemon *d)
+{
+	kubelet_link_free(d->link);
+	plugin_free(d->plugin);
+	inventory_free(d->inv);
+	if (d->nvml_ready)
+		d->nvml->nvmlShutdown();
+	nvml_close(d->nvml);
+	loop_free(d->loop);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon d = { 0 };
+	char err[512];
+	int rc;
+
+	if (config_parse(&d.cfg, argc, argv, err, sizeof(err)) < 0) {
+		fprintf(stderr, "gpu-device-plugin: %s\n", err);
+		return 2;
+	}
+	if (d.cfg.help) {
+		config_usage(stdout);
+		return 0;
+	}
+	if (d.cfg.version) {
+		printf("gpu-device-plugin %s\n", GDP_VERSION);
+		return 0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	socket_dir_of(d.cfg.kubelet_socket, d.socket_dir,
+	    sizeof(d.socket_dir));
+	if (d.cfg.config_file[0] != '\0')
+		log_warn("--config-file %s: config files are not supported "
+		    "yet; using flags and environment only",
+		    d.cfg.config_file);
+	if (d.cfg.command != NULL) {
+		rc = list_command(&d);
+	} else {
+		log_info("Starting gpu-device-plugin %s", GDP_VERSION);
+		rc = serve(&d);
+	}
+	cleanup(&d);
+	return rc;
+}

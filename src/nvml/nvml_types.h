@@ -1,0 +1,198 @@
+/*
+ * nvml_types.h: the NVML types, constants and entry-point signatures this
+ * project uses, declared here so that no vendor header is needed to build.
+ *
+ * These are public facts of NVML's C ABI (struct layouts, enum values,
+ * symbol names and argument lists); the names follow NVML's own so that
+ * they can be checked against its documentation. Both the dlopen binding
+ * (src/nvml/nvml.c) and the fake library used by tests
+ * (tests/fakenvml) include this file, so the two cannot drift apart.
+ */
+#ifndef GDP_NVML_TYPES_H
+#define GDP_NVML_TYPES_H
+
+typedef enum nvmlReturn_enum {
+	NVML_SUCCESS = 0,
+	NVML_ERROR_UNINITIALIZED = 1,
+	NVML_ERROR_INVALID_ARGUMENT = 2,
+	NVML_ERROR_NOT_SUPPORTED = 3,
+	NVML_ERROR_NO_PERMISSION = 4,
+	NVML_ERROR_ALREADY_INITIALIZED = 5,
+	NVML_ERROR_NOT_FOUND = 6,
+	NVML_ERROR_INSUFFICIENT_SIZE = 7,
+	NVML_ERROR_INSUFFICIENT_POWER = 8,
+	NVML_ERROR_DRIVER_NOT_LOADED = 9,
+	NVML_ERROR_TIMEOUT = 10,
+	NVML_ERROR_IRQ_ISSUE = 11,
+	NVML_ERROR_LIBRARY_NOT_FOUND = 12,
+	NVML_ERROR_FUNCTION_NOT_FOUND = 13,
+	NVML_ERROR_CORRUPTED_INFOROM = 14,
+	NVML_ERROR_GPU_IS_LOST = 15,
+	NVML_ERROR_RESET_REQUIRED = 16,
+	NVML_ERROR_OPERATING_SYSTEM = 17,
+	NVML_ERROR_LIB_RM_VERSION_MISMATCH = 18,
+	NVML_ERROR_IN_USE = 19,
+	NVML_ERROR_MEMORY = 20,
+	NVML_ERROR_NO_DATA = 21,
+	NVML_ERROR_VGPU_ECC_NOT_SUPPORTED = 22,
+	NVML_ERROR_INSUFFICIENT_RESOURCES = 23,
+	NVML_ERROR_FREQ_NOT_SUPPORTED = 24,
+	NVML_ERROR_ARGUMENT_VERSION_MISMATCH = 25,
+	NVML_ERROR_DEPRECATED = 26,
+	NVML_ERROR_NOT_READY = 27,
+	NVML_ERROR_GPU_NOT_FOUND = 28,
+	NVML_ERROR_INVALID_STATE = 29,
+	NVML_ERROR_UNKNOWN = 999,
+} nvmlReturn_t;
+
+typedef struct nvmlDevice_st *nvmlDevice_t;
+typedef struct nvmlEventSet_st *nvmlEventSet_t;
+
+typedef enum nvmlEnableState_enum {
+	NVML_FEATURE_DISABLED = 0,
+	NVML_FEATURE_ENABLED = 1,
+} nvmlEnableState_t;
+
+/* Buffer sizes NVML documents for its string queries. */
+#define NVML_DEVICE_UUID_V2_BUFFER_SIZE 96
+#define NVML_DEVICE_NAME_V2_BUFFER_SIZE 96
+#define NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE 32
+#define NVML_DEVICE_PCI_BUS_ID_BUFFER_V2_SIZE 16
+#define NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE 80
+/* NVLink links per device in current drivers. */
+#define NVML_NVLINK_MAX_LINKS 18
+
+/* nvmlDeviceGetPciInfo_v2/_v3 and nvmlDeviceGetNvLinkRemotePciInfo_v2. */
+typedef struct nvmlPciInfo_st {
+	char busIdLegacy[NVML_DEVICE_PCI_BUS_ID_BUFFER_V2_SIZE];
+	unsigned int domain;
+	unsigned int bus;
+	unsigned int device;
+	unsigned int pciDeviceId;
+	unsigned int pciSubSystemId;
+	char busId[NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE];
+} nvmlPciInfo_t;
+
+/* The original nvmlDeviceGetPciInfo (v1) layout. */
+typedef struct nvmlPciInfoV1_st {
+	char busId[NVML_DEVICE_PCI_BUS_ID_BUFFER_V2_SIZE];
+	unsigned int domain;
+	unsigned int bus;
+	unsigned int device;
+	unsigned int pciDeviceId;
+	unsigned int pciSubSystemId;
+	unsigned int reserved0;
+	unsigned int reserved1;
+	unsigned int reserved2;
+	unsigned int reserved3;
+} nvmlPciInfoV1_t;
+
+typedef struct nvmlMemory_st {
+	unsigned long long total;
+	unsigned long long free;
+	unsigned long long used;
+} nvmlMemory_t;
+
+/* Event types (a bit mask). */
+#define nvmlEventTypeSingleBitEccError 0x0000000000000001ULL
+#define nvmlEventTypeDoubleBitEccError 0x0000000000000002ULL
+#define nvmlEventTypePState 0x0000000000000004ULL
+#define nvmlEventTypeXidCriticalError 0x0000000000000008ULL
+#define nvmlEventTypeClock 0x0000000000000010ULL
+#define nvmlEventTypeMigConfigChange 0x0000000000000100ULL
+
+typedef struct nvmlEventData_st {
+	nvmlDevice_t device;
+	unsigned long long eventType;
+	unsigned long long eventData;     /* the XID for XID events */
+	unsigned int gpuInstanceId;       /* 0xFFFFFFFF: not MIG-scoped */
+	unsigned int computeInstanceId;
+} nvmlEventData_t;
+
+#define NVML_DEVICE_MIG_DISABLE 0
+#define NVML_DEVICE_MIG_ENABLE 1
+
+/*
+ * Every entry point used, as function-pointer types. The binding looks
+ * each up with dlsym (newest versioned name first); the fake library
+ * defines them under the same names.
+ */
+#define GDP_NVML_FUNCTIONS(X) \
+	X(nvmlInit, nvmlReturn_t, (void)) \
+	X(nvmlShutdown, nvmlReturn_t, (void)) \
+	X(nvmlErrorString, const char *, (nvmlReturn_t)) \
+	X(nvmlSystemGetDriverVersion, nvmlReturn_t, (char *, unsigned int)) \
+	X(nvmlSystemGetCudaDriverVersion, nvmlReturn_t, (int *)) \
+	X(nvmlDeviceGetCount, nvmlReturn_t, (unsigned int *)) \
+	X(nvmlDeviceGetHandleByIndex, nvmlReturn_t, \
+	    (unsigned int, nvmlDevice_t *)) \
+	X(nvmlDeviceGetHandleByUUID, nvmlReturn_t, \
+	    (const char *, nvmlDevice_t *)) \
+	X(nvmlDeviceGetIndex, nvmlReturn_t, (nvmlDevice_t, unsigned int *)) \
+	X(nvmlDeviceGetName, nvmlReturn_t, \
+	    (nvmlDevice_t, char *, unsigned int)) \
+	X(nvmlDeviceGetUUID, nvmlReturn_t, \
+	    (nvmlDevice_t, char *, unsigned int)) \
+	X(nvmlDeviceGetMinorNumber, nvmlReturn_t, \
+	    (nvmlDevice_t, unsigned int *)) \
+	X(nvmlDeviceGetPciInfo, nvmlReturn_t, \
+	    (nvmlDevice_t, nvmlPciInfo_t *)) \
+	X(nvmlDeviceGetPciInfoV1, nvmlReturn_t, \
+	    (nvmlDevice_t, nvmlPciInfoV1_t *)) \
+	X(nvmlDeviceGetMemoryInfo, nvmlReturn_t, \
+	    (nvmlDevice_t, nvmlMemory_t *)) \
+	X(nvmlDeviceGetCudaComputeCapability, nvmlReturn_t, \
+	    (nvmlDevice_t, int *, int *)) \
+	X(nvmlDeviceGetMigMode, nvmlReturn_t, \
+	    (nvmlDevice_t, unsigned int *, unsigned int *)) \
+	X(nvmlDeviceGetNvLinkState, nvmlReturn_t, \
+	    (nvmlDevice_t, unsigned int, nvmlEnableState_t *)) \
+	X(nvmlDeviceGetNvLinkRemotePciInfo, nvmlReturn_t, \
+	    (nvmlDevice_t, unsigned int, nvmlPciInfo_t *)) \
+	X(nvmlEventSetCreate, nvmlReturn_t, (nvmlEventSet_t *)) \
+	X(nvmlDeviceGetSupportedEventTypes, nvmlReturn_t, \
+	    (nvmlDevice_t, unsigned long long *)) \
+	X(nvmlDeviceRegisterEvents, nvmlReturn_t, \
+	    (nvmlDevice_t, unsigned long long, nvmlEventSet_t)) \
+	X(nvmlEventSetWait, nvmlReturn_t, \
+	    (nvmlEventSet_t, nvmlEventData_t *, unsigned int)) \
+	X(nvmlEventSetFree, nvmlReturn_t, (nvmlEventSet_t))
+
+/*
+ * The symbol names tried for each entry point, newest first. Where NVML
+ * has versioned variants, the unversioned name is the oldest ABI.
+ */
+#define GDP_NVML_SYMBOLS(X) \
+	X(nvmlInit, "nvmlInit_v2", "nvmlInit") \
+	X(nvmlShutdown, "nvmlShutdown", NULL) \
+	X(nvmlErrorString, "nvmlErrorString", NULL) \
+	X(nvmlSystemGetDriverVersion, "nvmlSystemGetDriverVersion", NULL) \
+	X(nvmlSystemGetCudaDriverVersion, "nvmlSystemGetCudaDriverVersion_v2", \
+	    "nvmlSystemGetCudaDriverVersion") \
+	X(nvmlDeviceGetCount, "nvmlDeviceGetCount_v2", "nvmlDeviceGetCount") \
+	X(nvmlDeviceGetHandleByIndex, "nvmlDeviceGetHandleByIndex_v2", \
+	    "nvmlDeviceGetHandleByIndex") \
+	X(nvmlDeviceGetHandleByUUID, "nvmlDeviceGetHandleByUUID", NULL) \
+	X(nvmlDeviceGetIndex, "nvmlDeviceGetIndex", NULL) \
+	X(nvmlDeviceGetName, "nvmlDeviceGetName", NULL) \
+	X(nvmlDeviceGetUUID, "nvmlDeviceGetUUID", NULL) \
+	X(nvmlDeviceGetMinorNumber, "nvmlDeviceGetMinorNumber", NULL) \
+	X(nvmlDeviceGetPciInfo, "nvmlDeviceGetPciInfo_v3", \
+	    "nvmlDeviceGetPciInfo_v2") \
+	X(nvmlDeviceGetPciInfoV1, "nvmlDeviceGetPciInfo", NULL) \
+	X(nvmlDeviceGetMemoryInfo, "nvmlDeviceGetMemoryInfo", NULL) \
+	X(nvmlDeviceGetCudaComputeCapability, \
+	    "nvmlDeviceGetCudaComputeCapability", NULL) \
+	X(nvmlDeviceGetMigMode, "nvmlDeviceGetMigMode", NULL) \
+	X(nvmlDeviceGetNvLinkState, "nvmlDeviceGetNvLinkState", NULL) \
+	X(nvmlDeviceGetNvLinkRemotePciInfo, \
+	    "nvmlDeviceGetNvLinkRemotePciInfo_v2", \
+	    "nvmlDeviceGetNvLinkRemotePciInfo") \
+	X(nvmlEventSetCreate, "nvmlEventSetCreate", NULL) \
+	X(nvmlDeviceGetSupportedEventTypes, \
+	    "nvmlDeviceGetSupportedEventTypes", NULL) \
+	X(nvmlDeviceRegisterEvents, "nvmlDeviceRegisterEvents", NULL) \
+	X(nvmlEventSetWait, "nvmlEventSetWait_v2", "nvmlEventSetWait") \
+	X(nvmlEventSetFree, "nvmlEventSetFree", NULL)
+
+#endif /* GDP_NVML_TYPES_H */

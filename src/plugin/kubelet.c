@@ -1,0 +1,252 @@
+/*
+ * kubelet.c: registration and kubelet-restart detection (see kubelet.h).
+ */
+#include "kubelet.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "deviceplugin.pb-c.h"
+#include "grpc/client.h"
+#include "util/log.h"
+
+#define BACKOFF_FIRST_MS 1
+#define BACKOFF_MAX_MS 2000
+/* Long enough for the kubelet's own 10 s dial-back inside Register. */
+#define REGISTER_TIMEOUT_MS 30000
+
+struct kubelet_link {
+	struct loop *loop;
+	char *socket;               /* the kubelet's registration socket */
+	char *dir;
+	const char *socket_name;    /* into |socket| */
+	struct plugin *plugin;
+	int inotify_fd;
+	struct grpc_client_call *call;
+	struct loop_timer *retry;
+	int64_t backoff_ms;
+	unsigned failures;          /* in the current episode */
+};
+
+static void register_now(struct kubelet_link *link);
+
+static int64_t
+retry_register(struct loop *loop, void *arg)
+{
+	struct kubelet_link *link = arg;
+
+	link->retry = NULL;
+	register_now(link);
+	return LOOP_NOMORE;
+}
+
+static void
+schedule_retry(struct kubelet_link *link)
+{
+	link->retry = loop_add_timer(link->loop, link->backoff_ms,
+	    retry_register, link);
+	link->backoff_ms *= 2;
+	if (link->backoff_ms > BACKOFF_MAX_MS)
+		link->backoff_ms = BACKOFF_MAX_MS;
+}
+
+static void
+on_registered(int code, const char *message, const ProtobufCMessage *resp,
+    void *arg)
+{
+	struct kubelet_link *link = arg;
+	const char *res = plugin_resource(link->plugin);
+
+	link->call = NULL;
+	if (code == GRPC_OK) {
+		if (link->failures > 0)
+			log_info("Registration works again after %u failed "
+			    "attempts", link->failures);
+		log_info("Registered device plugin for '%s' with Kubelet "
+		    "(endpoint %s)", res, plugin_endpoint(link->plugin));
+		link->failures = 0;
+		link->backoff_ms = BACKOFF_FIRST_MS;
+		return;
+	}
+	if (link->failures++ == 0)
+		log_warn("Could not register '%s' with the kubelet at %s: "
+		    "%s: %s; retrying (every %d ms at most) until it answers",
+		    res, link->socket, grpc_code_name(code), message,
+		    BACKOFF_MAX_MS);
+	schedule_retry(link);
+}
+
+static void
+register_now(struct kubelet_link *link)
+{
+	V1beta1__DevicePluginOptions opts =
+	    V1BETA1__DEVICE_PLUGIN_OPTIONS__INIT;
+	V1beta1__RegisterRequest req = V1BETA1__REGISTER_REQUEST__INIT;
+	struct grpc_client_request call = { 0 };
+	int rc;
+
+	if (link->call != NULL)
+		grpc_client_call_cancel(link->call);
+	link->call = NULL;
+	if (link->retry != NULL)
+		loop_cancel_timer(link->loop, link->retry);
+	link->retry = NULL;
+	/* The same options GetDevicePluginOptions answers (old kubelets
+	 * read these, new ones ask). */
+	opts.get_preferred_allocation_available = 1;
+	req.version = "v1beta1";
+	req.endpoint = (char *)plugin_endpoint(link->plugin);
+	req.resource_name = (char *)plugin_resource(link->plugin);
+	req.options = &opts;
+	call.socket_path = link->socket;
+	call.method = "/v1beta1.Registration/Register";
+	call.message = &req.base;
+	call.response_type = &v1beta1__empty__descriptor;
+	call.timeout_ms = REGISTER_TIMEOUT_MS;
+	rc = grpc_client_call(link->loop, &call, on_registered, link,
+	    &link->call);
+	if (rc < 0) {
+		log_error("Cannot start a Register call: %s", strerror(-rc));
+		schedule_retry(link);
+	}
+}
+
+int
+kubelet_link_restart(struct kubelet_link *link)
+{
+	int rc = plugin_serve(link->plugin);
+
+	if (rc < 0) {
+		log_error("Cannot serve on %s: %s",
+		    plugin_socket_path(link->plugin), strerror(-rc));
+		return rc;
+	}
+	log_info("Serving '%s' on %s", plugin_resource(link->plugin),
+	    plugin_socket_path(link->plugin));
+	link->backoff_ms = BACKOFF_FIRST_MS;
+	register_now(link);
+	return 0;
+}
+
+/* Reads what inotify has; restarts on kubelet.sock or our socket. */
+static void
+on_dir_event(struct loop *loop, int fd, unsigned events, void *arg)
+{
+	struct kubelet_link *link = arg;
+	char buf[16 * (sizeof(struct inotify_event) + NAME_MAX + 1)]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool kubelet_new = false, ours_gone = false;
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const void *)p;
+
+			p += sizeof(*ev) + ev->len;
+			if (ev->len == 0)
+				continue;
+			if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) &&
+			    !strcmp(ev->name, link->socket_name))
+				kubelet_new = true;
+			if ((ev->mask & (IN_DELETE | IN_MOVED_FROM)) &&
+			    !strcmp(ev->name, plugin_endpoint(link->plugin)))
+				ours_gone = true;
+		}
+	}
+	if (kubelet_new)
+		log_info("inotify: %s created, restarting.", link->socket);
+	else if (ours_gone && !plugin_socket_intact(link->plugin))
+		log_info("inotify: %s removed (kubelet restart?), serving "
+		    "again.", plugin_socket_path(link->plugin));
+	else
+		return;
+	kubelet_link_restart(link);
+}
+
+static int
+watch_dir(struct kubelet_link *link, char *err, size_t errlen)
+{
+	link->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (link->inotify_fd < 0 || inotify_add_watch(link->inotify_fd,
+	    link->dir, IN_CREATE | IN_DELETE | IN_MOVED_TO |
+	    IN_MOVED_FROM) < 0) {
+		snprintf(err, errlen, "cannot watch %s: %s (does it exist?)",
+		    link->dir, strerror(errno));
+		return -1;
+	}
+	if (loop_add_fd(link->loop, link->inotify_fd, LOOP_READ,
+	    on_dir_event, link) < 0) {
+		snprintf(err, errlen, "cannot watch %s", link->dir);
+		return -1;
+	}
+	return 0;
+}
+
+struct kubelet_link *
+kubelet_link_new(struct loop *loop, const char *kubelet_socket,
+    struct plugin *plugin, char *err, size_t errlen)
+{
+	struct kubelet_link *link = calloc(1, sizeof(*link));
+	char *slash;
+
+	if (link == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	link->loop = loop;
+	link->plugin = plugin;
+	link->inotify_fd = -1;
+	link->backoff_ms = BACKOFF_FIRST_MS;
+	link->socket = strdup(kubelet_socket);
+	link->dir = strdup(kubelet_socket);
+	if (link->socket == NULL || link->dir == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	slash = strrchr(link->dir, '/');
+	if (slash == NULL || slash[1] == '\0') {
+		snprintf(err, errlen, "--kubelet-socket \"%s\" is not a path "
+		    "to a socket file", kubelet_socket);
+		goto fail;
+	}
+	if (slash == link->dir)
+		slash[1] = '\0'; /* the socket is in "/" */
+	else
+		*slash = '\0';
+	link->socket_name = strrchr(link->socket, '/') + 1;
+	if (watch_dir(link, err, errlen) < 0)
+		goto fail;
+	return link;
+fail:
+	kubelet_link_free(link);
+	return NULL;
+}
+
+void
+kubelet_link_set_plugin(struct kubelet_link *link, struct plugin *plugin)
+{
+	link->plugin = plugin;
+}
+
+void
+kubelet_link_free(struct kubelet_link *link)
+{
+	if (link == NULL)
+		return;
+	if (link->call != NULL)
+		grpc_client_call_cancel(link->call);
+	if (link->retry != NULL)
+		loop_cancel_timer(link->loop, link->retry);
+	if (link->inotify_fd >= 0) {
+		loop_del_fd(link->loop, link->inotify_fd);
+		close(link->inotify_fd);
+	}
+	free(link->socket);
+	free(link->dir);
+	free(link);
+}
