@@ -1,53 +1,65 @@
 #!/bin/sh
-# demo.sh: install what is missing, build, and show the gRPC layer working
-# with grpc-go, the kubelet's own gRPC library, on a machine with no GPU
-# and no cluster.
+# demo.sh: install what is missing, build, and show gpu-device-plugin at
+# work on a machine with no GPU and no cluster.
 #
-#  1. A kubelet stand-in (grpc-go) serves Registration on kubelet.sock.
-#  2. Our client sends Register while our server, on the same event loop,
-#     serves the DevicePlugin service on its own socket; the stand-in dials
-#     back and calls GetDevicePluginOptions before it answers, as the real
-#     kubelet does.
-#  3. grpc-go calls our server: the conformance suite (unary calls,
-#     ListAndWatch streaming, errors, deadlines, 4 MiB limits, slow
-#     readers, vanishing clients, many connections).
+# The node is an Azure Standard_NC6 (one Tesla K80), played by the fake
+# libnvidia-ml.so.1 with the azure-nc6 profile; the kubelet is played by
+# the stand-in built on grpc-go (the kubelet's own gRPC library), which
+# does what the kubelet's device manager does: takes the registration,
+# dials the plugin back, watches ListAndWatch, and calls Allocate when a
+# pod asks for a GPU. The plugin is the real binary.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 [ -f build/build.ninja ] || meson setup build >/dev/null
 ninja -C build >/dev/null
 
-B=build/tests/interop
+PLUGIN=build/src/gpu-device-plugin
+KUBELET=build/tests/kubelet/gdp-kubelet
+PROFILE=tests/fakenvml/profiles/azure-nc6.yaml
 dir=$(mktemp -d)
-pids=""
+kpid=""
+ppid=""
 cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null || true; done
+	[ -n "$ppid" ] && kill "$ppid" 2>/dev/null
+	[ -n "$kpid" ] && kill "$kpid" 2>/dev/null
 	rm -rf "$dir"
 }
 trap cleanup EXIT INT TERM
 
-wait_ready() {
-	for _ in $(seq 100); do
-		grep -q ready "$1" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "demo: $2 did not start" >&2
-	exit 1
-}
+export LD_LIBRARY_PATH=build/tests/fakenvml
+export FAKE_NVML_PROFILE=$PROFILE
+tests/fakenvml/make-sysfs.sh "$PROFILE" "$dir/sys"
+mkdir -p "$dir/device-plugins"
+ctl() { $KUBELET ctl --control "$dir/control.sock" "$@"; }
 
-echo "== 1. kubelet stand-in (grpc-go) listening on $dir/kubelet.sock"
-$B/gdp-go-peer server --socket "$dir/kubelet.sock" >"$dir/kubelet.out" 2>&1 &
-pids="$pids $!"
-wait_ready "$dir/kubelet.out" "the kubelet stand-in"
+echo "== The node's GPUs, as the plugin sees them (gpu-device-plugin list)"
+$PLUGIN list --sysfs-root "$dir/sys" --kubelet-socket "$dir/device-plugins/kubelet.sock"
+echo
 
-echo "== 2. Register, serving the DevicePlugin service on the same loop"
-$B/grpc-testclient --socket "$dir/kubelet.sock" \
-    --serve "$dir/example-dev.sock" --resource example.com/dev
-echo "   (status=0: the stand-in dialed back, called GetDevicePluginOptions,"
-echo "    then answered Register)"
+echo "== The kubelet (stand-in) starts; then the plugin"
+$KUBELET --dir "$dir/device-plugins" --control "$dir/control.sock" \
+    >"$dir/kubelet.out" 2>"$dir/kubelet.log" &
+kpid=$!
+for _ in $(seq 100); do grep -q ready "$dir/kubelet.out" && break; sleep 0.05; done
+$PLUGIN --kubelet-socket "$dir/device-plugins/kubelet.sock" \
+    --sysfs-root "$dir/sys" 2>"$dir/plugin.log" &
+ppid=$!
+ctl POST /wait '{"resource":"nvidia.com/gpu","allocatable":1,"timeout_ms":10000}' >/dev/null
+sed 's/^/   plugin: /' "$dir/plugin.log"
+echo
 
-echo "== 3. grpc-go calling our gRPC server"
-$B/grpc-testserver --socket "$dir/plugin.sock" >"$dir/server.out" 2>&1 &
-pids="$pids $!"
-wait_ready "$dir/server.out" "grpc-testserver"
-$B/gdp-go-peer client-suite --socket "$dir/plugin.sock" | grep -v '^#'
+echo "== kubectl describe node (the device plugin's part)"
+ctl GET /describe
+echo
+
+echo "== A pod asks for nvidia.com/gpu: 1; the kubelet calls Allocate:"
+ctl POST /allocate-pod '{"resource":"nvidia.com/gpu","count":1}'
+echo
+echo
+
+echo "== SIGTERM: the plugin stops and removes its socket"
+kill "$ppid"
+wait "$ppid" && echo "   exit status 0"
+ppid=""
+[ -e "$dir/device-plugins/nvidia-gpu.sock" ] || echo "   nvidia-gpu.sock removed"

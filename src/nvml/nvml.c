@@ -4,6 +4,7 @@
 #include "nvml.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -155,8 +156,16 @@ find_library(const char *ctr_root, const char *host_root, char *path,
 	}
 	snprintf(path, len, "%s", NVML_SONAME);
 	h = dlopen(NVML_SONAME, RTLD_LAZY | RTLD_LOCAL);
-	if (h == NULL)
+	if (h == NULL) {
 		append(tried, tried_len, "; %s", dlerror());
+		return NULL;
+	}
+	/* Say which file the loader picked, for the logs. */
+	struct link_map *lm = NULL;
+
+	if (dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0 && lm != NULL &&
+	    lm->l_name != NULL && lm->l_name[0] != '\0')
+		snprintf(path, len, "%s", lm->l_name);
 	return h;
 }
 

@@ -1,7 +1,10 @@
 #!/bin/sh
-# build.sh OUTFILE PROTO BUILDDIR
+# build.sh OUTFILE PROTO BUILDDIR [PKGDIR]
 #
-# Builds the grpc-go interop peer (gdp-go-peer) at OUTFILE.
+# Builds the grpc-go interop peer (gdp-go-peer) at OUTFILE; with PKGDIR,
+# builds the Go main package in that folder instead (tests/kubelet uses this
+# for its kubelet stand-in). The package is built at import path
+# gdp/<base name of PKGDIR> and may import the stubs as "gdp/dpapi".
 #
 # Why it looks like this: the build machines have no network, and Debian ships
 # grpc-go and protobuf-go as GOPATH source trees under /usr/share/gocode, so we
@@ -13,8 +16,8 @@
 # failed and exits non-zero.
 set -eu
 
-if [ $# -ne 3 ]; then
-	echo "usage: $0 OUTFILE PROTO BUILDDIR" >&2
+if [ $# -ne 3 ] && [ $# -ne 4 ]; then
+	echo "usage: $0 OUTFILE PROTO BUILDDIR [PKGDIR]" >&2
 	exit 2
 fi
 
@@ -33,10 +36,15 @@ abspath() {
 out=$(abspath "$1")
 proto=$(abspath "$2")
 builddir=$(abspath "$3")
-srcdir=$(cd "$(dirname "$0")" && pwd)/peer
+if [ $# -eq 4 ]; then
+	[ -d "$4" ] || die "package folder not found: $4"
+	srcdir=$(cd "$4" && pwd)
+else
+	srcdir=$(cd "$(dirname "$0")" && pwd)/peer
+fi
 
 [ -f "$proto" ] || die "proto file not found: $proto"
-[ -d "$srcdir" ] || die "peer sources not found: $srcdir"
+[ -d "$srcdir" ] || die "Go sources not found: $srcdir"
 for tool in go protoc protoc-gen-go protoc-gen-go-grpc; do
 	command -v "$tool" >/dev/null 2>&1 ||
 		die "'$tool' not found (install golang-go, protobuf-compiler, protoc-gen-go, protoc-gen-go-grpc)"
@@ -47,7 +55,7 @@ done
 gopath=$builddir/gopath
 # The proto's go_package is "gdp/dpapi", so the stubs live at that import path.
 api=$gopath/src/gdp/dpapi
-peer=$gopath/src/gdp/peer
+peer=$gopath/src/gdp/$(basename "$srcdir")
 mkdir -p "$api" "$peer" "$builddir/gocache" "$(dirname "$out")" ||
 	die "cannot create directories under $builddir"
 
@@ -78,7 +86,7 @@ for f in "$gen"/gdp/dpapi/*.go; do
 done
 rm -rf "$gen"
 
-# 2. The peer's main package: a fresh copy, so files removed from the source
+# 2. The main package (the peer's, or PKGDIR's): a fresh copy, so files removed from the source
 #    tree do not linger here.
 for f in "$peer"/*.go; do
 	[ -f "$f" ] || continue

@@ -1,0 +1,181 @@
+/*
+ * device.c: device enumeration and the per-GPU queries discovery makes.
+ *
+ * Each query checks, in NVML's order, that the library is initialised,
+ * that the handle is one of ours, that the GPU is not lost, and then its
+ * output arguments. Lookups (by index, by UUID) hand out handles even for
+ * a lost GPU, as a lost GPU is still listed; the queries on it fail.
+ */
+#include <string.h>
+
+#include "fakenvml.h"
+
+nvmlReturn_t
+nvmlDeviceGetCount_v2(unsigned int *count)
+{
+	if (fake_check_init() != NVML_SUCCESS)
+		return NVML_ERROR_UNINITIALIZED;
+	if (count == NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	*count = fake_machine.gpu_count;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t
+nvmlDeviceGetCount(unsigned int *count)
+{
+	return nvmlDeviceGetCount_v2(count);
+}
+
+nvmlReturn_t
+nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *dev)
+{
+	if (fake_check_init() != NVML_SUCCESS)
+		return NVML_ERROR_UNINITIALIZED;
+	if (dev == NULL || index >= fake_machine.gpu_count)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	*dev = &fake_machine.gpus[index];
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t
+nvmlDeviceGetHandleByIndex(unsigned int index, nvmlDevice_t *dev)
+{
+	return nvmlDeviceGetHandleByIndex_v2(index, dev);
+}
+
+nvmlReturn_t
+nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *dev)
+{
+	unsigned int i;
+
+	if (fake_check_init() != NVML_SUCCESS)
+		return NVML_ERROR_UNINITIALIZED;
+	if (uuid == NULL || dev == NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	for (i = 0; i < fake_machine.gpu_count; i++) {
+		if (strcmp(fake_machine.gpus[i].uuid, uuid) == 0) {
+			*dev = &fake_machine.gpus[i];
+			return NVML_SUCCESS;
+		}
+	}
+	return NVML_ERROR_NOT_FOUND;
+}
+
+nvmlReturn_t
+nvmlDeviceGetIndex(nvmlDevice_t dev, unsigned int *index)
+{
+	nvmlReturn_t rc = fake_check_device(dev);
+
+	if (rc != NVML_SUCCESS)
+		return rc;
+	if (index == NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	*index = fake_device_index(dev);
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t
+nvmlDeviceGetName(nvmlDevice_t dev, char *name, unsigned int length)
+{
+	nvmlReturn_t rc = fake_check_device(dev);
+
+	if (rc != NVML_SUCCESS)
+		return rc;
+	return fake_copy_string(dev->name, name, length);
+}
+
+nvmlReturn_t
+nvmlDeviceGetUUID(nvmlDevice_t dev, char *uuid, unsigned int length)
+{
+	nvmlReturn_t rc = fake_check_device(dev);
+
+	if (rc != NVML_SUCCESS)
+		return rc;
+	return fake_copy_string(dev->uuid, uuid, length);
+}
+
+nvmlReturn_t
+nvmlDeviceGetMinorNumber(nvmlDevice_t dev, unsigned int *minor)
+{
+	nvmlReturn_t rc = fake_check_device(dev);
+
+	if (rc != NVML_SUCCESS)
+		return rc;
+	if (minor == NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	*minor = dev->minor;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t
+nvmlDeviceGetPciInfo_v3(nvmlDevice_t dev, nvmlPciInfo_t *pci)
+{
+	nvmlReturn_t rc = fake_check_device(dev);
+
+	if (rc != NVML_SUCCESS)
+		return rc;
+	if (pci == NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	fake_pci_info(&dev->pci, dev->pci_device_id, dev->pci_subsystem_id,
+	    pci);
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t
+nvmlDeviceGetPciInfo_v2(nvmlDevice_t dev, nvmlPciInfo_t *pci)
+{
+	return nvmlDeviceGetPciInfo_v3(dev, pci);
+}
+
+/* The oldest ABI: a 16-byte busId holding the four-digit-domain form. */
+nvmlReturn_t
+nvmlDeviceGetPciInfo(nvmlDevice_t dev, nvmlPciInfoV1_t *pci)
+{
+	nvmlReturn_t rc = fake_check_device(dev);
+	nvmlPciInfo_t info;
+
+	if (rc != NVML_SUCCESS)
+		return rc;
+	if (pci == NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	fake_pci_info(&dev->pci, dev->pci_device_id, dev->pci_subsystem_id,
+	    &info);
+	memset(pci, 0, sizeof(*pci));
+	memcpy(pci->busId, info.busIdLegacy, sizeof(pci->busId));
+	pci->domain = info.domain;
+	pci->bus = info.bus;
+	pci->device = info.device;
+	pci->pciDeviceId = info.pciDeviceId;
+	pci->pciSubSystemId = info.pciSubSystemId;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t
+nvmlDeviceGetMemoryInfo(nvmlDevice_t dev, nvmlMemory_t *memory)
+{
+	nvmlReturn_t rc = fake_check_device(dev);
+
+	if (rc != NVML_SUCCESS)
+		return rc;
+	if (memory == NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	memory->total = dev->memory_mib * 1024 * 1024;
+	memory->used = 0;
+	memory->free = memory->total;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t
+nvmlDeviceGetCudaComputeCapability(nvmlDevice_t dev, int *major, int *minor)
+{
+	nvmlReturn_t rc = fake_check_device(dev);
+
+	if (rc != NVML_SUCCESS)
+		return rc;
+	if (major == NULL || minor == NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	*major = dev->cc.major;
+	*minor = dev->cc.minor;
+	return NVML_SUCCESS;
+}

@@ -1,0 +1,229 @@
+/*
+ * fakenvml.h: the fake NVML library's internals, shared by its files.
+ *
+ * The fake stands in for libnvidia-ml.so.1 in tests and demos: a profile
+ * (a YAML file named by FAKE_NVML_PROFILE) describes a machine, and the
+ * exported NVML entry points answer from it. The entry points' types come
+ * from src/nvml/nvml_types.h, the same header the real binding uses, so a
+ * signature change there breaks this build instead of a test run.
+ *
+ * A device handle (nvmlDevice_t) is a pointer into a fixed array of
+ * struct nvmlDevice_st, so a stale handle from an earlier init never
+ * points at freed memory; it simply fails validation.
+ */
+#ifndef FAKENVML_H
+#define FAKENVML_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "nvml/nvml_types.h"
+
+/* Only the NVML API is exported; the build hides everything else. */
+#define FAKE_API __attribute__((visibility("default")))
+
+#define FAKE_MAX_GPUS 64
+#define FAKE_MAX_NVSWITCHES 64
+#define FAKE_MAX_PENDING_XIDS 8
+#define FAKE_NAME_SIZE NVML_DEVICE_NAME_V2_BUFFER_SIZE
+#define FAKE_UUID_SIZE NVML_DEVICE_UUID_V2_BUFFER_SIZE
+#define FAKE_DRIVER_SIZE NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE
+/* Every event type the fake reports as supported. */
+#define FAKE_SUPPORTED_EVENTS \
+	(nvmlEventTypeXidCriticalError | nvmlEventTypeSingleBitEccError | \
+	    nvmlEventTypeDoubleBitEccError)
+/* GPU and compute instance ids of an event that is not MIG-scoped. */
+#define FAKE_NO_INSTANCE 0xFFFFFFFFu
+
+/* A PCI address, parsed from NVML's "DDDDDDDD:BB:DD.F" form. */
+struct fake_pci {
+	unsigned int domain;
+	unsigned int bus;
+	unsigned int device;
+	unsigned int function;
+};
+
+enum fake_mig {
+	FAKE_MIG_UNSUPPORTED,	/* not MIG capable: GetMigMode NOT_SUPPORTED */
+	FAKE_MIG_DISABLED,
+	FAKE_MIG_ENABLED,
+};
+
+/* CUDA compute capability, "major.minor". */
+struct fake_cc {
+	int major;
+	int minor;
+};
+
+/* A GPU's NVLinks: links 0..count-1 are active, the rest are down. */
+struct fake_links {
+	unsigned int count;
+	struct fake_pci remote[NVML_NVLINK_MAX_LINKS];
+};
+
+/* XIDs a GPU reports as soon as an event set registers it for XIDs. */
+struct fake_xids {
+	unsigned int count;
+	unsigned long long xid[FAKE_MAX_PENDING_XIDS];
+};
+
+/* One GPU of the profile; nvmlDevice_t points at one of these. */
+struct nvmlDevice_st {
+	char name[FAKE_NAME_SIZE];
+	char uuid[FAKE_UUID_SIZE];
+	unsigned long long memory_mib;
+	struct fake_pci pci;
+	unsigned int pci_device_id;	/* (device << 16) | vendor */
+	unsigned int pci_subsystem_id;
+	unsigned int minor;
+	int numa_node;			/* -1: no NUMA affinity */
+	struct fake_cc cc;
+	enum fake_mig mig;
+	struct fake_links nvlinks;
+	struct fake_xids pending_xids;	/* sent on XID registration */
+	atomic_bool lost;		/* every query answers GPU_IS_LOST */
+};
+
+/* A PCI device on the far side of an NVLink that is not a GPU. */
+struct fake_nvswitch {
+	struct fake_pci pci;
+	unsigned int pci_device_id;
+};
+
+/* The whole machine, as a profile describes it. */
+struct fake_machine {
+	nvmlReturn_t init_error;	/* NVML_SUCCESS: init works */
+	char driver_version[FAKE_DRIVER_SIZE];
+	int cuda_driver_version;	/* 1000 * major + 10 * minor */
+	unsigned int gpu_count;
+	struct nvmlDevice_st gpus[FAKE_MAX_GPUS];
+	unsigned int nvswitch_count;
+	struct fake_nvswitch nvswitches[FAKE_MAX_NVSWITCHES];
+};
+
+/* lib.c: the loaded machine, valid while the library is initialised. */
+extern struct fake_machine fake_machine;
+
+/* Returns NVML_SUCCESS when nvmlInit has been called more often than
+ * nvmlShutdown, else NVML_ERROR_UNINITIALIZED. */
+nvmlReturn_t fake_check_init(void);
+/* Checks an initialised library and a valid, not lost, handle. */
+nvmlReturn_t fake_check_device(nvmlDevice_t dev);
+/* The index of a handle known to be valid. */
+unsigned int fake_device_index(nvmlDevice_t dev);
+/* Copies |s| into the caller's |buf| of |length| bytes, NVML style:
+ * INVALID_ARGUMENT for a NULL buffer, INSUFFICIENT_SIZE if it won't fit. */
+nvmlReturn_t fake_copy_string(const char *s, char *buf, unsigned int length);
+/* Formats |pci| the way NVML does: "%08X:%02X:%02X.%X". */
+void fake_pci_format(const struct fake_pci *pci, char *buf, size_t size);
+/* Fills an nvmlPciInfo_t for |pci| with the given PCI ids. */
+void fake_pci_info(const struct fake_pci *pci, unsigned int device_id,
+    unsigned int subsystem_id, nvmlPciInfo_t *out);
+
+/* errors.c: the NVML return codes by name. */
+/* Finds |name| ("NVML_ERROR_GPU_IS_LOST"); 0 or -ENOENT. */
+int fake_error_by_name(const char *name, nvmlReturn_t *code);
+
+/* profile.c: loads |path| into |m|; 0, or -EINVAL/-ENOENT/-ENOMEM after
+ * printing the file, line, key and reason to stderr. */
+int fake_profile_load(const char *path, struct fake_machine *m);
+/* Parses "DDDDDDDD:BB:DD.F" (hex, either case); 0 or -EINVAL. */
+int fake_pci_parse(const char *s, struct fake_pci *pci);
+
+/* events.c */
+/* Queues an event for every event set that registered |dev| for |type|.
+ * Safe from any thread. Returns the number of sets it reached. */
+int fake_event_post(nvmlDevice_t dev, unsigned long long type,
+    unsigned long long data);
+/* Forgets every event set's registrations (at full shutdown). */
+void fake_events_reset(void);
+
+/*
+ * The exported entry points. Each is declared through the function type
+ * that nvml_types.h gives its entry, so the compiler checks every
+ * definition against the binding's view of it.
+ */
+#define FAKE_FN_TYPE(name, ret, args) typedef ret fake_##name##_t args;
+GDP_NVML_FUNCTIONS(FAKE_FN_TYPE)
+#undef FAKE_FN_TYPE
+
+/* Entry points outside nvml_types.h that NVIDIA's plugin also calls. */
+typedef enum nvmlGpuTopologyLevel_enum {
+	NVML_TOPOLOGY_INTERNAL = 0,
+	NVML_TOPOLOGY_SINGLE = 10,
+	NVML_TOPOLOGY_MULTIPLE = 20,
+	NVML_TOPOLOGY_HOSTBRIDGE = 30,
+	NVML_TOPOLOGY_NODE = 40,
+	NVML_TOPOLOGY_SYSTEM = 50,
+} nvmlGpuTopologyLevel_t;
+
+/* Never filled in: nvmlDeviceGetAttributes_v2 answers NOT_SUPPORTED. */
+typedef struct nvmlDeviceAttributes_st nvmlDeviceAttributes_t;
+
+/* lib.c */
+FAKE_API fake_nvmlInit_t nvmlInit_v2;
+FAKE_API fake_nvmlInit_t nvmlInit;
+FAKE_API fake_nvmlShutdown_t nvmlShutdown;
+FAKE_API fake_nvmlSystemGetDriverVersion_t nvmlSystemGetDriverVersion;
+FAKE_API fake_nvmlSystemGetCudaDriverVersion_t
+    nvmlSystemGetCudaDriverVersion_v2;
+FAKE_API fake_nvmlSystemGetCudaDriverVersion_t
+    nvmlSystemGetCudaDriverVersion;
+
+/* errors.c */
+FAKE_API fake_nvmlErrorString_t nvmlErrorString;
+
+/* device.c */
+FAKE_API fake_nvmlDeviceGetCount_t nvmlDeviceGetCount_v2;
+FAKE_API fake_nvmlDeviceGetCount_t nvmlDeviceGetCount;
+FAKE_API fake_nvmlDeviceGetHandleByIndex_t nvmlDeviceGetHandleByIndex_v2;
+FAKE_API fake_nvmlDeviceGetHandleByIndex_t nvmlDeviceGetHandleByIndex;
+FAKE_API fake_nvmlDeviceGetHandleByUUID_t nvmlDeviceGetHandleByUUID;
+FAKE_API fake_nvmlDeviceGetIndex_t nvmlDeviceGetIndex;
+FAKE_API fake_nvmlDeviceGetName_t nvmlDeviceGetName;
+FAKE_API fake_nvmlDeviceGetUUID_t nvmlDeviceGetUUID;
+FAKE_API fake_nvmlDeviceGetMinorNumber_t nvmlDeviceGetMinorNumber;
+FAKE_API fake_nvmlDeviceGetPciInfo_t nvmlDeviceGetPciInfo_v3;
+FAKE_API fake_nvmlDeviceGetPciInfo_t nvmlDeviceGetPciInfo_v2;
+FAKE_API fake_nvmlDeviceGetPciInfoV1_t nvmlDeviceGetPciInfo;
+FAKE_API fake_nvmlDeviceGetMemoryInfo_t nvmlDeviceGetMemoryInfo;
+FAKE_API fake_nvmlDeviceGetCudaComputeCapability_t
+    nvmlDeviceGetCudaComputeCapability;
+
+/* topology.c */
+FAKE_API fake_nvmlDeviceGetNvLinkState_t nvmlDeviceGetNvLinkState;
+FAKE_API fake_nvmlDeviceGetNvLinkRemotePciInfo_t
+    nvmlDeviceGetNvLinkRemotePciInfo_v2;
+FAKE_API fake_nvmlDeviceGetNvLinkRemotePciInfo_t
+    nvmlDeviceGetNvLinkRemotePciInfo;
+FAKE_API nvmlReturn_t nvmlDeviceGetTopologyCommonAncestor(nvmlDevice_t dev1,
+    nvmlDevice_t dev2, nvmlGpuTopologyLevel_t *level);
+
+/* mig.c */
+FAKE_API fake_nvmlDeviceGetMigMode_t nvmlDeviceGetMigMode;
+FAKE_API nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t dev,
+    unsigned int *count);
+FAKE_API nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t dev,
+    unsigned int index, nvmlDevice_t *mig);
+FAKE_API nvmlReturn_t nvmlDeviceIsMigDeviceHandle(nvmlDevice_t dev,
+    unsigned int *is_mig);
+FAKE_API nvmlReturn_t nvmlDeviceGetDeviceHandleFromMigDeviceHandle(
+    nvmlDevice_t mig, nvmlDevice_t *parent);
+FAKE_API nvmlReturn_t nvmlDeviceGetGpuInstanceId(nvmlDevice_t dev,
+    unsigned int *id);
+FAKE_API nvmlReturn_t nvmlDeviceGetComputeInstanceId(nvmlDevice_t dev,
+    unsigned int *id);
+FAKE_API nvmlReturn_t nvmlDeviceGetAttributes_v2(nvmlDevice_t dev,
+    nvmlDeviceAttributes_t *attributes);
+
+/* events.c */
+FAKE_API fake_nvmlEventSetCreate_t nvmlEventSetCreate;
+FAKE_API fake_nvmlDeviceGetSupportedEventTypes_t
+    nvmlDeviceGetSupportedEventTypes;
+FAKE_API fake_nvmlDeviceRegisterEvents_t nvmlDeviceRegisterEvents;
+FAKE_API fake_nvmlEventSetWait_t nvmlEventSetWait_v2;
+FAKE_API fake_nvmlEventSetWait_t nvmlEventSetWait;
+FAKE_API fake_nvmlEventSetFree_t nvmlEventSetFree;
+
+#endif /* FAKENVML_H */

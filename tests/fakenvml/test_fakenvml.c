@@ -1,0 +1,1006 @@
+/*
+ * test_fakenvml.c: the fake NVML library, loaded the way the plugin loads
+ * the real one: dlopen() of the built libnvidia-ml.so.1 by path, entry
+ * points found with dlsym() under the names nvml_types.h lists.
+ *
+ * It checks that every symbol is exported and nothing else is, that each
+ * shipped profile describes its machine (names, UUIDs, memory, compute
+ * capability, bus ids, NVLink peers), and NVML's rules: uninitialised
+ * calls, reference-counted init that re-reads the profile after a full
+ * shutdown, buffer sizes, bad handles, unknown UUIDs, failure modes
+ * (init_error, a lost GPU, no profile, a malformed profile with its
+ * file:line:key message) and event sets.
+ *
+ * Usage: test_fakenvml LIBRARY PROFILES_DIR (meson passes both).
+ */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "nvml/nvml_types.h"
+
+#define MAX_GPUS 8
+#define NO_INSTANCE 0xFFFFFFFFu
+
+static const char *lib_path;
+static const char *profiles_dir;
+
+/* The library's entry points, by the binding's names. */
+static struct {
+	void *dl;
+/* NOLINTNEXTLINE(bugprone-macro-parentheses): |ret|, |args| are types. */
+#define FN_FIELD(name, ret, args) ret(*name) args;
+	GDP_NVML_FUNCTIONS(FN_FIELD)
+#undef FN_FIELD
+	nvmlReturn_t (*nvmlEventSetWaitV1)(nvmlEventSet_t, nvmlEventData_t *,
+	    unsigned int);
+	nvmlReturn_t (*nvmlDeviceGetMaxMigDeviceCount)(nvmlDevice_t,
+	    unsigned int *);
+	nvmlReturn_t (*nvmlDeviceGetMigDeviceHandleByIndex)(nvmlDevice_t,
+	    unsigned int, nvmlDevice_t *);
+	nvmlReturn_t (*nvmlDeviceIsMigDeviceHandle)(nvmlDevice_t,
+	    unsigned int *);
+	nvmlReturn_t (*nvmlDeviceGetDeviceHandleFromMigDeviceHandle)(
+	    nvmlDevice_t, nvmlDevice_t *);
+	nvmlReturn_t (*nvmlDeviceGetGpuInstanceId)(nvmlDevice_t,
+	    unsigned int *);
+	nvmlReturn_t (*nvmlDeviceGetComputeInstanceId)(nvmlDevice_t,
+	    unsigned int *);
+	nvmlReturn_t (*nvmlDeviceGetTopologyCommonAncestor)(nvmlDevice_t,
+	    nvmlDevice_t, int *);
+	nvmlReturn_t (*nvmlDeviceGetAttributes_v2)(nvmlDevice_t, void *);
+} nv;
+
+/* Symbols NVIDIA's plugin calls beyond the binding's list. */
+static const char *const extra_symbols[] = {
+	"nvmlDeviceGetMaxMigDeviceCount",
+	"nvmlDeviceGetMigDeviceHandleByIndex",
+	"nvmlDeviceIsMigDeviceHandle",
+	"nvmlDeviceGetDeviceHandleFromMigDeviceHandle",
+	"nvmlDeviceGetGpuInstanceId",
+	"nvmlDeviceGetComputeInstanceId",
+	"nvmlDeviceGetTopologyCommonAncestor",
+	"nvmlDeviceGetAttributes_v2",
+};
+
+/* What a shipped profile must describe. */
+struct expect_gpu {
+	const char *uuid;
+	const char *bus_id;
+	int numa_node;
+};
+
+struct expect {
+	const char *file;
+	const char *driver;
+	int cuda;
+	const char *name;
+	unsigned long long memory_mib;
+	int cc_major;
+	int cc_minor;
+	unsigned int pci_device_id;
+	int mig_supported;
+	unsigned int count;
+	struct expect_gpu gpus[MAX_GPUS];
+	unsigned int link_count;		/* the same for every GPU */
+	const char *links[NVML_NVLINK_MAX_LINKS];
+	unsigned int switch_device_id;
+};
+
+static const struct expect nc6 = {
+	"azure-nc6.yaml", "470.256.02", 11040, "Tesla K80", 11441, 3, 7,
+	0x102D10DE, 0, 1,
+	{ { "GPU-3f6a9c12-7d41-4b2e-9a0c-5e81d2f4a701", "0000A3A1:00:00.0",
+	    0 } },
+	0, { NULL }, 0,
+};
+
+static const struct expect nc24 = {
+	"azure-nc24.yaml", "470.256.02", 11040, "Tesla K80", 11441, 3, 7,
+	0x102D10DE, 0, 4,
+	{ { "GPU-8b21e4d7-0c3f-4a96-b1e5-2d7f90a3c412", "00004E1C:00:00.0",
+	    0 },
+	  { "GPU-c5d0a7f3-92b8-4e1d-8f64-a13b7e05d923", "00005F2D:00:00.0",
+	    0 },
+	  { "GPU-1e9f6b28-4a0d-4c73-95e2-f08c3d61b534", "0000802E:00:00.0",
+	    1 },
+	  { "GPU-74a3d915-e6c2-4f08-b3d7-59e1a08f2c45", "0000913F:00:00.0",
+	    1 } },
+	0, { NULL }, 0,
+};
+
+#define A100_SW(n) "0000000" #n ":00:00.0", "0000000" #n ":00:00.0"
+static const struct expect nd96 = {
+	"azure-nd96asr-v4.yaml", "535.183.01", 12020,
+	"NVIDIA A100-SXM4-40GB", 40960, 8, 0, 0x20B010DE, 1, 8,
+	{ { "GPU-2c7e5a19-83f4-4d0b-a6e1-97b3c0d8f511", "00000001:00:00.0",
+	    0 },
+	  { "GPU-6d1b9f04-2e7a-4c58-b3f9-0a4e8c61d722", "00000002:00:00.0",
+	    0 },
+	  { "GPU-a94f0c3e-5b12-47d6-8e2a-c3f17b9d0433", "00000003:00:00.0",
+	    0 },
+	  { "GPU-e07d3b85-c9a1-4f2e-9b54-61d8a2f0e744", "00000004:00:00.0",
+	    0 },
+	  { "GPU-13b8e6f2-0d5c-4a97-b1e3-f2c9d4a7b855", "0000000B:00:00.0",
+	    1 },
+	  { "GPU-58f2a0d7-e4b3-4169-a8c5-3d0e7f1c9966", "0000000C:00:00.0",
+	    1 },
+	  { "GPU-9c0e4d6a-7f21-4b83-95d0-b8a1e3f64a77", "0000000D:00:00.0",
+	    1 },
+	  { "GPU-d4a7c1e9-3b06-4e5f-8c92-07f5b2d3c188", "0000000E:00:00.0",
+	    1 } },
+	12,
+	{ A100_SW(5), A100_SW(6), A100_SW(7), A100_SW(8), A100_SW(9),
+	  A100_SW(A) },
+	0x1AF110DE,
+};
+#undef A100_SW
+
+#define H100_SW(n) "00000000:0" #n ":00.0"
+static const struct expect dgx = {
+	"dgx-h100.yaml", "550.90.07", 12040, "NVIDIA H100 80GB HBM3", 81559,
+	9, 0, 0x233010DE, 1, 8,
+	{ { "GPU-4e8b2d71-a0f3-4c96-8d1e-5b7a9c2f0e01", "00000000:1B:00.0",
+	    0 },
+	  { "GPU-b1f6c9a3-d725-4e08-9a4b-e0c3f8d16b12", "00000000:43:00.0",
+	    0 },
+	  { "GPU-7a3d0e58-16c4-4b2f-a7e9-c94b2d05f823", "00000000:52:00.0",
+	    0 },
+	  { "GPU-f25c8b1d-9e67-4a30-b8d2-37a0e6c1d934", "00000000:61:00.0",
+	    0 },
+	  { "GPU-03e9a7c6-4b1d-4f85-9c27-d16f5a8e2b45", "00000000:9D:00.0",
+	    1 },
+	  { "GPU-c8d14f92-7a3e-40b6-8e51-a2b9d0f73c56", "00000000:C3:00.0",
+	    1 },
+	  { "GPU-6b2a5e07-f8c1-4d9a-b364-0e7c1a9d8f67", "00000000:D1:00.0",
+	    1 },
+	  { "GPU-da70b3f4-25e9-4c1b-a8f6-9c3e4b02a178", "00000000:DF:00.0",
+	    1 } },
+	18,
+	{ H100_SW(5), H100_SW(5), H100_SW(5), H100_SW(5), H100_SW(5),
+	  H100_SW(6), H100_SW(6), H100_SW(6), H100_SW(6),
+	  H100_SW(7), H100_SW(7), H100_SW(7), H100_SW(7),
+	  H100_SW(8), H100_SW(8), H100_SW(8), H100_SW(8), H100_SW(8) },
+	0x22A310DE,
+};
+#undef H100_SW
+
+static const struct expect none = {
+	"no-gpus.yaml", "550.90.07", 12040, NULL, 0, 0, 0, 0, 0, 0,
+	{ { NULL, NULL, 0 } }, 0, { NULL }, 0,
+};
+
+/* Points FAKE_NVML_PROFILE at a shipped profile. */
+static void
+use_profile(const char *file)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", profiles_dir, file);
+	assert_int_equal(setenv("FAKE_NVML_PROFILE", path, 1), 0);
+}
+
+static void
+init_profile(const char *file)
+{
+	use_profile(file);
+	assert_int_equal(nv.nvmlInit(), NVML_SUCCESS);
+}
+
+/* Shuts the library down completely, whatever its count. */
+static int
+shutdown_all(void **state)
+{
+	int n = 0;
+
+	while (nv.nvmlShutdown() == NVML_SUCCESS)
+		n++;
+	return n < 100 ? 0 : -1;
+}
+
+/* Calls nvmlInit with stderr sent to |err|; returns its result. */
+static nvmlReturn_t
+init_capturing(char *err, size_t size)
+{
+	FILE *tmp = tmpfile();
+	nvmlReturn_t rc;
+	int saved;
+	size_t n;
+
+	assert_non_null(tmp);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+	rc = nv.nvmlInit();
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	rewind(tmp);
+	n = fread(err, 1, size - 1, tmp);
+	err[n] = '\0';
+	fclose(tmp);
+	return rc;
+}
+
+/* Writes |text| to a new temporary file whose name goes in |path|. */
+static void
+write_temp(char *path, size_t size, const char *text)
+{
+	int fd;
+
+	snprintf(path, size, "%s/fakenvml-XXXXXX", P_tmpdir);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static nvmlDevice_t
+handle(unsigned int index)
+{
+	nvmlDevice_t dev = NULL;
+
+	assert_int_equal(nv.nvmlDeviceGetHandleByIndex(index, &dev),
+	    NVML_SUCCESS);
+	assert_non_null(dev);
+	return dev;
+}
+
+/* Asserts that |name| (unless NULL) is exported. */
+static void
+check_symbol(const char *name)
+{
+	if (name != NULL && dlsym(nv.dl, name) == NULL)
+		fail_msg("%s is not exported", name);
+}
+
+static void
+test_exports(void **state)
+{
+	size_t i;
+
+#define CHECK_SYMBOLS(name, newest, oldest) \
+	check_symbol(newest); \
+	check_symbol(oldest);
+	GDP_NVML_SYMBOLS(CHECK_SYMBOLS)
+#undef CHECK_SYMBOLS
+	for (i = 0; i < sizeof(extra_symbols) / sizeof(extra_symbols[0]); i++)
+		check_symbol(extra_symbols[i]);
+	/* Internals stay hidden. */
+	assert_null(dlsym(nv.dl, "fake_machine"));
+	assert_null(dlsym(nv.dl, "fake_profile_load"));
+	assert_null(dlsym(nv.dl, "fake_event_post"));
+	assert_null(dlsym(nv.dl, "fake_check_device"));
+}
+
+static void
+test_uninitialized(void **state)
+{
+	nvmlDevice_t dev = NULL;
+	nvmlEventSet_t set = NULL;
+	unsigned int count;
+	char buf[128];
+	int v;
+
+	assert_int_equal(nv.nvmlDeviceGetCount(&count),
+	    NVML_ERROR_UNINITIALIZED);
+	assert_int_equal(nv.nvmlDeviceGetHandleByIndex(0, &dev),
+	    NVML_ERROR_UNINITIALIZED);
+	assert_int_equal(nv.nvmlDeviceGetHandleByUUID("GPU-x", &dev),
+	    NVML_ERROR_UNINITIALIZED);
+	assert_int_equal(nv.nvmlSystemGetDriverVersion(buf, sizeof(buf)),
+	    NVML_ERROR_UNINITIALIZED);
+	assert_int_equal(nv.nvmlSystemGetCudaDriverVersion(&v),
+	    NVML_ERROR_UNINITIALIZED);
+	assert_int_equal(nv.nvmlDeviceGetName(dev, buf, sizeof(buf)),
+	    NVML_ERROR_UNINITIALIZED);
+	assert_int_equal(nv.nvmlEventSetCreate(&set),
+	    NVML_ERROR_UNINITIALIZED);
+	assert_int_equal(nv.nvmlShutdown(), NVML_ERROR_UNINITIALIZED);
+	/* The one call that needs no init. */
+	assert_string_equal(nv.nvmlErrorString(NVML_ERROR_GPU_IS_LOST),
+	    "GPU is lost");
+	assert_string_equal(nv.nvmlErrorString(NVML_ERROR_UNINITIALIZED),
+	    "Uninitialized");
+	assert_string_equal(nv.nvmlErrorString((nvmlReturn_t)12345),
+	    "Unknown Error");
+}
+
+static void
+test_error_strings(void **state)
+{
+	int code;
+
+	for (code = 0; code <= NVML_ERROR_INVALID_STATE; code++) {
+		const char *s = nv.nvmlErrorString((nvmlReturn_t)code);
+
+		assert_non_null(s);
+		assert_true(strlen(s) > 0);
+		assert_string_not_equal(s, "Unknown Error");
+	}
+	assert_string_equal(nv.nvmlErrorString(NVML_ERROR_UNKNOWN),
+	    "Unknown Error");
+}
+
+static void
+check_system(const struct expect *e)
+{
+	char buf[NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE];
+	unsigned int count = 99;
+	int cuda = 0;
+
+	assert_int_equal(nv.nvmlSystemGetDriverVersion(buf, sizeof(buf)),
+	    NVML_SUCCESS);
+	assert_string_equal(buf, e->driver);
+	assert_int_equal(nv.nvmlSystemGetCudaDriverVersion(&cuda),
+	    NVML_SUCCESS);
+	assert_int_equal(cuda, e->cuda);
+	assert_int_equal(nv.nvmlDeviceGetCount(&count), NVML_SUCCESS);
+	assert_int_equal(count, e->count);
+}
+
+static void
+check_identity(const struct expect *e, unsigned int i, nvmlDevice_t dev)
+{
+	char buf[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
+	nvmlDevice_t by_uuid = NULL;
+	nvmlMemory_t mem;
+	unsigned int u;
+	int major, minor;
+
+	assert_int_equal(nv.nvmlDeviceGetName(dev, buf, sizeof(buf)),
+	    NVML_SUCCESS);
+	assert_string_equal(buf, e->name);
+	assert_int_equal(nv.nvmlDeviceGetUUID(dev, buf, sizeof(buf)),
+	    NVML_SUCCESS);
+	assert_string_equal(buf, e->gpus[i].uuid);
+	assert_int_equal(nv.nvmlDeviceGetHandleByUUID(buf, &by_uuid),
+	    NVML_SUCCESS);
+	assert_ptr_equal(by_uuid, dev);
+	assert_int_equal(nv.nvmlDeviceGetIndex(dev, &u), NVML_SUCCESS);
+	assert_int_equal(u, i);
+	assert_int_equal(nv.nvmlDeviceGetMinorNumber(dev, &u), NVML_SUCCESS);
+	assert_int_equal(u, i);
+	assert_int_equal(nv.nvmlDeviceGetMemoryInfo(dev, &mem), NVML_SUCCESS);
+	assert_int_equal(mem.total, e->memory_mib * 1024 * 1024);
+	assert_int_equal(mem.free + mem.used, mem.total);
+	assert_int_equal(nv.nvmlDeviceGetCudaComputeCapability(dev, &major,
+	    &minor), NVML_SUCCESS);
+	assert_int_equal(major, e->cc_major);
+	assert_int_equal(minor, e->cc_minor);
+}
+
+static void
+check_pci(const struct expect *e, unsigned int i, nvmlDevice_t dev)
+{
+	nvmlReturn_t (*v1)(nvmlDevice_t, nvmlPciInfoV1_t *) =
+	    (nvmlReturn_t(*)(nvmlDevice_t, nvmlPciInfoV1_t *))
+	    dlsym(nv.dl, "nvmlDeviceGetPciInfo");
+	const char *bus = e->gpus[i].bus_id;
+	nvmlPciInfoV1_t old;
+	nvmlPciInfo_t pci;
+
+	assert_int_equal(nv.nvmlDeviceGetPciInfo(dev, &pci), NVML_SUCCESS);
+	assert_string_equal(pci.busId, bus);
+	/* The legacy forms keep the last four domain digits. */
+	assert_string_equal(pci.busIdLegacy, bus + 4);
+	assert_int_equal(pci.domain, strtoul(bus, NULL, 16));
+	assert_int_equal(pci.bus, strtoul(bus + 9, NULL, 16));
+	assert_int_equal(pci.device, 0);
+	assert_int_equal(pci.pciDeviceId, e->pci_device_id);
+	assert_int_equal(nv.nvmlDeviceGetPciInfoV1(dev, &old), NVML_SUCCESS);
+	assert_string_equal(old.busId, bus + 4);
+	assert_int_equal(old.pciDeviceId, e->pci_device_id);
+	assert_non_null(v1);
+	assert_int_equal(v1(dev, &old), NVML_SUCCESS);
+}
+
+static void
+check_links(const struct expect *e, nvmlDevice_t dev)
+{
+	nvmlEnableState_t state;
+	nvmlPciInfo_t pci;
+	unsigned int l;
+
+	if (e->link_count == 0) {
+		assert_int_equal(nv.nvmlDeviceGetNvLinkState(dev, 0, &state),
+		    NVML_ERROR_NOT_SUPPORTED);
+		return;
+	}
+	for (l = 0; l < NVML_NVLINK_MAX_LINKS; l++) {
+		assert_int_equal(nv.nvmlDeviceGetNvLinkState(dev, l, &state),
+		    NVML_SUCCESS);
+		assert_int_equal(state, l < e->link_count ?
+		    NVML_FEATURE_ENABLED : NVML_FEATURE_DISABLED);
+		if (l >= e->link_count)
+			continue;
+		assert_int_equal(nv.nvmlDeviceGetNvLinkRemotePciInfo(dev, l,
+		    &pci), NVML_SUCCESS);
+		assert_string_equal(pci.busId, e->links[l]);
+		assert_int_equal(pci.pciDeviceId, e->switch_device_id);
+	}
+	assert_int_equal(nv.nvmlDeviceGetNvLinkState(dev,
+	    NVML_NVLINK_MAX_LINKS, &state), NVML_ERROR_INVALID_ARGUMENT);
+}
+
+static void
+check_mig(const struct expect *e, nvmlDevice_t dev)
+{
+	unsigned int cur = 9, pend = 9;
+	nvmlReturn_t rc = nv.nvmlDeviceGetMigMode(dev, &cur, &pend);
+
+	if (!e->mig_supported) {
+		assert_int_equal(rc, NVML_ERROR_NOT_SUPPORTED);
+		return;
+	}
+	assert_int_equal(rc, NVML_SUCCESS);
+	assert_int_equal(cur, NVML_DEVICE_MIG_DISABLE);
+	assert_int_equal(pend, NVML_DEVICE_MIG_DISABLE);
+}
+
+/* One shipped profile: everything discovery reads, GPU by GPU. */
+static void
+test_profile(void **state)
+{
+	const struct expect *e = *state;
+	unsigned int i;
+	nvmlDevice_t dev;
+
+	init_profile(e->file);
+	check_system(e);
+	for (i = 0; i < e->count; i++) {
+		dev = handle(i);
+		check_identity(e, i, dev);
+		check_pci(e, i, dev);
+		check_links(e, dev);
+		check_mig(e, dev);
+	}
+	assert_int_equal(nv.nvmlDeviceGetHandleByIndex(e->count, &dev),
+	    NVML_ERROR_INVALID_ARGUMENT);
+	assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+}
+
+static void
+test_refcount(void **state)
+{
+	unsigned int count;
+
+	nvmlReturn_t (*init_v1)(void) =
+	    (nvmlReturn_t(*)(void))dlsym(nv.dl, "nvmlInit");
+
+	init_profile(nc6.file);
+	assert_non_null(init_v1);
+	assert_int_equal(init_v1(), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlDeviceGetCount(&count), NVML_SUCCESS);
+	assert_int_equal(count, 1);
+	assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlDeviceGetCount(&count),
+	    NVML_ERROR_UNINITIALIZED);
+	assert_int_equal(nv.nvmlShutdown(), NVML_ERROR_UNINITIALIZED);
+}
+
+/* The profile is read by the first init of a cycle, and only then. */
+static void
+test_reread(void **state)
+{
+	unsigned int count;
+	nvmlDevice_t stale;
+
+	init_profile(dgx.file);
+	stale = handle(5);
+	use_profile(nc6.file);
+	assert_int_equal(nv.nvmlInit(), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlDeviceGetCount(&count), NVML_SUCCESS);
+	assert_int_equal(count, 8);
+	shutdown_all(NULL);
+	assert_int_equal(nv.nvmlInit(), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlDeviceGetCount(&count), NVML_SUCCESS);
+	assert_int_equal(count, 1);
+	/* A handle from the old machine is no longer valid. */
+	assert_int_equal(nv.nvmlDeviceGetMinorNumber(stale, &count),
+	    NVML_ERROR_INVALID_ARGUMENT);
+	assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+}
+
+static void
+test_buffer_sizes(void **state)
+{
+	char buf[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
+	const char *uuid = nc6.gpus[0].uuid;
+	nvmlDevice_t dev;
+
+	init_profile(nc6.file);
+	dev = handle(0);
+	assert_int_equal(nv.nvmlDeviceGetName(dev, buf, 9),
+	    NVML_ERROR_INSUFFICIENT_SIZE);
+	assert_int_equal(nv.nvmlDeviceGetName(dev, buf, 10), NVML_SUCCESS);
+	assert_string_equal(buf, "Tesla K80");
+	assert_int_equal(nv.nvmlDeviceGetUUID(dev, buf, strlen(uuid)),
+	    NVML_ERROR_INSUFFICIENT_SIZE);
+	assert_int_equal(nv.nvmlDeviceGetUUID(dev, buf, strlen(uuid) + 1),
+	    NVML_SUCCESS);
+	assert_int_equal(nv.nvmlSystemGetDriverVersion(buf, 4),
+	    NVML_ERROR_INSUFFICIENT_SIZE);
+	assert_int_equal(nv.nvmlSystemGetDriverVersion(buf, 0),
+	    NVML_ERROR_INSUFFICIENT_SIZE);
+}
+
+static void
+test_bad_arguments(void **state)
+{
+	nvmlDevice_t dev, fake;
+	unsigned int u;
+	char buf[96];
+	int i;
+
+	init_profile(nc24.file);
+	dev = handle(3);
+	fake = (nvmlDevice_t)(void *)&i;
+	assert_int_equal(nv.nvmlDeviceGetHandleByIndex(4, &dev),
+	    NVML_ERROR_INVALID_ARGUMENT);
+	assert_int_equal(nv.nvmlDeviceGetHandleByIndex(0, NULL),
+	    NVML_ERROR_INVALID_ARGUMENT);
+	assert_int_equal(nv.nvmlDeviceGetCount(NULL),
+	    NVML_ERROR_INVALID_ARGUMENT);
+	assert_int_equal(nv.nvmlDeviceGetName(NULL, buf, sizeof(buf)),
+	    NVML_ERROR_INVALID_ARGUMENT);
+	assert_int_equal(nv.nvmlDeviceGetName(fake, buf, sizeof(buf)),
+	    NVML_ERROR_INVALID_ARGUMENT);
+	assert_int_equal(nv.nvmlDeviceGetMinorNumber(
+	    (nvmlDevice_t)(void *)((char *)dev + 1), &u),
+	    NVML_ERROR_INVALID_ARGUMENT);
+	assert_int_equal(nv.nvmlDeviceGetName(dev, NULL, sizeof(buf)),
+	    NVML_ERROR_INVALID_ARGUMENT);
+	assert_int_equal(nv.nvmlDeviceGetMinorNumber(dev, NULL),
+	    NVML_ERROR_INVALID_ARGUMENT);
+	assert_int_equal(nv.nvmlDeviceGetPciInfo(dev, NULL),
+	    NVML_ERROR_INVALID_ARGUMENT);
+	assert_int_equal(nv.nvmlDeviceGetMemoryInfo(dev, NULL),
+	    NVML_ERROR_INVALID_ARGUMENT);
+	assert_int_equal(nv.nvmlDeviceGetCudaComputeCapability(dev, &i, NULL),
+	    NVML_ERROR_INVALID_ARGUMENT);
+	assert_int_equal(nv.nvmlSystemGetDriverVersion(NULL, 80),
+	    NVML_ERROR_INVALID_ARGUMENT);
+	assert_int_equal(nv.nvmlDeviceGetHandleByUUID(NULL, &dev),
+	    NVML_ERROR_INVALID_ARGUMENT);
+	assert_int_equal(nv.nvmlDeviceGetHandleByUUID(
+	    "GPU-00000000-0000-0000-0000-000000000000", &dev),
+	    NVML_ERROR_NOT_FOUND);
+	assert_int_equal(nv.nvmlDeviceGetHandleByUUID(nc6.gpus[0].uuid, &dev),
+	    NVML_ERROR_NOT_FOUND);
+}
+
+static void
+test_no_gpus(void **state)
+{
+	nvmlDevice_t dev;
+
+	init_profile(none.file);
+	check_system(&none);
+	assert_int_equal(nv.nvmlDeviceGetHandleByIndex(0, &dev),
+	    NVML_ERROR_INVALID_ARGUMENT);
+}
+
+static void
+test_init_error(void **state)
+{
+	unsigned int count;
+
+	use_profile("init-fails.yaml");
+	assert_int_equal(nv.nvmlInit(), NVML_ERROR_DRIVER_NOT_LOADED);
+	assert_int_equal(nv.nvmlDeviceGetCount(&count),
+	    NVML_ERROR_UNINITIALIZED);
+	assert_int_equal(nv.nvmlShutdown(), NVML_ERROR_UNINITIALIZED);
+}
+
+static void
+test_lost_gpu(void **state)
+{
+	nvmlDevice_t good, lost;
+	nvmlEventSet_t set;
+	unsigned long long types;
+	nvmlMemory_t mem;
+	nvmlPciInfo_t pci;
+	char buf[96];
+	unsigned int u;
+
+	init_profile("lost-gpu.yaml");
+	assert_int_equal(nv.nvmlDeviceGetCount(&u), NVML_SUCCESS);
+	assert_int_equal(u, 2);
+	good = handle(0);
+	lost = handle(1);
+	assert_int_equal(nv.nvmlDeviceGetName(good, buf, sizeof(buf)),
+	    NVML_SUCCESS);
+	assert_int_equal(nv.nvmlDeviceGetName(lost, buf, sizeof(buf)),
+	    NVML_ERROR_GPU_IS_LOST);
+	assert_int_equal(nv.nvmlDeviceGetUUID(lost, buf, sizeof(buf)),
+	    NVML_ERROR_GPU_IS_LOST);
+	assert_int_equal(nv.nvmlDeviceGetMinorNumber(lost, &u),
+	    NVML_ERROR_GPU_IS_LOST);
+	assert_int_equal(nv.nvmlDeviceGetPciInfo(lost, &pci),
+	    NVML_ERROR_GPU_IS_LOST);
+	assert_int_equal(nv.nvmlDeviceGetMemoryInfo(lost, &mem),
+	    NVML_ERROR_GPU_IS_LOST);
+	assert_int_equal(nv.nvmlDeviceGetMigMode(lost, &u, &u),
+	    NVML_ERROR_GPU_IS_LOST);
+	assert_int_equal(nv.nvmlDeviceGetSupportedEventTypes(lost, &types),
+	    NVML_ERROR_GPU_IS_LOST);
+	assert_int_equal(nv.nvmlEventSetCreate(&set), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlDeviceRegisterEvents(lost,
+	    nvmlEventTypeXidCriticalError, set), NVML_ERROR_GPU_IS_LOST);
+	assert_int_equal(nv.nvmlEventSetFree(set), NVML_SUCCESS);
+}
+
+static void
+test_missing_env(void **state)
+{
+	char err[1024];
+
+	assert_int_equal(unsetenv("FAKE_NVML_PROFILE"), 0);
+	assert_int_equal(init_capturing(err, sizeof(err)),
+	    NVML_ERROR_DRIVER_NOT_LOADED);
+	assert_non_null(strstr(err, "FAKE_NVML_PROFILE"));
+	assert_int_equal(setenv("FAKE_NVML_PROFILE", "", 1), 0);
+	assert_int_equal(init_capturing(err, sizeof(err)),
+	    NVML_ERROR_DRIVER_NOT_LOADED);
+	use_profile("no-such-profile.yaml");
+	assert_int_equal(init_capturing(err, sizeof(err)),
+	    NVML_ERROR_DRIVER_NOT_LOADED);
+	assert_non_null(strstr(err, "no-such-profile.yaml"));
+}
+
+/* A malformed profile and the message it must give, after the file. */
+struct bad_profile {
+	const char *text;
+	const char *where;	/* ":LINE: KEY: reason" */
+};
+
+#define GOOD_TOP "driver_version: \"550.90.07\"\ncuda_driver_version: 12.4\n"
+#define GOOD_GPU(uuid, bus, minor) \
+	"  - name: Tesla T4\n    uuid: " uuid "\n    memory_mib: 15360\n" \
+	"    pci_bus_id: \"" bus "\"\n    minor_number: " minor "\n" \
+	"    compute_capability: \"7.5\"\n"
+#define UUID_A "GPU-0d4c8e21-7b3f-4a59-9c16-e8f2a5b03d78"
+#define UUID_B "GPU-9f7a1b36-c2e8-4d04-b5a1-3e6d0c94f289"
+
+static const struct bad_profile bad_profiles[] = {
+	{ GOOD_TOP "gpus:\n" GOOD_GPU(UUID_A, "00000001:00:00.0", "0")
+	    "    memory_mib: 1\n", ":10: gpus[0].memory_mib: given twice" },
+	{ GOOD_TOP "gpus:\n  - name: Tesla T4\n    uuid: " UUID_A "\n"
+	    "    memory_mib: lots\n", ":6: gpus[0].memory_mib: 'lots'" },
+	{ GOOD_TOP "gpus:\n" GOOD_GPU(UUID_A, "00000001:00:00.0", "0")
+	    "    colour: green\n", ":10: gpus[0].colour: unknown key" },
+	{ GOOD_TOP "gpus:\n  - name: Tesla T4\n    memory_mib: 1\n"
+	    "    pci_bus_id: \"00000001:00:00.0\"\n    minor_number: 0\n"
+	    "    compute_capability: \"7.5\"\n", ":4: gpus[0].uuid: missing" },
+	{ GOOD_TOP "gpus:\n" GOOD_GPU("GPU-1234", "00000001:00:00.0", "0"),
+	    ":5: gpus[0].uuid: 'GPU-1234'" },
+	{ GOOD_TOP "gpus:\n" GOOD_GPU(UUID_A, "0000:3b:00.0", "0"),
+	    ":7: gpus[0].pci_bus_id:" },
+	{ GOOD_TOP "gpus:\n  - name: Tesla T4\n    compute_capability: 8\n",
+	    ":5: gpus[0].compute_capability: '8' is not MAJOR.MINOR" },
+	{ GOOD_TOP "gpus:\n" GOOD_GPU(UUID_A, "00000001:00:00.0", "0")
+	    "    nvlinks: [\"00000009:00:00.0\"]\n",
+	    ": gpus[0].nvlinks[0]: 00000009:00:00.0 is not a GPU" },
+	{ GOOD_TOP "gpus:\n" GOOD_GPU(UUID_A, "00000001:00:00.0", "0")
+	    GOOD_GPU(UUID_A, "00000002:00:00.0", "1"),
+	    ": gpus[1].uuid: the same as gpus[0]'s" },
+	{ GOOD_TOP "gpus:\n" GOOD_GPU(UUID_A, "00000001:00:00.0", "0")
+	    GOOD_GPU(UUID_B, "00000002:00:00.0", "0"),
+	    ": gpus[1].minor_number" },
+	{ GOOD_TOP "init_error: NVML_ERROR_BROKEN\n", ":3: init_error:" },
+	{ GOOD_TOP "gpus:\n" GOOD_GPU(UUID_A, "00000001:00:00.0", "0")
+	    "    lost: maybe\n", ":10: gpus[0].lost: 'maybe'" },
+	{ "driver_version: \"550.90.07\"\n",
+	    ":1: cuda_driver_version: missing" },
+	{ GOOD_TOP "gpus: [\n", ":4: YAML error: did not find" },
+	{ "- just\n- a list\n", ":1: expected KEY: VALUE lines" },
+	{ "", ": the profile is empty" },
+};
+
+static void
+test_malformed(void **state)
+{
+	char path[256], err[2048], want[512];
+	size_t i;
+
+
+	for (i = 0; i < sizeof(bad_profiles) / sizeof(bad_profiles[0]); i++) {
+		write_temp(path, sizeof(path), bad_profiles[i].text);
+		assert_int_equal(setenv("FAKE_NVML_PROFILE", path, 1), 0);
+		assert_int_equal(init_capturing(err, sizeof(err)),
+		    NVML_ERROR_UNKNOWN);
+		unlink(path);
+		snprintf(want, sizeof(want), "fakenvml: %s%s", path,
+		    bad_profiles[i].where);
+		if (strstr(err, want) == NULL)
+			fail_msg("case %zu: wanted '%s', got '%s'", i, want,
+			    err);
+	}
+}
+
+/* A minimal profile with one MIG-enabled GPU. */
+static void
+test_mig(void **state)
+{
+	char path[256];
+	nvmlDevice_t dev, mig;
+	unsigned int u, cur, pend;
+
+	write_temp(path, sizeof(path), GOOD_TOP "gpus:\n"
+	    GOOD_GPU(UUID_A, "00000001:00:00.0", "0")
+	    "    mig_mode: enabled\n");
+	assert_int_equal(setenv("FAKE_NVML_PROFILE", path, 1), 0);
+	assert_int_equal(nv.nvmlInit(), NVML_SUCCESS);
+	unlink(path);
+	dev = handle(0);
+	assert_int_equal(nv.nvmlDeviceGetMigMode(dev, &cur, &pend),
+	    NVML_SUCCESS);
+	assert_int_equal(cur, NVML_DEVICE_MIG_ENABLE);
+	assert_int_equal(nv.nvmlDeviceGetMaxMigDeviceCount(dev, &u),
+	    NVML_SUCCESS);
+	assert_int_equal(u, 7);
+	assert_int_equal(nv.nvmlDeviceGetMigDeviceHandleByIndex(dev, 0, &mig),
+	    NVML_ERROR_NOT_FOUND);
+	assert_int_equal(nv.nvmlDeviceGetMigDeviceHandleByIndex(dev, 7, &mig),
+	    NVML_ERROR_INVALID_ARGUMENT);
+	assert_int_equal(nv.nvmlDeviceIsMigDeviceHandle(dev, &u),
+	    NVML_SUCCESS);
+	assert_int_equal(u, 0);
+	assert_int_equal(nv.nvmlDeviceGetDeviceHandleFromMigDeviceHandle(dev,
+	    &mig), NVML_ERROR_INVALID_ARGUMENT);
+	assert_int_equal(nv.nvmlDeviceGetGpuInstanceId(dev, &u),
+	    NVML_ERROR_NOT_SUPPORTED);
+	assert_int_equal(nv.nvmlDeviceGetComputeInstanceId(dev, &u),
+	    NVML_ERROR_NOT_SUPPORTED);
+	assert_int_equal(nv.nvmlDeviceGetAttributes_v2(dev, &u),
+	    NVML_ERROR_NOT_SUPPORTED);
+}
+
+static void
+test_topology(void **state)
+{
+	int level = -1;
+
+	init_profile(dgx.file);
+	assert_int_equal(nv.nvmlDeviceGetTopologyCommonAncestor(handle(0),
+	    handle(0), &level), NVML_SUCCESS);
+	assert_int_equal(level, 0);	/* INTERNAL */
+	assert_int_equal(nv.nvmlDeviceGetTopologyCommonAncestor(handle(0),
+	    handle(3), &level), NVML_SUCCESS);
+	assert_int_equal(level, 40);	/* NODE */
+	assert_int_equal(nv.nvmlDeviceGetTopologyCommonAncestor(handle(0),
+	    handle(4), &level), NVML_SUCCESS);
+	assert_int_equal(level, 50);	/* SYSTEM */
+	assert_int_equal(nv.nvmlDeviceGetTopologyCommonAncestor(handle(0),
+	    handle(4), NULL), NVML_ERROR_INVALID_ARGUMENT);
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+test_event_timeout(void **state)
+{
+	unsigned long long types = 0;
+	nvmlEventSet_t set = NULL;
+	nvmlEventData_t data;
+	nvmlDevice_t dev;
+	long long t0;
+
+	init_profile(nc6.file);
+	dev = handle(0);
+	assert_int_equal(nv.nvmlEventSetCreate(&set), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlDeviceGetSupportedEventTypes(dev, &types),
+	    NVML_SUCCESS);
+	assert_int_equal(types, nvmlEventTypeXidCriticalError |
+	    nvmlEventTypeSingleBitEccError | nvmlEventTypeDoubleBitEccError);
+	assert_int_equal(nv.nvmlDeviceRegisterEvents(dev, types, set),
+	    NVML_SUCCESS);
+	assert_int_equal(nv.nvmlDeviceRegisterEvents(dev,
+	    nvmlEventTypePState, set), NVML_ERROR_NOT_SUPPORTED);
+	t0 = now_ms();
+	assert_int_equal(nv.nvmlEventSetWait(set, &data, 100),
+	    NVML_ERROR_TIMEOUT);
+	assert_true(now_ms() - t0 >= 100);
+	assert_true(now_ms() - t0 < 2000);
+	assert_int_equal(nv.nvmlEventSetWait(set, &data, 0),
+	    NVML_ERROR_TIMEOUT);
+	assert_int_equal(nv.nvmlEventSetWait(set, NULL, 0),
+	    NVML_ERROR_INVALID_ARGUMENT);
+	assert_int_equal(nv.nvmlEventSetWait((nvmlEventSet_t)(void *)&t0,
+	    &data, 0), NVML_ERROR_INVALID_ARGUMENT);
+	assert_int_equal(nv.nvmlEventSetFree(set), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlEventSetFree(set),
+	    NVML_ERROR_INVALID_ARGUMENT);
+}
+
+static void
+expect_xid(nvmlEventSet_t set, nvmlDevice_t dev, unsigned long long xid)
+{
+	nvmlEventData_t data;
+
+	memset(&data, 0, sizeof(data));
+	assert_int_equal(nv.nvmlEventSetWait(set, &data, 1000), NVML_SUCCESS);
+	assert_ptr_equal(data.device, dev);
+	assert_int_equal(data.eventType, nvmlEventTypeXidCriticalError);
+	assert_int_equal(data.eventData, xid);
+	assert_int_equal(data.gpuInstanceId, NO_INSTANCE);
+	assert_int_equal(data.computeInstanceId, NO_INSTANCE);
+}
+
+/* xid-gpu.yaml: GPU 1 reports XIDs 79 and 48 once registered. */
+static void
+test_pending_xids(void **state)
+{
+	unsigned long long xid = nvmlEventTypeXidCriticalError;
+	nvmlEventSet_t set = NULL, other = NULL;
+	nvmlEventData_t data;
+
+	init_profile("xid-gpu.yaml");
+	assert_int_equal(nv.nvmlEventSetCreate(&set), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlEventSetCreate(&other), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlDeviceRegisterEvents(handle(0), xid, set),
+	    NVML_SUCCESS);
+	assert_int_equal(nv.nvmlEventSetWait(set, &data, 20),
+	    NVML_ERROR_TIMEOUT);
+	assert_int_equal(nv.nvmlDeviceRegisterEvents(handle(1), xid, set),
+	    NVML_SUCCESS);
+	/* Registering again delivers nothing twice. */
+	assert_int_equal(nv.nvmlDeviceRegisterEvents(handle(1), xid, set),
+	    NVML_SUCCESS);
+	expect_xid(set, handle(1), 79);
+	expect_xid(set, handle(1), 48);
+	assert_int_equal(nv.nvmlEventSetWait(set, &data, 20),
+	    NVML_ERROR_TIMEOUT);
+	/* ECC alone does not get the XIDs; the v1 Wait writes v1 fields. */
+	assert_int_equal(nv.nvmlDeviceRegisterEvents(handle(1),
+	    nvmlEventTypeDoubleBitEccError, other), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlEventSetWait(other, &data, 0),
+	    NVML_ERROR_TIMEOUT);
+	assert_int_equal(nv.nvmlDeviceRegisterEvents(handle(1), xid, other),
+	    NVML_SUCCESS);
+	memset(&data, 0xAA, sizeof(data));
+	assert_int_equal(nv.nvmlEventSetWaitV1(other, &data, 0), NVML_SUCCESS);
+	assert_int_equal(data.eventData, 79);
+	assert_int_equal(data.gpuInstanceId, 0xAAAAAAAAu);
+	assert_int_equal(nv.nvmlEventSetFree(set), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlEventSetFree(other), NVML_SUCCESS);
+}
+
+struct waiter {
+	nvmlEventSet_t set;
+	nvmlEventData_t data;
+	nvmlReturn_t rc;
+};
+
+static void *
+wait_thread(void *arg)
+{
+	struct waiter *w = arg;
+
+	w->rc = nv.nvmlEventSetWait(w->set, &w->data, 5000);
+	return NULL;
+}
+
+/* The plugin waits on its own thread: an event queued by the main thread
+ * while the waiter sleeps reaches it. */
+static void
+test_wait_from_thread(void **state)
+{
+	struct waiter w = { .set = NULL };
+	struct timespec pause = { 0, 50000000L };	/* 50 ms */
+	pthread_t thread;
+	long long t0;
+
+	init_profile("xid-gpu.yaml");
+	assert_int_equal(nv.nvmlEventSetCreate(&w.set), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlDeviceRegisterEvents(handle(0),
+	    nvmlEventTypeXidCriticalError, w.set), NVML_SUCCESS);
+	t0 = now_ms();
+	assert_int_equal(pthread_create(&thread, NULL, wait_thread, &w), 0);
+	nanosleep(&pause, NULL);
+	assert_int_equal(nv.nvmlDeviceRegisterEvents(handle(1),
+	    nvmlEventTypeXidCriticalError, w.set), NVML_SUCCESS);
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	assert_true(now_ms() - t0 < 4000);
+	assert_int_equal(w.rc, NVML_SUCCESS);
+	assert_ptr_equal(w.data.device, handle(1));
+	assert_int_equal(w.data.eventData, 79);
+	assert_int_equal(nv.nvmlEventSetFree(w.set), NVML_SUCCESS);
+}
+
+/* Resolves an entry point by its newest name, else its oldest. */
+static void *
+resolve(const char *newest, const char *oldest)
+{
+	void *p = dlsym(nv.dl, newest);
+
+	if (p == NULL && oldest != NULL)
+		p = dlsym(nv.dl, oldest);
+	return p;
+}
+
+static int
+load_library(void)
+{
+	nv.dl = dlopen(lib_path, RTLD_NOW | RTLD_LOCAL);
+	if (nv.dl == NULL) {
+		fprintf(stderr, "test_fakenvml: %s\n", dlerror());
+		return -1;
+	}
+#define RESOLVE(name, newest, oldest) \
+	nv.name = resolve(newest, oldest);
+	GDP_NVML_SYMBOLS(RESOLVE)
+#undef RESOLVE
+	nv.nvmlEventSetWaitV1 = dlsym(nv.dl, "nvmlEventSetWait");
+#define EXTRA(name) nv.name = dlsym(nv.dl, #name)
+	EXTRA(nvmlDeviceGetMaxMigDeviceCount);
+	EXTRA(nvmlDeviceGetMigDeviceHandleByIndex);
+	EXTRA(nvmlDeviceIsMigDeviceHandle);
+	EXTRA(nvmlDeviceGetDeviceHandleFromMigDeviceHandle);
+	EXTRA(nvmlDeviceGetGpuInstanceId);
+	EXTRA(nvmlDeviceGetComputeInstanceId);
+	EXTRA(nvmlDeviceGetTopologyCommonAncestor);
+	EXTRA(nvmlDeviceGetAttributes_v2);
+#undef EXTRA
+	return 0;
+}
+
+#define T(f) cmocka_unit_test_teardown(f, shutdown_all)
+#define P(e) cmocka_unit_test_prestate_setup_teardown(test_profile, NULL, \
+	shutdown_all, (void *)&(e))
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_exports),
+		T(test_uninitialized),
+		T(test_error_strings),
+		P(nc6), P(nc24), P(nd96), P(dgx), P(none),
+		T(test_refcount),
+		T(test_reread),
+		T(test_buffer_sizes),
+		T(test_bad_arguments),
+		T(test_no_gpus),
+		T(test_init_error),
+		T(test_lost_gpu),
+		T(test_missing_env),
+		T(test_malformed),
+		T(test_mig),
+		T(test_topology),
+		T(test_event_timeout),
+		T(test_pending_xids),
+		T(test_wait_from_thread),
+	};
+	int rc;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s LIBRARY PROFILES_DIR\n", argv[0]);
+		return 2;
+	}
+	lib_path = argv[1];
+	profiles_dir = argv[2];
+	if (load_library() != 0)
+		return 1;
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	dlclose(nv.dl);
+	return rc;
+}

@@ -1,0 +1,122 @@
+/*
+ * topology.c: NVLinks and the PCIe common ancestor of two GPUs.
+ *
+ * A profile lists, per GPU, the PCI bus id at the far end of each active
+ * link; links 0..n-1 are up and the rest, up to NVML_NVLINK_MAX_LINKS,
+ * are down. A GPU with no links at all has no NVLink (NOT_SUPPORTED), as
+ * on a PCIe-only card. The profile does not describe the PCIe tree, so
+ * the common ancestor is derived from NUMA placement alone: the same
+ * node means a shared host bridge complex (NODE), otherwise SYSTEM.
+ */
+#include <string.h>
+
+#include "fakenvml.h"
+
+/* Checks |dev| and |link| for the NVLink queries. */
+static nvmlReturn_t
+check_link(nvmlDevice_t dev, unsigned int link)
+{
+	nvmlReturn_t rc = fake_check_device(dev);
+
+	if (rc != NVML_SUCCESS)
+		return rc;
+	if (dev->nvlinks.count == 0)
+		return NVML_ERROR_NOT_SUPPORTED;
+	if (link >= NVML_NVLINK_MAX_LINKS)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t
+nvmlDeviceGetNvLinkState(nvmlDevice_t dev, unsigned int link,
+    nvmlEnableState_t *active)
+{
+	nvmlReturn_t rc = check_link(dev, link);
+
+	if (rc != NVML_SUCCESS)
+		return rc;
+	if (active == NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	*active = link < dev->nvlinks.count ? NVML_FEATURE_ENABLED :
+	    NVML_FEATURE_DISABLED;
+	return NVML_SUCCESS;
+}
+
+/* The PCI device id of the GPU or NVSwitch at |pci|; 0 if neither. */
+static unsigned int
+remote_device_id(const struct fake_pci *pci)
+{
+	const struct fake_machine *m = &fake_machine;
+	unsigned int i;
+
+	for (i = 0; i < m->gpu_count; i++)
+		if (memcmp(&m->gpus[i].pci, pci, sizeof(*pci)) == 0)
+			return m->gpus[i].pci_device_id;
+	for (i = 0; i < m->nvswitch_count; i++)
+		if (memcmp(&m->nvswitches[i].pci, pci, sizeof(*pci)) == 0)
+			return m->nvswitches[i].pci_device_id;
+	return 0;
+}
+
+nvmlReturn_t
+nvmlDeviceGetNvLinkRemotePciInfo_v2(nvmlDevice_t dev, unsigned int link,
+    nvmlPciInfo_t *pci)
+{
+	nvmlReturn_t rc = check_link(dev, link);
+	const struct fake_pci *remote;
+
+	if (rc != NVML_SUCCESS)
+		return rc;
+	if (pci == NULL || link >= dev->nvlinks.count)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	remote = &dev->nvlinks.remote[link];
+	fake_pci_info(remote, remote_device_id(remote), 0, pci);
+	return NVML_SUCCESS;
+}
+
+/*
+ * The unversioned symbol is the old ABI: it fills the v1 layout (16-byte
+ * busId, then reserved words), which is shorter than nvmlPciInfo_t, so
+ * only sizeof(nvmlPciInfoV1_t) bytes of the caller's struct are written.
+ */
+nvmlReturn_t
+nvmlDeviceGetNvLinkRemotePciInfo(nvmlDevice_t dev, unsigned int link,
+    nvmlPciInfo_t *pci)
+{
+	nvmlPciInfoV1_t v1;
+	nvmlPciInfo_t info;
+	nvmlReturn_t rc;
+
+	rc = nvmlDeviceGetNvLinkRemotePciInfo_v2(dev, link, pci ? &info : NULL);
+	if (rc != NVML_SUCCESS)
+		return rc;
+	memset(&v1, 0, sizeof(v1));
+	memcpy(v1.busId, info.busIdLegacy, sizeof(v1.busId));
+	v1.domain = info.domain;
+	v1.bus = info.bus;
+	v1.device = info.device;
+	v1.pciDeviceId = info.pciDeviceId;
+	memcpy(pci, &v1, sizeof(v1));
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t
+nvmlDeviceGetTopologyCommonAncestor(nvmlDevice_t dev1, nvmlDevice_t dev2,
+    nvmlGpuTopologyLevel_t *level)
+{
+	nvmlReturn_t rc = fake_check_device(dev1);
+
+	if (rc == NVML_SUCCESS)
+		rc = fake_check_device(dev2);
+	if (rc != NVML_SUCCESS)
+		return rc;
+	if (level == NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	if (dev1 == dev2)
+		*level = NVML_TOPOLOGY_INTERNAL;
+	else if (dev1->numa_node >= 0 && dev1->numa_node == dev2->numa_node)
+		*level = NVML_TOPOLOGY_NODE;
+	else
+		*level = NVML_TOPOLOGY_SYSTEM;
+	return NVML_SUCCESS;
+}

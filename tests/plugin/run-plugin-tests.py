@@ -1,0 +1,371 @@
+#!/usr/bin/python3
+"""Integration tests of gpu-device-plugin, at its real boundaries.
+
+The real plugin binary runs against the fake libnvidia-ml.so.1 (a machine
+profile per test), a sysfs fixture for NUMA nodes, and the kubelet
+stand-in (grpc-go, behaving like the kubelet's device manager), all in a
+fresh temporary directory. Each case prints "ok - NAME" or
+"not ok - NAME: why"; the last line is "N passed, M failed".
+
+Usage: run-plugin-tests.py PLUGIN STANDIN FAKE_LIB_DIR PROFILES_DIR MAKE_SYSFS
+"""
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+PLUGIN, STANDIN, FAKE_LIB_DIR, PROFILES, MAKE_SYSFS = sys.argv[1:6]
+RESOURCE = "nvidia.com/gpu"
+SANITIZED = os.environ.get("GDP_SANITIZED") == "1"
+
+
+class UnixHTTP(http.client.HTTPConnection):
+    """HTTP/1.1 over the stand-in's unix control socket."""
+
+    def __init__(self, path):
+        super().__init__("localhost", timeout=60)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(60)
+        self.sock.connect(self.path)
+
+
+def profile_uuids(name):
+    """The GPU UUIDs of a profile, in order (a line-level read)."""
+    uuids = []
+    with open(os.path.join(PROFILES, name + ".yaml")) as f:
+        for line in f:
+            s = line.strip().lstrip("- ").strip()
+            if s.startswith("uuid:"):
+                uuids.append(s.split(":", 1)[1].strip().strip('"\''))
+    return uuids
+
+
+class Node:
+    """One fake node: a directory, a stand-in kubelet, maybe a plugin."""
+
+    def __init__(self, profile, plugin_args=(), env=None, fake=True):
+        self.tmp = tempfile.mkdtemp(prefix="gdp-plugin-test.")
+        self.dir = os.path.join(self.tmp, "device-plugins")
+        os.makedirs(self.dir)
+        self.control = os.path.join(self.tmp, "control.sock")
+        self.sysfs = os.path.join(self.tmp, "sys")
+        self.profile = profile
+        self.kubelet = None
+        self.plugin = None
+        self.plugin_log = os.path.join(self.tmp, "plugin.log")
+        if profile:
+            subprocess.run([MAKE_SYSFS, os.path.join(PROFILES,
+                            profile + ".yaml"), self.sysfs], check=True)
+        self.env = dict(os.environ)
+        if fake:
+            self.env["LD_LIBRARY_PATH"] = FAKE_LIB_DIR
+            if profile:
+                self.env["FAKE_NVML_PROFILE"] = os.path.join(
+                    PROFILES, profile + ".yaml")
+        self.env.update(env or {})
+        self.plugin_args = list(plugin_args)
+
+    def start_kubelet(self):
+        self.kubelet = subprocess.Popen(
+            [STANDIN, "--dir", self.dir, "--control", self.control],
+            stdout=subprocess.PIPE, stderr=open(
+                os.path.join(self.tmp, "kubelet.log"), "a"), text=True)
+        line = self.kubelet.stdout.readline()
+        if line.strip() != "ready":
+            raise AssertionError("stand-in did not start: %r" % line)
+
+    def start_plugin(self, extra=()):
+        args = [PLUGIN, "--kubelet-socket",
+                os.path.join(self.dir, "kubelet.sock"),
+                "--sysfs-root", self.sysfs] + self.plugin_args + list(extra)
+        self.plugin = subprocess.Popen(
+            args, env=self.env, stdout=subprocess.DEVNULL,
+            stderr=open(self.plugin_log, "a"))
+        return self.plugin
+
+    def call(self, method, path, body=None):
+        conn = UnixHTTP(self.control)
+        conn.request(method, path, json.dumps(body) if body else None,
+                     {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        data = resp.read().decode()
+        conn.close()
+        if path == "/describe":
+            return data
+        return json.loads(data)
+
+    def wait(self, **cond):
+        cond.setdefault("resource", RESOURCE)
+        cond.setdefault("timeout_ms", 20000)
+        r = self.call("POST", "/wait", cond)
+        if not r.get("ok"):
+            raise AssertionError("timed out waiting for %s; node: %s; "
+                                 "plugin log tail: %s" % (
+                                     cond, json.dumps(r.get("node")),
+                                     self.log_tail()))
+        return r["node"]
+
+    def resource(self):
+        return self.call("GET", "/node")["resources"].get(RESOURCE)
+
+    def allocate(self, ids):
+        return self.call("POST", "/allocate",
+                         {"resource": RESOURCE, "devices": ids})
+
+    def log_tail(self, n=6):
+        try:
+            with open(self.plugin_log) as f:
+                return " | ".join(f.read().splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def stop_plugin(self, sig=signal.SIGTERM, timeout=10):
+        if self.plugin is None:
+            return None
+        self.plugin.send_signal(sig)
+        try:
+            rc = self.plugin.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.plugin.kill()
+            rc = "hung"
+        self.plugin = None
+        return rc
+
+    def close(self):
+        self.stop_plugin(signal.SIGKILL)
+        if self.kubelet is not None:
+            self.kubelet.terminate()
+            try:
+                self.kubelet.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kubelet.kill()
+        subprocess.run(["rm", "-rf", self.tmp])
+
+
+def envs_of(answer):
+    """The envs of an /allocate answer as a dict (map or list of pairs)."""
+    envs = answer["response"].get("envs") or {}
+    if isinstance(envs, list):
+        envs = {e["key"]: e["value"] for e in envs}
+    return envs
+
+
+# ---- the cases ---------------------------------------------------------
+
+def case_registers_and_advertises(node):
+    node.start_kubelet()
+    node.start_plugin()
+    node.wait(allocatable=1, registrations_at_least=1)
+    text = node.call("GET", "/describe")
+    assert "Capacity:" in text and "Allocatable:" in text, text
+    res = node.resource()
+    assert res["capacity"] == 1 and res["allocatable"] == 1, res
+    assert res["endpoint"].endswith("nvidia-gpu.sock"), res
+    assert res["options"].get("get_preferred_allocation_available") or \
+        res["options"].get("getPreferredAllocationAvailable"), res
+
+
+def case_list_and_watch_contents(node):
+    node.start_kubelet()
+    node.start_plugin()
+    node.wait(allocatable=4)
+    res = node.resource()
+    want = profile_uuids("azure-nc24")
+    got = [d["id"] for d in res["devices"]]
+    assert sorted(got) == sorted(want), (got, want)
+    assert all(d["health"] == "Healthy" for d in res["devices"]), res
+    # NUMA nodes come from the sysfs fixture the profile describes.
+    assert all(d.get("numa") is not None for d in res["devices"]), res
+
+
+def case_allocate(node):
+    node.start_kubelet()
+    node.start_plugin()
+    node.wait(allocatable=4)
+    u = profile_uuids("azure-nc24")
+    one = node.allocate([u[2]])
+    assert one["ok"], one
+    assert envs_of(one)["NVIDIA_VISIBLE_DEVICES"] == u[2], one
+    several = node.allocate([u[3], u[0], u[1]])
+    assert envs_of(several)["NVIDIA_VISIBLE_DEVICES"] == \
+        ",".join([u[3], u[0], u[1]]), several
+    dup = node.allocate([u[1], u[1], u[0], u[1]])
+    assert envs_of(dup)["NVIDIA_VISIBLE_DEVICES"] == \
+        ",".join([u[1], u[0]]), dup
+    bad = node.allocate([u[0], "GPU-does-not-exist"])
+    assert not bad["ok"], bad
+    assert "GPU-does-not-exist" in bad["message"], bad
+    assert RESOURCE in bad["message"], bad
+    pod = node.call("POST", "/allocate-pod",
+                    {"resource": RESOURCE, "count": 2})
+    assert pod["ok"] and len(pod["devices"]) == 2, pod
+
+
+def case_kubelet_restarts(node):
+    node.start_kubelet()
+    node.start_plugin()
+    node.wait(allocatable=1, registrations_at_least=1)
+    for i in range(20):
+        before = node.call("GET", "/node")["registrations"]
+        node.call("POST", "/restart")
+        node.wait(allocatable=1, registrations_at_least=before + 1)
+    assert node.plugin.poll() is None, "plugin exited"
+
+
+def case_plugin_restart(node):
+    node.start_kubelet()
+    node.start_plugin()
+    node.wait(allocatable=1, registrations_at_least=1)
+    node.stop_plugin(signal.SIGKILL)   # leaves a stale socket behind
+    node.start_plugin()
+    node.wait(allocatable=1, registrations_at_least=2)
+
+
+def case_sigterm(node):
+    node.start_kubelet()
+    node.start_plugin()
+    node.wait(allocatable=1)
+    sock = os.path.join(node.dir, "nvidia-gpu.sock")
+    assert os.path.exists(sock)
+    t = time.monotonic()
+    rc = node.stop_plugin(signal.SIGTERM)
+    took = time.monotonic() - t
+    assert rc == 0, rc
+    assert not os.path.exists(sock), "socket left behind"
+    if not SANITIZED:
+        assert took < 1.0, "took %.2f s" % took
+
+
+def case_sighup(node):
+    node.start_kubelet()
+    node.start_plugin()
+    node.wait(allocatable=1, registrations_at_least=1)
+    node.plugin.send_signal(signal.SIGHUP)
+    node.wait(allocatable=1, registrations_at_least=2)
+
+
+def case_no_gpus_idle(node):
+    node.start_kubelet()
+    node.start_plugin()
+    time.sleep(0.5)
+    assert node.plugin.poll() is None, "plugin exited"
+    assert node.call("GET", "/node")["registrations"] == 0
+    assert node.stop_plugin() == 0
+
+
+def case_no_gpus_fail(node):
+    node.start_kubelet()
+    p = node.start_plugin(["--fail-on-no-gpus"])
+    assert p.wait(timeout=10) == 1
+    node.plugin = None
+
+
+def case_nvml_missing_fails(node):
+    p = node.start_plugin(["--driver-root-ctr-path", "/nonexistent"])
+    assert p.wait(timeout=10) == 1
+    node.plugin = None
+    log = open(node.plugin_log).read()
+    assert "libnvidia-ml.so.1" in log and "Failed to initialize NVML" in \
+        log, log
+
+
+def case_nvml_missing_idle(node):
+    node.start_kubelet()
+    node.start_plugin(["--fail-on-init-error=false"])
+    time.sleep(0.5)
+    assert node.plugin.poll() is None, "plugin exited"
+    assert node.stop_plugin() == 0
+
+
+def case_init_error(node):
+    p = node.start_plugin()
+    assert p.wait(timeout=10) == 1
+    node.plugin = None
+    log = open(node.plugin_log).read()
+    assert "NVML_ERROR_DRIVER_NOT_LOADED" in log, log
+
+
+def profile_case(name):
+    def run(node):
+        n = len(profile_uuids(name))
+        node.start_kubelet()
+        node.start_plugin()
+        node.wait(allocatable=n)
+        res = node.resource()
+        assert res["capacity"] == n, res
+    return run
+
+
+def case_list_command(node):
+    out = subprocess.run([PLUGIN, "list", "--sysfs-root", node.sysfs],
+                         env=node.env, capture_output=True, text=True,
+                         timeout=30)
+    assert out.returncode == 0, out.stderr
+    for u in profile_uuids("dgx-h100"):
+        assert u in out.stdout, out.stdout
+    assert "nvidia.com/gpu: 8" in out.stdout, out.stdout
+
+
+CASES = [
+    ("registers and advertises nvidia.com/gpu: 1", "azure-nc6", {},
+     case_registers_and_advertises),
+    ("ListAndWatch lists every GPU, Healthy, with NUMA", "azure-nc24", {},
+     case_list_and_watch_contents),
+    ("Allocate one, several, duplicates, unknown; a pod of 2",
+     "azure-nc24", {}, case_allocate),
+    ("20 kubelet restarts, each registered again", "azure-nc6", {},
+     case_kubelet_restarts),
+    ("plugin killed and restarted registers again", "azure-nc6", {},
+     case_plugin_restart),
+    ("SIGTERM: exit 0 within a second, socket removed", "azure-nc6", {},
+     case_sigterm),
+    ("SIGHUP: discovers and registers again", "azure-nc6", {},
+     case_sighup),
+    ("no GPUs: stays idle", "no-gpus", {}, case_no_gpus_idle),
+    ("no GPUs with --fail-on-no-gpus: exit 1", "no-gpus", {},
+     case_no_gpus_fail),
+    ("NVML missing, fail-on-init-error true: exit 1 with the cause", None,
+     {"fake": False}, case_nvml_missing_fails),
+    ("NVML missing, fail-on-init-error false: idle", None,
+     {"fake": False}, case_nvml_missing_idle),
+    ("NVML init fails: exit 1 naming the NVML error", "init-fails", {},
+     case_init_error),
+    ("list prints the GPUs and the resource", "dgx-h100", {},
+     case_list_command),
+] + [("profile %s advertises every GPU" % p, p, {}, profile_case(p))
+     for p in ("azure-nc6", "azure-nc24", "azure-nd96asr-v4", "dgx-h100")]
+
+
+def main():
+    passed = failed = 0
+    for name, profile, opts, fn in CASES:
+        node = Node(profile, fake=opts.get("fake", True))
+        try:
+            fn(node)
+            print("ok - %s" % name, flush=True)
+            passed += 1
+        except Exception as e:  # noqa: BLE001 - report every failure
+            why = str(e) or traceback.format_exc().splitlines()[-1]
+            print("not ok - %s: %s" % (name, why.replace("\n", " ")),
+                  flush=True)
+            for line in node.log_tail(10).split(" | "):
+                print("#   plugin: %s" % line)
+            failed += 1
+        finally:
+            node.close()
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
