@@ -29,6 +29,7 @@ struct nvml {
 	void *handle;
 	char path[4096];          /* the file that was loaded */
 	/* One pointer per entry point; NULL when the library lacks it. */
+/* NOLINTNEXTLINE(bugprone-macro-parentheses): a declarator, not an expression */
 #define GDP_NVML_MEMBER(name, ret, args) ret (*name) args;
 	GDP_NVML_FUNCTIONS(GDP_NVML_MEMBER)
 #undef GDP_NVML_MEMBER

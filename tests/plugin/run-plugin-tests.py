@@ -295,6 +295,46 @@ def case_init_error(node):
     assert "NVML_ERROR_DRIVER_NOT_LOADED" in log, log
 
 
+def case_preferred(node):
+    node.start_kubelet()
+    node.start_plugin()
+    node.wait(allocatable=4)
+    u = profile_uuids("azure-nc24")
+    r = node.call("POST", "/preferred", {
+        "resource": RESOURCE, "available": [u[3], u[1], u[0], u[2]],
+        "must_include": [u[2]], "size": 3})
+    got = r["response"]["container_responses"][0]["deviceIDs"] \
+        if "response" in r else r["container_responses"][0]["deviceIDs"]
+    assert got == [u[2], u[0], u[1]], r
+
+
+def case_index_strategy(node):
+    node.start_kubelet()
+    node.start_plugin(["--device-id-strategy=index"])
+    node.wait(allocatable=4)
+    u = profile_uuids("azure-nc24")
+    r = node.allocate([u[2], u[0]])
+    assert envs_of(r)["NVIDIA_VISIBLE_DEVICES"] == "2,0", r
+
+
+def case_bad_settings(node):
+    bad = subprocess.run([PLUGIN, "--device-id-strategy=serial"],
+                         env=node.env, capture_output=True, text=True,
+                         timeout=10)
+    assert bad.returncode == 2, bad
+    assert "device-id-strategy" in bad.stderr and "serial" in bad.stderr, \
+        bad.stderr
+    env = dict(node.env, FAIL_ON_INIT_ERROR="maybe")
+    bad = subprocess.run([PLUGIN], env=env, capture_output=True, text=True,
+                         timeout=10)
+    assert bad.returncode == 2, bad
+    assert "FAIL_ON_INIT_ERROR" in bad.stderr and "maybe" in bad.stderr, \
+        bad.stderr
+    bad = subprocess.run([PLUGIN, "--no-such-flag"], env=node.env,
+                         capture_output=True, text=True, timeout=10)
+    assert bad.returncode == 2 and "--no-such-flag" in bad.stderr, bad
+
+
 def profile_case(name):
     def run(node):
         n = len(profile_uuids(name))
@@ -342,6 +382,12 @@ CASES = [
      case_init_error),
     ("list prints the GPUs and the resource", "dgx-h100", {},
      case_list_command),
+    ("GetPreferredAllocation: must-include first, then by index",
+     "azure-nc24", {}, case_preferred),
+    ("--device-id-strategy=index: NVIDIA_VISIBLE_DEVICES holds indices",
+     "azure-nc24", {}, case_index_strategy),
+    ("bad flags and environment values: exit 2 naming them", "azure-nc6",
+     {}, case_bad_settings),
 ] + [("profile %s advertises every GPU" % p, p, {}, profile_case(p))
      for p in ("azure-nc6", "azure-nc24", "azure-nd96asr-v4", "dgx-h100")]
 

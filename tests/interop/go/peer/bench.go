@@ -48,11 +48,12 @@ func runBench(args []string) int {
 	concurrency := fs.Int("concurrency", 1, "calls in flight")
 	seconds := fs.Float64("duration", 5, "measured seconds")
 	nconns := fs.Int("conns", 1, "connections to spread the calls over")
+	deviceID := fs.String("id", benchDeviceID, "the device id each Allocate asks for")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *socket == "" || fs.NArg() != 0 || *concurrency < 1 || *nconns < 1 || *seconds <= 0 {
-		fmt.Fprintln(os.Stderr, "usage: gdp-go-peer bench --socket PATH --concurrency C --duration SECONDS [--conns K]")
+		fmt.Fprintln(os.Stderr, "usage: gdp-go-peer bench --socket PATH --concurrency C --duration SECONDS [--conns K] [--id DEVICE]")
 		return 2
 	}
 
@@ -71,7 +72,7 @@ func runBench(args []string) int {
 	begin := time.Now()
 	measureFrom := begin.Add(warmup)
 	measureTo := measureFrom.Add(time.Duration(*seconds * float64(time.Second)))
-	req := allocReq([]string{benchDeviceID})
+	req := allocReq([]string{*deviceID})
 
 	tallies := make([]benchTally, *concurrency)
 	var wg sync.WaitGroup
