@@ -18,6 +18,7 @@
 
 #include "config/flags.h"
 #include "gpu/inventory.h"
+#include "health/monitor.h"
 #include "loop/loop.h"
 #include "nvml/nvml.h"
 #include "plugin/kubelet.h"
@@ -34,6 +35,7 @@ struct daemon {
 	bool nvml_ready;
 	struct inventory *inv;
 	struct plugin *plugin;
+	struct health_monitor *health;
 	struct kubelet_link *link;
 	char socket_dir[4096];
 	int exit_code;
@@ -129,11 +131,57 @@ build_plugin(struct daemon *d)
 		inventory_free(inv);
 		return -ENOMEM;
 	}
+	health_monitor_stop(d->health); /* it watches the old inventory */
+	d->health = NULL;
 	plugin_free(d->plugin);   /* removes the old socket */
 	inventory_free(d->inv);
 	d->plugin = p;
 	d->inv = inv;
 	return 0;
+}
+
+static void
+on_health(const bool *healthy, size_t n, void *arg)
+{
+	struct daemon *d = arg;
+
+	for (size_t i = 0; i < n; i++)
+		plugin_set_health(d->plugin, i, healthy[i],
+		    health_monitor_reason(d->health, i));
+	plugin_publish(d->plugin);
+}
+
+/* (Re)starts the health monitor for the current inventory. */
+static void
+start_health(struct daemon *d)
+{
+	struct health_options opts = {
+		.probe_ms = d->cfg.health_probe_ms,
+		.quiet_ms = d->cfg.health_quiet_ms,
+		.unhealthy_without_events =
+		    d->cfg.health_unhealthy_without_events,
+	};
+	char warn[512], err[256];
+
+	health_monitor_stop(d->health);
+	d->health = NULL;
+	policy_init(&opts.policy, d->cfg.disable_healthchecks,
+	    d->cfg.enable_healthchecks, warn, sizeof(warn));
+	if (warn[0] != '\0')
+		log_warn("%s", warn);
+	if (policy_all_off(&opts.policy)) {
+		log_info("Health checks disabled (DP_DISABLE_HEALTHCHECKS=%s)",
+		    d->cfg.disable_healthchecks);
+		return;
+	}
+	d->nvml->pinned = true; /* the thread may outlive a reload */
+	d->health = health_monitor_start(d->loop, d->nvml, d->inv, &opts,
+	    on_health, d, err, sizeof(err));
+	if (d->health == NULL)
+		log_error("Health checks not running: %s", err);
+	else
+		log_info("Health checks on: XID events, and a probe every "
+		    "%lld ms", (long long)opts.probe_ms);
 }
 
 static int
@@ -143,6 +191,7 @@ start_serving(struct daemon *d)
 
 	if (d->plugin == NULL)
 		return 0;
+	start_health(d);
 	if (d->cfg.kubelet_socket[0] == '\0') {
 		log_info("Skipping registration with Kubelet "
 		    "(--kubelet-socket is empty)");
@@ -254,9 +303,12 @@ static void
 cleanup(struct daemon *d)
 {
 	kubelet_link_free(d->link);
+	health_monitor_stop(d->health);
 	plugin_free(d->plugin);
 	inventory_free(d->inv);
-	if (d->nvml_ready)
+	/* A stopped health thread may still be inside NVML: then leave the
+	 * library initialised and loaded; the process is ending anyway. */
+	if (d->nvml_ready && !d->nvml->pinned)
 		d->nvml->nvmlShutdown();
 	nvml_close(d->nvml);
 	loop_free(d->loop);

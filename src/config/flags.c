@@ -14,7 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum kind { KIND_STRING, KIND_BOOL };
+enum kind { KIND_STRING, KIND_BOOL, KIND_DURATION };
 
 struct setting {
 	const char *flags[3];     /* long names, without "--" */
@@ -61,6 +61,16 @@ static const struct setting settings[] = {
 	{ { "sysfs-root" }, { "GDP_SYSFS_ROOT" }, KIND_STRING, "/sys",
 	  OFF(sysfs_root), "where sysfs is mounted (NUMA nodes are read "
 	  "from it)" },
+	{ { "health-probe-interval" }, { "GDP_HEALTH_PROBE_INTERVAL" },
+	  KIND_DURATION, "5s", OFF(health_probe_ms), "how often each GPU "
+	  "is probed for being lost (0: never)" },
+	{ { "health-recovery-quiet" }, { "GDP_HEALTH_RECOVERY_QUIET" },
+	  KIND_DURATION, "5m", OFF(health_quiet_ms), "a GPU unhealthy from "
+	  "a transient XID is healthy again after this long without one" },
+	{ { "health-unhealthy-without-events" },
+	  { "GDP_HEALTH_UNHEALTHY_WITHOUT_EVENTS" }, KIND_BOOL, "true",
+	  OFF(health_unhealthy_without_events), "mark GPUs unhealthy while "
+	  "NVML health events cannot be had" },
 };
 
 static const struct setting id_strategy_setting = {
@@ -84,10 +94,41 @@ parse_bool(const char *v, bool *out)
 	return 0;
 }
 
+/* "500ms", "5s", "2m", "1h", or plain seconds; into ms. */
+static int
+parse_duration(const char *v, int64_t *ms)
+{
+	static const struct { const char *unit; int64_t ms; } units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+		{ "", 1000 },
+	};
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno != 0 || end == v || n < 0 || n > 1000000000LL)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(end, units[i].unit) == 0) {
+			*ms = n * units[i].ms;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 static int
 store(struct config *cfg, const struct setting *s, const char *value,
     const char *source, char *err, size_t errlen)
 {
+	if (s->kind == KIND_DURATION) {
+		if (parse_duration(value, (int64_t *)((char *)cfg +
+		    s->offset)) == 0)
+			return 0;
+		snprintf(err, errlen, "%s: \"%s\" is not a duration (like "
+		    "500ms, 5s, 2m)", source, value);
+		return -EINVAL;
+	}
 	if (s->kind == KIND_STRING) {
 		*(const char **)((char *)cfg + s->offset) = value;
 		return 0;
@@ -200,6 +241,9 @@ check_values(struct config *cfg, const char *id_strategy, char *err,
 	}
 	if (cfg->dev_root[0] == '\0')
 		cfg->dev_root = cfg->driver_root;
+	/* NVIDIA reads these two only from the environment. */
+	cfg->disable_healthchecks = getenv("DP_DISABLE_HEALTHCHECKS");
+	cfg->enable_healthchecks = getenv("DP_ENABLE_HEALTHCHECKS");
 	return 0;
 }
 

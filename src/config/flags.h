@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum id_strategy { ID_STRATEGY_UUID, ID_STRATEGY_INDEX };
 
@@ -30,6 +31,11 @@ struct config {
 	const char *config_file;
 	const char *sysfs_root;
 	const char *resource_name;      /* "nvidia.com/gpu" */
+	int64_t health_probe_ms;        /* 0: no probe */
+	int64_t health_quiet_ms;
+	bool health_unhealthy_without_events;
+	const char *disable_healthchecks; /* DP_DISABLE_HEALTHCHECKS */
+	const char *enable_healthchecks;  /* DP_ENABLE_HEALTHCHECKS */
 	bool help;
 	bool version;
 };

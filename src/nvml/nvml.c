@@ -257,7 +257,7 @@ nvml_close(struct nvml *nvml)
 {
 	if (nvml == NULL)
 		return;
-	if (nvml->handle != NULL)
+	if (nvml->handle != NULL && !nvml->pinned)
 		dlclose(nvml->handle);
 	free(nvml);
 }

@@ -21,6 +21,7 @@
 #ifndef GDP_NVML_H
 #define GDP_NVML_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "nvml/nvml_types.h"
@@ -36,6 +37,9 @@ struct nvml {
 	/* Which symbol each entry point was bound to (for --version -v). */
 	const char *bound_init;
 	const char *bound_pci;
+	/* Set while another thread may call into the library: it is then
+	 * never unloaded (nvml_close frees only the table). */
+	bool pinned;
 };
 
 /*

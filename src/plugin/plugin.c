@@ -30,6 +30,7 @@ struct device {
 	char index_id[12];          /* "0", "1", … for --device-id-strategy */
 	char dev_path[32];          /* /dev/nvidia<minor> */
 	bool healthy;
+	char reason[192];           /* why not, for Allocate's error */
 };
 
 struct watcher {
@@ -55,6 +56,7 @@ struct plugin {
 	bool control_present[N_CONTROL];
 	struct watcher *watchers;
 	struct loop_timer *resend;
+	bool changed;               /* health changed since the last publish */
 };
 
 /* ---- ListAndWatch ---- */
@@ -181,11 +183,25 @@ list_and_watch(struct grpc_call *call, const ProtobufCMessage *req,
 }
 
 void
-plugin_set_health(struct plugin *p, size_t i, bool healthy)
+plugin_set_health(struct plugin *p, size_t i, bool healthy,
+    const char *reason)
 {
-	if (i >= p->n || p->devs[i].healthy == healthy)
+	if (i >= p->n)
+		return;
+	snprintf(p->devs[i].reason, sizeof(p->devs[i].reason), "%s",
+	    healthy || reason == NULL ? "" : reason);
+	if (p->devs[i].healthy == healthy)
 		return;
 	p->devs[i].healthy = healthy;
+	p->changed = true;
+}
+
+void
+plugin_publish(struct plugin *p)
+{
+	if (!p->changed)
+		return;
+	p->changed = false;
 	broadcast(p);
 }
 
@@ -322,6 +338,17 @@ resolve_ids(const struct plugin *p, char **ids, size_t n, size_t *idx,
 	return (ssize_t)count;
 }
 
+/* Position in |idx| of the first unhealthy device, or |n|. */
+static size_t
+unhealthy_index(const struct plugin *p, const size_t *idx, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && p->devs[idx[i]].healthy)
+		i++;
+	return i;
+}
+
 static int
 build_container(struct plugin *p, struct container_answer *a,
     const size_t *idx, size_t n)
@@ -358,7 +385,7 @@ allocate(struct grpc_call *call, const ProtobufCMessage *request,
 	size_t *idx = calloc(p->n + 1, sizeof(*idx));
 	bool *seen = calloc(p->n + 1, sizeof(*seen));
 	const char *unknown = NULL;
-	size_t done = 0;
+	size_t done = 0, bad;
 
 	if (!ans || !ptrs || !idx || !seen) {
 		grpc_call_fail(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -374,6 +401,15 @@ allocate(struct grpc_call *call, const ProtobufCMessage *request,
 			grpc_call_fail(call, GRPC_UNKNOWN, "invalid allocation "
 			    "request for \"%s\": invalid request: unknown "
 			    "device: %s", p->resource, unknown);
+			goto out;
+		}
+		bad = unhealthy_index(p, idx, (size_t)n);
+		if (bad < (size_t)n) {
+			const struct device *d = &p->devs[idx[bad]];
+
+			grpc_call_fail(call, GRPC_UNKNOWN, "invalid allocation "
+			    "request for \"%s\": device %s is unhealthy: %s",
+			    p->resource, d->gpu->uuid, d->reason);
 			goto out;
 		}
 		if (build_container(p, &ans[done], idx, (size_t)n) < 0) {

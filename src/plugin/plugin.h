@@ -54,7 +54,15 @@ const char *plugin_endpoint(const struct plugin *p);
 const char *plugin_resource(const struct plugin *p);
 size_t plugin_device_count(const struct plugin *p);
 
-/* Sets the health of device |i| (inventory order); sends if it changed. */
-void plugin_set_health(struct plugin *p, size_t i, bool healthy);
+/*
+ * Sets the health of device |i| (inventory order) and why it is unhealthy
+ * (copied; named by Allocate's error). Nothing is sent until
+ * plugin_publish(), so that a batch of changes is one ListAndWatch
+ * message.
+ */
+void plugin_set_health(struct plugin *p, size_t i, bool healthy,
+    const char *reason);
+/* Sends the full list to every stream if any health changed. */
+void plugin_publish(struct plugin *p);
 
 #endif /* GDP_PLUGIN_H */
