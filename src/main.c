@@ -140,15 +140,35 @@ build_plugin(struct daemon *d)
 	return 0;
 }
 
+/*
+ * Health of the physical GPUs to the plugin's devices. Each device is a
+ * whole-GPU view today; time-sliced replicas and MIG devices will be
+ * more views of the same GPUs, through the same fan-out.
+ */
 static void
-on_health(const bool *healthy, size_t n, void *arg)
+on_health(const struct health_snapshot *snap, void *arg)
 {
 	struct daemon *d = arg;
+	struct health_view *views = calloc(snap->n + 1, sizeof(*views));
+	bool *ok = calloc(snap->n + 1, sizeof(*ok));
 
-	for (size_t i = 0; i < n; i++)
-		plugin_set_health(d->plugin, i, healthy[i],
+	if (views == NULL || ok == NULL) {
+		log_error("Out of memory while applying a health change");
+		goto out;
+	}
+	for (size_t i = 0; i < snap->n; i++) {
+		views[i].gpu = i;
+		views[i].gi = views[i].ci = HEALTH_WHOLE;
+	}
+	health_fanout(views, snap->n, snap->healthy, snap->n, snap->faults,
+	    snap->n_faults, ok);
+	for (size_t i = 0; i < snap->n; i++)
+		plugin_set_health(d->plugin, i, ok[i],
 		    health_monitor_reason(d->health, i));
 	plugin_publish(d->plugin);
+out:
+	free(views);
+	free(ok);
 }
 
 /* (Re)starts the health monitor for the current inventory. */

@@ -30,7 +30,8 @@
 #define WAIT_MAX_MS 1000
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 5000
-#define NOT_MIG 0xFFFFFFFFu
+#define NOT_MIG HEALTH_WHOLE
+#define MAX_MIG_FAULTS 16
 
 enum rec_kind {
 	REC_EVENT,
@@ -71,7 +72,15 @@ struct thread_ctx {
 	nvmlEventSet_t set;
 };
 
+struct mig_fault {
+	unsigned gi, ci;
+	bool needs_reset;
+	int64_t recover_at_ms;
+};
+
 struct gpu_state {
+	struct mig_fault mig[MAX_MIG_FAULTS];
+	size_t n_mig;
 	bool xid_transient;
 	int64_t recover_at_ms;
 	bool need_reset;
@@ -90,6 +99,8 @@ struct health_monitor {
 	bool *healthy;
 	size_t n;
 	struct loop_timer *recover;
+	bool faults_changed;
+	struct health_fault *faults;    /* snapshot buffer */
 	health_changed_cb cb;
 	void *arg;
 };
@@ -319,15 +330,49 @@ arm_recovery(struct health_monitor *m)
 {
 	int64_t next = INT64_MAX, now = loop_now_ms();
 
-	for (size_t i = 0; i < m->n; i++)
-		if (m->st[i].xid_transient && m->st[i].recover_at_ms < next)
-			next = m->st[i].recover_at_ms;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct gpu_state *s = &m->st[i];
+
+		if (s->xid_transient && s->recover_at_ms < next)
+			next = s->recover_at_ms;
+		for (size_t k = 0; k < s->n_mig; k++)
+			if (!s->mig[k].needs_reset &&
+			    s->mig[k].recover_at_ms < next)
+				next = s->mig[k].recover_at_ms;
+	}
 	if (m->recover != NULL)
 		loop_cancel_timer(m->loop, m->recover);
 	m->recover = NULL;
 	if (next != INT64_MAX)
 		m->recover = loop_add_timer(m->loop, next > now ? next - now :
 		    0, recover_tick, m);
+}
+
+/* A fault of one MIG instance: the GPU's other instances stay healthy. */
+static void
+add_mig_fault(struct health_monitor *m, struct gpu_state *s,
+    const struct record *r, enum xid_class cls)
+{
+	struct mig_fault *f = NULL;
+
+	for (size_t k = 0; k < s->n_mig && f == NULL; k++)
+		if (s->mig[k].gi == r->gi && s->mig[k].ci == r->ci)
+			f = &s->mig[k];
+	if (f == NULL && s->n_mig < MAX_MIG_FAULTS)
+		f = &s->mig[s->n_mig++];
+	if (f == NULL) {
+		s->need_reset = true; /* too many: treat the GPU as failed */
+		return;
+	}
+	f->gi = r->gi;
+	f->ci = r->ci;
+	f->needs_reset |= cls == XID_CLASS_RESET;
+	f->recover_at_ms = loop_now_ms() + m->opts.quiet_ms;
+	m->faults_changed = true;
+	log_warn("GPU %d (%s): %s: that MIG device is unhealthy, the GPU's "
+	    "other instances are not", r->gpu, m->inv->gpus[r->gpu].uuid,
+	    s->reason);
+	arm_recovery(m);
 }
 
 static void
@@ -350,9 +395,12 @@ apply_xid(struct health_monitor *m, struct gpu_state *s, size_t i,
 	    r->xid, xid_description(r->xid)[0] ? " (" : "",
 	    xid_description(r->xid), xid_description(r->xid)[0] ? ")" : "",
 	    xid_class_name(cls));
-	if (r->gi != NOT_MIG)
+	if (r->gi != NOT_MIG) {
 		strncat(s->reason, scope, sizeof(s->reason) -
 		    strlen(s->reason) - 1);
+		add_mig_fault(m, s, r, cls);
+		return;
+	}
 	if (cls == XID_CLASS_RESET) {
 		s->need_reset = true;
 		s->saw_down = false;
@@ -365,14 +413,17 @@ apply_xid(struct health_monitor *m, struct gpu_state *s, size_t i,
 }
 
 static void
-apply_probe(struct gpu_state *s, nvmlReturn_t rc)
+apply_probe(struct health_monitor *m, struct gpu_state *s, nvmlReturn_t rc)
 {
 	char d[128];
 
 	if (rc == NVML_SUCCESS) {
 		s->probe_ok = true;
-		if (s->need_reset && s->saw_down) {
+		if (s->saw_down) {
+			/* A reset clears every fault of the GPU. */
 			s->need_reset = false;
+			s->saw_down = false;
+			s->n_mig = 0;
 			snprintf(s->reason, sizeof(s->reason), "answers again "
 			    "after a reset");
 		}
@@ -425,8 +476,12 @@ apply(struct health_monitor *m, const struct record *r)
 			    m->inv->gpus[r->gpu].uuid);
 		break;
 	case REC_PROBE:
-		if (r->gpu >= 0)
-			apply_probe(&m->st[r->gpu], r->rc);
+		if (r->gpu >= 0) {
+			if (r->rc == NVML_SUCCESS && m->st[r->gpu].n_mig &&
+			    m->st[r->gpu].saw_down)
+				m->faults_changed = true;
+			apply_probe(m, &m->st[r->gpu], r->rc);
+		}
 		break;
 	case REC_WAIT_FAILED:
 		log_warn("NVML event wait failing: %s; retrying with backoff "
@@ -451,11 +506,27 @@ apply(struct health_monitor *m, const struct record *r)
 	}
 }
 
+static size_t
+collect_faults(struct health_monitor *m)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->n; i++)
+		for (size_t k = 0; k < m->st[i].n_mig; k++) {
+			m->faults[n].gpu = i;
+			m->faults[n].gi = m->st[i].mig[k].gi;
+			m->faults[n].ci = m->st[i].mig[k].ci;
+			n++;
+		}
+	return n;
+}
+
 /* Logs every transition and tells the application once. */
 static void
 publish(struct health_monitor *m)
 {
-	bool changed = false;
+	bool changed = m->faults_changed;
+	struct health_snapshot snap;
 
 	for (size_t i = 0; i < m->n; i++) {
 		bool now = is_healthy(&m->st[i]);
@@ -471,8 +542,38 @@ publish(struct health_monitor *m)
 			log_warn("GPU %zu (%s): Healthy -> Unhealthy: %s", i,
 			    m->inv->gpus[i].uuid, m->st[i].reason);
 	}
-	if (changed)
-		m->cb(m->healthy, m->n, m->arg);
+	if (!changed)
+		return;
+	m->faults_changed = false;
+	snap.healthy = m->healthy;
+	snap.n = m->n;
+	snap.faults = m->faults;
+	snap.n_faults = collect_faults(m);
+	m->cb(&snap, m->arg);
+}
+
+/* Transient MIG faults end after the quiet period, probe passing. */
+static void
+expire_mig_faults(struct health_monitor *m, struct gpu_state *s,
+    int64_t now)
+{
+	size_t kept = 0;
+
+	for (size_t k = 0; k < s->n_mig; k++) {
+		struct mig_fault *f = &s->mig[k];
+
+		if (!f->needs_reset && now >= f->recover_at_ms && s->probe_ok) {
+			log_info("GPU instance %u / compute instance %u: quiet "
+			    "for %" PRId64 " ms, healthy again", f->gi, f->ci,
+			    m->opts.quiet_ms);
+			m->faults_changed = true;
+			continue;
+		}
+		if (!f->needs_reset && now >= f->recover_at_ms)
+			f->recover_at_ms = now + m->opts.quiet_ms;
+		s->mig[kept++] = *f;
+	}
+	s->n_mig = kept;
 }
 
 static int64_t
@@ -482,6 +583,8 @@ recover_tick(struct loop *loop, void *arg)
 	int64_t now = loop_now_ms();
 
 	m->recover = NULL;
+	for (size_t i = 0; i < m->n; i++)
+		expire_mig_faults(m, &m->st[i], now);
 	for (size_t i = 0; i < m->n; i++) {
 		struct gpu_state *s = &m->st[i];
 
@@ -620,7 +723,8 @@ health_monitor_start(struct loop *loop, const struct nvml *nvml,
 	m->arg = arg;
 	m->st = calloc(m->n + 1, sizeof(*m->st));
 	m->healthy = calloc(m->n + 1, sizeof(*m->healthy));
-	if (m->st == NULL || m->healthy == NULL)
+	m->faults = calloc(m->n * MAX_MIG_FAULTS + 1, sizeof(*m->faults));
+	if (m->st == NULL || m->healthy == NULL || m->faults == NULL)
 		goto fail;
 	for (size_t i = 0; i < m->n; i++) {
 		m->healthy[i] = true;
@@ -644,6 +748,7 @@ fail_quiet:
 	if (m != NULL) {
 		free(m->st);
 		free(m->healthy);
+		free(m->faults);
 	}
 	free(m);
 	return NULL;
@@ -661,6 +766,7 @@ health_monitor_stop(struct health_monitor *m)
 	shared_put(m->sh);
 	free(m->st);
 	free(m->healthy);
+	free(m->faults);
 	free(m);
 }
 
@@ -673,5 +779,6 @@ health_monitor_healthy(const struct health_monitor *m, size_t i)
 const char *
 health_monitor_reason(const struct health_monitor *m, size_t i)
 {
-	return i < m->n && !m->healthy[i] ? m->st[i].reason : "";
+	return i < m->n && (!m->healthy[i] || m->st[i].n_mig > 0) ?
+	    m->st[i].reason : "";
 }

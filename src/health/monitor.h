@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "gpu/inventory.h"
+#include "health/fanout.h"
 #include "health/policy.h"
 #include "loop/loop.h"
 #include "nvml/nvml.h"
@@ -36,10 +37,19 @@ struct health_options {
 };
 
 /*
- * Called on the loop after a batch of changes, with the health of every
- * GPU (inventory order); |healthy| is valid during the call only.
+ * What the loop knows after a batch of changes: the health of every GPU
+ * (inventory order), and the faults scoped to one MIG instance (which do
+ * not make the GPU itself unhealthy: health_fanout() decides per view).
+ * Valid during the callback only.
  */
-typedef void (*health_changed_cb)(const bool *healthy, size_t n,
+struct health_snapshot {
+	const bool *healthy;
+	size_t n;
+	const struct health_fault *faults;
+	size_t n_faults;
+};
+
+typedef void (*health_changed_cb)(const struct health_snapshot *snap,
     void *arg);
 
 /*
@@ -55,7 +65,7 @@ struct health_monitor *health_monitor_start(struct loop *loop,
 void health_monitor_stop(struct health_monitor *m);
 /* Whether GPU |i| is healthy now. */
 bool health_monitor_healthy(const struct health_monitor *m, size_t i);
-/* Why GPU |i| is unhealthy ("" when healthy). */
+/* Why GPU |i| (or one of its MIG devices) is unhealthy ("" if not). */
 const char *health_monitor_reason(const struct health_monitor *m, size_t i);
 
 #endif /* GDP_HEALTH_MONITOR_H */
