@@ -30,6 +30,9 @@
 #define WAIT_MAX_MS 1000
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 5000
+/* While a registered GPU is lost, every wait answers GPU_IS_LOST at once:
+ * probe (which marks that GPU alone) and wait again after this long. */
+#define LOST_RETRY_MS 250
 #define NOT_MIG HEALTH_WHOLE
 #define MAX_MIG_FAULTS 16
 
@@ -232,9 +235,10 @@ probe_all(struct thread_ctx *t)
 	}
 }
 
-/* Waits for one event (or the next probe); returns false while waits
- * are failing (the caller backs off). */
-static bool
+enum wait_result { WAITED, WAIT_LOST, WAIT_FAILING };
+
+/* Waits for one event (or the next probe). */
+static enum wait_result
 wait_once(struct thread_ctx *t, int64_t timeout_ms, bool *failing)
 {
 	nvmlEventData_t data;
@@ -243,11 +247,17 @@ wait_once(struct thread_ctx *t, int64_t timeout_ms, bool *failing)
 
 	if (t->set == NULL) {
 		sleep_ms(timeout_ms);
-		return true;
+		return WAITED;
 	}
 	memset(&data, 0, sizeof(data));
 	rc = NVML_CALL(&t->fn, nvmlEventSetWait, t->set, &data,
 	    (unsigned)timeout_ms);
+	if (rc == NVML_ERROR_GPU_IS_LOST) {
+		/* Not the waits failing: one GPU is gone. The probe finds
+		 * which, and marks that one alone. */
+		probe_all(t);
+		return WAIT_LOST;
+	}
 	if (rc != NVML_SUCCESS && rc != NVML_ERROR_TIMEOUT) {
 		if (!*failing) {
 			r.kind = REC_WAIT_FAILED;
@@ -255,7 +265,7 @@ wait_once(struct thread_ctx *t, int64_t timeout_ms, bool *failing)
 			post(t->sh, &r);
 		}
 		*failing = true;
-		return false;
+		return WAIT_FAILING;
 	}
 	if (*failing) {
 		r.kind = REC_WAIT_OK;
@@ -271,7 +281,7 @@ wait_once(struct thread_ctx *t, int64_t timeout_ms, bool *failing)
 		r.ci = data.computeInstanceId;
 		post(t->sh, &r);
 	}
-	return true;
+	return WAITED;
 }
 
 static void
@@ -303,9 +313,15 @@ health_thread(void *arg)
 		}
 		if (t->probe_ms > 0 && next_probe - now < timeout)
 			timeout = next_probe - now > 0 ? next_probe - now : 1;
-		if (wait_once(t, timeout, &failing)) {
+		switch (wait_once(t, timeout, &failing)) {
+		case WAITED:
 			backoff = BACKOFF_FIRST_MS;
 			continue;
+		case WAIT_LOST:
+			sleep_ms(LOST_RETRY_MS);
+			continue;
+		case WAIT_FAILING:
+			break;
 		}
 		sleep_ms(backoff);
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :

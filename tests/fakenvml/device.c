@@ -44,22 +44,31 @@ nvmlDeviceGetHandleByIndex(unsigned int index, nvmlDevice_t *dev)
 	return nvmlDeviceGetHandleByIndex_v2(index, dev);
 }
 
+nvmlDevice_t
+fake_device_by_uuid(const char *uuid)
+{
+	unsigned int i;
+
+	for (i = 0; i < fake_machine.gpu_count; i++)
+		if (strcmp(fake_machine.gpus[i].uuid, uuid) == 0)
+			return &fake_machine.gpus[i];
+	return NULL;
+}
+
 nvmlReturn_t
 nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *dev)
 {
-	unsigned int i;
+	nvmlDevice_t found;
 
 	if (fake_check_init() != NVML_SUCCESS)
 		return NVML_ERROR_UNINITIALIZED;
 	if (uuid == NULL || dev == NULL)
 		return NVML_ERROR_INVALID_ARGUMENT;
-	for (i = 0; i < fake_machine.gpu_count; i++) {
-		if (strcmp(fake_machine.gpus[i].uuid, uuid) == 0) {
-			*dev = &fake_machine.gpus[i];
-			return NVML_SUCCESS;
-		}
-	}
-	return NVML_ERROR_NOT_FOUND;
+	found = fake_device_by_uuid(uuid);
+	if (found == NULL)
+		return NVML_ERROR_NOT_FOUND;
+	*dev = found;
+	return NVML_SUCCESS;
 }
 
 nvmlReturn_t

@@ -3,19 +3,26 @@
  *
  * Each event set keeps the event types registered per GPU and a queue of
  * pending events. fake_event_post() is the one way in: it queues an event
- * on every set that registered that GPU for that type. Today its only
- * caller is registration itself, for the profile's pending_xids; a control
- * channel that injects events at run time will call it too. Callers of
- * nvmlEventSetWait run on their own thread (the plugin's health thread),
- * so every set and its queue are guarded by one mutex, and Wait never
- * sleeps holding it: it checks the queue, then sleeps a short step, until
- * an event arrives or the timeout passes.
+ * on every set that registered that GPU for that type. Its callers are
+ * registration itself (the profile's pending_xids) and the control
+ * channel (control.c), which injects events at run time from its own
+ * thread.
+ *
+ * Callers of nvmlEventSetWait run on their own thread (the plugin's
+ * health thread), so every set, its queue and the injected wait error
+ * are guarded by one mutex, and Wait blocks on one condition variable
+ * (on CLOCK_MONOTONIC, so a clock step cannot stretch a timeout). Anything
+ * a waiter could be waiting for broadcasts it: a posted event, a GPU lost
+ * or reset, a wait error set or cleared, a set freed, a full shutdown.
+ * Every waiter then looks at its own set again, so a posted event wakes
+ * its reader at once instead of at the next poll.
  *
  * Like NVML, Wait fails with GPU_IS_LOST while any GPU registered in the
  * set is lost (once the events already queued are read). Sets outlive a
  * full shutdown (their registrations are dropped, as the handles are
  * stale); only nvmlEventSetFree frees one.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +31,6 @@
 #include "fakenvml.h"
 
 #define QUEUE_SIZE 64
-#define WAIT_STEP_MS 10
 
 /* The first fields of nvmlEventData_t: the layout of nvmlEventSetWait v1. */
 struct event_data_v1 {
@@ -42,7 +48,38 @@ struct nvmlEventSet_st {
 };
 
 static pthread_mutex_t events_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t events_cond;	/* "look again", on CLOCK_MONOTONIC */
+static pthread_once_t events_once = PTHREAD_ONCE_INIT;
 static struct nvmlEventSet_st *sets;	/* every live set */
+static nvmlReturn_t wait_error;		/* not SUCCESS: every Wait fails */
+
+/* A condition variable cannot be given a clock statically. */
+static void
+init_cond(void)
+{
+	pthread_condattr_t attr;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&events_cond, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
+/* Takes events_lock, the condition variable made ready. */
+static void
+events_lock_take(void)
+{
+	pthread_once(&events_once, init_cond);
+	pthread_mutex_lock(&events_lock);
+}
+
+/* Wakes every waiter to look at its set again, and drops the lock. */
+static void
+events_lock_drop_waking(void)
+{
+	pthread_cond_broadcast(&events_cond);
+	pthread_mutex_unlock(&events_lock);
+}
 
 /* Whether |set| is live. Call with events_lock held. */
 static int
@@ -60,7 +97,8 @@ set_is_live(const struct nvmlEventSet_st *set)
  * reader that never waits must not grow memory). Call with the lock held. */
 static void
 queue_push(struct nvmlEventSet_st *set, nvmlDevice_t dev,
-    unsigned long long type, unsigned long long data)
+    unsigned long long type, unsigned long long data, unsigned int gi,
+    unsigned int ci)
 {
 	nvmlEventData_t *e;
 
@@ -70,28 +108,43 @@ queue_push(struct nvmlEventSet_st *set, nvmlDevice_t dev,
 	e->device = dev;
 	e->eventType = type;
 	e->eventData = data;
-	e->gpuInstanceId = FAKE_NO_INSTANCE;
-	e->computeInstanceId = FAKE_NO_INSTANCE;
+	e->gpuInstanceId = gi;
+	e->computeInstanceId = ci;
 	set->len++;
 }
 
 int
 fake_event_post(nvmlDevice_t dev, unsigned long long type,
-    unsigned long long data)
+    unsigned long long data, unsigned int gi, unsigned int ci)
 {
 	unsigned int i = fake_device_index(dev);
 	struct nvmlEventSet_st *s;
 	int reached = 0;
 
-	pthread_mutex_lock(&events_lock);
+	events_lock_take();
 	for (s = sets; s != NULL; s = s->next) {
 		if (s->types[i] & type) {
-			queue_push(s, dev, type, data);
+			queue_push(s, dev, type, data, gi, ci);
 			reached++;
 		}
 	}
-	pthread_mutex_unlock(&events_lock);
+	events_lock_drop_waking();
 	return reached;
+}
+
+void
+fake_events_set_wait_error(nvmlReturn_t rc)
+{
+	events_lock_take();
+	wait_error = rc;
+	events_lock_drop_waking();
+}
+
+void
+fake_events_wake(void)
+{
+	events_lock_take();
+	events_lock_drop_waking();
 }
 
 void
@@ -99,13 +152,14 @@ fake_events_reset(void)
 {
 	struct nvmlEventSet_st *s;
 
-	pthread_mutex_lock(&events_lock);
+	events_lock_take();
 	for (s = sets; s != NULL; s = s->next) {
 		memset(s->types, 0, sizeof(s->types));
 		s->head = 0;
 		s->len = 0;
 	}
-	pthread_mutex_unlock(&events_lock);
+	wait_error = NVML_SUCCESS;
+	events_lock_drop_waking();
 }
 
 nvmlReturn_t
@@ -120,7 +174,7 @@ nvmlEventSetCreate(nvmlEventSet_t *set)
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return NVML_ERROR_MEMORY;
-	pthread_mutex_lock(&events_lock);
+	events_lock_take();
 	s->next = sets;
 	sets = s;
 	pthread_mutex_unlock(&events_lock);
@@ -153,7 +207,8 @@ queue_pending_xids(struct nvmlEventSet_st *set, nvmlDevice_t dev,
 		return;
 	for (i = 0; i < dev->pending_xids.count; i++)
 		queue_push(set, dev, nvmlEventTypeXidCriticalError,
-		    dev->pending_xids.xid[i]);
+		    dev->pending_xids.xid[i], FAKE_NO_INSTANCE,
+		    FAKE_NO_INSTANCE);
 }
 
 nvmlReturn_t
@@ -168,7 +223,7 @@ nvmlDeviceRegisterEvents(nvmlDevice_t dev, unsigned long long types,
 	if (types & ~FAKE_SUPPORTED_EVENTS)
 		return NVML_ERROR_NOT_SUPPORTED;
 	i = fake_device_index(dev);
-	pthread_mutex_lock(&events_lock);
+	events_lock_take();
 	if (!set_is_live(set)) {
 		rc = NVML_ERROR_INVALID_ARGUMENT;
 	} else {
@@ -176,7 +231,7 @@ nvmlDeviceRegisterEvents(nvmlDevice_t dev, unsigned long long types,
 			queue_pending_xids(set, dev, set->types[i]);
 		set->types[i] |= types;
 	}
-	pthread_mutex_unlock(&events_lock);
+	events_lock_drop_waking();
 	return rc;
 }
 
@@ -194,67 +249,68 @@ set_has_lost_gpu(const struct nvmlEventSet_st *set)
 }
 
 /* One look at |set|: an event into |data|, or why there is none
- * (TIMEOUT meaning "nothing yet"). */
+ * (TIMEOUT meaning "nothing yet"). Call with the lock held: shutdown
+ * broadcasts under it, so a waiter that saw the library initialised is
+ * already waiting when that broadcast comes. */
 static nvmlReturn_t
 try_pop(nvmlEventSet_t set, nvmlEventData_t *data)
 {
-	nvmlReturn_t rc = NVML_ERROR_TIMEOUT;
-
 	if (fake_check_init() != NVML_SUCCESS)
 		return NVML_ERROR_UNINITIALIZED;
-	pthread_mutex_lock(&events_lock);
-	if (!set_is_live(set)) {
-		rc = NVML_ERROR_INVALID_ARGUMENT;
-	} else if (set->len > 0) {
+	if (!set_is_live(set))
+		return NVML_ERROR_INVALID_ARGUMENT;
+	if (wait_error != NVML_SUCCESS)
+		return wait_error;
+	if (set->len > 0) {
 		*data = set->queue[set->head];
 		set->head = (set->head + 1) % QUEUE_SIZE;
 		set->len--;
-		rc = NVML_SUCCESS;
-	} else if (set_has_lost_gpu(set)) {
-		rc = NVML_ERROR_GPU_IS_LOST;
+		return NVML_SUCCESS;
 	}
-	pthread_mutex_unlock(&events_lock);
-	return rc;
+	if (set_has_lost_gpu(set))
+		return NVML_ERROR_GPU_IS_LOST;
+	return NVML_ERROR_TIMEOUT;
 }
 
-static long long
-now_ms(void)
+/* The CLOCK_MONOTONIC time |ms| milliseconds from now. */
+static struct timespec
+deadline_after(unsigned int ms)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(long long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
 }
 
 nvmlReturn_t
 nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *data,
     unsigned int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
-	long long left;
+	struct timespec deadline = deadline_after(timeout_ms);
 	nvmlReturn_t rc;
+	int timed_out = 0;
 
 	if (fake_check_init() != NVML_SUCCESS)
 		return NVML_ERROR_UNINITIALIZED;
 	if (data == NULL)
 		return NVML_ERROR_INVALID_ARGUMENT;
+	events_lock_take();
+	/* One last look after the timeout, for an event posted with it. */
 	for (;;) {
 		rc = try_pop(set, data);
-		if (rc != NVML_ERROR_TIMEOUT)
-			return rc;
-		left = deadline - now_ms();
-		if (left <= 0)
-			return NVML_ERROR_TIMEOUT;
-		sleep_ms(left < WAIT_STEP_MS ? left : WAIT_STEP_MS);
+		if (rc != NVML_ERROR_TIMEOUT || timed_out)
+			break;
+		timed_out = pthread_cond_timedwait(&events_cond, &events_lock,
+		    &deadline) == ETIMEDOUT;
 	}
+	pthread_mutex_unlock(&events_lock);
+	return rc;
 }
 
 nvmlReturn_t
@@ -283,7 +339,8 @@ nvmlEventSetFree(nvmlEventSet_t set)
 
 	if (fake_check_init() != NVML_SUCCESS)
 		return NVML_ERROR_UNINITIALIZED;
-	pthread_mutex_lock(&events_lock);
+	/* A thread waiting on the set wakes and finds it gone. */
+	events_lock_take();
 	for (p = &sets; *p != NULL; p = &(*p)->next) {
 		if (*p == set) {
 			*p = set->next;
@@ -292,6 +349,6 @@ nvmlEventSetFree(nvmlEventSet_t set)
 			break;
 		}
 	}
-	pthread_mutex_unlock(&events_lock);
+	events_lock_drop_waking();
 	return rc;
 }

@@ -112,6 +112,9 @@ nvmlReturn_t fake_check_init(void);
 nvmlReturn_t fake_check_device(nvmlDevice_t dev);
 /* The index of a handle known to be valid. */
 unsigned int fake_device_index(nvmlDevice_t dev);
+/* device.c: the GPU whose UUID is |uuid|, or NULL. Needs a loaded
+ * machine, not an initialised library (the control thread calls it). */
+nvmlDevice_t fake_device_by_uuid(const char *uuid);
 /* Copies |s| into the caller's |buf| of |length| bytes, NVML style:
  * INVALID_ARGUMENT for a NULL buffer, INSUFFICIENT_SIZE if it won't fit. */
 nvmlReturn_t fake_copy_string(const char *s, char *buf, unsigned int length);
@@ -132,12 +135,29 @@ int fake_profile_load(const char *path, struct fake_machine *m);
 int fake_pci_parse(const char *s, struct fake_pci *pci);
 
 /* events.c */
-/* Queues an event for every event set that registered |dev| for |type|.
- * Safe from any thread. Returns the number of sets it reached. */
+/* Queues an event for every event set that registered |dev| for |type|,
+ * with GPU and compute instance ids |gi|, |ci| (FAKE_NO_INSTANCE when not
+ * MIG-scoped), and wakes the waiters. Safe from any thread. Returns the
+ * number of sets it reached. */
 int fake_event_post(nvmlDevice_t dev, unsigned long long type,
-    unsigned long long data);
-/* Forgets every event set's registrations (at full shutdown). */
+    unsigned long long data, unsigned int gi, unsigned int ci);
+/* Makes every nvmlEventSetWait fail with |rc| at once, waking those
+ * already waiting; NVML_SUCCESS makes Wait work again. */
+void fake_events_set_wait_error(nvmlReturn_t rc);
+/* Wakes every waiter to look again: call after a GPU's lost flag changes. */
+void fake_events_wake(void);
+/* Forgets every event set's registrations and queue and the wait error,
+ * and wakes the waiters (at full shutdown). */
 void fake_events_reset(void);
+
+/* control.c: the run-time control channel, the FIFO FAKE_NVML_CONTROL. */
+/* Opens the FIFO (making it if missing) and starts the thread reading it;
+ * does nothing when the variable is unset or empty. NVML_SUCCESS, or
+ * NVML_ERROR_UNKNOWN after a message on stderr. Call at the first init of
+ * a cycle, with the machine loaded. */
+nvmlReturn_t fake_control_start(void);
+/* Stops the thread (if running), joins it and closes the FIFO. */
+void fake_control_stop(void);
 
 /*
  * The exported entry points. Each is declared through the function type

@@ -7,6 +7,11 @@
  * down fully, changing the variable and initialising again. A missing
  * variable looks like a node without the driver (DRIVER_NOT_LOADED); a
  * broken profile is UNKNOWN, with the reason on stderr.
+ *
+ * The first init of a cycle also starts the control channel's thread
+ * (control.c) when FAKE_NVML_CONTROL names a FIFO, and the last shutdown
+ * stops and joins it before the machine is let go, so the thread never
+ * sees a library that is not initialised.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -126,8 +131,13 @@ nvmlInit_v2(void)
 	nvmlReturn_t rc = NVML_SUCCESS;
 
 	pthread_mutex_lock(&init_lock);
-	if (atomic_load(&init_count) == 0)
+	if (atomic_load(&init_count) == 0) {
 		rc = load_machine();
+		if (rc == NVML_SUCCESS)
+			rc = fake_control_start();
+		if (rc != NVML_SUCCESS)
+			memset(&fake_machine, 0, sizeof(fake_machine));
+	}
 	if (rc == NVML_SUCCESS)
 		atomic_fetch_add(&init_count, 1);
 	pthread_mutex_unlock(&init_lock);
@@ -146,10 +156,15 @@ nvmlShutdown(void)
 	nvmlReturn_t rc = NVML_SUCCESS;
 
 	pthread_mutex_lock(&init_lock);
-	if (atomic_load(&init_count) == 0)
+	if (atomic_load(&init_count) == 0) {
 		rc = NVML_ERROR_UNINITIALIZED;
-	else if (atomic_fetch_sub(&init_count, 1) == 1)
-		fake_events_reset();
+	} else if (atomic_load(&init_count) == 1) {
+		fake_control_stop();
+		atomic_store(&init_count, 0);
+		fake_events_reset();	/* and wakes waiters: UNINITIALIZED */
+	} else {
+		atomic_fetch_sub(&init_count, 1);
+	}
 	pthread_mutex_unlock(&init_lock);
 	return rc;
 }

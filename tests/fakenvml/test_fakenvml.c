@@ -9,11 +9,14 @@
  * calls, reference-counted init that re-reads the profile after a full
  * shutdown, buffer sizes, bad handles, unknown UUIDs, failure modes
  * (init_error, a lost GPU, no profile, a malformed profile with its
- * file:line:key message) and event sets.
+ * file:line:key message) and event sets; and the control channel, driven
+ * through a real FIFO while the library is in use: XID and ECC events,
+ * lost and reset GPUs, wait errors, bad and split lines, shutdown.
  *
  * Usage: test_fakenvml LIBRARY PROFILES_DIR (meson passes both).
  */
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -926,6 +930,476 @@ test_wait_from_thread(void **state)
 	assert_int_equal(nv.nvmlEventSetFree(w.set), NVML_SUCCESS);
 }
 
+/*
+ * The control channel: commands written to the FIFO named by
+ * FAKE_NVML_CONTROL, in a temporary directory of each test's own, reach
+ * a program using the library the way hardware events would.
+ */
+#define WAIT_MS 2000		/* how long an injected event may take */
+#define FENCE_XID 424242ULL	/* marks "every line before has been run" */
+
+static char control_dir[64];
+static char control_path[128];
+
+static int
+control_setup(void **state)
+{
+	snprintf(control_dir, sizeof(control_dir), "%s/fakenvml-ctl-XXXXXX",
+	    P_tmpdir);
+	if (mkdtemp(control_dir) == NULL)
+		return -1;
+	snprintf(control_path, sizeof(control_path), "%s/control",
+	    control_dir);
+	return setenv("FAKE_NVML_CONTROL", control_path, 1);
+}
+
+static int
+control_teardown(void **state)
+{
+	int rc = shutdown_all(state);
+
+	unsetenv("FAKE_NVML_CONTROL");
+	unlink(control_path);
+	rmdir(control_dir);
+	return rc;
+}
+
+/* Writes |text| to the FIFO in one write; the library must be reading. */
+static void
+control_send(const char *text)
+{
+	int fd = open(control_path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)),
+	    (ssize_t)strlen(text));
+	close(fd);
+}
+
+static void
+control_sendf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+control_sendf(const char *fmt, ...)
+{
+	char text[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	control_send(text);
+}
+
+/* Asserts that the next event of |set| is this one, within WAIT_MS. */
+static void
+expect_event(nvmlEventSet_t set, nvmlDevice_t dev, unsigned long long type,
+    unsigned long long data, unsigned int gi, unsigned int ci)
+{
+	nvmlEventData_t e;
+
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(nv.nvmlEventSetWait(set, &e, WAIT_MS), NVML_SUCCESS);
+	assert_ptr_equal(e.device, dev);
+	assert_int_equal(e.eventType, type);
+	assert_int_equal(e.eventData, data);
+	assert_int_equal(e.gpuInstanceId, gi);
+	assert_int_equal(e.computeInstanceId, ci);
+}
+
+/* Sends |text| and then a fence XID for |uuid| (registered for XIDs in
+ * |set|), and waits for the fence: the channel runs lines in order, so
+ * by then every line of |text| has been run. */
+static void
+control_fenced(const char *text, nvmlEventSet_t set, const char *uuid)
+{
+	nvmlDevice_t dev = NULL;
+
+	assert_int_equal(nv.nvmlDeviceGetHandleByUUID(uuid, &dev),
+	    NVML_SUCCESS);
+	control_sendf("%sxid %s %llu\n", text, uuid, FENCE_XID);
+	expect_event(set, dev, nvmlEventTypeXidCriticalError, FENCE_XID,
+	    NO_INSTANCE, NO_INSTANCE);
+}
+
+/* A new event set with |dev| registered for |types|. */
+static nvmlEventSet_t
+event_set(nvmlDevice_t dev, unsigned long long types)
+{
+	nvmlEventSet_t set = NULL;
+
+	assert_int_equal(nv.nvmlEventSetCreate(&set), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlDeviceRegisterEvents(dev, types, set),
+	    NVML_SUCCESS);
+	return set;
+}
+
+static void
+assert_no_event(nvmlEventSet_t set)
+{
+	nvmlEventData_t e;
+
+	assert_int_equal(nv.nvmlEventSetWait(set, &e, 20), NVML_ERROR_TIMEOUT);
+}
+
+/* A thread blocked in nvmlEventSetWait (5 s) while the test drives the
+ * channel; it must come back well before its timeout. */
+struct blocked {
+	struct waiter w;
+	pthread_t thread;
+	long long t0;
+};
+
+static void
+block_on(struct blocked *b, nvmlEventSet_t set)
+{
+	struct timespec pause = { 0, 50000000L };	/* 50 ms */
+
+	memset(b, 0, sizeof(*b));
+	b->w.set = set;
+	b->t0 = now_ms();
+	assert_int_equal(pthread_create(&b->thread, NULL, wait_thread,
+	    &b->w), 0);
+	nanosleep(&pause, NULL);
+}
+
+static nvmlReturn_t
+unblocked(struct blocked *b)
+{
+	assert_int_equal(pthread_join(b->thread, NULL), 0);
+	assert_true(now_ms() - b->t0 < 4000);
+	return b->w.rc;
+}
+
+/* Polls a query of |dev| for up to WAIT_MS until it answers |want|. */
+static nvmlReturn_t
+poll_minor(nvmlDevice_t dev, nvmlReturn_t want)
+{
+	struct timespec pause = { 0, 1000000L };	/* 1 ms */
+	long long end = now_ms() + WAIT_MS;
+	unsigned int minor;
+	nvmlReturn_t rc;
+
+	while ((rc = nv.nvmlDeviceGetMinorNumber(dev, &minor)) != want &&
+	    now_ms() < end)
+		nanosleep(&pause, NULL);
+	return rc;
+}
+
+/* Polls nvmlEventSetWait on |set| for up to WAIT_MS until it answers
+ * |want| at once. */
+static nvmlReturn_t
+poll_wait(nvmlEventSet_t set, nvmlReturn_t want)
+{
+	long long end = now_ms() + WAIT_MS;
+	nvmlEventData_t e;
+	nvmlReturn_t rc;
+
+	while ((rc = nv.nvmlEventSetWait(set, &e, 1)) != want &&
+	    now_ms() < end)
+		continue;
+	return rc;
+}
+
+/* Calls nvmlInit with a control path that cannot be a FIFO. */
+static void
+check_bad_control(const char *path, const char *why)
+{
+	char err[1024];
+
+	assert_int_equal(setenv("FAKE_NVML_CONTROL", path, 1), 0);
+	assert_int_equal(init_capturing(err, sizeof(err)), NVML_ERROR_UNKNOWN);
+	if (strstr(err, "fakenvml: FAKE_NVML_CONTROL") == NULL ||
+	    strstr(err, path) == NULL || strstr(err, why) == NULL)
+		fail_msg("wanted the path and '%s', got '%s'", why, err);
+}
+
+/* The library makes the FIFO (0600) at init, keeps it open for reading
+ * until the last shutdown, and leaves it in place; unset, no FIFO. */
+static void
+test_control_fifo(void **state)
+{
+	char path[256];
+	struct stat st;
+
+	use_profile(nc6.file);
+	assert_int_equal(stat(control_path, &st), -1);
+	assert_int_equal(nv.nvmlInit(), NVML_SUCCESS);
+	assert_int_equal(stat(control_path, &st), 0);
+	assert_true(S_ISFIFO(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+	/* Nobody reads it now: a writer that will not wait is refused. */
+	assert_int_equal(open(control_path, O_WRONLY | O_NONBLOCK), -1);
+	assert_int_equal(stat(control_path, &st), 0);
+	/* An existing FIFO is used as it is. */
+	assert_int_equal(nv.nvmlInit(), NVML_SUCCESS);
+	control_send("wait-ok\n");
+	assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+	unlink(control_path);
+	assert_int_equal(unsetenv("FAKE_NVML_CONTROL"), 0);
+	assert_int_equal(nv.nvmlInit(), NVML_SUCCESS);
+	assert_int_equal(stat(control_path, &st), -1);
+	assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+	/* What is in the way fails init, loudly. */
+	write_temp(path, sizeof(path), "not a fifo\n");
+	check_bad_control(path, "not a FIFO");
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/no/such/dir", control_dir);
+	check_bad_control(path, "No such file or directory");
+}
+
+/* An XID through the FIFO wakes a thread blocked in Wait, with the
+ * device handle, XID and instance ids; only sets that registered that
+ * GPU for XIDs get it; several lines may come in one write. */
+static void
+test_control_xid(void **state)
+{
+	const char *uuid = nc24.gpus[2].uuid;
+	nvmlEventSet_t set, other, ecc;
+	nvmlDevice_t dev = NULL;
+	struct blocked b;
+
+	init_profile(nc24.file);
+	assert_int_equal(nv.nvmlDeviceGetHandleByUUID(uuid, &dev),
+	    NVML_SUCCESS);
+	set = event_set(dev, nvmlEventTypeXidCriticalError);
+	other = event_set(handle(1), nvmlEventTypeXidCriticalError);
+	ecc = event_set(dev, nvmlEventTypeSingleBitEccError |
+	    nvmlEventTypeDoubleBitEccError);
+	block_on(&b, set);
+	control_sendf("xid %s 79\n", uuid);
+	assert_int_equal(unblocked(&b), NVML_SUCCESS);
+	assert_ptr_equal(b.w.data.device, dev);
+	assert_int_equal(b.w.data.eventType, nvmlEventTypeXidCriticalError);
+	assert_int_equal(b.w.data.eventData, 79);
+	assert_int_equal(b.w.data.gpuInstanceId, NO_INSTANCE);
+	assert_int_equal(b.w.data.computeInstanceId, NO_INSTANCE);
+	control_sendf("xid %s 94 3 1\nxid %s 0x30\n\n# a comment\r\n"
+	    "  xid\t%s  13  \r\n", uuid, uuid, uuid);
+	expect_event(set, dev, nvmlEventTypeXidCriticalError, 94, 3, 1);
+	expect_event(set, dev, nvmlEventTypeXidCriticalError, 48,
+	    NO_INSTANCE, NO_INSTANCE);
+	expect_event(set, dev, nvmlEventTypeXidCriticalError, 13,
+	    NO_INSTANCE, NO_INSTANCE);
+	control_sendf("ecc %s double\necc %s single\n", uuid, uuid);
+	expect_event(ecc, dev, nvmlEventTypeDoubleBitEccError, 0,
+	    NO_INSTANCE, NO_INSTANCE);
+	expect_event(ecc, dev, nvmlEventTypeSingleBitEccError, 0,
+	    NO_INSTANCE, NO_INSTANCE);
+	assert_no_event(set);
+	assert_no_event(other);
+	assert_int_equal(nv.nvmlEventSetFree(set), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlEventSetFree(other), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlEventSetFree(ecc), NVML_SUCCESS);
+}
+
+/* A line is run only once its newline has come, however it is split. */
+static void
+test_control_partial(void **state)
+{
+	struct timespec pause = { 0, 50000000L };	/* 50 ms */
+	const char *uuid = nc6.gpus[0].uuid;
+	nvmlEventSet_t set;
+	char head[64];
+
+	init_profile(nc6.file);
+	set = event_set(handle(0), nvmlEventTypeXidCriticalError);
+	snprintf(head, sizeof(head), "xid %.12s", uuid);
+	control_send(head);
+	nanosleep(&pause, NULL);
+	assert_no_event(set);
+	control_sendf("%s 4", uuid + 12);
+	nanosleep(&pause, NULL);
+	assert_no_event(set);
+	control_sendf("3\nxid %s 6", uuid);
+	expect_event(set, handle(0), nvmlEventTypeXidCriticalError, 43,
+	    NO_INSTANCE, NO_INSTANCE);
+	control_send("2\n");
+	expect_event(set, handle(0), nvmlEventTypeXidCriticalError, 62,
+	    NO_INSTANCE, NO_INSTANCE);
+	assert_int_equal(nv.nvmlEventSetFree(set), NVML_SUCCESS);
+}
+
+/* lost: every query of the GPU answers GPU_IS_LOST and a Wait on a set
+ * that has it wakes with it; reset: back to normal. */
+static void
+test_control_lost_reset(void **state)
+{
+	const char *uuid = nc24.gpus[1].uuid;
+	nvmlDevice_t dev = NULL, again = NULL;
+	nvmlEventSet_t set;
+	struct blocked b;
+	char buf[96];
+
+	init_profile(nc24.file);
+	assert_int_equal(nv.nvmlDeviceGetHandleByUUID(uuid, &dev),
+	    NVML_SUCCESS);
+	set = event_set(dev, nvmlEventTypeXidCriticalError);
+	block_on(&b, set);
+	control_sendf("lost %s\n", uuid);
+	assert_int_equal(unblocked(&b), NVML_ERROR_GPU_IS_LOST);
+	assert_int_equal(poll_minor(dev, NVML_ERROR_GPU_IS_LOST),
+	    NVML_ERROR_GPU_IS_LOST);
+	assert_int_equal(nv.nvmlDeviceGetName(dev, buf, sizeof(buf)),
+	    NVML_ERROR_GPU_IS_LOST);
+	/* Still listed, under the same handle; the others are fine. */
+	assert_int_equal(nv.nvmlDeviceGetHandleByUUID(uuid, &again),
+	    NVML_SUCCESS);
+	assert_ptr_equal(again, dev);
+	assert_int_equal(nv.nvmlDeviceGetName(handle(0), buf, sizeof(buf)),
+	    NVML_SUCCESS);
+	assert_int_equal(nv.nvmlEventSetWait(set, &b.w.data, 0),
+	    NVML_ERROR_GPU_IS_LOST);
+	control_sendf("reset %s\n", uuid);
+	assert_int_equal(poll_minor(dev, NVML_SUCCESS), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlDeviceGetName(dev, buf, sizeof(buf)),
+	    NVML_SUCCESS);
+	assert_string_equal(buf, "Tesla K80");
+	assert_no_event(set);
+	assert_int_equal(nv.nvmlEventSetFree(set), NVML_SUCCESS);
+}
+
+/* wait-error fails every Wait at once, waking one already waiting, until
+ * wait-ok; events posted meanwhile stay queued. A full shutdown ends it.
+ * |probe|, a set with no GPU, shows when a command has been run without
+ * taking events from |set|. */
+static void
+test_control_wait_error(void **state)
+{
+	const char *uuid = nc6.gpus[0].uuid;
+	nvmlEventSet_t set, probe = NULL;
+	nvmlEventData_t e;
+	struct blocked b;
+	long long t0;
+
+	init_profile(nc6.file);
+	set = event_set(handle(0), nvmlEventTypeXidCriticalError);
+	assert_int_equal(nv.nvmlEventSetCreate(&probe), NVML_SUCCESS);
+	block_on(&b, set);
+	control_send("wait-error NVML_ERROR_UNKNOWN\n");
+	assert_int_equal(unblocked(&b), NVML_ERROR_UNKNOWN);
+	t0 = now_ms();
+	assert_int_equal(nv.nvmlEventSetWait(set, &e, 5000),
+	    NVML_ERROR_UNKNOWN);
+	assert_true(now_ms() - t0 < 4000);
+	control_sendf("xid %s 31\nwait-error NVML_ERROR_GPU_IS_LOST\n", uuid);
+	assert_int_equal(poll_wait(probe, NVML_ERROR_GPU_IS_LOST),
+	    NVML_ERROR_GPU_IS_LOST);
+	assert_int_equal(nv.nvmlEventSetWait(set, &e, 5000),
+	    NVML_ERROR_GPU_IS_LOST);
+	/* The GPU itself is fine. */
+	assert_int_equal(poll_minor(handle(0), NVML_SUCCESS), NVML_SUCCESS);
+	control_send("wait-ok\n");
+	assert_int_equal(poll_wait(probe, NVML_ERROR_TIMEOUT),
+	    NVML_ERROR_TIMEOUT);
+	expect_event(set, handle(0), nvmlEventTypeXidCriticalError, 31,
+	    NO_INSTANCE, NO_INSTANCE);
+	assert_no_event(set);
+	control_send("wait-error NVML_ERROR_UNKNOWN\n");
+	assert_int_equal(poll_wait(probe, NVML_ERROR_UNKNOWN),
+	    NVML_ERROR_UNKNOWN);
+	assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+	init_profile(nc6.file);
+	assert_int_equal(nv.nvmlDeviceRegisterEvents(handle(0),
+	    nvmlEventTypeXidCriticalError, set), NVML_SUCCESS);
+	assert_no_event(set);
+	assert_int_equal(nv.nvmlEventSetFree(set), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlEventSetFree(probe), NVML_SUCCESS);
+}
+
+/* Bad lines: a message each on stderr, no effect, and the channel goes
+ * on reading. */
+static void
+test_control_bad_commands(void **state)
+{
+	static const char *const want[] = {
+		"fakenvml: control: unknown command \"frobnicate\"",
+		("fakenvml: control: no GPU with UUID "
+		    "\"GPU-00000000-0000-0000-0000-000000000000\""),
+		"fakenvml: control: xid: bad XID \"abc\"",
+		"fakenvml: control: xid: bad XID \"-1\"",
+		"fakenvml: control: usage: xid UUID XID [GI CI]",
+		"fakenvml: control: xid: bad GPU instance id \"0x100000000\"",
+		"fakenvml: control: ecc: \"triple\" is not single or double",
+		"fakenvml: control: wait-error: \"NVML_SUCCESS\" is not",
+		"fakenvml: control: wait-error: \"BOGUS\" is not",
+		"fakenvml: control: usage: lost UUID",
+		"fakenvml: control: usage: wait-ok",
+		"fakenvml: control: line longer than 511 bytes ignored",
+	};
+	const char *uuid = nc6.gpus[0].uuid;
+	char text[2048], err[4096], *p = text;
+	nvmlEventData_t e;
+	nvmlEventSet_t set;
+	FILE *tmp = tmpfile();
+	nvmlReturn_t rc;
+	int saved;
+	size_t i, n;
+
+	init_profile(nc6.file);
+	set = event_set(handle(0), nvmlEventTypeXidCriticalError);
+	p += sprintf(p, "frobnicate now\n"
+	    "xid GPU-00000000-0000-0000-0000-000000000000 79\n"
+	    "xid %s abc\nxid %s -1\nxid %s 79 1\nxid %s 79 0x100000000 0\n"
+	    "ecc %s triple\nwait-error NVML_SUCCESS\nwait-error BOGUS\n"
+	    "lost\nwait-ok now\n", uuid, uuid, uuid, uuid, uuid);
+	p += sprintf(p, "xid %s 79 ", uuid);
+	memset(p, '7', 600);
+	sprintf(p + 600, "\nxid %s %llu\n", uuid, FENCE_XID);
+	assert_non_null(tmp);
+	saved = dup(STDERR_FILENO);
+	assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+	control_send(text);
+	/* The fence XID comes last: by then every line has been run. */
+	rc = nv.nvmlEventSetWait(set, &e, WAIT_MS);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	rewind(tmp);
+	n = fread(err, 1, sizeof(err) - 1, tmp);
+	err[n] = '\0';
+	fclose(tmp);
+	assert_int_equal(rc, NVML_SUCCESS);
+	assert_int_equal(e.eventData, FENCE_XID);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (strstr(err, want[i]) == NULL)
+			fail_msg("wanted '%s' in '%s'", want[i], err);
+	/* Nothing else happened. */
+	assert_no_event(set);
+	assert_int_equal(poll_minor(handle(0), NVML_SUCCESS), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlEventSetFree(set), NVML_SUCCESS);
+}
+
+/* The thread lives from the first init to the last shutdown of a cycle,
+ * and a new cycle starts a new one; shutdown wakes a blocked waiter. */
+static void
+test_control_shutdown(void **state)
+{
+	const char *uuid = nc6.gpus[0].uuid;
+	nvmlEventSet_t set;
+	struct blocked b;
+
+	init_profile(nc6.file);
+	assert_int_equal(nv.nvmlInit(), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+	set = event_set(handle(0), nvmlEventTypeXidCriticalError);
+	control_fenced("", set, uuid);
+	/* Shut down with the thread idle in poll() and a waiter blocked. */
+	block_on(&b, set);
+	assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+	assert_int_equal(unblocked(&b), NVML_ERROR_UNINITIALIZED);
+	assert_int_equal(open(control_path, O_WRONLY | O_NONBLOCK), -1);
+	init_profile(nc6.file);
+	assert_int_equal(nv.nvmlDeviceRegisterEvents(handle(0),
+	    nvmlEventTypeXidCriticalError, set), NVML_SUCCESS);
+	control_fenced("", set, uuid);
+	/* Shut down with a command half read. */
+	control_sendf("xid %s", uuid);
+	assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+	init_profile(nc6.file);
+	assert_int_equal(nv.nvmlEventSetFree(set), NVML_SUCCESS);
+}
+
 /* Resolves an entry point by its newest name, else its oldest. */
 static void *
 resolve(const char *newest, const char *oldest)
@@ -964,6 +1438,8 @@ load_library(void)
 }
 
 #define T(f) cmocka_unit_test_teardown(f, shutdown_all)
+#define C(f) cmocka_unit_test_setup_teardown(f, control_setup, \
+	control_teardown)
 #define P(e) cmocka_unit_test_prestate_setup_teardown(test_profile, NULL, \
 	shutdown_all, (void *)&(e))
 
@@ -989,6 +1465,13 @@ main(int argc, char **argv)
 		T(test_event_timeout),
 		T(test_pending_xids),
 		T(test_wait_from_thread),
+		C(test_control_fifo),
+		C(test_control_xid),
+		C(test_control_partial),
+		C(test_control_lost_reset),
+		C(test_control_wait_error),
+		C(test_control_bad_commands),
+		C(test_control_shutdown),
 	};
 	int rc;
 

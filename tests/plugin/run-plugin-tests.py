@@ -335,6 +335,137 @@ def case_bad_settings(node):
     assert bad.returncode == 2 and "--no-such-flag" in bad.stderr, bad
 
 
+# ---- health (the fake's control FIFO plays the hardware) ----------------
+
+HEALTH_ARGS = ["--health-probe-interval=100ms",
+               "--health-recovery-quiet=1s"]
+
+
+def health_node(node, env=None):
+    node.fifo = os.path.join(node.tmp, "nvml-control")
+    node.env["FAKE_NVML_CONTROL"] = node.fifo
+    node.env.update(env or {})
+    node.start_kubelet()
+    node.start_plugin(HEALTH_ARGS)
+    node.wait(allocatable=4)
+    return profile_uuids("azure-nc24")
+
+
+def inject(node, line):
+    """Writes one command to the fake NVML's FIFO (once it is open)."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            fd = os.open(node.fifo, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise AssertionError("fake NVML FIFO never opened")
+            time.sleep(0.02)
+    os.write(fd, (line + "\n").encode())
+    os.close(fd)
+
+
+def health_of(node):
+    return {d["id"]: d["health"] for d in node.resource()["devices"]}
+
+
+def case_ignored_xid(node):
+    u = health_node(node)
+    inject(node, "xid %s 13" % u[0])
+    inject(node, "xid %s 48" % u[1])   # a marker that is critical
+    node.wait(allocatable=3)
+    h = health_of(node)
+    assert h[u[0]] == "Healthy" and h[u[1]] == "Unhealthy", h
+
+
+def case_critical_xid(node):
+    u = health_node(node)
+    inject(node, "xid %s 48" % u[2])
+    node.wait(allocatable=3)
+    res = node.resource()
+    assert res["capacity"] == 4, res
+    bad = node.allocate([u[2]])
+    assert not bad["ok"], bad
+    assert u[2] in bad["message"] and "unhealthy" in bad["message"] and \
+        "XID 48" in bad["message"], bad
+    assert node.allocate([u[0]])["ok"]
+
+
+def case_env_disable(node):
+    u = health_node(node, {"DP_DISABLE_HEALTHCHECKS": "48"})
+    inject(node, "xid %s 48" % u[0])
+    inject(node, "xid %s 79" % u[1])
+    node.wait(allocatable=3)
+    h = health_of(node)
+    assert h[u[0]] == "Healthy" and h[u[1]] == "Unhealthy", h
+
+
+def case_env_enable(node):
+    u = health_node(node, {"DP_ENABLE_HEALTHCHECKS": "13"})
+    inject(node, "xid %s 13" % u[3])
+    node.wait(allocatable=3)
+    assert health_of(node)[u[3]] == "Unhealthy"
+
+
+def case_disable_all(node):
+    u = health_node(node, {"DP_DISABLE_HEALTHCHECKS": "all"})
+    inject(node, "xid %s 79" % u[0])
+    inject(node, "lost %s" % u[1])
+    time.sleep(0.5)    # nothing may happen; give it the chance to
+    assert node.resource()["allocatable"] == 4
+    assert "Health checks disabled" in open(node.plugin_log).read()
+
+
+def case_lost_without_event(node):
+    u = health_node(node)
+    inject(node, "lost %s" % u[1])
+    node.wait(allocatable=3)
+    assert health_of(node)[u[1]] == "Unhealthy"
+    inject(node, "reset %s" % u[1])
+    node.wait(allocatable=4)
+
+
+def case_wait_failure(node):
+    u = health_node(node)
+    inject(node, "wait-error NVML_ERROR_UNKNOWN")
+    node.wait(allocatable=0)
+    inject(node, "wait-ok")
+    node.wait(allocatable=4)
+    log = open(node.plugin_log).read()
+    assert log.count("NVML event wait failing") == 1, log
+    assert node.plugin.poll() is None
+    assert u
+
+
+def case_transient_recovers(node):
+    u = health_node(node)
+    inject(node, "xid %s 94" % u[0])
+    node.wait(allocatable=3)
+    node.wait(allocatable=4)           # after the 1 s quiet period
+    log = open(node.plugin_log).read()
+    assert "Unhealthy -> Healthy" in log, log
+
+
+def case_reset_class_waits_for_reset(node):
+    u = health_node(node)
+    inject(node, "xid %s 79" % u[3])
+    node.wait(allocatable=3)
+    time.sleep(1.6)                    # past the quiet period
+    assert health_of(node)[u[3]] == "Unhealthy", "recovered without reset"
+    inject(node, "lost %s" % u[3])
+    time.sleep(0.3)                    # the probe sees it gone
+    inject(node, "reset %s" % u[3])
+    node.wait(allocatable=4)
+
+
+def case_mig_scoped_xid(node):
+    u = health_node(node)
+    inject(node, "xid %s 48 1 0" % u[1])
+    node.wait(allocatable=3)
+    assert "GPU instance 1" in open(node.plugin_log).read()
+
+
 def profile_case(name):
     def run(node):
         n = len(profile_uuids(name))
@@ -388,6 +519,26 @@ CASES = [
      "azure-nc24", {}, case_index_strategy),
     ("bad flags and environment values: exit 2 naming them", "azure-nc6",
      {}, case_bad_settings),
+    ("health: an ignored XID leaves health alone", "azure-nc24", {},
+     case_ignored_xid),
+    ("health: a critical XID: Unhealthy, capacity kept, Allocate refused",
+     "azure-nc24", {}, case_critical_xid),
+    ("health: DP_DISABLE_HEALTHCHECKS=48 ignores XID 48", "azure-nc24", {},
+     case_env_disable),
+    ("health: DP_ENABLE_HEALTHCHECKS=13 makes XID 13 critical",
+     "azure-nc24", {}, case_env_enable),
+    ("health: DP_DISABLE_HEALTHCHECKS=all turns checks off", "azure-nc24",
+     {}, case_disable_all),
+    ("health: a lost GPU without an event, then reset", "azure-nc24", {},
+     case_lost_without_event),
+    ("health: event waits failing: unhealthy, logged once, then back",
+     "azure-nc24", {}, case_wait_failure),
+    ("health: a transient XID recovers after the quiet period",
+     "azure-nc24", {}, case_transient_recovers),
+    ("health: a reset-class XID waits for a reset", "azure-nc24", {},
+     case_reset_class_waits_for_reset),
+    ("health: a MIG-scoped XID marks the GPU's whole-GPU view",
+     "azure-nc24", {}, case_mig_scoped_xid),
 ] + [("profile %s advertises every GPU" % p, p, {}, profile_case(p))
      for p in ("azure-nc6", "azure-nc24", "azure-nd96asr-v4", "dgx-h100")]
 
