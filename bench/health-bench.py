@@ -18,15 +18,14 @@ control FIFO, against the kubelet stand-in:
 Usage: bench/health-bench.py [BUILD_DIR]  (env: SAMPLES=200 IDLE_SECONDS=30)
 """
 
-import http.client
-import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+from standin import ctl, pct
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
@@ -38,28 +37,7 @@ SAMPLES = int(os.environ.get("SAMPLES", "200"))
 IDLE = int(os.environ.get("IDLE_SECONDS", "30"))
 
 
-class UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=60)
-        self.unix_path = path
 
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.unix_path)
-
-
-def ctl(control, method, path, body=None):
-    c = UnixHTTP(control)
-    c.request(method, path, json.dumps(body) if body else None)
-    data = c.getresponse().read()
-    c.close()
-    return json.loads(data)
-
-
-def pct(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1,
-                      int(round(p / 100 * (len(values) - 1))))]
 
 
 def run(extra_args, fn):
@@ -107,7 +85,7 @@ def wait_for(control, allocatable):
 def xid_latency(control, fifo, pid, node):
     uuid = node["resources"]["nvidia.com/gpu"]["devices"][0]["id"]
     fd = os.open(fifo, os.O_WRONLY)
-    down, up = [], []
+    down = []
     for _ in range(SAMPLES):
         t0 = time.time_ns()
         os.write(fd, ("xid %s 94\n" % uuid).encode())

@@ -18,15 +18,15 @@ Usage: bench/plugin-bench.py [BUILD_DIR]   (env: RUNS=20 RESTARTS=200)
 Prints a markdown report on stdout.
 """
 
-import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+from standin import ctl, pct
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
@@ -43,22 +43,6 @@ RESTARTS = int(os.environ.get("RESTARTS", "200"))
 TCK = os.sysconf("SC_CLK_TCK")
 
 
-class UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=60)
-        self.unix_path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.unix_path)
-
-
-def ctl(control, method, path, body=None):
-    c = UnixHTTP(control)
-    c.request(method, path, json.dumps(body) if body else None)
-    data = c.getresponse().read()
-    c.close()
-    return json.loads(data)
 
 
 def memory_kb(pid):
@@ -85,10 +69,6 @@ def cpu_ticks(pid):
 def nfds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
-
-def pct(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 class Setup:
