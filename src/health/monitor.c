@@ -703,7 +703,6 @@ start_thread(struct health_monitor *m, const struct nvml *nvml)
 	atomic_fetch_add(&m->sh->refs, 1);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 64 * 1024);
 	/* Signals belong to the loop's signalfd, never to this thread. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);

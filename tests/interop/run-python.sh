@@ -190,6 +190,7 @@ if [ -n "$server_pid" ]; then
     else
         fail "testserver exits 0 on SIGTERM and removes its socket" \
             "exit status $stop_rc, socket $([ -e "$dir/plugin.sock" ] && echo left || echo removed)"
+        sed 's/^/#   testserver: /' "$dir/testserver.err" | tail -n 40
     fi
 fi
 
