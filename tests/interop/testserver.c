@@ -15,9 +15,11 @@
 #include "loop/loop.h"
 #include "testservice.h"
 
+/* The stderr lines below tell a runner where a slow stop was slow. */
 static void
 on_stop(struct loop *loop, int signo, void *arg)
 {
+	fprintf(stderr, "grpc-testserver: signal %d, shutting down\n", signo);
 	grpc_server_shutdown(testservice_server(arg));
 	loop_stop(loop);
 }
@@ -74,5 +76,6 @@ main(int argc, char **argv)
 	rc = loop_run(loop);
 	testservice_free(ts);
 	loop_free(loop);
+	fprintf(stderr, "grpc-testserver: stopped, exiting\n");
 	return rc < 0 ? 1 : 0;
 }
