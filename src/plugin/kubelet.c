@@ -158,14 +158,18 @@ on_dir_event(struct loop *loop, int fd, unsigned events, void *arg)
 				ours_gone = true;
 		}
 	}
-	if (kubelet_new)
-		log_info("inotify: %s created, restarting.", link->socket);
-	else if (ours_gone && !plugin_socket_intact(link->plugin))
+	if (ours_gone && !plugin_socket_intact(link->plugin)) {
 		log_info("inotify: %s removed (kubelet restart?), serving "
 		    "again.", plugin_socket_path(link->plugin));
-	else
-		return;
-	kubelet_link_restart(link);
+		kubelet_link_restart(link);
+	} else if (kubelet_new) {
+		/* Our socket is still there (it was already served again when
+		 * the kubelet removed it): registering is all that is left. */
+		log_info("inotify: %s created, registering again.",
+		    link->socket);
+		link->backoff_ms = BACKOFF_FIRST_MS;
+		register_now(link);
+	}
 }
 
 static int
