@@ -90,7 +90,11 @@ struct gpu_state {
 	bool saw_down;
 	bool events_broken;
 	bool probe_ok;
-	char reason[192];
+	/* One text per cause, so that clearing one never hides another. */
+	char fault[192];            /* the XID or probe failure in force */
+	char events[128];           /* why events are unavailable */
+	char mig_fault[192];        /* the latest MIG-scoped fault */
+	char recovered[128];        /* how it last became healthy */
 };
 
 struct health_monitor {
@@ -341,6 +345,19 @@ is_healthy(const struct gpu_state *s)
 
 static int64_t recover_tick(struct loop *loop, void *arg);
 
+/* The cause in force, most serious first; "" when there is none. */
+static const char *
+cause_of(const struct gpu_state *s)
+{
+	if (s->need_reset || s->xid_transient)
+		return s->fault;
+	if (s->events_broken)
+		return s->events;
+	if (s->n_mig > 0)
+		return s->mig_fault;
+	return "";
+}
+
 static void
 arm_recovery(struct health_monitor *m)
 {
@@ -387,7 +404,7 @@ add_mig_fault(struct health_monitor *m, struct gpu_state *s,
 	m->faults_changed = true;
 	log_warn("GPU %d (%s): %s: that MIG device is unhealthy, the GPU's "
 	    "other instances are not", r->gpu, m->inv->gpus[r->gpu].uuid,
-	    s->reason);
+	    s->mig_fault);
 	arm_recovery(m);
 }
 
@@ -396,7 +413,7 @@ apply_xid(struct health_monitor *m, struct gpu_state *s, size_t i,
     const struct record *r)
 {
 	enum xid_class cls = xid_class_of(r->xid);
-	char scope[64] = "";
+	char scope[64] = "", why[192];
 
 	if (!policy_xid_critical(&m->opts.policy, r->xid)) {
 		log_info("XID %" PRIu64 " (%s) on GPU %zu (%s): an application "
@@ -407,21 +424,22 @@ apply_xid(struct health_monitor *m, struct gpu_state *s, size_t i,
 	if (r->gi != NOT_MIG)
 		snprintf(scope, sizeof(scope), " (GPU instance %u, compute "
 		    "instance %u)", r->gi, r->ci);
-	snprintf(s->reason, sizeof(s->reason), "XID %" PRIu64 "%s%s%s, %s",
-	    r->xid, xid_description(r->xid)[0] ? " (" : "",
-	    xid_description(r->xid), xid_description(r->xid)[0] ? ")" : "",
-	    xid_class_name(cls));
+	snprintf(why, sizeof(why), "XID %" PRIu64 "%s%s%s, %s%s", r->xid,
+	    xid_description(r->xid)[0] ? " (" : "", xid_description(r->xid),
+	    xid_description(r->xid)[0] ? ")" : "", xid_class_name(cls), scope);
 	if (r->gi != NOT_MIG) {
-		strncat(s->reason, scope, sizeof(s->reason) -
-		    strlen(s->reason) - 1);
+		snprintf(s->mig_fault, sizeof(s->mig_fault), "%s", why);
 		add_mig_fault(m, s, r, cls);
 		return;
 	}
 	if (cls == XID_CLASS_RESET) {
+		snprintf(s->fault, sizeof(s->fault), "%s", why);
 		s->need_reset = true;
 		s->saw_down = false;
 		s->xid_transient = false;
 	} else if (!s->need_reset) {
+		/* A reset-class fault in force stays the one named. */
+		snprintf(s->fault, sizeof(s->fault), "%s", why);
 		s->xid_transient = true;
 		s->recover_at_ms = loop_now_ms() + m->opts.quiet_ms;
 		arm_recovery(m);
@@ -440,8 +458,8 @@ apply_probe(struct health_monitor *m, struct gpu_state *s, nvmlReturn_t rc)
 			s->need_reset = false;
 			s->saw_down = false;
 			s->n_mig = 0;
-			snprintf(s->reason, sizeof(s->reason), "answers again "
-			    "after a reset");
+			snprintf(s->recovered, sizeof(s->recovered),
+			    "answers again after a reset");
 		}
 		return;
 	}
@@ -449,7 +467,7 @@ apply_probe(struct health_monitor *m, struct gpu_state *s, nvmlReturn_t rc)
 	s->saw_down = true;
 	s->need_reset = true;
 	s->xid_transient = false;
-	snprintf(s->reason, sizeof(s->reason), "NVML probe: %s",
+	snprintf(s->fault, sizeof(s->fault), "NVML probe: %s",
 	    nvml_describe(NULL, rc, d, sizeof(d)));
 }
 
@@ -465,11 +483,12 @@ set_events_broken(struct health_monitor *m, int gpu, bool broken,
 		m->st[i].events_broken = broken &&
 		    m->opts.unhealthy_without_events;
 		if (broken)
-			snprintf(m->st[i].reason, sizeof(m->st[i].reason),
+			snprintf(m->st[i].events, sizeof(m->st[i].events),
 			    "health events unavailable: %s",
 			    nvml_describe(NULL, rc, d, sizeof(d)));
 		else
-			snprintf(m->st[i].reason, sizeof(m->st[i].reason),
+			snprintf(m->st[i].recovered,
+			    sizeof(m->st[i].recovered),
 			    "health events work again");
 	}
 }
@@ -553,10 +572,10 @@ publish(struct health_monitor *m)
 		m->healthy[i] = now;
 		if (now)
 			log_info("GPU %zu (%s): Unhealthy -> Healthy: %s", i,
-			    m->inv->gpus[i].uuid, m->st[i].reason);
+			    m->inv->gpus[i].uuid, m->st[i].recovered);
 		else
 			log_warn("GPU %zu (%s): Healthy -> Unhealthy: %s", i,
-			    m->inv->gpus[i].uuid, m->st[i].reason);
+			    m->inv->gpus[i].uuid, cause_of(&m->st[i]));
 	}
 	if (!changed)
 		return;
@@ -611,8 +630,8 @@ recover_tick(struct loop *loop, void *arg)
 			continue;
 		}
 		s->xid_transient = false;
-		snprintf(s->reason, sizeof(s->reason), "quiet for %" PRId64
-		    " ms since the last critical XID, probe passing",
+		snprintf(s->recovered, sizeof(s->recovered), "quiet for %"
+		    PRId64 " ms since the last critical XID, probe passing",
 		    m->opts.quiet_ms);
 	}
 	publish(m);
@@ -794,6 +813,5 @@ health_monitor_healthy(const struct health_monitor *m, size_t i)
 const char *
 health_monitor_reason(const struct health_monitor *m, size_t i)
 {
-	return i < m->n && (!m->healthy[i] || m->st[i].n_mig > 0) ?
-	    m->st[i].reason : "";
+	return i < m->n ? cause_of(&m->st[i]) : "";
 }

@@ -392,6 +392,18 @@ def case_critical_xid(node):
     assert node.allocate([u[0]])["ok"]
 
 
+def case_reason_survives_other_causes(node):
+    u = health_node(node)
+    inject(node, "xid %s 48" % u[2])
+    node.wait(allocatable=3)
+    inject(node, "wait-error NVML_ERROR_UNKNOWN")
+    node.wait(allocatable=0)
+    inject(node, "wait-ok")
+    node.wait(allocatable=3)
+    bad = node.allocate([u[2]])
+    assert not bad["ok"] and "XID 48" in bad["message"], bad
+
+
 def case_env_disable(node):
     u = health_node(node, {"DP_DISABLE_HEALTHCHECKS": "48"})
     inject(node, "xid %s 48" % u[0])
@@ -523,6 +535,8 @@ CASES = [
      case_ignored_xid),
     ("health: a critical XID: Unhealthy, capacity kept, Allocate refused",
      "azure-nc24", {}, case_critical_xid),
+    ("health: the XID stays the named cause after events fail and return",
+     "azure-nc24", {}, case_reason_survives_other_causes),
     ("health: DP_DISABLE_HEALTHCHECKS=48 ignores XID 48", "azure-nc24", {},
      case_env_disable),
     ("health: DP_ENABLE_HEALTHCHECKS=13 makes XID 13 critical",
