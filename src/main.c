@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config/flags.h"
 #include "gpu/inventory.h"
@@ -23,6 +24,7 @@
 #include "nvml/nvml.h"
 #include "plugin/kubelet.h"
 #include "plugin/plugin.h"
+#include "resources/resources.h"
 #include "util/log.h"
 #include "version.h"
 
@@ -34,6 +36,7 @@ struct daemon {
 	struct nvml *nvml;
 	bool nvml_ready;
 	struct inventory *inv;
+	struct resources *res;
 	struct plugin *plugin;
 	struct health_monitor *health;
 	struct kubelet_link *link;
@@ -102,19 +105,56 @@ discover(struct daemon *d, struct inventory **out)
 	return rc;
 }
 
-/* Discovers and (re)builds the plugin; serving starts via the link. */
-static int
-build_plugin(struct daemon *d)
+/* Which /dev control nodes exist: decided here, so Allocate never looks. */
+static void
+find_control_nodes(struct resources_options *o)
 {
-	struct plugin_options opts = {
-		.resource = d->cfg.resource_name,
-		.socket_dir = d->socket_dir,
+	struct stat st;
+
+	for (size_t i = 0; i < RESOURCES_CONTROL_NODES; i++)
+		o->control_present[i] =
+		    stat(resources_control_nodes[i], &st) == 0;
+}
+
+/* The resources of |inv| and the plugin serving the first of them. */
+static int
+build_resources(struct daemon *d, const struct inventory *inv,
+    struct resources **res, struct plugin **p)
+{
+	struct resources_options opts = {
+		.resource_name = d->cfg.resource_name,
 		.id_strategy = d->cfg.device_id_strategy,
 		.pass_device_specs = d->cfg.pass_device_specs,
 		.dev_root = d->cfg.dev_root,
 	};
+	char err[512];
+	int rc;
+
+	find_control_nodes(&opts);
+	rc = resources_build(inv, &opts, res, err, sizeof(err));
+	if (rc < 0) {
+		log_error("Cannot build the resources: %s",
+		    rc == -ENOMEM ? "out of memory" : err);
+		return rc;
+	}
+	*p = plugin_new(d->loop, &(*res)->res[0], d->socket_dir);
+	if (*p == NULL) {
+		rc = -errno;
+		log_error("Cannot serve '%s' in %s: %s", (*res)->res[0].name,
+		    d->socket_dir, strerror(errno));
+		resources_free(*res);
+		*res = NULL;
+	}
+	return rc;
+}
+
+/* Discovers and (re)builds the plugin; serving starts via the link. */
+static int
+build_plugin(struct daemon *d)
+{
 	struct inventory *inv = NULL;
-	struct plugin *p;
+	struct resources *res = NULL;
+	struct plugin *p = NULL;
 
 	if (discover(d, &inv) < 0)
 		return -EIO;
@@ -128,49 +168,52 @@ build_plugin(struct daemon *d)
 		log_info("No devices found. Waiting indefinitely.");
 		return 0;
 	}
-	p = plugin_new(d->loop, inv, &opts);
-	if (p == NULL) {
+	if (build_resources(d, inv, &res, &p) < 0) {
 		inventory_free(inv);
 		return -ENOMEM;
 	}
 	health_monitor_stop(d->health); /* it watches the old inventory */
 	d->health = NULL;
 	plugin_free(d->plugin);   /* removes the old socket */
+	resources_free(d->res);
 	inventory_free(d->inv);
 	d->plugin = p;
+	d->res = res;
 	d->inv = inv;
 	return 0;
 }
 
-/*
- * Health of the physical GPUs to the plugin's devices. Each device is a
- * whole-GPU view today; time-sliced replicas and MIG devices will be
- * more views of the same GPUs, through the same fan-out.
- */
+/* Health of the physical GPUs, to every view of them, to the kubelet. */
 static void
 on_health(const struct health_snapshot *snap, void *arg)
 {
 	struct daemon *d = arg;
-	struct health_view *views = calloc(snap->n + 1, sizeof(*views));
-	bool *ok = calloc(snap->n + 1, sizeof(*ok));
+	struct resources_gpu_health *gpus = calloc(snap->n + 1,
+	    sizeof(*gpus));
+	struct resources_instance_fault *faults = calloc(snap->n_faults + 1,
+	    sizeof(*faults));
 
-	if (views == NULL || ok == NULL) {
+	if (gpus == NULL || faults == NULL) {
 		log_error("Out of memory while applying a health change");
 		goto out;
 	}
 	for (size_t i = 0; i < snap->n; i++) {
-		views[i].gpu = i;
-		views[i].gi = views[i].ci = HEALTH_WHOLE;
+		gpus[i].healthy = snap->healthy[i];
+		gpus[i].reason = health_monitor_reason(d->health, i);
 	}
-	health_fanout(views, snap->n, snap->healthy, snap->n, snap->faults,
-	    snap->n_faults, ok);
-	for (size_t i = 0; i < snap->n; i++)
-		plugin_set_health(d->plugin, i, ok[i],
-		    health_monitor_reason(d->health, i));
-	plugin_publish(d->plugin);
+	for (size_t k = 0; k < snap->n_faults; k++) {
+		faults[k].gpu = snap->faults[k].gpu;
+		faults[k].gi = snap->faults[k].gi;
+		faults[k].ci = snap->faults[k].ci;
+		faults[k].reason = health_monitor_reason(d->health,
+		    snap->faults[k].gpu);
+	}
+	if (resources_set_health(d->res, gpus, snap->n, faults,
+	    snap->n_faults))
+		plugin_publish(d->plugin);
 out:
-	free(views);
-	free(ok);
+	free(gpus);
+	free(faults);
 }
 
 /* (Re)starts the health monitor for the current inventory. */
@@ -329,6 +372,7 @@ cleanup(struct daemon *d)
 	kubelet_link_free(d->link);
 	health_monitor_stop(d->health);
 	plugin_free(d->plugin);
+	resources_free(d->res);
 	inventory_free(d->inv);
 	/* A stopped health thread holds its own reference: NVML is shut
 	 * down and unloaded by whichever of us lets go last. */

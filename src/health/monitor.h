@@ -22,12 +22,20 @@
 #include <stdint.h>
 
 #include "gpu/inventory.h"
-#include "health/fanout.h"
 #include "health/policy.h"
 #include "loop/loop.h"
 #include "nvml/nvml.h"
 
 struct health_monitor;
+
+/* gi/ci of a fault that is not scoped to a MIG instance. */
+#define HEALTH_WHOLE 0xFFFFFFFFu
+
+/* A fault of one MIG instance (ci HEALTH_WHOLE: the GPU instance). */
+struct health_fault {
+	size_t gpu;
+	unsigned gi, ci;
+};
 
 struct health_options {
 	struct health_policy policy;
@@ -39,7 +47,7 @@ struct health_options {
 /*
  * What the loop knows after a batch of changes: the health of every GPU
  * (inventory order), and the faults scoped to one MIG instance (which do
- * not make the GPU itself unhealthy: health_fanout() decides per view).
+ * not make the GPU itself unhealthy: src/resources decides per view).
  * Valid during the callback only.
  */
 struct health_snapshot {

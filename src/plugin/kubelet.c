@@ -1,10 +1,18 @@
 /*
  * kubelet.c: registration and kubelet-restart detection (see kubelet.h).
+ *
+ * Nothing here may leave the plugin unregistered for good: every retry is
+ * a timer, and a timer is memory. So a watchdog timer, made once with the
+ * link, fires every WATCHDOG_MS and starts again whatever could not be
+ * scheduled (a retry timer that could not be had, a socket that could not
+ * be served). It does nothing, and costs nothing but the wake-up, while
+ * all is well.
  */
 #include "kubelet.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +27,7 @@
 #define BACKOFF_MAX_MS 2000
 /* Long enough for the kubelet's own 10 s dial-back inside Register. */
 #define REGISTER_TIMEOUT_MS 30000
+#define WATCHDOG_MS 2000
 
 struct kubelet_link {
 	struct loop *loop;
@@ -29,6 +38,9 @@ struct kubelet_link {
 	int inotify_fd;
 	struct grpc_client_call *call;
 	struct loop_timer *retry;
+	struct loop_timer *watchdog;
+	bool retry_lost;            /* a retry could not be scheduled */
+	bool serve_failed;          /* the last serve failed: try again */
 	int64_t backoff_ms;
 	unsigned failures;          /* in the current episode */
 };
@@ -50,6 +62,10 @@ schedule_retry(struct kubelet_link *link)
 {
 	link->retry = loop_add_timer(link->loop, link->backoff_ms,
 	    retry_register, link);
+	if (link->retry == NULL && !link->retry_lost)
+		log_error("Cannot schedule a Register retry (out of memory); "
+		    "retrying within %d ms", WATCHDOG_MS);
+	link->retry_lost = link->retry == NULL;
 	link->backoff_ms *= 2;
 	if (link->backoff_ms > BACKOFF_MAX_MS)
 		link->backoff_ms = BACKOFF_MAX_MS;
@@ -96,6 +112,7 @@ register_now(struct kubelet_link *link)
 	if (link->retry != NULL)
 		loop_cancel_timer(link->loop, link->retry);
 	link->retry = NULL;
+	link->retry_lost = false;
 	/* The same options GetDevicePluginOptions answers (old kubelets
 	 * read these, new ones ask). */
 	opts.get_preferred_allocation_available = 1;
@@ -122,10 +139,14 @@ kubelet_link_restart(struct kubelet_link *link)
 	int rc = plugin_serve(link->plugin);
 
 	if (rc < 0) {
-		log_error("Cannot serve on %s: %s",
-		    plugin_socket_path(link->plugin), strerror(-rc));
+		if (!link->serve_failed)
+			log_error("Cannot serve on %s: %s; trying again every "
+			    "%d ms", plugin_socket_path(link->plugin),
+			    strerror(-rc), WATCHDOG_MS);
+		link->serve_failed = true;
 		return rc;
 	}
+	link->serve_failed = false;
 	log_info("Serving '%s' on %s", plugin_resource(link->plugin),
 	    plugin_socket_path(link->plugin));
 	link->backoff_ms = BACKOFF_FIRST_MS;
@@ -161,7 +182,7 @@ on_dir_event(struct loop *loop, int fd, unsigned events, void *arg)
 	if (ours_gone && !plugin_socket_intact(link->plugin)) {
 		log_info("inotify: %s removed (kubelet restart?), serving "
 		    "again.", plugin_socket_path(link->plugin));
-		kubelet_link_restart(link);
+		(void)kubelet_link_restart(link); /* the watchdog retries */
 	} else if (kubelet_new) {
 		/* Our socket is still there (it was already served again when
 		 * the kubelet removed it): registering is all that is left. */
@@ -170,6 +191,19 @@ on_dir_event(struct loop *loop, int fd, unsigned events, void *arg)
 		link->backoff_ms = BACKOFF_FIRST_MS;
 		register_now(link);
 	}
+}
+
+/* Starts again what could not be scheduled when it should have been. */
+static int64_t
+watchdog(struct loop *loop, void *arg)
+{
+	struct kubelet_link *link = arg;
+
+	if (link->serve_failed)
+		(void)kubelet_link_restart(link);
+	else if (link->retry_lost)
+		register_now(link);
+	return WATCHDOG_MS;
 }
 
 static int
@@ -225,6 +259,11 @@ kubelet_link_new(struct loop *loop, const char *kubelet_socket,
 	link->socket_name = strrchr(link->socket, '/') + 1;
 	if (watch_dir(link, err, errlen) < 0)
 		goto fail;
+	link->watchdog = loop_add_timer(loop, WATCHDOG_MS, watchdog, link);
+	if (link->watchdog == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	return link;
 fail:
 	kubelet_link_free(link);
@@ -246,6 +285,8 @@ kubelet_link_free(struct kubelet_link *link)
 		grpc_client_call_cancel(link->call);
 	if (link->retry != NULL)
 		loop_cancel_timer(link->loop, link->retry);
+	if (link->watchdog != NULL)
+		loop_cancel_timer(link->loop, link->watchdog);
 	if (link->inotify_fd >= 0) {
 		loop_del_fd(link->loop, link->inotify_fd);
 		close(link->inotify_fd);

@@ -1,0 +1,231 @@
+/*
+ * resources.c: building the resource table from the inventory, looking
+ * views up by id, and the fan-out of physical health to views (see
+ * resources.h). The answers to the kubelet's calls are in answers.c.
+ */
+#include "resources.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const resources_control_nodes[RESOURCES_CONTROL_NODES] = {
+	"/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools",
+	"/dev/nvidia-modeset",
+};
+
+/* "nvidia.com/gpu" -> "nvidia-gpu.sock", NVIDIA's naming. */
+static int
+socket_name(const char *resource, char *out, size_t len)
+{
+	const char *slash = strchr(resource, '/');
+	const char *base = slash != NULL ? slash + 1 : resource;
+	int n;
+
+	if (base[0] == '\0' || strchr(base, '/') != NULL)
+		return -EINVAL;
+	n = snprintf(out, len, "nvidia-%s.sock", base);
+	return n < 0 || (size_t)n >= len ? -EINVAL : 0;
+}
+
+static void
+whole_gpu_view(struct view *v, const struct gpu *g, size_t gpu)
+{
+	memset(v, 0, sizeof(*v));
+	snprintf(v->id, sizeof(v->id), "%s", g->uuid);
+	snprintf(v->index_id, sizeof(v->index_id), "%u", g->index);
+	snprintf(v->dev_path, sizeof(v->dev_path), "/dev/nvidia%u", g->minor);
+	v->gpu = gpu;
+	v->gi = v->ci = RESOURCES_WHOLE;
+	v->numa_node = g->numa_node;
+	v->healthy = true;
+}
+
+static int
+by_id_cmp(const void *a, const void *b, void *views)
+{
+	const struct view *v = views;
+
+	return strcmp(v[*(const size_t *)a].id, v[*(const size_t *)b].id);
+}
+
+int
+resource_index(struct resource *r)
+{
+	free(r->by_id);
+	r->by_id = calloc(r->n + 1, sizeof(*r->by_id));
+	if (r->by_id == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->n; i++)
+		r->by_id[i] = i;
+	qsort_r(r->by_id, r->n, sizeof(*r->by_id), by_id_cmp, r->views);
+	return 0;
+}
+
+/* nvidia.com/gpu: one view per whole GPU, in inventory order. */
+static int
+build_gpu_resource(struct resource *r, const struct inventory *inv,
+    const char *name, char *err, size_t errlen)
+{
+	if (snprintf(r->name, sizeof(r->name), "%s", name) >=
+	    (int)sizeof(r->name) ||
+	    socket_name(name, r->socket_name, sizeof(r->socket_name)) < 0) {
+		snprintf(err, errlen, "resource name \"%s\" cannot name a "
+		    "socket", name);
+		return -EINVAL;
+	}
+	r->views = calloc(inv->n + 1, sizeof(*r->views));
+	if (r->views == NULL)
+		return -ENOMEM;
+	r->n = inv->n;
+	for (size_t i = 0; i < inv->n; i++)
+		whole_gpu_view(&r->views[i], &inv->gpus[i], i);
+	return resource_index(r);
+}
+
+int
+resources_build(const struct inventory *inv,
+    const struct resources_options *opts, struct resources **out,
+    char *err, size_t errlen)
+{
+	const char *dev_root = opts->dev_root != NULL ? opts->dev_root : "/";
+	struct resources *r;
+	int rc;
+
+	if (strlen(dev_root) >= sizeof(r->dev_root)) {
+		snprintf(err, errlen, "--dev-root is longer than %zu bytes",
+		    sizeof(r->dev_root) - 1);
+		return -EINVAL;
+	}
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return -ENOMEM;
+	snprintf(r->dev_root, sizeof(r->dev_root), "%s",
+	    strcmp(dev_root, "/") == 0 ? "" : dev_root);
+	r->id_strategy = opts->id_strategy;
+	r->pass_device_specs = opts->pass_device_specs;
+	memcpy(r->control_present, opts->control_present,
+	    sizeof(r->control_present));
+	if (inv->n > 0) {
+		r->res = calloc(1, sizeof(*r->res));
+		if (r->res == NULL) {
+			resources_free(r);
+			return -ENOMEM;
+		}
+		r->n = 1;
+		r->res[0].all = r;
+		rc = build_gpu_resource(&r->res[0], inv, opts->resource_name,
+		    err, errlen);
+		if (rc < 0) {
+			resources_free(r);
+			return rc;
+		}
+	}
+	*out = r;
+	return 0;
+}
+
+void
+resources_free(struct resources *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; r->res != NULL && i < r->n; i++) {
+		free(r->res[i].views);
+		free(r->res[i].by_id);
+	}
+	free(r->res);
+	free(r);
+}
+
+/* strcmp of |id| (|len| bytes, maybe not NUL-terminated) with |s|. */
+static int
+id_cmp(const char *id, size_t len, const char *s)
+{
+	size_t slen = strlen(s);
+	int c = memcmp(id, s, len < slen ? len : slen);
+
+	if (c != 0)
+		return c;
+	return len < slen ? -1 : len > slen;
+}
+
+const struct view *
+resource_find(const struct resource *r, const char *id, size_t len)
+{
+	size_t lo = 0, hi = r->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct view *v = &r->views[r->by_id[mid]];
+		int c = id_cmp(id, len, v->id);
+
+		if (c == 0)
+			return v;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* ---- health ---- */
+
+static bool
+fault_hits(const struct view *v, const struct resources_instance_fault *f)
+{
+	if (f->gpu != v->gpu)
+		return false;
+	if (v->gi == RESOURCES_WHOLE)
+		return true; /* a whole-GPU view shares every instance */
+	return f->gi == v->gi && (f->ci == RESOURCES_WHOLE || f->ci == v->ci);
+}
+
+/* The reason |v| is unhealthy, or NULL when it is healthy. */
+static const char *
+view_fault(const struct view *v, const struct resources_gpu_health *gpus,
+    size_t n_gpus, const struct resources_instance_fault *faults,
+    size_t n_faults)
+{
+	if (v->gpu >= n_gpus)
+		return "the GPU is no longer known";
+	if (!gpus[v->gpu].healthy)
+		return gpus[v->gpu].reason != NULL &&
+		    gpus[v->gpu].reason[0] != '\0' ? gpus[v->gpu].reason :
+		    "unhealthy";
+	for (size_t k = 0; k < n_faults; k++)
+		if (fault_hits(v, &faults[k]))
+			return faults[k].reason != NULL &&
+			    faults[k].reason[0] != '\0' ? faults[k].reason :
+			    "a fault of one of its MIG instances";
+	return NULL;
+}
+
+bool
+resources_set_health(struct resources *r,
+    const struct resources_gpu_health *gpus, size_t n_gpus,
+    const struct resources_instance_fault *faults, size_t n_faults)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < r->n; i++) {
+		struct resource *res = &r->res[i];
+
+		for (size_t k = 0; k < res->n; k++) {
+			struct view *v = &res->views[k];
+			const char *why = view_fault(v, gpus, n_gpus, faults,
+			    n_faults);
+
+			snprintf(v->reason, sizeof(v->reason), "%s",
+			    why != NULL ? why : "");
+			if (v->healthy == (why == NULL))
+				continue;
+			v->healthy = why == NULL;
+			res->changed = true;
+			any = true;
+		}
+	}
+	return any;
+}

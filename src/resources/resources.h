@@ -1,0 +1,157 @@
+/*
+ * resources.h: what the node advertises, and how every request for it is
+ * answered: the pure core of the plugin.
+ *
+ * Built once per discovery (and, once there is one, per configuration)
+ * from the inventory: a table of resources (nvidia.com/gpu, later MIG
+ * profiles and shared replicas), each with its views, the devices the
+ * kubelet sees. A view names the physical GPU behind it (and, later, the
+ * MIG instance or replica), so health that lives on the GPU reaches every
+ * view of it, and a fault scoped to one MIG instance only the views that
+ * use that instance (and the whole-GPU views that share its silicon).
+ *
+ * Allocate, GetPreferredAllocation and ListAndWatch answers are pure
+ * functions of (views, request): no NVML, no socket, no clock, no file
+ * system here (what is on the file system, such as which /dev control
+ * nodes exist, is passed in). The answer is built in an arena that the
+ * caller frees once it is sent; request ids are looked up in O(log n).
+ */
+#ifndef GDP_RESOURCES_H
+#define GDP_RESOURCES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "config/flags.h"
+#include "gpu/inventory.h"
+#include "resources/arena.h"
+
+/* gi/ci of a view or fault that is not scoped to a MIG instance. */
+#define RESOURCES_WHOLE 0xFFFFFFFFu
+#define RESOURCES_REASON_SIZE 256
+
+/* One device as the kubelet sees it. */
+struct view {
+	char id[NVML_DEVICE_UUID_V2_BUFFER_SIZE];   /* as advertised */
+	char index_id[16];       /* for --device-id-strategy=index */
+	size_t gpu;              /* index into the inventory's gpus */
+	unsigned gi, ci;         /* RESOURCES_WHOLE: the whole GPU */
+	int numa_node;           /* -1: unknown */
+	char dev_path[32];       /* /dev/nvidia<minor> */
+	bool healthy;
+	char reason[RESOURCES_REASON_SIZE]; /* why not; "" when healthy */
+};
+
+/* One resource name and its own socket. */
+struct resource {
+	char name[128];          /* "nvidia.com/gpu" */
+	char socket_name[160];   /* "nvidia-gpu.sock" */
+	struct view *views;      /* owned, |n| entries */
+	size_t n;
+	size_t *by_id;           /* owned: view indexes sorted by id */
+	const struct resources *all;
+	bool changed;            /* health changed since the last publish */
+};
+
+/* Control nodes passed with --pass-device-specs, when present. */
+#define RESOURCES_CONTROL_NODES 4
+extern const char *const resources_control_nodes[RESOURCES_CONTROL_NODES];
+
+struct resources_options {
+	const char *resource_name;   /* "nvidia.com/gpu" */
+	enum id_strategy id_strategy;
+	bool pass_device_specs;
+	const char *dev_root;        /* host prefix of /dev paths; NULL "/" */
+	/* Which of resources_control_nodes exist on the host. */
+	bool control_present[RESOURCES_CONTROL_NODES];
+};
+
+struct resources {
+	struct resource *res;        /* owned, |n| entries */
+	size_t n;
+	enum id_strategy id_strategy;
+	bool pass_device_specs;
+	char dev_root[256];
+	bool control_present[RESOURCES_CONTROL_NODES];
+};
+
+/*
+ * The resources of |inv| (which must outlive the result: views point at
+ * its GPUs by index). An inventory with no GPU gives no resource.
+ * Returns 0 and a new table (free with resources_free), or -ENOMEM, or
+ * -EINVAL with a message in |err| (a resource name that cannot be a
+ * socket name, a --dev-root too long).
+ */
+int resources_build(const struct inventory *inv,
+    const struct resources_options *opts, struct resources **out,
+    char *err, size_t errlen);
+void resources_free(struct resources *r);
+/*
+ * (Re)builds the index resource_find() searches, after |r->views| was
+ * filled or changed. Returns 0 or -ENOMEM.
+ */
+int resource_index(struct resource *r);
+/* The view of |r| advertised as |id| (|len| bytes, no NUL needed). */
+const struct view *resource_find(const struct resource *r, const char *id,
+    size_t len);
+
+/* ---- health ---- */
+
+/* The health of one physical GPU. */
+struct resources_gpu_health {
+	bool healthy;
+	const char *reason;          /* why not; may be NULL when healthy */
+};
+
+/* A fault of one MIG instance (ci RESOURCES_WHOLE: the GPU instance). */
+struct resources_instance_fault {
+	size_t gpu;
+	unsigned gi, ci;
+	const char *reason;
+};
+
+/*
+ * Sets every view's health from its GPU's (|gpus|, inventory order) and
+ * the MIG-scoped |faults|. A view of a GPU beyond |n_gpus| is unhealthy.
+ * Marks each resource whose views changed (|changed|); returns whether
+ * any did.
+ */
+bool resources_set_health(struct resources *r,
+    const struct resources_gpu_health *gpus, size_t n_gpus,
+    const struct resources_instance_fault *faults, size_t n_faults);
+
+/* ---- answers ---- */
+
+/*
+ * The ListAndWatch message of |r|: every view, its health and NUMA node.
+ * Built in |a|; strings point into |r|, which must outlive the message.
+ * Returns NULL with errno ENOMEM.
+ */
+ProtobufCMessage *resource_list(const struct resource *r, struct arena *a);
+
+/*
+ * The Allocate answer for |request| (a V1beta1__AllocateRequest): per
+ * container NVIDIA_VISIBLE_DEVICES (ids de-duplicated, in request order;
+ * UUIDs, or indexes with --device-id-strategy=index) and, with
+ * --pass-device-specs, the control nodes that exist then each GPU's
+ * /dev node, host paths under --dev-root. Built in |a|. Returns the
+ * message, or NULL with errno and a message in |msg|: ENOENT an unknown
+ * device id, ENODEV an unhealthy device (with its reason), ENOMEM.
+ */
+ProtobufCMessage *resource_allocate(const struct resource *r,
+    const ProtobufCMessage *request, struct arena *a, char *msg,
+    size_t msglen);
+
+/*
+ * The GetPreferredAllocation answer for |request| (a
+ * V1beta1__PreferredAllocationRequest): per container, the must-include
+ * ids first, then the available ids in GPU order, then available ids we
+ * do not know, each once, up to the size asked. Built in |a|. Returns
+ * NULL with errno ENOMEM.
+ */
+ProtobufCMessage *resource_preferred(const struct resource *r,
+    const ProtobufCMessage *request, struct arena *a);
+
+#endif /* GDP_RESOURCES_H */
