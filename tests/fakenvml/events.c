@@ -21,6 +21,12 @@
  * set is lost (once the events already queued are read). Sets outlive a
  * full shutdown (their registrations are dropped, as the handles are
  * stale); only nvmlEventSetFree frees one.
+ *
+ * A profile can play a driver with no usable events (an independent NVML
+ * implementation seen in the field): supported_event_types narrows what
+ * GetSupportedEventTypes reports and RegisterEvents accepts (0: nothing),
+ * and event_wait makes a Wait that finds nothing queued answer at once,
+ * TIMEOUT or an empty SUCCESS, instead of blocking.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -194,7 +200,7 @@ fake_nvmlDeviceGetSupportedEventTypes(nvmlDevice_t dev,
 		return rc;
 	if (types == NULL)
 		return NVML_ERROR_INVALID_ARGUMENT;
-	*types = FAKE_SUPPORTED_EVENTS;
+	*types = fake_machine.supported_events;
 	return NVML_SUCCESS;
 }
 
@@ -224,7 +230,7 @@ fake_nvmlDeviceRegisterEvents(nvmlDevice_t dev, unsigned long long types,
 
 	if (rc != NVML_SUCCESS)
 		return rc;
-	if (types & ~FAKE_SUPPORTED_EVENTS)
+	if (types & ~fake_machine.supported_events)
 		return NVML_ERROR_NOT_SUPPORTED;
 	i = fake_device_index(dev);
 	events_lock_take();
@@ -293,16 +299,21 @@ deadline_after(unsigned int ms)
 	return ts;
 }
 
-/* Waits up to |timeout_ms| for an event on |set| and writes it to |data|,
- * setting |*got|. */
+/*
+ * Waits up to |timeout_ms| for an event on |set| and writes it to |data|,
+ * setting |*got|. With nothing queued, a profile's event_wait may make it
+ * answer at once instead: TIMEOUT, or SUCCESS with |data| untouched and
+ * |*got| 0, as a driver with no usable events does.
+ */
 static nvmlReturn_t
 wait_event(nvmlEventSet_t set, nvmlEventData_t *data, unsigned int timeout_ms,
     int *got)
 {
+	enum fake_event_wait mode = fake_machine.event_wait;
 	struct timespec deadline = deadline_after(timeout_ms);
 	nvmlReturn_t rc = NVML_ERROR_TIMEOUT;
 	int answered;
-	int timed_out = 0;
+	int timed_out = mode != FAKE_WAIT_BLOCK;	/* one look only */
 
 	events_lock_take();
 	/* One last look after the timeout, for an event posted with it. */
@@ -315,7 +326,9 @@ wait_event(nvmlEventSet_t set, nvmlEventData_t *data, unsigned int timeout_ms,
 	}
 	pthread_mutex_unlock(&events_lock);
 	*got = answered && rc == NVML_SUCCESS;
-	return answered ? rc : NVML_ERROR_TIMEOUT;
+	if (answered)
+		return rc;
+	return mode == FAKE_WAIT_EMPTY ? NVML_SUCCESS : NVML_ERROR_TIMEOUT;
 }
 
 nvmlReturn_t

@@ -96,9 +96,18 @@ struct fake_nvswitch {
 	unsigned int pci_device_id;
 };
 
+/* How nvmlEventSetWait behaves when no event is queued. */
+enum fake_event_wait {
+	FAKE_WAIT_BLOCK,	/* waits up to the timeout, as NVML does */
+	FAKE_WAIT_TIMEOUT,	/* answers TIMEOUT at once, whatever the wait */
+	FAKE_WAIT_EMPTY,	/* answers SUCCESS at once, writing nothing */
+};
+
 /* The whole machine, as a profile describes it. */
 struct fake_machine {
 	nvmlReturn_t init_error;	/* NVML_SUCCESS: init works */
+	enum fake_event_wait event_wait;
+	unsigned long long supported_events;	/* of FAKE_SUPPORTED_EVENTS */
 	char driver_version[FAKE_DRIVER_SIZE];
 	int cuda_driver_version;	/* 1000 * major + 10 * minor */
 	unsigned int gpu_count;

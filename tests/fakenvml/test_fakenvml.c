@@ -11,7 +11,8 @@
  * (init_error, a lost GPU, no profile, a malformed profile with its
  * file:line:key message) and event sets; and the control channel, driven
  * through a real FIFO while the library is in use: XID and ECC events,
- * lost and reset GPUs, wait errors, bad and split lines, shutdown; and
+ * lost and reset GPUs, wait errors, bad and split lines, shutdown; a
+ * driver with no usable events (event_wait, supported_event_types); and
  * fault injection: FAKE_NVML_FAIL failing the Nth call, FAKE_NVML_TRACE
  * counting every entry point (also at exit, without a shutdown), and
  * FAKE_NVML_HIDE making dlsym() miss a name.
@@ -707,6 +708,14 @@ static const struct bad_profile bad_profiles[] = {
 	    GOOD_GPU(UUID_B, "00000002:00:00.0", "0"),
 	    ": gpus[1].minor_number" },
 	{ GOOD_TOP "init_error: NVML_ERROR_BROKEN\n", ":3: init_error:" },
+	{ GOOD_TOP "event_wait: sometimes\n",
+	    ":3: event_wait: 'sometimes' is not block, immediate-timeout" },
+	{ GOOD_TOP "event_wait: [block]\n",
+	    ":3: event_wait: expected a single value" },
+	{ GOOD_TOP "supported_event_types: 0x4\n",
+	    ":3: supported_event_types: 0x4 is not within 0xB" },
+	{ GOOD_TOP "supported_event_types: none\n",
+	    ":3: supported_event_types: 'none' is not a number" },
 	{ GOOD_TOP "gpus:\n" GOOD_GPU(UUID_A, "00000001:00:00.0", "0")
 	    "    lost: maybe\n", ":10: gpus[0].lost: 'maybe'" },
 	{ "driver_version: \"550.90.07\"\n",
@@ -853,6 +862,20 @@ expect_xid(nvmlEventSet_t set, nvmlDevice_t dev, unsigned long long xid)
 	assert_int_equal(data.computeInstanceId, NO_INSTANCE);
 }
 
+/* The old ABI's nvmlEventData_t ends after eventData: every byte past it
+ * must still be 0xAA. */
+static void
+check_untouched_past_v1(const nvmlEventData_t *data)
+{
+	const unsigned char *p = (const unsigned char *)data;
+	size_t i;
+
+	for (i = offsetof(nvmlEventData_t, eventData) +
+	    sizeof(data->eventData); i < sizeof(*data); i++)
+		if (p[i] != 0xAA)
+			fail_msg("byte %zu past the v1 fields written", i);
+}
+
 /* xid-gpu.yaml: GPU 1 reports XIDs 79 and 48 once registered. */
 static void
 test_pending_xids(void **state)
@@ -886,8 +909,10 @@ test_pending_xids(void **state)
 	    NVML_SUCCESS);
 	memset(&data, 0xAA, sizeof(data));
 	assert_int_equal(nv.nvmlEventSetWaitV1(other, &data, 0), NVML_SUCCESS);
+	assert_ptr_equal(data.device, handle(1));
+	assert_int_equal(data.eventType, nvmlEventTypeXidCriticalError);
 	assert_int_equal(data.eventData, 79);
-	assert_int_equal(data.gpuInstanceId, 0xAAAAAAAAu);
+	check_untouched_past_v1(&data);
 	assert_int_equal(nv.nvmlEventSetFree(set), NVML_SUCCESS);
 	assert_int_equal(nv.nvmlEventSetFree(other), NVML_SUCCESS);
 }
@@ -1442,6 +1467,90 @@ load_library(void)
 }
 
 /*
+ * Event knobs for a driver with no usable events: no-events.yaml, and
+ * event_wait: immediate-empty in a profile of our own.
+ */
+#define LONG_WAIT_MS 10000	/* a Wait that must not be waited out */
+
+/* Waits on |set| by both names; each answers |want| at once. */
+static void
+check_immediate_wait(nvmlEventSet_t set, nvmlReturn_t want)
+{
+	nvmlEventData_t data, before;
+	long long t0 = now_ms();
+
+	memset(&data, 0x5A, sizeof(data));
+	memcpy(&before, &data, sizeof(data));
+	assert_int_equal(nv.nvmlEventSetWait(set, &data, LONG_WAIT_MS), want);
+	assert_int_equal(nv.nvmlEventSetWaitV1(set, &data, LONG_WAIT_MS),
+	    want);
+	assert_true(now_ms() - t0 < 1000);
+	/* No event: nothing written, by either. */
+	assert_memory_equal(&data, &before, sizeof(data));
+}
+
+static void
+test_no_events(void **state)
+{
+	nvmlEventSet_t set = NULL;
+	unsigned long long types = 1;
+	unsigned int count = 0, i;
+
+	init_profile("no-events.yaml");
+	assert_int_equal(nv.nvmlDeviceGetCount(&count), NVML_SUCCESS);
+	assert_int_equal(count, 2);
+	assert_int_equal(nv.nvmlEventSetCreate(&set), NVML_SUCCESS);
+	for (i = 0; i < count; i++) {
+		assert_int_equal(nv.nvmlDeviceGetSupportedEventTypes(handle(i),
+		    &types), NVML_SUCCESS);
+		assert_int_equal(types, 0);
+		assert_int_equal(nv.nvmlDeviceRegisterEvents(handle(i),
+		    nvmlEventTypeXidCriticalError, set),
+		    NVML_ERROR_NOT_SUPPORTED);
+		assert_int_equal(nv.nvmlDeviceRegisterEvents(handle(i),
+		    nvmlEventTypeSingleBitEccError, set),
+		    NVML_ERROR_NOT_SUPPORTED);
+		assert_int_equal(nv.nvmlDeviceRegisterEvents(handle(i), 0,
+		    set), NVML_SUCCESS);
+	}
+	check_immediate_wait(set, NVML_ERROR_TIMEOUT);
+	/* The usual checks still come first. */
+	assert_int_equal(nv.nvmlEventSetWait(set, NULL, LONG_WAIT_MS),
+	    NVML_ERROR_INVALID_ARGUMENT);
+	assert_int_equal(nv.nvmlEventSetFree(set), NVML_SUCCESS);
+}
+
+/* immediate-empty: SUCCESS at once with nothing written; a queued event
+ * (here pending_xids) still comes first; types may be narrowed. */
+static void
+test_event_wait_empty(void **state)
+{
+	nvmlEventSet_t set = NULL;
+	unsigned long long types = 0;
+	char path[256];
+
+	write_temp(path, sizeof(path), GOOD_TOP
+	    "event_wait: immediate-empty\nsupported_event_types: 0x8\n"
+	    "gpus:\n" GOOD_GPU(UUID_A, "00000001:00:00.0", "0")
+	    "    pending_xids: [79]\n");
+	assert_int_equal(setenv("FAKE_NVML_PROFILE", path, 1), 0);
+	assert_int_equal(nv.nvmlInit(), NVML_SUCCESS);
+	unlink(path);
+	assert_int_equal(nv.nvmlDeviceGetSupportedEventTypes(handle(0),
+	    &types), NVML_SUCCESS);
+	assert_int_equal(types, nvmlEventTypeXidCriticalError);
+	assert_int_equal(nv.nvmlEventSetCreate(&set), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlDeviceRegisterEvents(handle(0),
+	    nvmlEventTypeDoubleBitEccError, set), NVML_ERROR_NOT_SUPPORTED);
+	check_immediate_wait(set, NVML_SUCCESS);
+	assert_int_equal(nv.nvmlDeviceRegisterEvents(handle(0),
+	    nvmlEventTypeXidCriticalError, set), NVML_SUCCESS);
+	expect_xid(set, handle(0), 79);
+	check_immediate_wait(set, NVML_SUCCESS);
+	assert_int_equal(nv.nvmlEventSetFree(set), NVML_SUCCESS);
+}
+
+/*
  * Fault injection and call counts: FAKE_NVML_FAIL, FAKE_NVML_TRACE and
  * FAKE_NVML_HIDE. Counts run from process start, so each test learns
  * where a count stands from the trace before it aims a fault.
@@ -1923,6 +2032,8 @@ main(int argc, char **argv)
 		C(test_control_wait_error),
 		C(test_control_bad_commands),
 		C(test_control_shutdown),
+		T(test_no_events),
+		T(test_event_wait_empty),
 		F(test_fail_nth),
 		F(test_fail_init),
 		F(test_count_threads),
