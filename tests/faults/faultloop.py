@@ -1,0 +1,237 @@
+#!/usr/bin/python3
+"""Fault-injection loops over the real plugin, SQLite style.
+
+    faultloop.py nvml  PLUGIN STANDIN FAKE_LIB_DIR PROFILES MAKE_SYSFS
+    faultloop.py alloc PLUGIN STANDIN FAKE_LIB_DIR PROFILES MAKE_SYSFS
+
+nvml: a dry run of the scenario (start, register, ListAndWatch, health
+checks with a fast probe, an XID) counts every NVML call the plugin makes
+(the fake's FAKE_NVML_TRACE). Then each call is failed in turn
+(FAKE_NVML_FAIL=SYMBOL:N:ERROR, N = 1..3, and SYMBOL:1+:ERROR for every
+call from the first) with each relevant error, and each entry point the
+plugin used is hidden in turn (FAKE_NVML_HIDE: dlsym finds no such
+symbol, as on an older driver). Every run must end one
+of two ways: the plugin exits 1 with an error line naming the call and
+the NVML error, or it serves what it can, with a log line naming the
+call and the error unless the answer needs none (NOT_SUPPORTED, a TIMEOUT
+of a wait). Never a crash, a sanitizer report, a hang on SIGTERM, or a
+tight loop (CPU time while idle).
+
+alloc: a dry run of the scenario (start-up, register, ListAndWatch,
+Allocate, GetPreferredAllocation, a kubelet restart, an XID, SIGHUP)
+counts the allocations the plugin makes (GDP_FAULT_ALLOC=0 reports the
+count at exit); then allocation N fails for N = 1..k. Whatever fails,
+every call the stand-in started ends with a status (OK, or an error with
+a message), the plugin never crashes or leaks (ASan builds), and
+registration always comes back: the scenario ends with a successful
+Allocate. A failure at start-up may end the process with exit 1 and a
+message instead, as a DaemonSet pod then restarts.
+
+The stand-in, fake NVML and sysfs fixture are those of the plugin tests
+(tests/plugin/run-plugin-tests.py, whose Node class this reuses). Prints
+"ok - ..." / "not ok - ..." per run and "N passed, M failed" last.
+GDP_FAULT_QUICK=1 (set in sanitizer builds) keeps N = 1 and 1+ and the
+two errors every call can give, to bound the run time.
+"""
+
+import importlib.util
+import os
+import re
+import signal
+import sys
+import time
+
+MODE = sys.argv[1]
+sys.argv = [sys.argv[0]] + sys.argv[2:]  # what run-plugin-tests expects
+_spec = importlib.util.spec_from_file_location(
+    "plugintests", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "plugin", "run-plugin-tests.py"))
+pt = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(pt)
+
+QUICK = os.environ.get("GDP_FAULT_QUICK") == "1" or pt.SANITIZED
+PROFILE = "azure-nd96asr-v4"  # NVLinks, NUMA, MIG-capable: every call
+HEALTH_ARGS = ["--health-probe-interval=50ms",
+               "--health-recovery-quiet=200ms"]
+# Calls made only on the way out: failing them is not a scenario.
+NOT_SCENARIO = {"nvmlShutdown", "nvmlEventSetFree", "nvmlErrorString"}
+WAITS = {"nvmlEventSetWait", "nvmlEventSetWait_v2"}
+SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|runtime error:|"
+                       r"UndefinedBehaviorSanitizer")
+
+
+def errors_for(symbol):
+    """The NVML errors worth giving |symbol|, most telling first."""
+    errs = ["NVML_ERROR_UNKNOWN", "NVML_ERROR_GPU_IS_LOST"]
+    if QUICK:
+        return errs
+    if symbol in WAITS:
+        return errs + ["NVML_ERROR_TIMEOUT", "NVML_ERROR_NOT_SUPPORTED"]
+    if symbol.startswith("nvmlInit"):
+        return errs + ["NVML_ERROR_DRIVER_NOT_LOADED",
+                       "NVML_ERROR_NO_PERMISSION"]
+    return errs + ["NVML_ERROR_NOT_SUPPORTED", "NVML_ERROR_NO_PERMISSION"]
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of |pid| so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def first_uuid():
+    return pt.profile_uuids(PROFILE)[0]
+
+
+def start(node, env):
+    node.fifo = os.path.join(node.tmp, "nvml-control")
+    node.env["FAKE_NVML_CONTROL"] = node.fifo
+    node.env.update(env)
+    node.start_kubelet()
+    return node.start_plugin(HEALTH_ARGS)
+
+
+def served_or_exited(node, timeout=10):
+    """Waits until the plugin registered, went idle, or exited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if node.plugin.poll() is not None:
+            return "exited"
+        log = open(node.plugin_log).read()
+        if "No devices found" in log:
+            return "idle"
+        if node.call("GET", "/node")["registrations"] > 0 and \
+                "Registered device plugin" in log:
+            return "served"
+        time.sleep(0.01)
+    return "stuck"
+
+
+def run_nvml(env, observe=0.4):
+    """One run of the NVML scenario; returns (outcome, exit, log, cpu)."""
+    node = pt.Node(PROFILE)
+    try:
+        start(node, env)
+        outcome = served_or_exited(node)
+        cpu = 0.0
+        if outcome in ("served", "idle"):
+            if os.path.exists(node.fifo):
+                try:
+                    pt.inject(node, "xid %s 94" % first_uuid())
+                except AssertionError:
+                    pass  # the FIFO never opened: NVML init failed
+            c0 = cpu_seconds(node.plugin.pid)
+            time.sleep(observe)
+            cpu = cpu_seconds(node.plugin.pid) - c0
+            rc = node.stop_plugin(signal.SIGTERM, timeout=10)
+        else:
+            try:
+                rc = node.plugin.wait(timeout=10)
+            except Exception:  # noqa: BLE001 - reported as a hang
+                rc = "hung"
+            node.plugin = None
+        log = open(node.plugin_log).read()
+        return outcome, rc, log, cpu, node.tmp
+    finally:
+        node.close()
+
+
+def dry_run_counts():
+    trace = "/tmp/gdp-faultloop-trace.%d" % os.getpid()
+    outcome, rc, log, _, _ = run_nvml({"FAKE_NVML_TRACE": trace})
+    if outcome != "served" or rc != 0:
+        raise SystemExit("dry run failed (%s, exit %s): %s" %
+                         (outcome, rc, log[-2000:]))
+    counts = {}
+    with open(trace) as f:
+        for line in f:
+            sym, n = line.split()
+            counts[sym] = int(n)
+    os.unlink(trace)
+    return counts
+
+
+def family(symbol):
+    """nvmlEventSetWait_v2 -> nvmlEventSetWait: how logs name a call."""
+    return re.sub(r"_v[0-9]+$", "", symbol)
+
+
+def check_nvml(what, symbol, err, result, must_name=True):
+    """The verdict on one run, or None when it behaved."""
+    outcome, rc, log, cpu, _ = result
+    if SANITIZER.search(log):
+        return "sanitizer report: %s" % SANITIZER.search(log).group(0)
+    if outcome == "stuck" or rc == "hung":
+        return "hung (%s, exit %s)" % (outcome, rc)
+    if cpu > 0.25:
+        return "busy while idle: %.2f s CPU in 0.4 s" % cpu
+    named = [ln for ln in log.splitlines()
+             if family(symbol) in ln and (err is None or err in ln)]
+    if outcome == "exited":
+        if rc != 1:
+            return "exited %s, not 1" % rc
+        if not any(ln.startswith("E") for ln in named):
+            return "exit 1 without an error line naming %s%s" % (
+                symbol, " and " + err if err else "")
+        return None
+    if rc != 0:
+        return "SIGTERM: exit %s" % rc
+    if must_name and not named:
+        return "served without a log line naming %s%s" % (
+            symbol, " and " + err if err else "")
+    return None
+
+
+def needs_no_word(symbol, err):
+    """Answers a plugin may rightly take in silence."""
+    if err == "NVML_ERROR_NOT_SUPPORTED":
+        return True        # "no such feature" is an answer
+    if symbol in WAITS and err in ("NVML_ERROR_TIMEOUT",
+                                   "NVML_ERROR_GPU_IS_LOST"):
+        return True        # a timeout; or "lost" the probe then disproves
+    return False
+
+
+def nvml_loop():
+    counts = dry_run_counts()
+    runs = []
+    for sym in sorted(counts):
+        if sym in NOT_SCENARIO:
+            continue
+        ns = ["1", "1+"] if QUICK else \
+            [str(n) for n in range(1, min(counts[sym], 3) + 1)] + ["1+"]
+        for n in ns:
+            for err in errors_for(sym):
+                runs.append(("fail %s call %s with %s" % (sym, n, err),
+                             sym, err, {"FAKE_NVML_FAIL": "%s:%s:%s" % (
+                                 sym, n, err)}))
+    for sym in sorted(counts):
+        runs.append(("hide %s" % sym, sym, None, {"FAKE_NVML_HIDE": sym}))
+    passed = failed = 0
+    for what, sym, err, env in runs:
+        result = run_nvml(env)
+        must = err is not None and not needs_no_word(sym, err)
+        why = check_nvml(what, sym, err, result, must)
+        if why is None:
+            passed += 1
+            print("ok - %s (%s)" % (what, result[0]), flush=True)
+        else:
+            failed += 1
+            print("not ok - %s: %s" % (what, why), flush=True)
+            for line in result[2].splitlines()[-8:]:
+                print("#   plugin: %s" % line)
+    return passed, failed
+
+
+def main():
+    if MODE == "nvml":
+        passed, failed = nvml_loop()
+    else:
+        raise SystemExit("faultloop.py: unknown mode %r" % MODE)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
