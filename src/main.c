@@ -71,6 +71,9 @@ start_nvml(struct daemon *d)
 	d->nvml_ready = true;
 	log_info("Loaded NVML from %s (%s)", nvml_path(d->nvml),
 	    nvml_init_symbol(d->nvml));
+	if (nvml_missing(d->nvml, err, sizeof(err))[0] != '\0')
+		log_warn("NVML at %s lacks %s (an older driver?): what needs "
+		    "them stays unknown", nvml_path(d->nvml), err);
 	return 0;
 }
 
@@ -307,12 +310,17 @@ list_command(struct daemon *d)
 	    "NAME", "MEMORY", "CC", "NUMA", "PCI BUS ID", "MINOR", "NVLINKS");
 	for (size_t i = 0; i < inv->n; i++) {
 		const struct gpu *g = &inv->gpus[i];
+		char mem[24] = "unknown", cc[24] = "?";
 
-		printf("%-4u %-41s %-24s %6llu MiB %2d.%d %5d %-17s %5u %7u\n",
-		    g->index, g->uuid, g->name,
-		    (unsigned long long)(g->memory_bytes >> 20), g->cc_major,
-		    g->cc_minor, g->numa_node, g->bus_id, g->minor,
-		    g->n_links);
+		if (g->memory_bytes > 0)
+			snprintf(mem, sizeof(mem), "%llu MiB",
+			    (unsigned long long)(g->memory_bytes >> 20));
+		if (g->cc_major >= 0)
+			snprintf(cc, sizeof(cc), "%d.%d", g->cc_major,
+			    g->cc_minor);
+		printf("%-4u %-41s %-24s %10s %4s %5d %-17s %5u %7u\n",
+		    g->index, g->uuid, g->name, mem, cc, g->numa_node,
+		    g->bus_id, g->minor, g->n_links);
 	}
 	for (size_t i = 0; i < inv->n_skipped; i++)
 		printf("not advertised: %s\n", inv->skipped[i]);

@@ -365,10 +365,30 @@ nvml_init_symbol(const struct nvml *nvml)
 	return nvml->bound_init != NULL ? nvml->bound_init : "none";
 }
 
-bool
-nvml_has(const struct nvml *nvml, const char *symbol)
+/* An entry point that has an old-layout twin is missing only without it. */
+static bool
+has_v1_twin(const struct nvml *nvml, const void *fn)
 {
-	return dlsym(nvml->handle, symbol) != NULL;
+	if (fn == (const void *)&nvml->nvmlDeviceGetPciInfo)
+		return nvml->nvmlDeviceGetPciInfoV1 != NULL;
+	if (fn == (const void *)&nvml->nvmlDeviceGetNvLinkRemotePciInfo)
+		return nvml->nvmlDeviceGetNvLinkRemotePciInfoV1 != NULL;
+	if (fn == (const void *)&nvml->nvmlEventSetWait)
+		return nvml->nvmlEventSetWaitV1 != NULL;
+	return false;
+}
+
+const char *
+nvml_missing(const struct nvml *nvml, char *buf, size_t len)
+{
+	buf[0] = '\0';
+#define GDP_NVML_MISSING(member, newest, oldest) \
+	if (nvml->member == NULL && strstr(#member, "V1") == NULL && \
+	    !has_v1_twin(nvml, &nvml->member)) \
+		append(buf, len, "%s%s", buf[0] ? ", " : "", newest);
+	GDP_NVML_SYMBOLS(GDP_NVML_MISSING)
+#undef GDP_NVML_MISSING
+	return buf;
 }
 
 /* ---- the calls ---- */

@@ -84,8 +84,12 @@ void nvml_close(struct nvml *nvml);
 /* The file that was loaded, and the init symbol bound (for the logs). */
 const char *nvml_path(const struct nvml *nvml);
 const char *nvml_init_symbol(const struct nvml *nvml);
-/* Whether the library has the entry point bound to |symbol| (tests). */
-bool nvml_has(const struct nvml *nvml, const char *symbol);
+/*
+ * Writes into |buf| the entry points the library lacks altogether (none
+ * of their names), comma-separated: "" when it has them all. Returns
+ * |buf|.
+ */
+const char *nvml_missing(const struct nvml *nvml, char *buf, size_t len);
 
 /* "NVML_ERROR_GPU_IS_LOST" for 15; "NVML_ERROR_<n>" for unknown codes. */
 const char *nvml_error_name(nvmlReturn_t rc);

@@ -478,6 +478,19 @@ def case_mig_scoped_xid(node):
     assert "GPU instance 1" in open(node.plugin_log).read()
 
 
+def case_old_driver_whole_gpu_xid(node):
+    # A driver without nvmlEventSetWait_v2: events come in the v1 layout,
+    # which has no instance ids, so an XID is the whole GPU's.
+    u = health_node(node, {"FAKE_NVML_HIDE": "nvmlEventSetWait_v2"})
+    inject(node, "xid %s 48" % u[1])
+    node.wait(allocatable=3)
+    bad = node.allocate([u[1]])
+    assert not bad["ok"] and "XID 48" in bad["message"], bad
+    assert "instance" not in bad["message"], bad
+    log = open(node.plugin_log).read()
+    assert "GPU instance" not in log, log
+
+
 def profile_case(name):
     def run(node):
         n = len(profile_uuids(name))
@@ -553,6 +566,8 @@ CASES = [
      case_reset_class_waits_for_reset),
     ("health: a MIG-scoped XID marks the GPU's whole-GPU view",
      "azure-nc24", {}, case_mig_scoped_xid),
+    ("health: an old driver's v1 event is a whole-GPU XID", "azure-nc24",
+     {}, case_old_driver_whole_gpu_xid),
 ] + [("profile %s advertises every GPU" % p, p, {}, profile_case(p))
      for p in ("azure-nc6", "azure-nc24", "azure-nd96asr-v4", "dgx-h100")]
 
