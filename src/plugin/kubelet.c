@@ -206,23 +206,27 @@ watchdog(struct loop *loop, void *arg)
 	return WATCHDOG_MS;
 }
 
+/* Watches the kubelet's directory. Returns 0 or -errno, with |err|. */
 static int
 watch_dir(struct kubelet_link *link, char *err, size_t errlen)
 {
+	int rc;
+
 	link->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (link->inotify_fd < 0 || inotify_add_watch(link->inotify_fd,
 	    link->dir, IN_CREATE | IN_DELETE | IN_MOVED_TO |
 	    IN_MOVED_FROM) < 0) {
+		rc = -errno;
 		snprintf(err, errlen, "cannot watch %s: %s (does it exist?)",
-		    link->dir, strerror(errno));
-		return -1;
+		    link->dir, strerror(-rc));
+		return rc;
 	}
-	if (loop_add_fd(link->loop, link->inotify_fd, LOOP_READ,
-	    on_dir_event, link) < 0) {
-		snprintf(err, errlen, "cannot watch %s", link->dir);
-		return -1;
-	}
-	return 0;
+	rc = loop_add_fd(link->loop, link->inotify_fd, LOOP_READ,
+	    on_dir_event, link);
+	if (rc < 0)
+		snprintf(err, errlen, "cannot watch %s: %s", link->dir,
+		    strerror(-rc));
+	return rc;
 }
 
 struct kubelet_link *
@@ -244,13 +248,13 @@ kubelet_link_new(struct loop *loop, const char *kubelet_socket,
 	link->dir = strdup(kubelet_socket);
 	if (link->socket == NULL || link->dir == NULL) {
 		snprintf(err, errlen, "out of memory");
-		goto fail;
+		goto out_free_link;
 	}
 	slash = strrchr(link->dir, '/');
 	if (slash == NULL || slash[1] == '\0') {
 		snprintf(err, errlen, "--kubelet-socket \"%s\" is not a path "
 		    "to a socket file", kubelet_socket);
-		goto fail;
+		goto out_free_link;
 	}
 	if (slash == link->dir)
 		slash[1] = '\0'; /* the socket is in "/" */
@@ -258,14 +262,14 @@ kubelet_link_new(struct loop *loop, const char *kubelet_socket,
 		*slash = '\0';
 	link->socket_name = strrchr(link->socket, '/') + 1;
 	if (watch_dir(link, err, errlen) < 0)
-		goto fail;
+		goto out_free_link;
 	link->watchdog = loop_add_timer(loop, WATCHDOG_MS, watchdog, link);
 	if (link->watchdog == NULL) {
 		snprintf(err, errlen, "out of memory");
-		goto fail;
+		goto out_free_link;
 	}
 	return link;
-fail:
+out_free_link:
 	kubelet_link_free(link);
 	return NULL;
 }
