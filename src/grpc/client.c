@@ -26,6 +26,7 @@
 
 #include "grpc/h2conn.h"
 #include "version.h"
+#include "util/alloc.h"
 
 #define DEFAULT_USER_AGENT "gpu-device-plugin/" GDP_VERSION
 
@@ -83,10 +84,11 @@ call_free(struct grpc_client_call *call)
 	h2conn_close(&call->h2);
 	grpc_reader_reset(&call->reader);
 	if (call->response != NULL)
-		protobuf_c_message_free_unpacked(call->response, NULL);
-	free(call->grpc_message);
-	free(call->body);
-	free(call);
+		protobuf_c_message_free_unpacked(call->response,
+		    gdp_protobuf_allocator());
+	gdp_free(call->grpc_message);
+	gdp_free(call->body);
+	gdp_free(call);
 }
 
 /* grpc-go's mapping of a non-gRPC HTTP status. */
@@ -127,11 +129,11 @@ verdict(struct grpc_client_call *call, char **message)
 		set_local(call, GRPC_INTERNAL,
 		    "server sent status OK without a response message");
 	if (call->local_code >= 0) {
-		*message = strdup(call->local_msg);
+		*message = gdp_strdup(call->local_msg);
 		return call->local_code;
 	}
 	if (call->grpc_status >= 0) {
-		*message = call->grpc_message == NULL ? strdup("") :
+		*message = call->grpc_message == NULL ? gdp_strdup("") :
 		    grpc_percent_decode(call->grpc_message,
 		    strlen(call->grpc_message));
 		return call->grpc_status;
@@ -140,16 +142,16 @@ verdict(struct grpc_client_call *call, char **message)
 		snprintf(buf, sizeof(buf),
 		    "unexpected HTTP status code received from server: %d",
 		    call->http_status);
-		*message = strdup(buf);
+		*message = gdp_strdup(buf);
 		return code_from_http(call->http_status);
 	}
 	if (call->rst_code != NGHTTP2_NO_ERROR) {
 		snprintf(buf, sizeof(buf), "stream reset by server: %s",
 		    nghttp2_http2_strerror(call->rst_code));
-		*message = strdup(buf);
+		*message = gdp_strdup(buf);
 		return code_from_rst(call->rst_code);
 	}
-	*message = strdup("server closed the stream without a grpc-status");
+	*message = gdp_strdup("server closed the stream without a grpc-status");
 	return GRPC_INTERNAL;
 }
 
@@ -171,7 +173,7 @@ complete(struct grpc_client_call *call)
 	h2conn_close(&call->h2);
 	call->cb(code, message != NULL ? message : "out of memory",
 	    code == GRPC_OK ? call->response : NULL, call->arg);
-	free(message);
+	gdp_free(message);
 	call_free(call);
 }
 
@@ -198,8 +200,8 @@ on_header(nghttp2_session *session, const nghttp2_frame *frame,
 		v[valuelen] = '\0';
 		call->grpc_status = atoi(v);
 	} else if (namelen == 12 && memcmp(name, "grpc-message", 12) == 0) {
-		free(call->grpc_message);
-		call->grpc_message = strndup((const char *)value, valuelen);
+		gdp_free(call->grpc_message);
+		call->grpc_message = gdp_strndup((const char *)value, valuelen);
 	}
 	return 0;
 }
@@ -214,8 +216,8 @@ on_response_message(const uint8_t *msg, size_t len, void *arg)
 		    "server sent more than one response message");
 		return -EPROTO;
 	}
-	call->response = protobuf_c_message_unpack(call->response_type, NULL,
-	    len, msg);
+	call->response = protobuf_c_message_unpack(call->response_type,
+	    gdp_protobuf_allocator(), len, msg);
 	if (call->response == NULL) {
 		set_local(call, GRPC_INTERNAL,
 		    "cannot decode the response as %s",
@@ -328,7 +330,7 @@ encode_body(struct grpc_client_call *call, const ProtobufCMessage *msg)
 
 	if (len > UINT32_MAX - GRPC_PREFIX_LEN)
 		return -EINVAL;
-	call->body = malloc(GRPC_PREFIX_LEN + len);
+	call->body = gdp_malloc(GRPC_PREFIX_LEN + len);
 	if (call->body == NULL)
 		return -ENOMEM;
 	grpc_prefix_write(call->body, (uint32_t)len);
@@ -350,7 +352,8 @@ new_session(struct grpc_client_call *call, nghttp2_session **out)
 	    on_data_chunk);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb,
 	    on_stream_close);
-	rc = nghttp2_session_client_new(out, cb, call);
+	rc = nghttp2_session_client_new3(out, cb, call, NULL,
+	    gdp_nghttp2_mem());
 	nghttp2_session_callbacks_del(cb);
 	return rc == 0 ? 0 : -ENOMEM;
 }
@@ -452,7 +455,7 @@ grpc_client_call(struct loop *loop, const struct grpc_client_request *req,
 
 	if (strlen(req->socket_path) >= sizeof(sa.sun_path))
 		return -EINVAL;
-	call = calloc(1, sizeof(*call));
+	call = gdp_calloc(1, sizeof(*call));
 	if (call == NULL)
 		return -ENOMEM;
 	call->loop = loop;

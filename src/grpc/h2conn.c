@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "util/alloc.h"
+
 #define READ_CHUNK 65536
 /* Reads per readable event, so one busy peer cannot starve the others. */
 #define READS_PER_EVENT 8
@@ -73,7 +75,7 @@ keep_pending(struct h2conn *c, const uint8_t *data, size_t len)
 
 		while (cap < c->pending_len + len)
 			cap *= 2;
-		p = realloc(c->pending, cap);
+		p = gdp_realloc(c->pending, cap);
 		if (p == NULL)
 			return -ENOMEM;
 		c->pending = p;
@@ -183,7 +185,7 @@ h2conn_close(struct h2conn *c)
 	c->fd = -1;
 	nghttp2_session_del(c->session);
 	c->session = NULL;
-	free(c->pending);
+	gdp_free(c->pending);
 	c->pending = NULL;
 	c->pending_len = c->pending_off = c->pending_cap = 0;
 }

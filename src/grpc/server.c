@@ -31,6 +31,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "grpc/h2conn.h"
+#include "util/alloc.h"
 
 #define DEFAULT_MAX_STREAM_QUEUE ((size_t)8 << 20)
 #define DEFAULT_MAX_CONCURRENT_STREAMS 1024
@@ -119,7 +120,7 @@ static void conn_destroy(struct conn *conn);
 static struct grpc_call *
 call_new(struct conn *conn, int32_t stream_id)
 {
-	struct grpc_call *call = calloc(1, sizeof(*call));
+	struct grpc_call *call = gdp_calloc(1, sizeof(*call));
 
 	if (call == NULL)
 		return NULL;
@@ -142,7 +143,7 @@ call_drop_queue(struct grpc_call *call)
 		struct outmsg *m = call->head;
 
 		call->head = m->next;
-		free(m);
+		gdp_free(m);
 	}
 	call->tail = NULL;
 	st->queued_bytes -= call->queued;
@@ -178,11 +179,12 @@ call_free(struct grpc_call *call)
 	call_drop_queue(call);
 	grpc_reader_reset(&call->reader);
 	if (call->request != NULL)
-		protobuf_c_message_free_unpacked(call->request, NULL);
-	free(call->content_type);
-	free(call->path);
-	free(call->status_msg);
-	free(call);
+		protobuf_c_message_free_unpacked(call->request,
+		    gdp_protobuf_allocator());
+	gdp_free(call->content_type);
+	gdp_free(call->path);
+	gdp_free(call->status_msg);
+	gdp_free(call);
 }
 
 /* ---- calls: answering ---- */
@@ -261,7 +263,7 @@ read_queue(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
 			call->head = m->next;
 			if (call->head == NULL)
 				call->tail = NULL;
-			free(m);
+			gdp_free(m);
 		}
 	}
 	if (call->head == NULL && call->finished) {
@@ -320,7 +322,7 @@ set_status(struct grpc_call *call, int code, const char *message)
 	if (message != NULL && message[0] != '\0' &&
 	    (enc = grpc_percent_encode(message, strlen(message))) == NULL)
 		return -ENOMEM;
-	free(call->status_msg);
+	gdp_free(call->status_msg);
 	call->status_msg = enc;
 	call->status = code;
 	call->finished = true;
@@ -487,8 +489,8 @@ on_request_message(const uint8_t *msg, size_t len, void *arg)
 		    call->method->path);
 		return -EPROTO;
 	}
-	call->request = protobuf_c_message_unpack(call->method->request, NULL,
-	    len, msg);
+	call->request = protobuf_c_message_unpack(call->method->request,
+	    gdp_protobuf_allocator(), len, msg);
 	if (call->request == NULL) {
 		respond_early_fmt(call, GRPC_INTERNAL,
 		    "grpc: error unmarshalling request for %s",
@@ -536,7 +538,7 @@ dispatch(struct grpc_call *call)
 	call->dispatched = true;
 	server->stats.calls++;
 	call->method->handler(call, request, server->app);
-	protobuf_c_message_free_unpacked(request, NULL);
+	protobuf_c_message_free_unpacked(request, gdp_protobuf_allocator());
 }
 
 /* ---- nghttp2 callbacks (user_data is the connection) ---- */
@@ -586,7 +588,7 @@ on_header(nghttp2_session *session, const nghttp2_frame *frame,
 		call->has_path = valuelen > 0;
 		call->method = find_method(call->conn->server, value, valuelen);
 		/* Kept only to name an unknown path in the error. */
-		if (call->method == NULL && (call->path = strndup(
+		if (call->method == NULL && (call->path = gdp_strndup(
 		    (const char *)value, valuelen)) == NULL)
 			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	} else if (name_is(name, namelen, "content-type") &&
@@ -594,7 +596,7 @@ on_header(nghttp2_session *session, const nghttp2_frame *frame,
 		call->has_content_type = true;
 		call->content_type_ok = content_type_is_grpc(value, valuelen);
 		/* Kept only to name a wrong content-type in the error. */
-		if (!call->content_type_ok && (call->content_type = strndup(
+		if (!call->content_type_ok && (call->content_type = gdp_strndup(
 		    (const char *)value, valuelen)) == NULL)
 			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	} else if (name_is(name, namelen, "grpc-timeout")) {
@@ -764,7 +766,7 @@ conn_destroy(struct conn *conn)
 	if (conn->next != NULL)
 		conn->next->prev = conn->prev;
 	server->stats.conns_open--;
-	free(conn);
+	gdp_free(conn);
 }
 
 static int
@@ -776,14 +778,14 @@ conn_start(struct grpc_server *server, int fd)
 		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW },
 	};
 	nghttp2_session *session;
-	struct conn *conn = calloc(1, sizeof(*conn));
+	struct conn *conn = gdp_calloc(1, sizeof(*conn));
 	int rc = -ENOMEM;
 
 	if (conn == NULL)
 		goto out_close;
 	conn->server = server;
-	if (nghttp2_session_server_new2(&session, server->callbacks, conn,
-	    server->option) != 0)
+	if (nghttp2_session_server_new3(&session, server->callbacks, conn,
+	    server->option, gdp_nghttp2_mem()) != 0)
 		goto out_free;
 	if (nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, settings,
 	    2) != 0 || nghttp2_session_set_local_window_size(session,
@@ -808,7 +810,7 @@ conn_start(struct grpc_server *server, int fd)
 	return 0;
 
 out_free:
-	free(conn);
+	gdp_free(conn);
 out_close:
 	close(fd);
 	return rc;
@@ -849,7 +851,7 @@ struct grpc_server *
 grpc_server_new(struct loop *loop, const struct grpc_method *methods,
     size_t n, void *app, const struct grpc_server_options *opts)
 {
-	struct grpc_server *server = calloc(1, sizeof(*server));
+	struct grpc_server *server = gdp_calloc(1, sizeof(*server));
 
 	if (server == NULL)
 		return NULL;
@@ -909,8 +911,8 @@ grpc_server_listen(struct grpc_server *server, const char *path)
 	rc = loop_add_fd(server->loop, fd, LOOP_READ, on_accept, server);
 	if (rc < 0)
 		goto out_unlink;
-	free(server->path);
-	server->path = strdup(path);
+	gdp_free(server->path);
+	server->path = gdp_strdup(path);
 	server->listen_fd = fd;
 	return 0;
 
@@ -973,8 +975,8 @@ grpc_server_free(struct grpc_server *server)
 		loop_del_before_sleep(server->loop, flush_all, server);
 	nghttp2_session_callbacks_del(server->callbacks);
 	nghttp2_option_del(server->option);
-	free(server->path);
-	free(server);
+	gdp_free(server->path);
+	gdp_free(server);
 }
 
 const struct grpc_server_stats *
@@ -986,7 +988,7 @@ grpc_server_stats(const struct grpc_server *server)
 void
 grpc_server_forget_path(struct grpc_server *server)
 {
-	free(server->path);
+	gdp_free(server->path);
 	server->path = NULL;
 }
 
@@ -1014,7 +1016,7 @@ grpc_call_send(struct grpc_call *call, const ProtobufCMessage *msg)
 	if (call->queued > 0 &&
 	    call->queued + len > server->opts.max_stream_queue)
 		return -ENOBUFS;
-	m = malloc(sizeof(*m) + GRPC_PREFIX_LEN + len);
+	m = gdp_malloc(sizeof(*m) + GRPC_PREFIX_LEN + len);
 	if (m == NULL)
 		return -ENOMEM;
 	m->next = NULL;

@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/alloc.h"
+
 #define MAX_EVENTS 64
 #define NSEC_PER_MSEC 1000000LL
 
@@ -104,7 +106,7 @@ loop_now_ms(void)
 struct loop *
 loop_new(void)
 {
-	struct loop *loop = calloc(1, sizeof(*loop));
+	struct loop *loop = gdp_calloc(1, sizeof(*loop));
 
 	if (loop == NULL)
 		return NULL;
@@ -127,8 +129,8 @@ out_close_timer:
 out_close_ep:
 	close(loop->epfd);
 out_free:
-	free(loop->slots);
-	free(loop);
+	gdp_free(loop->slots);
+	gdp_free(loop);
 	return NULL;
 }
 
@@ -140,20 +142,20 @@ loop_free(struct loop *loop)
 	if (loop == NULL)
 		return;
 	for (size_t i = 0; i < loop->nheap; i++)
-		free(loop->heap[i]);
+		gdp_free(loop->heap[i]);
 	for (w = loop->wakeups; w != NULL; w = next) {
 		next = w->next;
 		close(w->fd);
-		free(w);
+		gdp_free(w);
 	}
 	if (loop->sigfd >= 0)
 		close(loop->sigfd);
 	close(loop->timerfd);
 	close(loop->epfd);
-	free(loop->heap);
-	free(loop->slots);
-	free(loop->hooks);
-	free(loop);
+	gdp_free(loop->heap);
+	gdp_free(loop->slots);
+	gdp_free(loop->hooks);
+	gdp_free(loop);
 }
 
 static uint32_t
@@ -171,7 +173,7 @@ grow_slots(struct loop *loop, int fd)
 
 	while (n <= (size_t)fd)
 		n *= 2;
-	slots = realloc(loop->slots, n * sizeof(*slots));
+	slots = gdp_realloc(loop->slots, n * sizeof(*slots));
 	if (slots == NULL)
 		return -ENOMEM;
 	memset(slots + loop->nslots, 0,
@@ -290,7 +292,7 @@ heap_push(struct loop *loop, struct loop_timer *t)
 		size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 16;
 		struct loop_timer **heap;
 
-		heap = realloc(loop->heap, cap * sizeof(struct loop_timer *));
+		heap = gdp_realloc(loop->heap, cap * sizeof(*heap));
 		if (heap == NULL)
 			return -ENOMEM;
 		loop->heap = heap;
@@ -318,7 +320,7 @@ struct loop_timer *
 loop_add_timer(struct loop *loop, int64_t delay_ms, loop_timer_cb cb,
     void *arg)
 {
-	struct loop_timer *t = calloc(1, sizeof(*t));
+	struct loop_timer *t = gdp_calloc(1, sizeof(*t));
 
 	if (t == NULL)
 		return NULL;
@@ -327,7 +329,7 @@ loop_add_timer(struct loop *loop, int64_t delay_ms, loop_timer_cb cb,
 	t->due_ns = loop_now_ns() + (delay_ms > 0 ? delay_ms : 0) *
 	    NSEC_PER_MSEC;
 	if (heap_push(loop, t) < 0) {
-		free(t);
+		gdp_free(t);
 		return NULL;
 	}
 	return t;
@@ -343,7 +345,7 @@ loop_cancel_timer(struct loop *loop, struct loop_timer *timer)
 		return;
 	}
 	heap_remove(loop, timer);
-	free(timer);
+	gdp_free(timer);
 }
 
 static void
@@ -372,14 +374,14 @@ run_timer(struct loop *loop, struct loop_timer *t, int64_t round_ns)
 	delay = t->cb(loop, t->arg);
 	t->running = false;
 	if (t->cancelled || delay < 0) {
-		free(t);
+		gdp_free(t);
 		return;
 	}
 	t->due_ns = loop_now_ns() + delay * NSEC_PER_MSEC;
 	if (t->due_ns <= round_ns)
 		t->due_ns = round_ns + 1; /* never twice in one round */
 	if (heap_push(loop, t) < 0)
-		free(t); /* cannot happen: the slot it left is still there */
+		gdp_free(t); /* cannot happen: its old slot is still there */
 }
 
 static void
@@ -460,7 +462,7 @@ wakeup_ready(struct loop *loop, int fd, unsigned events, void *arg)
 struct loop_wakeup *
 loop_add_wakeup(struct loop *loop, loop_wakeup_cb cb, void *arg)
 {
-	struct loop_wakeup *w = calloc(1, sizeof(*w));
+	struct loop_wakeup *w = gdp_calloc(1, sizeof(*w));
 
 	if (w == NULL)
 		return NULL;
@@ -478,7 +480,7 @@ loop_add_wakeup(struct loop *loop, loop_wakeup_cb cb, void *arg)
 out_close:
 	close(w->fd);
 out_free:
-	free(w);
+	gdp_free(w);
 	return NULL;
 }
 
@@ -500,7 +502,7 @@ loop_add_before_sleep(struct loop *loop, loop_hook_cb cb, void *arg)
 {
 	struct hook *hooks;
 
-	hooks = realloc(loop->hooks, (loop->nhooks + 1) * sizeof(*hooks));
+	hooks = gdp_realloc(loop->hooks, (loop->nhooks + 1) * sizeof(*hooks));
 	if (hooks == NULL)
 		return -ENOMEM;
 	hooks[loop->nhooks].cb = cb;
