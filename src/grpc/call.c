@@ -8,6 +8,14 @@
  * application through grpc_call_*. Messages wait in the call's queue until
  * HTTP/2 flow control lets nghttp2 pull them through read_queue(), which
  * also puts the trailers behind the last one.
+ *
+ * Ending a call cannot leave its stream open, whatever memory allows (the
+ * kubelet gives Allocate no deadline: a call left open hangs a pod's
+ * admission). A status message that cannot be encoded gives way to a
+ * static one; a status that cannot be queued gives way to
+ * RST_STREAM(INTERNAL_ERROR); a reset that cannot be queued closes the
+ * connection after a last flush (conn->closing). tests/unit/
+ * test_server_faults.c fails every allocation in turn to hold us to it.
  */
 #include "server_int.h"
 
@@ -21,7 +29,12 @@
 /* A client cancel this close to the deadline is the deadline (see below). */
 #define DEADLINE_SLACK_NS (50 * 1000000LL)
 
-static void call_kick(struct grpc_call *call);
+/* Static grpc-messages: plain ASCII, so already percent-encoded. */
+#define MSG_LOST "grpc: the status message was lost (out of memory)"
+#define MSG_DEADLINE "deadline exceeded"
+#define MSG_NO_MEMORY_RESPONSE "grpc: out of memory for the response"
+
+static int call_kick(struct grpc_call *call);
 
 /* ---- lifetime ---- */
 
@@ -142,6 +155,7 @@ submit_trailers(struct grpc_call *call, bool with_headers,
 	nghttp2_nv nva[5];
 	size_t n = 0;
 	nghttp2_session *session = call->conn->h2.session;
+	int rc;
 
 	format_code(code, call->status);
 	if (with_headers) {
@@ -158,11 +172,18 @@ submit_trailers(struct grpc_call *call, bool with_headers,
 		nghttp2_nv gm = NV("grpc-message", call->status_msg);
 
 		nva[n++] = gm;
+	} else if (call->status_static != NULL) {
+		nghttp2_nv gm = NV("grpc-message", call->status_static);
+
+		nva[n++] = gm;
 	}
 	if (with_headers)
-		return nghttp2_submit_response(session, call->stream_id, nva,
-		    n, NULL);
-	return nghttp2_submit_trailer(session, call->stream_id, nva, n);
+		rc = nghttp2_submit_response(session, call->stream_id, nva, n,
+		    NULL);
+	else
+		rc = nghttp2_submit_trailer(session, call->stream_id, nva, n);
+	call->trailers_queued = rc == 0;
+	return rc;
 }
 
 static size_t
@@ -202,6 +223,8 @@ read_queue(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
 	if (STAILQ_EMPTY(&call->queue) && call->finished) {
 		*data_flags |= NGHTTP2_DATA_FLAG_EOF |
 		    NGHTTP2_DATA_FLAG_NO_END_STREAM;
+		/* On failure nghttp2 resets the stream (INTERNAL_ERROR),
+		 * or, failing that, the whole session. */
 		if (submit_trailers(call, false, NULL) != 0)
 			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 		return (ssize_t)copied;
@@ -213,52 +236,89 @@ read_queue(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
 	return (ssize_t)copied;
 }
 
-/* Hands whatever the call has to nghttp2; the loop flushes it. */
-static void
+void
+call_reset(struct grpc_call *call, uint32_t error_code)
+{
+	if (nghttp2_submit_rst_stream(call->conn->h2.session,
+	    NGHTTP2_FLAG_NONE, call->stream_id, error_code) != 0)
+		call->conn->closing = true;
+}
+
+/* The answer cannot be queued: the stream ends without it. */
+static int
+call_abort(struct grpc_call *call)
+{
+	call->headers_sent = true;
+	call->deferred = false;
+	call_reset(call, NGHTTP2_INTERNAL_ERROR);
+	return -ENOMEM;
+}
+
+/*
+ * Hands whatever the call has to nghttp2; the loop flushes it. Returns 0,
+ * or -ENOMEM when the call had to be reset instead (see the top).
+ */
+static int
 call_kick(struct grpc_call *call)
 {
 	nghttp2_session *session = call->conn->h2.session;
+	nghttp2_nv nva[] = {
+		NV(":status", "200"),
+		NV("content-type", "application/grpc"),
+	};
+	nghttp2_data_provider dp = { .source.ptr = call,
+		.read_callback = read_queue };
 
-	if (call->conn->dead)
-		return;
-	if (!call->headers_sent) {
-		nghttp2_nv nva[] = {
-			NV(":status", "200"),
-			NV("content-type", "application/grpc"),
-		};
-		nghttp2_data_provider dp = { .source.ptr = call,
-			.read_callback = read_queue };
-
-		call->headers_sent = true;
-		if (call->finished && STAILQ_EMPTY(&call->queue)) {
-			/* Trailers-Only. */
-			if (submit_trailers(call, true, "200") != 0)
-				call->conn->dead = true;
-			return;
-		}
-		if (nghttp2_submit_response(session, call->stream_id, nva, 2,
-		    &dp) != 0)
-			call->conn->dead = true;
-		return;
-	}
-	if (call->deferred) {
+	if (call->conn->dead || call->conn->closing)
+		return 0;
+	if (call->headers_sent) {
+		if (!call->deferred)
+			return 0;
 		call->deferred = false;
-		nghttp2_session_resume_data(session, call->stream_id);
+		if (nghttp2_session_resume_data(session, call->stream_id) != 0)
+			return call_abort(call);
+		return 0;
 	}
+	call->headers_sent = true;
+	if (call->finished && STAILQ_EMPTY(&call->queue)) {
+		/* Trailers-Only. */
+		if (submit_trailers(call, true, "200") != 0)
+			return call_abort(call);
+		return 0;
+	}
+	if (nghttp2_submit_response(session, call->stream_id, nva, 2,
+	    &dp) != 0)
+		return call_abort(call);
+	return 0;
 }
 
+/* Decides the status; a static |msg| is used as it is (no allocation). */
+static void
+set_status_static(struct grpc_call *call, int code, const char *msg)
+{
+	gdp_free(call->status_msg);
+	call->status_msg = NULL;
+	call->status_static = msg;
+	call->status = code;
+	call->finished = true;
+}
+
+/*
+ * Decides the status. Returns 0, or -ENOMEM when |message| could not be
+ * encoded (the status stands, with MSG_LOST for a message).
+ */
 static int
 set_status(struct grpc_call *call, int code, const char *message)
 {
 	char *enc = NULL;
 
 	if (message != NULL && message[0] != '\0' &&
-	    (enc = grpc_percent_encode(message, strlen(message))) == NULL)
+	    (enc = grpc_percent_encode(message, strlen(message))) == NULL) {
+		set_status_static(call, code, MSG_LOST);
 		return -ENOMEM;
-	gdp_free(call->status_msg);
+	}
+	set_status_static(call, code, NULL);
 	call->status_msg = enc;
-	call->status = code;
-	call->finished = true;
 	return 0;
 }
 
@@ -271,14 +331,10 @@ call_respond_early(struct grpc_call *call, const char *http_status, int code,
 	if (call->responded || call->headers_sent)
 		return;
 	call->responded = true;
-	if (set_status(call, code, message) < 0) {
-		nghttp2_submit_rst_stream(call->conn->h2.session,
-		    NGHTTP2_FLAG_NONE, call->stream_id, NGHTTP2_INTERNAL_ERROR);
-		return;
-	}
+	(void)set_status(call, code, message); /* stands even without text */
 	call->headers_sent = true;
 	if (submit_trailers(call, true, http_status) != 0)
-		call->conn->dead = true;
+		(void)call_abort(call);
 }
 
 void
@@ -303,8 +359,7 @@ on_deadline(struct loop *loop, void *arg)
 	call->deadline_hit = true;
 	if (call->dispatched && !call->finished)
 		call->conn->server->stats.deadline_cancelled++;
-	nghttp2_submit_rst_stream(call->conn->h2.session, NGHTTP2_FLAG_NONE,
-	    call->stream_id, NGHTTP2_CANCEL);
+	call_reset(call, NGHTTP2_CANCEL);
 	return LOOP_NOMORE;
 }
 
@@ -316,7 +371,7 @@ call_arm_deadline(struct grpc_call *call, int64_t timeout_ns)
 	call->deadline_ns = loop_now_ns() + timeout_ns;
 	call->deadline = loop_add_timer(call->conn->server->loop, ms,
 	    on_deadline, call);
-	return 0;
+	return call->deadline != NULL ? 0 : -ENOMEM;
 }
 
 /* ---- the call API ---- */
@@ -350,22 +405,19 @@ grpc_call_send(struct grpc_call *call, const ProtobufCMessage *msg)
 	server->stats.queued_bytes += m->len;
 	if (call->queued > server->stats.max_queued_bytes)
 		server->stats.max_queued_bytes = call->queued;
-	call_kick(call);
-	return 0;
+	return call_kick(call);
 }
 
 int
 grpc_call_finish(struct grpc_call *call, int code, const char *message)
 {
-	int rc;
+	int rc, kicked;
 
 	if (call->finished)
 		return -EPIPE;
 	rc = set_status(call, code, message);
-	if (rc < 0)
-		return rc;
-	call_kick(call);
-	return 0;
+	kicked = call_kick(call);
+	return rc < 0 ? rc : kicked;
 }
 
 int
@@ -385,8 +437,19 @@ grpc_call_reply(struct grpc_call *call, const ProtobufCMessage *msg)
 {
 	int rc = grpc_call_send(call, msg);
 
-	if (rc < 0)
+	if (rc == -EPIPE)
 		return rc;
+	if (rc == -ENOMEM) {
+		set_status_static(call, GRPC_RESOURCE_EXHAUSTED,
+		    MSG_NO_MEMORY_RESPONSE);
+		(void)call_kick(call);
+		return rc;
+	}
+	if (rc < 0) {
+		(void)grpc_call_fail(call, GRPC_INTERNAL,
+		    "grpc: the response cannot be sent: %s", strerror(-rc));
+		return rc;
+	}
 	return grpc_call_finish(call, GRPC_OK, NULL);
 }
 

@@ -48,9 +48,7 @@ check_request_headers(struct grpc_call *call)
 	    server->nmethods, msg, sizeof(msg))) {
 	case GRPC_REQUEST_RESET:
 		call->responded = true;
-		nghttp2_submit_rst_stream(call->conn->h2.session,
-		    NGHTTP2_FLAG_NONE, call->stream_id,
-		    NGHTTP2_PROTOCOL_ERROR);
+		call_reset(call, NGHTTP2_PROTOCOL_ERROR);
 		return;
 	case GRPC_REQUEST_BAD_CONTENT_TYPE:
 		call_respond_early(call, "415", GRPC_INVALID_ARGUMENT, msg);
@@ -63,8 +61,11 @@ check_request_headers(struct grpc_call *call)
 		break;
 	}
 	call->method = call->head.method;
-	if (call->head.timeout_ns > 0)
-		call_arm_deadline(call, call->head.timeout_ns);
+	/* Never a call without the deadline its client asked for. */
+	if (call->head.timeout_ns > 0 &&
+	    call_arm_deadline(call, call->head.timeout_ns) < 0)
+		call_respond_early(call, "200", GRPC_RESOURCE_EXHAUSTED,
+		    "grpc: out of memory for the call's deadline");
 }
 
 static int
@@ -144,11 +145,15 @@ on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame,
 
 	if (!is_request_headers(frame))
 		return 0;
+	/* On failure nghttp2 resets the stream (INTERNAL_ERROR). */
 	call = call_new(conn, frame->hd.stream_id);
 	if (call == NULL)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-	nghttp2_session_set_stream_user_data(session, frame->hd.stream_id,
-	    call);
+	if (nghttp2_session_set_stream_user_data(session, frame->hd.stream_id,
+	    call) != 0) {
+		call_free(call);
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	}
 	return 0;
 }
 
@@ -217,10 +222,16 @@ on_frame_send(nghttp2_session *session, const nghttp2_frame *frame,
 		return 0;
 	call = nghttp2_session_get_stream_user_data(session,
 	    frame->hd.stream_id);
-	/* Trailers went out before the client finished: reset politely. */
+	/*
+	 * Trailers went out before the client finished: reset, politely
+	 * (CANCEL after a deadline, as grpc core does). If the reset cannot
+	 * be queued the client still has its status; the stream then waits
+	 * for the client's END_STREAM or for the connection to go.
+	 */
 	if (call != NULL && !call->remote_closed)
-		nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE,
-		    frame->hd.stream_id, NGHTTP2_NO_ERROR);
+		(void)nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE,
+		    frame->hd.stream_id, call->deadline_hit ? NGHTTP2_CANCEL :
+		    NGHTTP2_NO_ERROR);
 	return 0;
 }
 
@@ -272,7 +283,8 @@ conn_io(struct loop *loop, int fd, unsigned events, void *arg)
 		rc = h2conn_read(&conn->h2);
 	if (rc == 0 && !conn->dead)
 		rc = h2conn_flush(&conn->h2);
-	if (rc < 0 || conn->dead || h2conn_finished(&conn->h2))
+	if (rc < 0 || conn->dead || conn->closing ||
+	    h2conn_finished(&conn->h2))
 		conn_destroy(conn);
 }
 
@@ -351,6 +363,7 @@ flush_all(struct loop *loop, void *arg)
 	for (conn = LIST_FIRST(&server->conns); conn != NULL; conn = next) {
 		next = LIST_NEXT(conn, link);
 		if (conn->dead || h2conn_flush(&conn->h2) < 0 ||
+		    conn->closing ||
 		    h2conn_finished(&conn->h2))
 			conn_destroy(conn);
 	}

@@ -47,10 +47,12 @@ struct grpc_call {
 	bool finished;                   /* status decided */
 	bool deferred;                   /* data provider waiting */
 	bool deadline_hit;
+	bool trailers_queued;            /* the status is with nghttp2 */
 	int status;
 	char *status_msg;                /* percent-encoded, or NULL */
+	const char *status_static;       /* used when status_msg is NULL */
 
-	STAILQ_HEAD(, outmsg) queue;
+	STAILQ_HEAD(outmsg_queue, outmsg) queue;
 	size_t queued;
 	size_t sent_msgs;
 	struct loop_timer *deadline;
@@ -63,8 +65,9 @@ struct conn {
 	struct grpc_server *server;
 	struct h2conn h2;
 	LIST_ENTRY(conn) link;           /* in server->conns */
-	LIST_HEAD(, grpc_call) calls;
+	LIST_HEAD(call_list, grpc_call) calls;
 	bool dead;                       /* reap without flushing */
+	bool closing;                    /* reap after a last flush */
 };
 
 struct grpc_server {
@@ -78,7 +81,7 @@ struct grpc_server {
 	nghttp2_option *option;
 	int listen_fd;
 	char *path;
-	LIST_HEAD(, conn) conns;
+	LIST_HEAD(conn_list, conn) conns;
 	bool shutting_down;
 	bool hooked;
 };
@@ -101,6 +104,11 @@ void call_respond_early(struct grpc_call *call, const char *http_status,
     int code, const char *message);
 void call_respond_early_fmt(struct grpc_call *call, int code,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/*
+ * Resets the stream with |error_code|; if even that cannot be queued, the
+ * connection is closed after a last flush.
+ */
+void call_reset(struct grpc_call *call, uint32_t error_code);
 /* Arms the deadline from |timeout_ns| (> 0). Returns 0 or -ENOMEM. */
 int call_arm_deadline(struct grpc_call *call, int64_t timeout_ns);
 
