@@ -350,6 +350,24 @@ call_respond_early_fmt(struct grpc_call *call, int code, const char *fmt,
 	call_respond_early(call, "200", code, msg);
 }
 
+/* True when the stream's DATA cannot move (the client stopped reading). */
+static bool
+flow_blocked(const struct grpc_call *call)
+{
+	nghttp2_session *session = call->conn->h2.session;
+
+	return nghttp2_session_get_stream_remote_window_size(session,
+	    call->stream_id) <= 0 ||
+	    nghttp2_session_get_remote_window_size(session) <= 0;
+}
+
+/*
+ * The deadline passed: the application's hold on the call ends, and the
+ * client gets grpc-status 4 (Trailers-Only, or trailers in place of what
+ * was still queued), then RST_STREAM(CANCEL) if it has not half-closed
+ * (on_frame_send). Trailers queued behind DATA the client does not read
+ * would never leave, so such a stream is reset at once.
+ */
 static int64_t
 on_deadline(struct loop *loop, void *arg)
 {
@@ -359,7 +377,16 @@ on_deadline(struct loop *loop, void *arg)
 	call->deadline_hit = true;
 	if (call->dispatched && !call->finished)
 		call->conn->server->stats.deadline_cancelled++;
-	call_reset(call, NGHTTP2_CANCEL);
+	call_notify_closed(call, GRPC_CLOSE_DEADLINE);
+	call->responded = true;   /* the rest of the request is ignored */
+	if (call->trailers_queued)
+		return LOOP_NOMORE;   /* its status is on its way */
+	call_drop_queue(call);
+	set_status_static(call, GRPC_DEADLINE_EXCEEDED, MSG_DEADLINE);
+	if (call->headers_sent && flow_blocked(call))
+		call_reset(call, NGHTTP2_CANCEL);
+	else
+		(void)call_kick(call);   /* a failure resets the stream */
 	return LOOP_NOMORE;
 }
 

@@ -13,7 +13,8 @@
  * (POST, a :path, content-type application/grpc*, else 415); replies as
  * headers, DATA, trailers (grpc-status, percent-encoded grpc-message), or
  * Trailers-Only for immediate errors; RST_STREAM(NO_ERROR) after trailers
- * when the client has not half-closed; grpc-timeout enforced; GOAWAY on
+ * when the client has not half-closed; grpc-timeout enforced (grpc-status
+ * 4, then RST_STREAM(CANCEL) if the client has not half-closed); GOAWAY on
  * shutdown. Closed streams are not retained (memory stays flat).
  *
  * Ownership: the server owns every call. A call handed to a handler stays
@@ -70,7 +71,8 @@ struct grpc_method {
 enum grpc_close_reason {
 	GRPC_CLOSE_PEER_GONE,   /* client reset the stream or disconnected,
 	                         * or the server had to reset it (no memory) */
-	GRPC_CLOSE_DEADLINE,    /* grpc-timeout passed; stream cancelled */
+	GRPC_CLOSE_DEADLINE,    /* grpc-timeout passed: the client gets
+	                         * DEADLINE_EXCEEDED */
 	GRPC_CLOSE_SHUTDOWN,    /* grpc_server_free() */
 };
 

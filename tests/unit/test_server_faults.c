@@ -266,7 +266,7 @@ submit_calls(struct peer *p)
 	    sizeof(stream_nva) / sizeof(stream_nva[0]), &empty, NULL);
 	p->streams[2].id = nghttp2_submit_request(p->s, NULL, hold_nva,
 	    sizeof(hold_nva) / sizeof(hold_nva[0]), &empty, NULL);
-	p->streams[2].want_status = -1;   /* RST_STREAM(CANCEL) */
+	p->streams[2].want_status = GRPC_DEADLINE_EXCEEDED;
 	for (int i = 0; i < NSTREAMS; i++)
 		assert_true(p->streams[i].id > 0);
 }
