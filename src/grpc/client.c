@@ -162,13 +162,14 @@ complete(struct grpc_client_call *call)
 	char *message = NULL;
 	int code = verdict(call, &message);
 
+	/* Courtesies before the close; the close happens either way. */
 	if (call->h2.session != NULL && !call->stream_closed)
-		nghttp2_submit_rst_stream(call->h2.session, NGHTTP2_FLAG_NONE,
-		    call->stream_id, NGHTTP2_CANCEL);
+		(void)nghttp2_submit_rst_stream(call->h2.session,
+		    NGHTTP2_FLAG_NONE, call->stream_id, NGHTTP2_CANCEL);
 	if (call->h2.session != NULL) {
-		nghttp2_submit_goaway(call->h2.session, NGHTTP2_FLAG_NONE, 0,
-		    NGHTTP2_NO_ERROR, NULL, 0);
-		h2conn_flush(&call->h2);
+		(void)nghttp2_submit_goaway(call->h2.session,
+		    NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, NULL, 0);
+		(void)h2conn_flush(&call->h2);
 	}
 	h2conn_close(&call->h2);
 	call->cb(code, message != NULL ? message : "out of memory",
@@ -201,6 +202,7 @@ on_header(nghttp2_session *session, const nghttp2_frame *frame,
 		call->grpc_status = atoi(v);
 	} else if (namelen == 12 && memcmp(name, "grpc-message", 12) == 0) {
 		gdp_free(call->grpc_message);
+		/* NULL (out of memory): the status stands, without text. */
 		call->grpc_message = gdp_strndup((const char *)value, valuelen);
 	}
 	return 0;
@@ -389,25 +391,29 @@ submit(struct grpc_client_call *call, nghttp2_session *session,
 	return call->stream_id < 0 ? -ENOMEM : 0;
 }
 
-/* Connects; a failure is left in call->local_* for the callback. */
+/*
+ * Connects. Returns the socket, or a negative errno, which is also left in
+ * call->local_* for the callback.
+ */
 static int
 connect_unix(struct grpc_client_call *call, const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	int fd, err;
 
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		set_local(call, GRPC_UNAVAILABLE, "socket: %s",
-		    strerror(errno));
-		return -1;
+		err = errno;
+		set_local(call, GRPC_UNAVAILABLE, "socket: %s", strerror(err));
+		return -err;
 	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = errno;
 		set_local(call, GRPC_UNAVAILABLE, "connect to %s: %s", path,
-		    strerror(errno));
+		    strerror(err));
 		close(fd);
-		return -1;
+		return -err;
 	}
 	return fd;
 }

@@ -15,6 +15,13 @@
 /* Reads per readable event, so one busy peer cannot starve the others. */
 #define READS_PER_EVENT 8
 
+/* nghttp2's failures, as the errno this layer speaks. */
+static int
+from_nghttp2(ssize_t err)
+{
+	return err == NGHTTP2_ERR_NOMEM ? -ENOMEM : -EPROTO;
+}
+
 int
 h2conn_init(struct h2conn *c, struct loop *loop, int fd,
     nghttp2_session *session, loop_fd_cb cb, void *arg)
@@ -56,7 +63,7 @@ h2conn_read(struct h2conn *c)
 		}
 		used = nghttp2_session_mem_recv(c->session, buf, (size_t)n);
 		if (used < 0)
-			return -EPROTO;
+			return from_nghttp2(used);
 		if ((size_t)n < sizeof(buf))
 			return 0;
 	}
@@ -152,7 +159,7 @@ h2conn_flush(struct h2conn *c)
 		ssize_t n;
 
 		if (len < 0)
-			return -EPROTO;
+			return from_nghttp2(len);
 		if (len == 0)
 			break;
 		n = write_some(c->fd, data, (size_t)len);

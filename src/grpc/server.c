@@ -322,34 +322,34 @@ conn_start(struct grpc_server *server, int fd)
 	int rc = -ENOMEM;
 
 	if (conn == NULL)
-		goto out_close;
+		goto out_close_fd;
 	conn->server = server;
 	LIST_INIT(&conn->calls);
+	/* Only allocation can fail here (or nothing: the rest is ours). */
 	if (nghttp2_session_server_new3(&session, server->callbacks, conn,
 	    server->option, gdp_nghttp2_mem()) != 0)
-		goto out_free;
+		goto out_free_conn;
 	if (nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, settings,
 	    2) != 0 || nghttp2_session_set_local_window_size(session,
-	    NGHTTP2_FLAG_NONE, 0, CONN_WINDOW) != 0) {
-		nghttp2_session_del(session);
-		goto out_free;
-	}
+	    NGHTTP2_FLAG_NONE, 0, CONN_WINDOW) != 0)
+		goto out_del_session;
 	rc = h2conn_init(&conn->h2, server->loop, fd, session, conn_io, conn);
-	if (rc < 0) {
-		nghttp2_session_del(session);
-		goto out_free;
-	}
+	if (rc < 0)
+		goto out_del_session;
 	LIST_INSERT_HEAD(&server->conns, conn, link);
 	server->stats.conns_open++;
 	server->stats.conns_total++;
-	/* Our SETTINGS go first: grpc-go's client waits for them. */
+	/* Our SETTINGS go first: grpc-go's client waits for them. A socket
+	 * that fails already is a connection that closed at once. */
 	if (h2conn_flush(&conn->h2) < 0)
 		conn_destroy(conn);
 	return 0;
 
-out_free:
+out_del_session:
+	nghttp2_session_del(session);
+out_free_conn:
 	gdp_free(conn);
-out_close:
+out_close_fd:
 	close(fd);
 	return rc;
 }
@@ -380,7 +380,9 @@ on_accept(struct loop *loop, int fd, unsigned events, void *arg)
 		if (cfd < 0)
 			return; /* EAGAIN, or a transient error: retried on
 				 * the next readable event */
-		conn_start(server, cfd);
+		/* A failure closed |cfd|: that client sees EOF and
+		 * reconnects; nothing else is owed to it. */
+		(void)conn_start(server, cfd);
 	}
 }
 
@@ -411,15 +413,15 @@ grpc_server_new(struct loop *loop, const struct grpc_method *methods,
 		    DEFAULT_MAX_CONCURRENT_STREAMS;
 	if (make_callbacks(&server->callbacks) < 0 ||
 	    nghttp2_option_new(&server->option) != 0)
-		goto out_free;
+		goto out_free_server;
 	nghttp2_option_set_no_http_messaging(server->option, 1);
 	nghttp2_option_set_no_closed_streams(server->option, 1);
 	if (loop_add_before_sleep(loop, flush_all, server) < 0)
-		goto out_free;
+		goto out_free_server;
 	server->hooked = true;
 	return server;
 
-out_free:
+out_free_server:
 	grpc_server_free(server);
 	errno = ENOMEM;
 	return NULL;
@@ -430,36 +432,41 @@ grpc_server_listen(struct grpc_server *server, const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
+	char *copy;
 	int fd, rc;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	memcpy(sa.sun_path, path, strlen(path) + 1);
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return -ENOTSOCK;
-		unlink(path);
-	}
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+		return -ENOTSOCK;
+	if ((copy = gdp_strdup(path)) == NULL)
+		return -ENOMEM;
+	(void)unlink(path); /* a stale socket; ENOENT is fine */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		rc = -errno;
+		goto out_free_copy;
+	}
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    listen(fd, 128) < 0) {
 		rc = -errno;
-		goto out_close;
+		goto out_close_fd;
 	}
 	rc = loop_add_fd(server->loop, fd, LOOP_READ, on_accept, server);
 	if (rc < 0)
 		goto out_unlink;
 	gdp_free(server->path);
-	server->path = gdp_strdup(path);
+	server->path = copy;
 	server->listen_fd = fd;
 	return 0;
 
 out_unlink:
-	unlink(path);
-out_close:
+	(void)unlink(path);
+out_close_fd:
 	close(fd);
+out_free_copy:
+	gdp_free(copy);
 	return rc;
 }
 
@@ -490,10 +497,13 @@ grpc_server_shutdown(struct grpc_server *server)
 	stop_listening(server);
 	for (conn = LIST_FIRST(&server->conns); conn != NULL; conn = next) {
 		next = LIST_NEXT(conn, link);
-		nghttp2_submit_goaway(conn->h2.session, NGHTTP2_FLAG_NONE,
+		/* Best effort: the connection closes either way, and its
+		 * calls get GRPC_CLOSE_SHUTDOWN. */
+		(void)nghttp2_submit_goaway(conn->h2.session,
+		    NGHTTP2_FLAG_NONE,
 		    nghttp2_session_get_last_proc_stream_id(conn->h2.session),
 		    NGHTTP2_NO_ERROR, NULL, 0);
-		h2conn_flush(&conn->h2);
+		(void)h2conn_flush(&conn->h2);
 		conn_destroy(conn);
 	}
 }

@@ -102,20 +102,25 @@ struct grpc_server_stats {
 /*
  * Creates a server that serves |methods| (|n| entries; the table and its
  * strings must outlive the server) with |app| passed to every handler.
- * |opts| may be NULL for the defaults. Returns NULL with errno set.
+ * |opts| may be NULL for the defaults (copied). Returns NULL with errno =
+ * ENOMEM.
  */
 struct grpc_server *grpc_server_new(struct loop *loop,
     const struct grpc_method *methods, size_t n, void *app,
     const struct grpc_server_options *opts);
 /*
  * Removes a stale socket at |path| (only if it is a socket), binds, listens
- * and starts accepting. Returns 0, -ENAMETOOLONG, -ENOTSOCK (|path| exists
- * and is not a socket), or a socket error.
+ * and starts accepting. |path| is copied. Returns 0, -ENAMETOOLONG,
+ * -ENOTSOCK (|path| exists and is not a socket), -ENOMEM, or the errno of
+ * socket/bind/listen/epoll_ctl (-EACCES, -EADDRINUSE, -ENOENT for a
+ * missing directory, -EMFILE, ...).
  */
 int grpc_server_listen(struct grpc_server *server, const char *path);
 /*
  * Serves an already connected socket (used by the fuzzer and by tests on a
- * socketpair). Takes ownership of |fd|. Returns 0 or a negative errno.
+ * socketpair). Takes ownership of |fd|, which is closed on failure.
+ * Returns 0 (also when the socket fails at the first write: the
+ * connection then closes at once), -ENOMEM, or loop_add_fd()'s error.
  */
 int grpc_server_adopt(struct grpc_server *server, int fd);
 /*

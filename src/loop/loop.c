@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/queue.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -54,7 +55,7 @@ struct loop_wakeup {
 	int fd;
 	loop_wakeup_cb cb;
 	void *arg;
-	struct loop_wakeup *next;
+	SLIST_ENTRY(loop_wakeup) link;
 };
 
 struct hook {
@@ -79,7 +80,7 @@ struct loop {
 	sigset_t sigmask;
 	struct signal_slot signals[_NSIG];
 
-	struct loop_wakeup *wakeups;
+	SLIST_HEAD(wakeup_list, loop_wakeup) wakeups;
 
 	struct hook *hooks;
 	size_t nhooks;
@@ -107,28 +108,32 @@ struct loop *
 loop_new(void)
 {
 	struct loop *loop = gdp_calloc(1, sizeof(*loop));
+	int rc;
 
 	if (loop == NULL)
 		return NULL;
 	loop->sigfd = -1;
+	SLIST_INIT(&loop->wakeups);
 	sigemptyset(&loop->sigmask);
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (loop->epfd < 0)
-		goto out_free;
+		goto out_free_loop;
 	loop->timerfd = timerfd_create(CLOCK_MONOTONIC,
 	    TFD_NONBLOCK | TFD_CLOEXEC);
 	if (loop->timerfd < 0)
 		goto out_close_ep;
-	if (loop_add_fd(loop, loop->timerfd, LOOP_READ, timerfd_ready,
-	    NULL) < 0)
+	rc = loop_add_fd(loop, loop->timerfd, LOOP_READ, timerfd_ready, NULL);
+	if (rc < 0) {
+		errno = -rc;
 		goto out_close_timer;
+	}
 	return loop;
 
 out_close_timer:
 	close(loop->timerfd);
 out_close_ep:
 	close(loop->epfd);
-out_free:
+out_free_loop:
 	gdp_free(loop->slots);
 	gdp_free(loop);
 	return NULL;
@@ -137,14 +142,14 @@ out_free:
 void
 loop_free(struct loop *loop)
 {
-	struct loop_wakeup *w, *next;
+	struct loop_wakeup *w;
 
 	if (loop == NULL)
 		return;
 	for (size_t i = 0; i < loop->nheap; i++)
 		gdp_free(loop->heap[i]);
-	for (w = loop->wakeups; w != NULL; w = next) {
-		next = w->next;
+	while ((w = SLIST_FIRST(&loop->wakeups)) != NULL) {
+		SLIST_REMOVE_HEAD(&loop->wakeups, link);
 		close(w->fd);
 		gdp_free(w);
 	}
@@ -234,7 +239,8 @@ loop_del_fd(struct loop *loop, int fd)
 {
 	if (fd < 0 || (size_t)fd >= loop->nslots || !loop->slots[fd].used)
 		return;
-	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+	/* Fails only if |fd| was closed first (epoll forgot it already). */
+	(void)epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
 	loop->slots[fd].used = false;
 	loop->slots[fd].gen = 0;
 }
@@ -360,7 +366,10 @@ arm_timerfd(struct loop *loop)
 		its.it_value.tv_sec = due / 1000000000LL;
 		its.it_value.tv_nsec = due % 1000000000LL;
 	}
-	timerfd_settime(loop->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
+	/* Fails only for values we never pass; then retried next round. */
+	if (timerfd_settime(loop->timerfd, TFD_TIMER_ABSTIME, &its,
+	    NULL) < 0)
+		return;
 	loop->armed_ns = due;
 }
 
@@ -463,23 +472,26 @@ struct loop_wakeup *
 loop_add_wakeup(struct loop *loop, loop_wakeup_cb cb, void *arg)
 {
 	struct loop_wakeup *w = gdp_calloc(1, sizeof(*w));
+	int rc;
 
 	if (w == NULL)
 		return NULL;
 	w->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->fd < 0)
-		goto out_free;
+		goto out_free_wakeup;   /* errno is eventfd's */
 	w->cb = cb;
 	w->arg = arg;
-	if (loop_add_fd(loop, w->fd, LOOP_READ, wakeup_ready, w) < 0)
-		goto out_close;
-	w->next = loop->wakeups;
-	loop->wakeups = w;
+	rc = loop_add_fd(loop, w->fd, LOOP_READ, wakeup_ready, w);
+	if (rc < 0) {
+		errno = -rc;
+		goto out_close_fd;
+	}
+	SLIST_INSERT_HEAD(&loop->wakeups, w, link);
 	return w;
 
-out_close:
+out_close_fd:
 	close(w->fd);
-out_free:
+out_free_wakeup:
 	gdp_free(w);
 	return NULL;
 }

@@ -7,8 +7,8 @@
  * failing. The scenario is one connection (adopted from a socketpair, as
  * an accepted one) carrying a unary call with a deadline and a message
  * split across DATA frames, a server-streaming call that sends two
- * messages and ends, and a call that only its deadline can end. The client is a bare nghttp2 session, as in
- * test_server_wire.c.
+ * messages and ends, and a call that only its deadline can end. The
+ * client is a bare nghttp2 session, as in test_server_wire.c.
  *
  * Whatever fails, once the server is idle each stream must have ended
  * (trailers or RST_STREAM), or the connection must be closed: never a call
