@@ -26,6 +26,7 @@
 
 #include "grpc/h2conn.h"
 #include "version.h"
+#include "util/alloc.h"
 
 #define DEFAULT_USER_AGENT "gpu-device-plugin/" GDP_VERSION
 
@@ -83,10 +84,11 @@ call_free(struct grpc_client_call *call)
 	h2conn_close(&call->h2);
 	grpc_reader_reset(&call->reader);
 	if (call->response != NULL)
-		protobuf_c_message_free_unpacked(call->response, NULL);
-	free(call->grpc_message);
-	free(call->body);
-	free(call);
+		protobuf_c_message_free_unpacked(call->response,
+		    gdp_protobuf_allocator());
+	gdp_free(call->grpc_message);
+	gdp_free(call->body);
+	gdp_free(call);
 }
 
 /* grpc-go's mapping of a non-gRPC HTTP status. */
@@ -127,11 +129,11 @@ verdict(struct grpc_client_call *call, char **message)
 		set_local(call, GRPC_INTERNAL,
 		    "server sent status OK without a response message");
 	if (call->local_code >= 0) {
-		*message = strdup(call->local_msg);
+		*message = gdp_strdup(call->local_msg);
 		return call->local_code;
 	}
 	if (call->grpc_status >= 0) {
-		*message = call->grpc_message == NULL ? strdup("") :
+		*message = call->grpc_message == NULL ? gdp_strdup("") :
 		    grpc_percent_decode(call->grpc_message,
 		    strlen(call->grpc_message));
 		return call->grpc_status;
@@ -140,16 +142,16 @@ verdict(struct grpc_client_call *call, char **message)
 		snprintf(buf, sizeof(buf),
 		    "unexpected HTTP status code received from server: %d",
 		    call->http_status);
-		*message = strdup(buf);
+		*message = gdp_strdup(buf);
 		return code_from_http(call->http_status);
 	}
 	if (call->rst_code != NGHTTP2_NO_ERROR) {
 		snprintf(buf, sizeof(buf), "stream reset by server: %s",
 		    nghttp2_http2_strerror(call->rst_code));
-		*message = strdup(buf);
+		*message = gdp_strdup(buf);
 		return code_from_rst(call->rst_code);
 	}
-	*message = strdup("server closed the stream without a grpc-status");
+	*message = gdp_strdup("server closed the stream without a grpc-status");
 	return GRPC_INTERNAL;
 }
 
@@ -160,18 +162,19 @@ complete(struct grpc_client_call *call)
 	char *message = NULL;
 	int code = verdict(call, &message);
 
+	/* Courtesies before the close; the close happens either way. */
 	if (call->h2.session != NULL && !call->stream_closed)
-		nghttp2_submit_rst_stream(call->h2.session, NGHTTP2_FLAG_NONE,
-		    call->stream_id, NGHTTP2_CANCEL);
+		(void)nghttp2_submit_rst_stream(call->h2.session,
+		    NGHTTP2_FLAG_NONE, call->stream_id, NGHTTP2_CANCEL);
 	if (call->h2.session != NULL) {
-		nghttp2_submit_goaway(call->h2.session, NGHTTP2_FLAG_NONE, 0,
-		    NGHTTP2_NO_ERROR, NULL, 0);
-		h2conn_flush(&call->h2);
+		(void)nghttp2_submit_goaway(call->h2.session,
+		    NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, NULL, 0);
+		(void)h2conn_flush(&call->h2);
 	}
 	h2conn_close(&call->h2);
 	call->cb(code, message != NULL ? message : "out of memory",
 	    code == GRPC_OK ? call->response : NULL, call->arg);
-	free(message);
+	gdp_free(message);
 	call_free(call);
 }
 
@@ -198,8 +201,9 @@ on_header(nghttp2_session *session, const nghttp2_frame *frame,
 		v[valuelen] = '\0';
 		call->grpc_status = atoi(v);
 	} else if (namelen == 12 && memcmp(name, "grpc-message", 12) == 0) {
-		free(call->grpc_message);
-		call->grpc_message = strndup((const char *)value, valuelen);
+		gdp_free(call->grpc_message);
+		/* NULL (out of memory): the status stands, without text. */
+		call->grpc_message = gdp_strndup((const char *)value, valuelen);
 	}
 	return 0;
 }
@@ -214,8 +218,8 @@ on_response_message(const uint8_t *msg, size_t len, void *arg)
 		    "server sent more than one response message");
 		return -EPROTO;
 	}
-	call->response = protobuf_c_message_unpack(call->response_type, NULL,
-	    len, msg);
+	call->response = protobuf_c_message_unpack(call->response_type,
+	    gdp_protobuf_allocator(), len, msg);
 	if (call->response == NULL) {
 		set_local(call, GRPC_INTERNAL,
 		    "cannot decode the response as %s",
@@ -328,7 +332,7 @@ encode_body(struct grpc_client_call *call, const ProtobufCMessage *msg)
 
 	if (len > UINT32_MAX - GRPC_PREFIX_LEN)
 		return -EINVAL;
-	call->body = malloc(GRPC_PREFIX_LEN + len);
+	call->body = gdp_malloc(GRPC_PREFIX_LEN + len);
 	if (call->body == NULL)
 		return -ENOMEM;
 	grpc_prefix_write(call->body, (uint32_t)len);
@@ -350,7 +354,8 @@ new_session(struct grpc_client_call *call, nghttp2_session **out)
 	    on_data_chunk);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb,
 	    on_stream_close);
-	rc = nghttp2_session_client_new(out, cb, call);
+	rc = nghttp2_session_client_new3(out, cb, call, NULL,
+	    gdp_nghttp2_mem());
 	nghttp2_session_callbacks_del(cb);
 	return rc == 0 ? 0 : -ENOMEM;
 }
@@ -386,25 +391,29 @@ submit(struct grpc_client_call *call, nghttp2_session *session,
 	return call->stream_id < 0 ? -ENOMEM : 0;
 }
 
-/* Connects; a failure is left in call->local_* for the callback. */
+/*
+ * Connects. Returns the socket, or a negative errno, which is also left in
+ * call->local_* for the callback.
+ */
 static int
 connect_unix(struct grpc_client_call *call, const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	int fd, err;
 
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		set_local(call, GRPC_UNAVAILABLE, "socket: %s",
-		    strerror(errno));
-		return -1;
+		err = errno;
+		set_local(call, GRPC_UNAVAILABLE, "socket: %s", strerror(err));
+		return -err;
 	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = errno;
 		set_local(call, GRPC_UNAVAILABLE, "connect to %s: %s", path,
-		    strerror(errno));
+		    strerror(err));
 		close(fd);
-		return -1;
+		return -err;
 	}
 	return fd;
 }
@@ -452,7 +461,7 @@ grpc_client_call(struct loop *loop, const struct grpc_client_request *req,
 
 	if (strlen(req->socket_path) >= sizeof(sa.sun_path))
 		return -EINVAL;
-	call = calloc(1, sizeof(*call));
+	call = gdp_calloc(1, sizeof(*call));
 	if (call == NULL)
 		return -ENOMEM;
 	call->loop = loop;

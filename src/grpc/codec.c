@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/alloc.h"
+
 static const char *const code_names[] = {
 	"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
 	"DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
@@ -47,7 +49,7 @@ grpc_reader_init(struct grpc_reader *r, uint32_t max)
 void
 grpc_reader_reset(struct grpc_reader *r)
 {
-	free(r->msg);
+	gdp_free(r->msg);
 	grpc_reader_init(r, r->max);
 }
 
@@ -90,7 +92,7 @@ reader_take_prefix(struct grpc_reader *r, const uint8_t *data, size_t len)
 static void
 reader_next(struct grpc_reader *r)
 {
-	free(r->msg);
+	gdp_free(r->msg);
 	r->msg = NULL;
 	r->prefix_got = 0;
 	r->msg_len = r->msg_got = 0;
@@ -126,7 +128,7 @@ grpc_reader_feed(struct grpc_reader *r, const uint8_t *data, size_t len,
 				return reader_fail(r, rc);
 			continue;
 		}
-		if (r->msg == NULL && (r->msg = malloc(r->msg_len)) == NULL)
+		if (r->msg == NULL && (r->msg = gdp_malloc(r->msg_len)) == NULL)
 			return reader_fail(r, -ENOMEM);
 		n = len < want ? len : want;
 		memcpy(r->msg + r->msg_got, data, n);
@@ -160,7 +162,7 @@ grpc_percent_encode(const char *in, size_t len)
 
 	for (size_t i = 0; i < len; i++)
 		out_len += keep_plain((unsigned char)in[i]) ? 1 : 3;
-	out = malloc(out_len + 1);
+	out = gdp_malloc(out_len + 1);
 	if (out == NULL)
 		return NULL;
 	p = out;
@@ -194,7 +196,7 @@ hex_value(char c)
 char *
 grpc_percent_decode(const char *in, size_t len)
 {
-	char *out = malloc(len + 1), *p = out;
+	char *out = gdp_malloc(len + 1), *p = out;
 
 	if (out == NULL)
 		return NULL;

@@ -9,6 +9,8 @@
  *
  * Errors are negative errno values: -EMSGSIZE (message over the limit),
  * -EPROTO (compressed flag or bad byte), -EINVAL (bad text), -ENOMEM.
+ * Memory comes from util/alloc.h; strings returned here are the caller's,
+ * freed with gdp_free() (which is free()).
  */
 #ifndef GDP_GRPC_CODEC_H
 #define GDP_GRPC_CODEC_H

@@ -9,9 +9,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "util/alloc.h"
+
 #define READ_CHUNK 65536
 /* Reads per readable event, so one busy peer cannot starve the others. */
 #define READS_PER_EVENT 8
+
+/* nghttp2's failures, as the errno this layer speaks. */
+static int
+from_nghttp2(ssize_t err)
+{
+	return err == NGHTTP2_ERR_NOMEM ? -ENOMEM : -EPROTO;
+}
 
 int
 h2conn_init(struct h2conn *c, struct loop *loop, int fd,
@@ -54,7 +63,7 @@ h2conn_read(struct h2conn *c)
 		}
 		used = nghttp2_session_mem_recv(c->session, buf, (size_t)n);
 		if (used < 0)
-			return -EPROTO;
+			return from_nghttp2(used);
 		if ((size_t)n < sizeof(buf))
 			return 0;
 	}
@@ -73,7 +82,7 @@ keep_pending(struct h2conn *c, const uint8_t *data, size_t len)
 
 		while (cap < c->pending_len + len)
 			cap *= 2;
-		p = realloc(c->pending, cap);
+		p = gdp_realloc(c->pending, cap);
 		if (p == NULL)
 			return -ENOMEM;
 		c->pending = p;
@@ -150,7 +159,7 @@ h2conn_flush(struct h2conn *c)
 		ssize_t n;
 
 		if (len < 0)
-			return -EPROTO;
+			return from_nghttp2(len);
 		if (len == 0)
 			break;
 		n = write_some(c->fd, data, (size_t)len);
@@ -183,7 +192,7 @@ h2conn_close(struct h2conn *c)
 	c->fd = -1;
 	nghttp2_session_del(c->session);
 	c->session = NULL;
-	free(c->pending);
+	gdp_free(c->pending);
 	c->pending = NULL;
 	c->pending_len = c->pending_off = c->pending_cap = 0;
 }

@@ -43,14 +43,16 @@ int h2conn_init(struct h2conn *c, struct loop *loop, int fd,
     nghttp2_session *session, loop_fd_cb cb, void *arg);
 /*
  * Reads what the socket has and feeds it to the session (its callbacks
- * run from here). Returns 0, -ECONNRESET on end of file, -EPROTO when
- * nghttp2 fails the connection, or another negative errno.
+ * run from here). Returns 0, -ECONNRESET on end of file, -ENOMEM or
+ * -EPROTO when nghttp2 fails the connection (out of memory, or a protocol
+ * error or callback failure), or recv(2)'s errno.
  */
 int h2conn_read(struct h2conn *c);
 /*
  * Writes pending output, then whatever the session has, until the socket
- * would block; then updates the events watched. Returns 0 or a negative
- * errno (the connection is then broken).
+ * would block; then updates the events watched. Returns 0; -EBADF once
+ * closed; -ENOMEM or -EPROTO from nghttp2 or for the pending buffer;
+ * send(2)'s or epoll's errno. After an error the connection is broken.
  */
 int h2conn_flush(struct h2conn *c);
 /* True when neither side has anything more to say (time to close). */

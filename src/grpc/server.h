@@ -13,13 +13,25 @@
  * (POST, a :path, content-type application/grpc*, else 415); replies as
  * headers, DATA, trailers (grpc-status, percent-encoded grpc-message), or
  * Trailers-Only for immediate errors; RST_STREAM(NO_ERROR) after trailers
- * when the client has not half-closed; grpc-timeout enforced; GOAWAY on
+ * when the client has not half-closed; grpc-timeout enforced (grpc-status
+ * 4, then RST_STREAM(CANCEL) if the client has not half-closed); GOAWAY on
  * shutdown. Closed streams are not retained (memory stays flat).
  *
  * Ownership: the server owns every call. A call handed to a handler stays
- * valid until the application finishes it (grpc_call_reply/finish/fail)
- * or, if the client goes away or the deadline passes first, until the
- * call's close callback returns. Never touch a call after either.
+ * valid until the application ends it (grpc_call_reply/finish/fail, with
+ * whatever result) or, if the client goes away or the deadline passes
+ * first, until the call's close callback returns. Never touch a call after
+ * either.
+ *
+ * Ending is guaranteed: once grpc_call_reply/finish/fail returns, the
+ * stream is ended on the wire whatever memory allows. If the status
+ * message cannot be encoded, the status goes with a static message saying
+ * it was lost; if the status cannot be queued, the stream is reset
+ * (RST_STREAM INTERNAL_ERROR); if even that cannot be queued, the
+ * connection is closed after a last flush. A call's client never waits on
+ * an answer that cannot come. The same holds for the answers the server
+ * gives by itself (bad requests, a deadline it cannot arm: such a call
+ * fails with RESOURCE_EXHAUSTED rather than run without its deadline).
  */
 #ifndef GDP_GRPC_SERVER_H
 #define GDP_GRPC_SERVER_H
@@ -57,8 +69,10 @@ struct grpc_method {
 
 /* Why a call ended before the application finished it. */
 enum grpc_close_reason {
-	GRPC_CLOSE_PEER_GONE,   /* client reset the stream or disconnected */
-	GRPC_CLOSE_DEADLINE,    /* grpc-timeout passed; stream cancelled */
+	GRPC_CLOSE_PEER_GONE,   /* client reset the stream or disconnected,
+	                         * or the server had to reset it (no memory) */
+	GRPC_CLOSE_DEADLINE,    /* grpc-timeout passed: the client gets
+	                         * DEADLINE_EXCEEDED */
 	GRPC_CLOSE_SHUTDOWN,    /* grpc_server_free() */
 };
 
@@ -88,20 +102,25 @@ struct grpc_server_stats {
 /*
  * Creates a server that serves |methods| (|n| entries; the table and its
  * strings must outlive the server) with |app| passed to every handler.
- * |opts| may be NULL for the defaults. Returns NULL with errno set.
+ * |opts| may be NULL for the defaults (copied). Returns NULL with errno =
+ * ENOMEM.
  */
 struct grpc_server *grpc_server_new(struct loop *loop,
     const struct grpc_method *methods, size_t n, void *app,
     const struct grpc_server_options *opts);
 /*
  * Removes a stale socket at |path| (only if it is a socket), binds, listens
- * and starts accepting. Returns 0, -ENAMETOOLONG, -ENOTSOCK (|path| exists
- * and is not a socket), or a socket error.
+ * and starts accepting. |path| is copied. Returns 0, -ENAMETOOLONG,
+ * -ENOTSOCK (|path| exists and is not a socket), -ENOMEM, or the errno of
+ * socket/bind/listen/epoll_ctl (-EACCES, -EADDRINUSE, -ENOENT for a
+ * missing directory, -EMFILE, ...).
  */
 int grpc_server_listen(struct grpc_server *server, const char *path);
 /*
  * Serves an already connected socket (used by the fuzzer and by tests on a
- * socketpair). Takes ownership of |fd|. Returns 0 or a negative errno.
+ * socketpair). Takes ownership of |fd|, which is closed on failure.
+ * Returns 0 (also when the socket fails at the first write: the
+ * connection then closes at once), -ENOMEM, or loop_add_fd()'s error.
  */
 int grpc_server_adopt(struct grpc_server *server, int fd);
 /*
@@ -124,22 +143,33 @@ void grpc_server_forget_path(struct grpc_server *server);
 const char *grpc_server_path(const struct grpc_server *server);
 
 /*
- * Sends a message on |call| (unary: at most one before finishing).
- * Returns 0; -ENOBUFS when the call's queue is over max_stream_queue (the
- * message is not queued; try again later, or coalesce); -EPIPE once the
- * call is finished; -ENOMEM; -EINVAL if |msg| is not of a packable type.
+ * Sends a message on |call| (unary: at most one before finishing); |msg|
+ * is encoded before this returns and stays the caller's. Returns 0;
+ * -ENOBUFS when the call's queue is over max_stream_queue (the message is
+ * not queued; try again later, or coalesce); -EPIPE once the call is
+ * finished; -EINVAL for a second message on a unary call or one over
+ * 4 GiB; -ENOMEM when the message could not be queued, or the call had to
+ * be reset for want of memory (its close callback then follows, with
+ * GRPC_CLOSE_PEER_GONE). The call stays the application's in every case.
  */
 int grpc_call_send(struct grpc_call *call, const ProtobufCMessage *msg);
 /*
  * Ends |call| with |code| and an optional |message| (copied, any UTF-8;
  * NULL for none). Queued messages are sent first. After this the call
- * belongs to the server again. Returns 0 or -ENOMEM.
+ * belongs to the server again, whatever the result (see the top). Returns
+ * 0; -ENOMEM when the call ended, but without |message| or reset; -EPIPE
+ * when it had already ended (nothing is done).
  */
 int grpc_call_finish(struct grpc_call *call, int code, const char *message);
-/* printf-style grpc_call_finish(). */
+/* printf-style grpc_call_finish() (messages over 1 KiB are truncated). */
 int grpc_call_fail(struct grpc_call *call, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* grpc_call_send(msg) then grpc_call_finish(GRPC_OK). */
+/*
+ * grpc_call_send(msg) then grpc_call_finish(GRPC_OK). If the send fails,
+ * the call still ends: RESOURCE_EXHAUSTED for -ENOMEM, INTERNAL (naming
+ * the error) for -EINVAL or -ENOBUFS; that error is returned. -EPIPE when
+ * the call had already ended. The call belongs to the server afterwards.
+ */
 int grpc_call_reply(struct grpc_call *call, const ProtobufCMessage *msg);
 
 /* Sets the callback run if the call ends before the application ends it. */

@@ -18,10 +18,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/queue.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "util/alloc.h"
 
 #define MAX_EVENTS 64
 #define NSEC_PER_MSEC 1000000LL
@@ -52,7 +55,7 @@ struct loop_wakeup {
 	int fd;
 	loop_wakeup_cb cb;
 	void *arg;
-	struct loop_wakeup *next;
+	SLIST_ENTRY(loop_wakeup) link;
 };
 
 struct hook {
@@ -77,7 +80,7 @@ struct loop {
 	sigset_t sigmask;
 	struct signal_slot signals[_NSIG];
 
-	struct loop_wakeup *wakeups;
+	SLIST_HEAD(wakeup_list, loop_wakeup) wakeups;
 
 	struct hook *hooks;
 	size_t nhooks;
@@ -104,56 +107,60 @@ loop_now_ms(void)
 struct loop *
 loop_new(void)
 {
-	struct loop *loop = calloc(1, sizeof(*loop));
+	struct loop *loop = gdp_calloc(1, sizeof(*loop));
+	int rc;
 
 	if (loop == NULL)
 		return NULL;
 	loop->sigfd = -1;
+	SLIST_INIT(&loop->wakeups);
 	sigemptyset(&loop->sigmask);
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (loop->epfd < 0)
-		goto out_free;
+		goto out_free_loop;
 	loop->timerfd = timerfd_create(CLOCK_MONOTONIC,
 	    TFD_NONBLOCK | TFD_CLOEXEC);
 	if (loop->timerfd < 0)
 		goto out_close_ep;
-	if (loop_add_fd(loop, loop->timerfd, LOOP_READ, timerfd_ready,
-	    NULL) < 0)
+	rc = loop_add_fd(loop, loop->timerfd, LOOP_READ, timerfd_ready, NULL);
+	if (rc < 0) {
+		errno = -rc;
 		goto out_close_timer;
+	}
 	return loop;
 
 out_close_timer:
 	close(loop->timerfd);
 out_close_ep:
 	close(loop->epfd);
-out_free:
-	free(loop->slots);
-	free(loop);
+out_free_loop:
+	gdp_free(loop->slots);
+	gdp_free(loop);
 	return NULL;
 }
 
 void
 loop_free(struct loop *loop)
 {
-	struct loop_wakeup *w, *next;
+	struct loop_wakeup *w;
 
 	if (loop == NULL)
 		return;
 	for (size_t i = 0; i < loop->nheap; i++)
-		free(loop->heap[i]);
-	for (w = loop->wakeups; w != NULL; w = next) {
-		next = w->next;
+		gdp_free(loop->heap[i]);
+	while ((w = SLIST_FIRST(&loop->wakeups)) != NULL) {
+		SLIST_REMOVE_HEAD(&loop->wakeups, link);
 		close(w->fd);
-		free(w);
+		gdp_free(w);
 	}
 	if (loop->sigfd >= 0)
 		close(loop->sigfd);
 	close(loop->timerfd);
 	close(loop->epfd);
-	free(loop->heap);
-	free(loop->slots);
-	free(loop->hooks);
-	free(loop);
+	gdp_free(loop->heap);
+	gdp_free(loop->slots);
+	gdp_free(loop->hooks);
+	gdp_free(loop);
 }
 
 static uint32_t
@@ -171,7 +178,7 @@ grow_slots(struct loop *loop, int fd)
 
 	while (n <= (size_t)fd)
 		n *= 2;
-	slots = realloc(loop->slots, n * sizeof(*slots));
+	slots = gdp_realloc(loop->slots, n * sizeof(*slots));
 	if (slots == NULL)
 		return -ENOMEM;
 	memset(slots + loop->nslots, 0,
@@ -232,7 +239,8 @@ loop_del_fd(struct loop *loop, int fd)
 {
 	if (fd < 0 || (size_t)fd >= loop->nslots || !loop->slots[fd].used)
 		return;
-	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+	/* Fails only if |fd| was closed first (epoll forgot it already). */
+	(void)epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
 	loop->slots[fd].used = false;
 	loop->slots[fd].gen = 0;
 }
@@ -290,7 +298,7 @@ heap_push(struct loop *loop, struct loop_timer *t)
 		size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 16;
 		struct loop_timer **heap;
 
-		heap = realloc(loop->heap, cap * sizeof(struct loop_timer *));
+		heap = gdp_realloc(loop->heap, cap * sizeof(*heap));
 		if (heap == NULL)
 			return -ENOMEM;
 		loop->heap = heap;
@@ -318,7 +326,7 @@ struct loop_timer *
 loop_add_timer(struct loop *loop, int64_t delay_ms, loop_timer_cb cb,
     void *arg)
 {
-	struct loop_timer *t = calloc(1, sizeof(*t));
+	struct loop_timer *t = gdp_calloc(1, sizeof(*t));
 
 	if (t == NULL)
 		return NULL;
@@ -327,7 +335,7 @@ loop_add_timer(struct loop *loop, int64_t delay_ms, loop_timer_cb cb,
 	t->due_ns = loop_now_ns() + (delay_ms > 0 ? delay_ms : 0) *
 	    NSEC_PER_MSEC;
 	if (heap_push(loop, t) < 0) {
-		free(t);
+		gdp_free(t);
 		return NULL;
 	}
 	return t;
@@ -343,7 +351,7 @@ loop_cancel_timer(struct loop *loop, struct loop_timer *timer)
 		return;
 	}
 	heap_remove(loop, timer);
-	free(timer);
+	gdp_free(timer);
 }
 
 static void
@@ -358,7 +366,10 @@ arm_timerfd(struct loop *loop)
 		its.it_value.tv_sec = due / 1000000000LL;
 		its.it_value.tv_nsec = due % 1000000000LL;
 	}
-	timerfd_settime(loop->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
+	/* Fails only for values we never pass; then retried next round. */
+	if (timerfd_settime(loop->timerfd, TFD_TIMER_ABSTIME, &its,
+	    NULL) < 0)
+		return;
 	loop->armed_ns = due;
 }
 
@@ -372,14 +383,14 @@ run_timer(struct loop *loop, struct loop_timer *t, int64_t round_ns)
 	delay = t->cb(loop, t->arg);
 	t->running = false;
 	if (t->cancelled || delay < 0) {
-		free(t);
+		gdp_free(t);
 		return;
 	}
 	t->due_ns = loop_now_ns() + delay * NSEC_PER_MSEC;
 	if (t->due_ns <= round_ns)
 		t->due_ns = round_ns + 1; /* never twice in one round */
 	if (heap_push(loop, t) < 0)
-		free(t); /* cannot happen: the slot it left is still there */
+		gdp_free(t); /* cannot happen: its old slot is still there */
 }
 
 static void
@@ -460,25 +471,28 @@ wakeup_ready(struct loop *loop, int fd, unsigned events, void *arg)
 struct loop_wakeup *
 loop_add_wakeup(struct loop *loop, loop_wakeup_cb cb, void *arg)
 {
-	struct loop_wakeup *w = calloc(1, sizeof(*w));
+	struct loop_wakeup *w = gdp_calloc(1, sizeof(*w));
+	int rc;
 
 	if (w == NULL)
 		return NULL;
 	w->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->fd < 0)
-		goto out_free;
+		goto out_free_wakeup;   /* errno is eventfd's */
 	w->cb = cb;
 	w->arg = arg;
-	if (loop_add_fd(loop, w->fd, LOOP_READ, wakeup_ready, w) < 0)
-		goto out_close;
-	w->next = loop->wakeups;
-	loop->wakeups = w;
+	rc = loop_add_fd(loop, w->fd, LOOP_READ, wakeup_ready, w);
+	if (rc < 0) {
+		errno = -rc;
+		goto out_close_fd;
+	}
+	SLIST_INSERT_HEAD(&loop->wakeups, w, link);
 	return w;
 
-out_close:
+out_close_fd:
 	close(w->fd);
-out_free:
-	free(w);
+out_free_wakeup:
+	gdp_free(w);
 	return NULL;
 }
 
@@ -500,7 +514,7 @@ loop_add_before_sleep(struct loop *loop, loop_hook_cb cb, void *arg)
 {
 	struct hook *hooks;
 
-	hooks = realloc(loop->hooks, (loop->nhooks + 1) * sizeof(*hooks));
+	hooks = gdp_realloc(loop->hooks, (loop->nhooks + 1) * sizeof(*hooks));
 	if (hooks == NULL)
 		return -ENOMEM;
 	hooks[loop->nhooks].cb = cb;

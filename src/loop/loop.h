@@ -12,7 +12,8 @@
  * was removed (or closed and reused) during the same round is never handed
  * a stale event. There is no global state; several loops may coexist.
  *
- * Errors are negative errno values.
+ * Actions return 0 or a negative errno; constructors return NULL with
+ * errno set. Memory comes from util/alloc.h (so fault tests reach it).
  */
 #ifndef GDP_LOOP_H
 #define GDP_LOOP_H
@@ -42,7 +43,10 @@ typedef void (*loop_signal_cb)(struct loop *loop, int signo, void *arg);
 typedef void (*loop_wakeup_cb)(struct loop *loop, void *arg);
 typedef void (*loop_hook_cb)(struct loop *loop, void *arg);
 
-/* Returns a new loop, or NULL with errno set. */
+/*
+ * Returns a new loop, or NULL with errno set (ENOMEM, or epoll_create1's
+ * or timerfd_create's errno: EMFILE, ENFILE).
+ */
 struct loop *loop_new(void);
 /*
  * Frees the loop and its timers, signal and wake-up registrations. File
@@ -66,7 +70,8 @@ void loop_del_fd(struct loop *loop, int fd);
 /*
  * Runs |cb| after |delay_ms| (0: on the next round), then again after each
  * delay it returns, until it returns LOOP_NOMORE or the timer is cancelled.
- * Returns the timer, owned by the loop, or NULL on allocation failure.
+ * Returns the timer, owned by the loop, or NULL with errno = ENOMEM: the
+ * caller must then do without it, visibly (nothing will run).
  */
 struct loop_timer *loop_add_timer(struct loop *loop, int64_t delay_ms,
     loop_timer_cb cb, void *arg);
@@ -86,7 +91,9 @@ int loop_add_signal(struct loop *loop, int signo, loop_signal_cb cb,
 
 /*
  * A wake-up: another thread calls loop_wakeup_post(), and |cb| runs once on
- * the loop for any number of posts since the last run. Owned by the loop.
+ * the loop for any number of posts since the last run. Owned by the loop
+ * (freed by loop_free()). Returns NULL with errno set: ENOMEM, or
+ * eventfd's (EMFILE, ENFILE) or epoll_ctl's errno.
  */
 struct loop_wakeup *loop_add_wakeup(struct loop *loop, loop_wakeup_cb cb,
     void *arg);

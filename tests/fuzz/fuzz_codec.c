@@ -1,16 +1,20 @@
 /*
- * fuzz_codec.c: the pure parsers of src/grpc/codec.c.
+ * fuzz_codec.c: the pure parsers of src/grpc/codec.c and request.c.
  *
  * The first byte picks how the rest is cut into pieces for the message
  * reader; the same bytes then go through percent-decoding and the
  * grpc-timeout parser. Decoded text must re-encode and decode to itself.
+ * Last, the bytes are read as request headers (a name index, a value
+ * length, the value; repeated) and judged as the server judges them.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "grpc/codec.h"
+#include "grpc/request.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -19,6 +23,56 @@ count(const uint8_t *msg, size_t len, void *arg)
 {
 	(*(size_t *)arg) += len;
 	return 0;
+}
+
+static void
+handler(struct grpc_call *call, const ProtobufCMessage *req, void *app)
+{
+}
+
+static const struct grpc_method methods[] = {
+	{ "/v1beta1.DevicePlugin/Allocate", GRPC_METHOD_UNARY, NULL,
+	  handler },
+	{ "/v1beta1.DevicePlugin/ListAndWatch", GRPC_METHOD_SERVER_STREAMING,
+	  NULL, handler },
+};
+
+static const char *const names[] = {
+	":method", ":path", "content-type", "grpc-timeout", "grpc-encoding",
+	"te", ":authority", "user-agent",
+};
+
+/* Headers as the server's on_header callback sees them. */
+static void
+judge_headers(const uint8_t *data, size_t size)
+{
+	struct grpc_request_head h;
+	struct grpc_reader r;
+	char msg[256];
+	const size_t nnames = sizeof(names) / sizeof(names[0]);
+
+	grpc_request_head_init(&h);
+	while (size >= 2) {
+		const char *name = names[data[0] % nnames];
+		size_t len = data[1];
+
+		data += 2;
+		size -= 2;
+		if (len > size)
+			len = size;
+		if (grpc_request_head_add(&h, methods, 2,
+		    (const uint8_t *)name, strlen(name), data, len) < 0)
+			break;
+		data += len;
+		size -= len;
+	}
+	if (grpc_request_check(&h, methods, 2, msg, sizeof(msg)) !=
+	    GRPC_REQUEST_OK && h.method != NULL && !h.bad_encoding &&
+	    h.content_type_ok && h.is_post)
+		abort();
+	grpc_request_head_reset(&h);
+	grpc_reader_init(&r, 4096);
+	grpc_request_body_error(-EMSGSIZE, &r, msg, sizeof(msg));
 }
 
 int
@@ -41,6 +95,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	grpc_reader_reset(&r);
 	grpc_timeout_parse((const char *)data, size, &ns);
+	judge_headers(data, size);
 	dec = grpc_percent_decode((const char *)data, size);
 	if (dec == NULL)
 		return 0;

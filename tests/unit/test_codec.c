@@ -3,7 +3,8 @@
  *
  * These are the byte-level rules every gRPC peer relies on; each case is
  * one of them (a message split anywhere, several in one piece, the 4 MiB
- * cap decided from the prefix alone, grpc-go's timeout encoding…).
+ * cap decided from the prefix alone, grpc-go's timeout encoding…), and
+ * the request checks of request.c (what a request's headers must say).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 #include <cmocka.h>
 
 #include "grpc/codec.h"
+#include "grpc/request.h"
 
 struct collected {
 	size_t count;
@@ -277,6 +279,188 @@ test_code_names(void **state)
 	assert_string_equal(grpc_code_name(-1), "UNKNOWN_CODE");
 }
 
+/* ---- request headers (request.c) ---- */
+
+static void
+handler(struct grpc_call *call, const ProtobufCMessage *req, void *app)
+{
+}
+
+static const struct grpc_method methods[] = {
+	{ "/v1beta1.DevicePlugin/Allocate", GRPC_METHOD_UNARY, NULL,
+	  handler },
+	{ "/v1beta1.DevicePlugin/ListAndWatch", GRPC_METHOD_SERVER_STREAMING,
+	  NULL, handler },
+};
+#define NMETHODS (sizeof(methods) / sizeof(methods[0]))
+
+struct hdr {
+	const char *name, *value;
+};
+
+/* Feeds |hdrs| (NULL-terminated) and returns the verdict and message. */
+static enum grpc_request_verdict
+judge(const struct hdr *hdrs, struct grpc_request_head *h, char *msg,
+    size_t len)
+{
+	grpc_request_head_init(h);
+	for (; hdrs->name != NULL; hdrs++)
+		assert_int_equal(grpc_request_head_add(h, methods, NMETHODS,
+		    (const uint8_t *)hdrs->name, strlen(hdrs->name),
+		    (const uint8_t *)hdrs->value, strlen(hdrs->value)), 0);
+	msg[0] = '\0';
+	return grpc_request_check(h, methods, NMETHODS, msg, len);
+}
+
+#define GOOD_PATH { ":path", "/v1beta1.DevicePlugin/Allocate" }
+#define POST { ":method", "POST" }
+#define GRPC_CT { "content-type", "application/grpc" }
+
+static void
+test_request_good(void **state)
+{
+	const struct hdr hdrs[] = { POST, GOOD_PATH, GRPC_CT,
+		{ ":authority", "/var/lib/kubelet/device-plugins/k.sock" },
+		{ "te", "trailers" }, { "grpc-encoding", "identity" },
+		{ "grpc-timeout", "0n" }, { NULL, NULL } };
+	struct grpc_request_head h;
+	char msg[256];
+
+	assert_int_equal(judge(hdrs, &h, msg, sizeof(msg)), GRPC_REQUEST_OK);
+	assert_ptr_equal(h.method, &methods[0]);
+	assert_null(h.path);          /* a good request copies nothing */
+	assert_null(h.content_type);
+	assert_int_equal(h.timeout_ns, 1); /* 0 still means a deadline */
+	grpc_request_head_reset(&h);
+}
+
+static void
+test_request_reset_cases(void **state)
+{
+	const struct hdr get[] = { { ":method", "GET" }, GOOD_PATH, GRPC_CT,
+		{ NULL, NULL } };
+	const struct hdr nopath[] = { POST, GRPC_CT, { NULL, NULL } };
+	const struct hdr empty[] = { POST, { ":path", "" }, GRPC_CT,
+		{ NULL, NULL } };
+	struct grpc_request_head h;
+	char msg[64];
+
+	assert_int_equal(judge(get, &h, msg, sizeof(msg)),
+	    GRPC_REQUEST_RESET);
+	grpc_request_head_reset(&h);
+	assert_int_equal(judge(nopath, &h, msg, sizeof(msg)),
+	    GRPC_REQUEST_RESET);
+	grpc_request_head_reset(&h);
+	assert_int_equal(judge(empty, &h, msg, sizeof(msg)),
+	    GRPC_REQUEST_RESET);
+	grpc_request_head_reset(&h);
+}
+
+static void
+test_request_content_type(void **state)
+{
+	const struct hdr web[] = { POST, GOOD_PATH,
+		{ "content-type", "application/grpc-web" },
+		{ "content-type", "application/grpc" }, { NULL, NULL } };
+	const struct hdr none[] = { POST, GOOD_PATH, { NULL, NULL } };
+	const char *good[] = { "application/grpc+proto",
+		"application/grpc;charset=utf-8" };
+	struct grpc_request_head h;
+	char msg[256];
+
+	/* The first content-type counts, and is named. */
+	assert_int_equal(judge(web, &h, msg, sizeof(msg)),
+	    GRPC_REQUEST_BAD_CONTENT_TYPE);
+	assert_string_equal(msg,
+	    "invalid gRPC request content-type \"application/grpc-web\"");
+	grpc_request_head_reset(&h);
+	assert_int_equal(judge(none, &h, msg, sizeof(msg)),
+	    GRPC_REQUEST_BAD_CONTENT_TYPE);
+	assert_string_equal(msg, "invalid gRPC request content-type \"\"");
+	grpc_request_head_reset(&h);
+	for (size_t i = 0; i < 2; i++) {
+		const struct hdr ok[] = { POST, GOOD_PATH,
+			{ "content-type", good[i] }, { NULL, NULL } };
+
+		assert_int_equal(judge(ok, &h, msg, sizeof(msg)),
+		    GRPC_REQUEST_OK);
+		grpc_request_head_reset(&h);
+	}
+}
+
+static void
+check_path(const char *path, const char *want)
+{
+	const struct hdr hdrs[] = { POST, { ":path", path }, GRPC_CT,
+		{ ":path", "/v1beta1.DevicePlugin/Allocate" }, { NULL, NULL } };
+	struct grpc_request_head h;
+	char msg[256];
+
+	assert_int_equal(judge(hdrs, &h, msg, sizeof(msg)),
+	    GRPC_REQUEST_UNKNOWN_PATH);
+	assert_string_equal(msg, want);
+	grpc_request_head_reset(&h);
+}
+
+static void
+test_request_unknown_paths(void **state)
+{
+	check_path("/v1beta1.DevicePlugin/Nope",
+	    "unknown method Nope for service v1beta1.DevicePlugin");
+	check_path("/v1beta1.Registration/Register",
+	    "unknown service v1beta1.Registration");
+	check_path("nope", "malformed method name: \"nope\"");
+	check_path("//x", "malformed method name: \"//x\"");
+	check_path("/svc/", "malformed method name: \"/svc/\"");
+	/* A prefix of a service is not that service. */
+	check_path("/v1beta1.Device/Allocate",
+	    "unknown service v1beta1.Device");
+}
+
+static void
+test_request_encoding_and_timeout(void **state)
+{
+	const struct hdr gzip[] = { POST, GOOD_PATH, GRPC_CT,
+		{ "grpc-encoding", "gzip" }, { "grpc-timeout", "bogus" },
+		{ NULL, NULL } };
+	const struct hdr later[] = { POST, GOOD_PATH, GRPC_CT,
+		{ "grpc-timeout", "3S" }, { "grpc-timeout", "50m" },
+		{ NULL, NULL } };
+	struct grpc_request_head h;
+	char msg[256];
+
+	assert_int_equal(judge(gzip, &h, msg, sizeof(msg)),
+	    GRPC_REQUEST_COMPRESSED);
+	assert_non_null(strstr(msg, "compressed"));
+	assert_int_equal(h.timeout_ns, 0);   /* a bad value is no deadline */
+	grpc_request_head_reset(&h);
+	assert_int_equal(judge(later, &h, msg, sizeof(msg)), GRPC_REQUEST_OK);
+	assert_int_equal(h.timeout_ns, 50 * 1000000LL);
+	grpc_request_head_reset(&h);
+}
+
+static void
+test_request_body_errors(void **state)
+{
+	struct grpc_reader r;
+	static const uint8_t big[] = { 0, 0, 0x50, 0, 0 };
+	char msg[256];
+
+	grpc_reader_init(&r, GRPC_DEFAULT_MAX_MESSAGE);
+	assert_int_equal(grpc_reader_feed(&r, big, sizeof(big), collect,
+	    NULL), -EMSGSIZE);
+	assert_int_equal(grpc_request_body_error(-EMSGSIZE, &r, msg,
+	    sizeof(msg)), GRPC_RESOURCE_EXHAUSTED);
+	assert_string_equal(msg, "grpc: received message larger than max "
+	    "(5242880 vs. 4194304)");
+	assert_int_equal(grpc_request_body_error(-EPROTO, &r, msg,
+	    sizeof(msg)), GRPC_INTERNAL);
+	assert_non_null(strstr(msg, "compressed flag"));
+	assert_int_equal(grpc_request_body_error(-ENOMEM, &r, msg,
+	    sizeof(msg)), GRPC_RESOURCE_EXHAUSTED);
+	grpc_reader_reset(&r);
+}
+
 int
 main(void)
 {
@@ -292,6 +476,12 @@ main(void)
 		cmocka_unit_test(test_timeout_parse),
 		cmocka_unit_test(test_timeout_format),
 		cmocka_unit_test(test_code_names),
+		cmocka_unit_test(test_request_good),
+		cmocka_unit_test(test_request_reset_cases),
+		cmocka_unit_test(test_request_content_type),
+		cmocka_unit_test(test_request_unknown_paths),
+		cmocka_unit_test(test_request_encoding_and_timeout),
+		cmocka_unit_test(test_request_body_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

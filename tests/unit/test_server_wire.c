@@ -475,8 +475,12 @@ test_bad_protobuf_is_internal(void **state)
 	assert_int_equal(p->grpc_status, GRPC_INTERNAL);
 }
 
+/* Allocate "sleep:5000": the answer would come after 5 s. */
+static const uint8_t SLEEP_5S[] = { 0, 0, 0, 0, 14, 0x0a, 0x0c, 0x0a, 0x0a,
+	's', 'l', 'e', 'e', 'p', ':', '5', '0', '0', '0' };
+
 static void
-test_deadline_cancels_the_call(void **state)
+test_deadline_is_deadline_exceeded(void **state)
 {
 	struct peer *p = *state;
 	nghttp2_nv nva[] = {
@@ -486,17 +490,62 @@ test_deadline_cancels_the_call(void **state)
 		NV("content-type", "application/grpc"),
 		NV("grpc-timeout", "50m"),
 	};
-	/* Allocate "sleep:5000": the answer would come after 5 s. */
-	static const uint8_t msg[] = { 0, 0, 0, 0, 14, 0x0a, 0x0c, 0x0a, 0x0a,
-		's', 'l', 'e', 'e', 'p', ':', '5', '0', '0', '0' };
 	const struct grpc_server_stats *st =
 	    grpc_server_stats(testservice_server(p->ts));
 
-	request(p, nva, 6, msg, sizeof(msg));
+	request(p, nva, 6, SLEEP_5S, sizeof(SLEEP_5S));
 	assert_true(p->closed);
+	/* Trailers-Only with grpc-status 4; the client had half-closed, so
+	 * that ends the stream and no reset follows. */
+	assert_string_equal(p->status, "200");
+	assert_int_equal(p->grpc_status, GRPC_DEADLINE_EXCEEDED);
+	assert_int_equal(p->header_frames, 1);
+	assert_true(p->headers_ended_stream);
+	assert_false(p->rst_received);
+	assert_int_equal(st->deadline_cancelled, 1);
+}
+
+static void
+test_deadline_then_cancel_if_client_still_sending(void **state)
+{
+	struct peer *p = *state;
+	nghttp2_nv nva[] = {
+		NV(":method", "POST"), NV(":scheme", "http"),
+		NV(":path", "/v1beta1.DevicePlugin/Allocate"),
+		NV(":authority", "localhost"),
+		NV("content-type", "application/grpc"),
+		NV("grpc-timeout", "50m"),
+	};
+
+	/* The whole message, but no END_STREAM: never dispatched. */
+	p->keep_open = true;
+	request(p, nva, 6, SLEEP_5S, sizeof(SLEEP_5S));
+	assert_int_equal(p->grpc_status, GRPC_DEADLINE_EXCEEDED);
 	assert_true(p->rst_received);
 	assert_int_equal(p->rst_code, NGHTTP2_CANCEL);
-	assert_int_equal(st->deadline_cancelled, 1);
+}
+
+static void
+test_deadline_after_headers_sends_trailers(void **state)
+{
+	struct peer *p = *state;
+	nghttp2_nv nva[] = {
+		NV(":method", "POST"), NV(":scheme", "http"),
+		NV(":path", "/v1beta1.DevicePlugin/ListAndWatch"),
+		NV(":authority", "localhost"),
+		NV("content-type", "application/grpc"),
+		NV("grpc-timeout", "50m"),
+	};
+
+	/* ListAndWatch answers at once and stays open: headers, DATA, and
+	 * at the deadline, trailers with grpc-status 4. */
+	request(p, nva, 6, EMPTY_MSG, sizeof(EMPTY_MSG));
+	assert_true(p->closed);
+	assert_string_equal(p->status, "200");
+	assert_true(p->data_len > 0);
+	assert_int_equal(p->header_frames, 2);
+	assert_int_equal(p->grpc_status, GRPC_DEADLINE_EXCEEDED);
+	assert_false(p->rst_received);
 }
 
 static void
@@ -539,7 +588,9 @@ main(void)
 		T(test_two_messages_for_unary_is_an_error),
 		T(test_no_message_is_an_error),
 		T(test_bad_protobuf_is_internal),
-		T(test_deadline_cancels_the_call),
+		T(test_deadline_is_deadline_exceeded),
+		T(test_deadline_then_cancel_if_client_still_sending),
+		T(test_deadline_after_headers_sends_trailers),
 		T(test_shutdown_sends_goaway),
 	};
 #undef T

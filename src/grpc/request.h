@@ -1,0 +1,71 @@
+/*
+ * request.h: what a gRPC request's headers and body prefix must say, as
+ * pure functions.
+ *
+ * The server feeds each request header to grpc_request_head_add() as
+ * nghttp2 hands it over, then asks grpc_request_check() once the headers
+ * are complete; what is wrong (and the grpc-message that says so, in
+ * grpc-go's wording) comes back as a verdict. Nothing here does I/O or
+ * knows nghttp2, so the unit tests and the codec fuzzer call it directly.
+ * docs/grpc.md has the table of answers.
+ */
+#ifndef GDP_GRPC_REQUEST_H
+#define GDP_GRPC_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "grpc/codec.h"
+#include "grpc/server.h"
+
+/* What the headers said; the first :path and content-type count. */
+struct grpc_request_head {
+	bool is_post;
+	bool path_seen;
+	bool has_path;              /* a non-empty :path */
+	bool content_type_seen;
+	bool content_type_ok;       /* application/grpc, +..., ;... */
+	bool bad_encoding;          /* grpc-encoding other than identity */
+	const struct grpc_method *method;  /* NULL: unknown path */
+	char *path;                 /* owned; only when the path is unknown */
+	char *content_type;         /* owned; only when it is wrong */
+	int64_t timeout_ns;         /* grpc-timeout; 0: none */
+};
+
+enum grpc_request_verdict {
+	GRPC_REQUEST_OK,
+	GRPC_REQUEST_RESET,              /* not POST, or no :path */
+	GRPC_REQUEST_BAD_CONTENT_TYPE,   /* :status 415, INVALID_ARGUMENT */
+	GRPC_REQUEST_UNKNOWN_PATH,       /* UNIMPLEMENTED */
+	GRPC_REQUEST_COMPRESSED,         /* UNIMPLEMENTED */
+};
+
+void grpc_request_head_init(struct grpc_request_head *h);
+/* Frees what |h| owns and initialises it again. */
+void grpc_request_head_reset(struct grpc_request_head *h);
+/*
+ * Takes one header. |methods| (|n| entries) is the server's table; a
+ * known :path sets h->method to its entry. Returns 0, or -ENOMEM when the
+ * copy kept to name a wrong path or content-type cannot be made.
+ */
+int grpc_request_head_add(struct grpc_request_head *h,
+    const struct grpc_method *methods, size_t n, const uint8_t *name,
+    size_t namelen, const uint8_t *value, size_t valuelen);
+/*
+ * The verdict on complete headers. Unless GRPC_REQUEST_OK or _RESET, the
+ * grpc-message is written to |msg| (|len| bytes, truncated, always
+ * terminated).
+ */
+enum grpc_request_verdict grpc_request_check(
+    const struct grpc_request_head *h, const struct grpc_method *methods,
+    size_t n, char *msg, size_t len);
+/*
+ * The answer to the request body's reader failing with |err| (from
+ * grpc_reader_feed(), callback errors excluded): a status code, and its
+ * grpc-message in |msg|.
+ */
+int grpc_request_body_error(int err, const struct grpc_reader *r, char *msg,
+    size_t len);
+
+#endif /* GDP_GRPC_REQUEST_H */

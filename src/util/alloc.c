@@ -1,0 +1,209 @@
+/*
+ * alloc.c: the heap behind one door, with fault injection (see alloc.h).
+ *
+ * The fault plan is three atomics (the health thread allocates too): a
+ * count of allocations since the plan was set, the ordinal that fails, and
+ * whether later ones fail as well. Each allocation takes a ticket from the
+ * counter and compares; nothing else is shared. Without GDP_FAULT_INJECTION
+ * the check compiles to nothing and these are plain libc calls.
+ */
+#include "alloc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#ifdef GDP_FAULT_INJECTION
+#include <stdatomic.h>
+
+static atomic_ulong alloc_count;
+static atomic_ulong alloc_failed;
+static atomic_ulong fail_at;          /* 0: nothing fails */
+static atomic_bool fail_persistent;
+
+void
+gdp_alloc_fail_at(unsigned long n, bool persistent)
+{
+	atomic_store(&fail_at, 0);
+	atomic_store(&alloc_count, 0);
+	atomic_store(&alloc_failed, 0);
+	atomic_store(&fail_persistent, persistent);
+	atomic_store(&fail_at, n);
+}
+
+unsigned long
+gdp_alloc_count(void)
+{
+	return atomic_load(&alloc_count);
+}
+
+unsigned long
+gdp_alloc_failed(void)
+{
+	return atomic_load(&alloc_failed);
+}
+
+/* True when this allocation is to fail (errno is then set). */
+static bool
+injected_failure(void)
+{
+	unsigned long ticket = atomic_fetch_add(&alloc_count, 1) + 1;
+	unsigned long n = atomic_load(&fail_at);
+
+	if (n == 0 || ticket < n ||
+	    (ticket > n && !atomic_load(&fail_persistent)))
+		return false;
+	atomic_fetch_add(&alloc_failed, 1);
+	errno = ENOMEM;
+	return true;
+}
+
+int
+gdp_alloc_init_env(void)
+{
+	const char *s = getenv("GDP_FAULT_ALLOC");
+	char *end;
+	unsigned long n;
+
+	if (s == NULL || s[0] == '\0')
+		return 0;
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || n == 0 ||
+	    (end[0] != '\0' && strcmp(end, "+") != 0))
+		return -EINVAL;
+	gdp_alloc_fail_at(n, end[0] == '+');
+	return 0;
+}
+#else /* !GDP_FAULT_INJECTION */
+static bool
+injected_failure(void)
+{
+	return false;
+}
+
+int
+gdp_alloc_init_env(void)
+{
+	return 0;
+}
+#endif /* GDP_FAULT_INJECTION */
+
+/* glibc sets errno on failure, but C does not promise it. */
+static void *
+checked(void *p)
+{
+	if (p == NULL)
+		errno = ENOMEM;
+	return p;
+}
+
+void *
+gdp_malloc(size_t size)
+{
+	if (injected_failure())
+		return NULL;
+	return checked(malloc(size));
+}
+
+void *
+gdp_calloc(size_t n, size_t size)
+{
+	if (injected_failure())
+		return NULL;
+	return checked(calloc(n, size));
+}
+
+void *
+gdp_realloc(void *p, size_t size)
+{
+	if (injected_failure())
+		return NULL;
+	return checked(realloc(p, size));
+}
+
+char *
+gdp_strdup(const char *s)
+{
+	if (injected_failure())
+		return NULL;
+	return checked(strdup(s));
+}
+
+char *
+gdp_strndup(const char *s, size_t n)
+{
+	if (injected_failure())
+		return NULL;
+	return checked(strndup(s, n));
+}
+
+void
+gdp_free(void *p)
+{
+	free(p);
+}
+
+/* ---- adapters ---- */
+
+static void *
+ng_malloc(size_t size, void *ud)
+{
+	return gdp_malloc(size);
+}
+
+static void
+ng_free(void *p, void *ud)
+{
+	gdp_free(p);
+}
+
+static void *
+ng_calloc(size_t n, size_t size, void *ud)
+{
+	return gdp_calloc(n, size);
+}
+
+static void *
+ng_realloc(void *p, size_t size, void *ud)
+{
+	return gdp_realloc(p, size);
+}
+
+static nghttp2_mem ng_mem = {
+	.malloc = ng_malloc,
+	.free = ng_free,
+	.calloc = ng_calloc,
+	.realloc = ng_realloc,
+};
+
+nghttp2_mem *
+gdp_nghttp2_mem(void)
+{
+	return &ng_mem;
+}
+
+static void *
+pb_alloc(void *data, size_t size)
+{
+	return gdp_malloc(size);
+}
+
+static void
+pb_free(void *data, void *p)
+{
+	gdp_free(p);
+}
+
+static ProtobufCAllocator pb_allocator = {
+	.alloc = pb_alloc,
+	.free = pb_free,
+};
+
+ProtobufCAllocator *
+gdp_protobuf_allocator(void)
+{
+	return &pb_allocator;
+}
