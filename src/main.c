@@ -25,6 +25,7 @@
 #include "plugin/kubelet.h"
 #include "plugin/plugin.h"
 #include "resources/resources.h"
+#include "util/alloc.h"
 #include "util/log.h"
 #include "version.h"
 
@@ -191,9 +192,9 @@ static void
 on_health(const struct health_snapshot *snap, void *arg)
 {
 	struct daemon *d = arg;
-	struct resources_gpu_health *gpus = calloc(snap->n + 1,
+	struct resources_gpu_health *gpus = gdp_calloc(snap->n + 1,
 	    sizeof(*gpus));
-	struct resources_instance_fault *faults = calloc(snap->n_faults + 1,
+	struct resources_instance_fault *faults = gdp_calloc(snap->n_faults + 1,
 	    sizeof(*faults));
 
 	if (gpus == NULL || faults == NULL) {
@@ -215,8 +216,8 @@ on_health(const struct health_snapshot *snap, void *arg)
 	    snap->n_faults))
 		plugin_publish(d->plugin);
 out:
-	free(gpus);
-	free(faults);
+	gdp_free(gpus);
+	gdp_free(faults);
 }
 
 /* (Re)starts the health monitor for the current inventory. */
@@ -388,6 +389,18 @@ cleanup(struct daemon *d)
 	loop_free(d->loop);
 }
 
+/* With GDP_FAULT_ALLOC (fault-injection builds): how many there were. */
+static void
+report_allocations(void)
+{
+	unsigned long attempts, failed;
+
+	if (getenv("GDP_FAULT_ALLOC") != NULL &&
+	    gdp_alloc_stats(&attempts, &failed))
+		log_info("fault injection: %lu allocations, %lu failed",
+		    attempts, failed);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -395,6 +408,11 @@ main(int argc, char **argv)
 	char err[512];
 	int rc;
 
+	if (gdp_alloc_init_env() < 0) {
+		fprintf(stderr, "gpu-device-plugin: GDP_FAULT_ALLOC=%s: not N "
+		    "or N+\n", getenv("GDP_FAULT_ALLOC"));
+		return 2;
+	}
 	if (config_parse(&d.cfg, argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "gpu-device-plugin: %s\n", err);
 		return 2;
@@ -421,5 +439,6 @@ main(int argc, char **argv)
 		rc = serve(&d);
 	}
 	cleanup(&d);
+	report_allocations();
 	return rc;
 }

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/alloc.h"
+
 int
 gpu_sysfs_bdf(const char *bus_id, char *out, size_t len)
 {
@@ -45,12 +47,12 @@ read_numa_node(const char *sysfs_root, const char *bdf)
 static int
 note(char ***list, size_t *n, const char *text)
 {
-	char **grown = realloc(*list, (*n + 1) * sizeof(**list));
+	char **grown = gdp_realloc(*list, (*n + 1) * sizeof(**list));
 
 	if (grown == NULL)
 		return -ENOMEM;
 	*list = grown;
-	grown[*n] = strdup(text);
+	grown[*n] = gdp_strdup(text);
 	if (grown[*n] == NULL)
 		return -ENOMEM;
 	(*n)++;
@@ -227,9 +229,9 @@ inventory_discover(const struct nvml *nvml, const char *sysfs_root,
 		    nvml_error_text(nvml, &e, d, sizeof(d)));
 		return rc;
 	}
-	inv = calloc(1, sizeof(*inv));
+	inv = gdp_calloc(1, sizeof(*inv));
 	if (inv == NULL || (count > 0 &&
-	    (inv->gpus = calloc(count, sizeof(*inv->gpus))) == NULL) ||
+	    (inv->gpus = gdp_calloc(count, sizeof(*inv->gpus))) == NULL) ||
 	    describe_system(nvml, inv) < 0)
 		goto out_nomem;
 	for (unsigned i = 0; i < count; i++)
@@ -247,8 +249,8 @@ static void
 free_list(char **list, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		free(list[i]);
-	free(list);
+		gdp_free(list[i]);
+	gdp_free(list);
 }
 
 void
@@ -258,8 +260,8 @@ inventory_free(struct inventory *inv)
 		return;
 	free_list(inv->skipped, inv->n_skipped);
 	free_list(inv->warnings, inv->n_warnings);
-	free(inv->gpus);
-	free(inv);
+	gdp_free(inv->gpus);
+	gdp_free(inv);
 }
 
 const struct gpu *

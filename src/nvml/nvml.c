@@ -20,6 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/alloc.h"
+
 #define NVML_SONAME "libnvidia-ml.so.1"
 
 /*
@@ -210,7 +212,7 @@ open_under(const char *root, char *path, size_t len, char *tried,
 		h = dlopen(real ? real : path, RTLD_LAZY | RTLD_LOCAL);
 		if (real != NULL) {
 			snprintf(path, len, "%s", real);
-			free(real);
+			gdp_free(real);
 		}
 		if (h != NULL)
 			return h;
@@ -304,7 +306,7 @@ struct nvml *
 nvml_open(const char *driver_root_ctr, const char *driver_root, char *err,
     size_t errlen)
 {
-	struct nvml *nvml = calloc(1, sizeof(*nvml));
+	struct nvml *nvml = gdp_calloc(1, sizeof(*nvml));
 	char tried[2048];
 
 	if (nvml == NULL) {
@@ -319,7 +321,7 @@ nvml_open(const char *driver_root_ctr, const char *driver_root, char *err,
 		err[0] = '\0';
 		append(err, errlen, "cannot load %s (%s)", NVML_SONAME,
 		    tried[0] == ';' ? tried + 2 : tried);
-		free(nvml);
+		gdp_free(nvml);
 		errno = ENOENT;
 		return NULL;
 	}
@@ -350,7 +352,7 @@ nvml_close(struct nvml *nvml)
 	}
 	if (nvml->handle != NULL)
 		dlclose(nvml->handle);
-	free(nvml);
+	gdp_free(nvml);
 }
 
 const char *

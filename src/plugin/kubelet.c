@@ -21,6 +21,7 @@
 
 #include "deviceplugin.pb-c.h"
 #include "grpc/client.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 #define BACKOFF_FIRST_MS 1
@@ -233,7 +234,7 @@ struct kubelet_link *
 kubelet_link_new(struct loop *loop, const char *kubelet_socket,
     struct plugin *plugin, char *err, size_t errlen)
 {
-	struct kubelet_link *link = calloc(1, sizeof(*link));
+	struct kubelet_link *link = gdp_calloc(1, sizeof(*link));
 	char *slash;
 
 	if (link == NULL) {
@@ -244,8 +245,8 @@ kubelet_link_new(struct loop *loop, const char *kubelet_socket,
 	link->plugin = plugin;
 	link->inotify_fd = -1;
 	link->backoff_ms = BACKOFF_FIRST_MS;
-	link->socket = strdup(kubelet_socket);
-	link->dir = strdup(kubelet_socket);
+	link->socket = gdp_strdup(kubelet_socket);
+	link->dir = gdp_strdup(kubelet_socket);
 	if (link->socket == NULL || link->dir == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto out_free_link;
@@ -295,7 +296,7 @@ kubelet_link_free(struct kubelet_link *link)
 		loop_del_fd(link->loop, link->inotify_fd);
 		close(link->inotify_fd);
 	}
-	free(link->socket);
-	free(link->dir);
-	free(link);
+	gdp_free(link->socket);
+	gdp_free(link->dir);
+	gdp_free(link);
 }

@@ -19,6 +19,7 @@
 
 #include "deviceplugin.pb-c.h"
 #include "grpc/server.h"
+#include "util/alloc.h"
 
 /* Retry period for a stream whose queue was full at the last change. */
 #define RESEND_MS 50
@@ -110,7 +111,7 @@ watcher_closed(struct grpc_call *call, enum grpc_close_reason reason,
 	struct watcher *w = arg;
 
 	LIST_REMOVE(w, link);
-	free(w);
+	gdp_free(w);
 }
 
 static void
@@ -118,7 +119,7 @@ list_and_watch(struct grpc_call *call, const ProtobufCMessage *req,
     void *app)
 {
 	struct plugin *p = app;
-	struct watcher *w = calloc(1, sizeof(*w));
+	struct watcher *w = gdp_calloc(1, sizeof(*w));
 
 	if (w == NULL) {
 		grpc_call_fail(call, GRPC_RESOURCE_EXHAUSTED,
@@ -229,7 +230,7 @@ plugin_new(struct loop *loop, struct resource *res, const char *socket_dir)
 	struct plugin *p;
 	int len;
 
-	p = calloc(1, sizeof(*p));
+	p = gdp_calloc(1, sizeof(*p));
 	if (p == NULL)
 		return NULL;
 	p->loop = loop;
@@ -238,7 +239,7 @@ plugin_new(struct loop *loop, struct resource *res, const char *socket_dir)
 	len = snprintf(p->socket_path, sizeof(p->socket_path), "%s/%s",
 	    socket_dir, res->socket_name);
 	if (len < 0 || (size_t)len >= sizeof(p->socket_path)) {
-		free(p);
+		gdp_free(p);
 		errno = ENAMETOOLONG;
 		return NULL;
 	}
@@ -300,7 +301,7 @@ plugin_free(struct plugin *p)
 	if (p == NULL)
 		return;
 	plugin_stop(p);
-	free(p);
+	gdp_free(p);
 }
 
 const char *

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/alloc.h"
+
 #define CHUNK_BYTES 4096
 
 struct arena_chunk {
@@ -46,7 +48,7 @@ arena_alloc(struct arena *a, size_t size)
 			errno = ENOMEM;
 			return NULL;
 		}
-		c = malloc(sizeof(*c) + cap);
+		c = gdp_malloc(sizeof(*c) + cap);
 		if (c == NULL)
 			return NULL;
 		c->used = 0;
@@ -87,7 +89,7 @@ arena_free(struct arena *a)
 	while (a->head != NULL) {
 		struct arena_chunk *next = a->head->next;
 
-		free(a->head);
+		gdp_free(a->head);
 		a->head = next;
 	}
 }

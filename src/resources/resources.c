@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/alloc.h"
+
 const char *const resources_control_nodes[RESOURCES_CONTROL_NODES] = {
 	"/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools",
 	"/dev/nvidia-modeset",
@@ -53,8 +55,8 @@ by_id_cmp(const void *a, const void *b, void *views)
 int
 resource_index(struct resource *r)
 {
-	free(r->by_id);
-	r->by_id = calloc(r->n + 1, sizeof(*r->by_id));
+	gdp_free(r->by_id);
+	r->by_id = gdp_calloc(r->n + 1, sizeof(*r->by_id));
 	if (r->by_id == NULL)
 		return -ENOMEM;
 	for (size_t i = 0; i < r->n; i++)
@@ -75,7 +77,7 @@ build_gpu_resource(struct resource *r, const struct inventory *inv,
 		    "socket", name);
 		return -EINVAL;
 	}
-	r->views = calloc(inv->n + 1, sizeof(*r->views));
+	r->views = gdp_calloc(inv->n + 1, sizeof(*r->views));
 	if (r->views == NULL)
 		return -ENOMEM;
 	r->n = inv->n;
@@ -98,7 +100,7 @@ resources_build(const struct inventory *inv,
 		    sizeof(r->dev_root) - 1);
 		return -EINVAL;
 	}
-	r = calloc(1, sizeof(*r));
+	r = gdp_calloc(1, sizeof(*r));
 	if (r == NULL)
 		return -ENOMEM;
 	snprintf(r->dev_root, sizeof(r->dev_root), "%s",
@@ -108,7 +110,7 @@ resources_build(const struct inventory *inv,
 	memcpy(r->control_present, opts->control_present,
 	    sizeof(r->control_present));
 	if (inv->n > 0) {
-		r->res = calloc(1, sizeof(*r->res));
+		r->res = gdp_calloc(1, sizeof(*r->res));
 		if (r->res == NULL) {
 			resources_free(r);
 			return -ENOMEM;
@@ -132,11 +134,11 @@ resources_free(struct resources *r)
 	if (r == NULL)
 		return;
 	for (size_t i = 0; r->res != NULL && i < r->n; i++) {
-		free(r->res[i].views);
-		free(r->res[i].by_id);
+		gdp_free(r->res[i].views);
+		gdp_free(r->res[i].by_id);
 	}
-	free(r->res);
-	free(r);
+	gdp_free(r->res);
+	gdp_free(r);
 }
 
 /* strcmp of |id| (|len| bytes, maybe not NUL-terminated) with |s|. */

@@ -207,3 +207,17 @@ gdp_protobuf_allocator(void)
 {
 	return &pb_allocator;
 }
+
+bool
+gdp_alloc_stats(unsigned long *attempts, unsigned long *failed)
+{
+#ifdef GDP_FAULT_INJECTION
+	*attempts = gdp_alloc_count();
+	*failed = gdp_alloc_failed();
+	return true;
+#else
+	(void)attempts;
+	(void)failed;
+	return false;
+#endif
+}

@@ -52,6 +52,13 @@ struct ProtobufCAllocator *gdp_protobuf_allocator(void);
  */
 int gdp_alloc_init_env(void);
 
+/*
+ * The allocations attempted and made to fail since the count last
+ * restarted. Returns false (and leaves both alone) when built without
+ * fault injection.
+ */
+bool gdp_alloc_stats(unsigned long *attempts, unsigned long *failed);
+
 #ifdef GDP_FAULT_INJECTION
 /*
  * Test-only. Restarts the count; the |n|-th allocation from now (1 is the

@@ -224,9 +224,131 @@ def nvml_loop():
     return passed, failed
 
 
+# ---- allocation failures ------------------------------------------------
+
+ALLOC_PROFILE = "azure-nc24"
+COUNT_LINE = re.compile(r"fault injection: (\d+) allocations")
+
+
+class Refused(Exception):
+    """The plugin did something no failure excuses."""
+
+
+def call_ended(node, path, body):
+    """A stand-in call that must end: OK, or an error with a message."""
+    try:
+        r = node.call("POST", path, body)
+    except OSError as e:  # the HTTP timeout: the call never ended
+        raise Refused("%s never ended (%s)" % (path, e)) from e
+    if not r.get("ok") and r.get("called") and not r.get("message"):
+        raise Refused("%s ended with no message: %s" % (path, r))
+    return r
+
+
+def lists(node):
+    res = node.resource() or {}
+    return res.get("lists_received", 0)
+
+
+def comes_back(node, what, before):
+    """Registration (and a fresh ListAndWatch) after |what|."""
+    try:
+        node.wait(connected=True, lists_at_least=before + 1,
+                  timeout_ms=10000)
+    except AssertionError as e:
+        raise Refused("not registered again after %s" % what) from e
+
+
+def alloc_scenario(node):
+    """Start-up to SIGTERM; returns the plugin's exit code."""
+    u = pt.profile_uuids(ALLOC_PROFILE)
+    outcome = served_or_exited(node)
+    if outcome == "exited":
+        return "start-up"
+    if outcome != "served":
+        raise Refused("start-up: %s" % outcome)
+    call_ended(node, "/allocate", {"resource": pt.RESOURCE,
+                                   "devices": [u[0], u[1]]})
+    call_ended(node, "/allocate-pod", {"resource": pt.RESOURCE, "count": 2})
+    call_ended(node, "/preferred", {"resource": pt.RESOURCE,
+                                    "available": u, "must_include": [u[3]],
+                                    "size": 2})
+    before = lists(node)
+    node.call("POST", "/restart")
+    comes_back(node, "a kubelet restart", before)
+    pt.inject(node, "xid %s 94" % u[2])
+    before = lists(node)
+    node.plugin.send_signal(signal.SIGHUP)
+    comes_back(node, "SIGHUP", before)
+    final = call_ended(node, "/allocate", {"resource": pt.RESOURCE,
+                                           "devices": [u[0]]})
+    if not final.get("ok"):
+        raise Refused("the last Allocate failed: %s" % final)
+    return "served"
+
+
+def run_alloc(n):
+    """One run with allocation |n| failing; returns (verdict, log)."""
+    node = pt.Node(ALLOC_PROFILE)
+    verdict = None
+    try:
+        start(node, {"GDP_FAULT_ALLOC": str(n)})
+        try:
+            how = alloc_scenario(node)
+        except Refused as e:
+            how, verdict = None, str(e)
+        if how == "start-up":
+            rc = node.plugin.wait(timeout=10)
+            node.plugin = None
+        else:
+            rc = node.stop_plugin(signal.SIGTERM, timeout=10)
+        log = open(node.plugin_log).read()
+        if verdict is None:
+            verdict = alloc_verdict(how, rc, log)
+        return verdict, log
+    finally:
+        node.close()
+
+
+def alloc_verdict(how, rc, log):
+    """None when the run behaved, else what was wrong."""
+    if SANITIZER.search(log):
+        return "sanitizer report: %s" % SANITIZER.search(log).group(0)
+    if how == "start-up":
+        if rc != 1 or "out of memory" not in log.lower():
+            return "start-up ended with exit %s, not 1 naming memory" % rc
+        return None
+    if rc != 0:
+        return "SIGTERM: exit %s" % rc
+    return None
+
+
+def alloc_loop():
+    verdict, log = run_alloc(0)
+    m = COUNT_LINE.search(log)
+    if verdict is not None or m is None:
+        raise SystemExit("dry run failed (%s): %s" % (verdict, log[-2000:]))
+    total = int(m.group(1))
+    passed = failed = 0
+    for n in range(1, total + 1):
+        verdict, log = run_alloc(n)
+        if verdict is None:
+            passed += 1
+            print("ok - allocation %d of %d fails" % (n, total), flush=True)
+            continue
+        failed += 1
+        print("not ok - allocation %d of %d fails: %s" % (n, total, verdict),
+              flush=True)
+        for line in log.splitlines()[-8:]:
+            print("#   plugin: %s" % line)
+    return passed, failed
+
+
 def main():
     if MODE == "nvml":
         passed, failed = nvml_loop()
+    elif MODE == "alloc":
+        passed, failed = alloc_loop()
     else:
         raise SystemExit("faultloop.py: unknown mode %r" % MODE)
     print("%d passed, %d failed" % (passed, failed))
