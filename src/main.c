@@ -45,8 +45,8 @@ struct daemon {
 static int
 start_nvml(struct daemon *d)
 {
-	char err[4096], desc[256];
-	nvmlReturn_t rc;
+	char err[4096], desc[320];
+	struct nvml_error e;
 
 	if (d->nvml == NULL) {
 		d->nvml = nvml_open(d->cfg.driver_root_ctr_path,
@@ -58,16 +58,16 @@ start_nvml(struct daemon *d)
 			return -ENOENT;
 		}
 	}
-	rc = d->nvml->nvmlInit();
-	if (rc != NVML_SUCCESS) {
-		log_error("Failed to initialize NVML (%s): %s.", d->nvml->path,
-		    nvml_describe(d->nvml, rc, desc, sizeof(desc)));
-		log_error("%s", nvml_init_hint(rc));
+	if (nvml_init(d->nvml, &e) < 0) {
+		log_error("Failed to initialize NVML (%s): %s.",
+		    nvml_path(d->nvml),
+		    nvml_error_text(d->nvml, &e, desc, sizeof(desc)));
+		log_error("%s", nvml_init_hint(e.code));
 		return -EIO;
 	}
 	d->nvml_ready = true;
-	log_info("Loaded NVML from %s (%s)", d->nvml->path,
-	    d->nvml->bound_init);
+	log_info("Loaded NVML from %s (%s)", nvml_path(d->nvml),
+	    nvml_init_symbol(d->nvml));
 	return 0;
 }
 
@@ -86,6 +86,8 @@ log_inventory(const struct inventory *inv)
 	}
 	for (size_t i = 0; i < inv->n_skipped; i++)
 		log_warn("Not advertised: %s", inv->skipped[i]);
+	for (size_t i = 0; i < inv->n_warnings; i++)
+		log_warn("%s", inv->warnings[i]);
 }
 
 static int
@@ -194,7 +196,6 @@ start_health(struct daemon *d)
 		    d->cfg.disable_healthchecks);
 		return;
 	}
-	d->nvml->pinned = true; /* the thread may outlive a reload */
 	d->health = health_monitor_start(d->loop, d->nvml, d->inv, &opts,
 	    on_health, d, err, sizeof(err));
 	if (d->health == NULL)
@@ -255,8 +256,9 @@ list_command(struct daemon *d)
 
 	if (start_nvml(d) < 0 || discover(d, &inv) < 0)
 		return 1;
-	printf("NVML %s (%s), driver %s, CUDA %d.%d\n", d->nvml->path,
-	    d->nvml->bound_init, inv->driver_version, inv->cuda_version / 1000,
+	printf("NVML %s (%s), driver %s, CUDA %d.%d\n", nvml_path(d->nvml),
+	    nvml_init_symbol(d->nvml), inv->driver_version,
+	    inv->cuda_version / 1000,
 	    inv->cuda_version % 1000 / 10);
 	printf("%-4s %-41s %-24s %10s %4s %5s %-17s %5s %7s\n", "GPU", "UUID",
 	    "NAME", "MEMORY", "CC", "NUMA", "PCI BUS ID", "MINOR", "NVLINKS");
@@ -271,6 +273,8 @@ list_command(struct daemon *d)
 	}
 	for (size_t i = 0; i < inv->n_skipped; i++)
 		printf("not advertised: %s\n", inv->skipped[i]);
+	for (size_t i = 0; i < inv->n_warnings; i++)
+		printf("warning: %s\n", inv->warnings[i]);
 	printf("\nResources that would be advertised:\n");
 	if (inv->n > 0)
 		printf("  %s: %zu (socket %s/nvidia-gpu.sock)\n",
@@ -326,10 +330,8 @@ cleanup(struct daemon *d)
 	health_monitor_stop(d->health);
 	plugin_free(d->plugin);
 	inventory_free(d->inv);
-	/* A stopped health thread may still be inside NVML: then leave the
-	 * library initialised and loaded; the process is ending anyway. */
-	if (d->nvml_ready && !d->nvml->pinned)
-		d->nvml->nvmlShutdown();
+	/* A stopped health thread holds its own reference: NVML is shut
+	 * down and unloaded by whichever of us lets go last. */
 	nvml_close(d->nvml);
 	loop_free(d->loop);
 }

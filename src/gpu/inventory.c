@@ -41,44 +41,92 @@ read_numa_node(const char *sysfs_root, const char *bdf)
 	return node;
 }
 
-static void
-read_links(const struct nvml *nvml, nvmlDevice_t dev, struct gpu *g)
+/* Appends a copy of |text| to |*list|. Returns 0 or -ENOMEM. */
+static int
+note(char ***list, size_t *n, const char *text)
 {
-	for (unsigned link = 0; link < GPU_MAX_LINKS; link++) {
-		nvmlEnableState_t active;
-		nvmlPciInfo_t remote;
+	char **grown = realloc(*list, (*n + 1) * sizeof(**list));
 
-		if (NVML_CALL(nvml, nvmlDeviceGetNvLinkState, dev, link,
-		    &active) != NVML_SUCCESS)
-			break; /* NOT_SUPPORTED, or past the last link */
-		if (active != NVML_FEATURE_ENABLED ||
-		    NVML_CALL(nvml, nvmlDeviceGetNvLinkRemotePciInfo, dev,
-		    link, &remote) != NVML_SUCCESS)
-			continue;
-		memcpy(g->link_remote[g->n_links++], remote.busId,
-		    sizeof(remote.busId));
-	}
+	if (grown == NULL)
+		return -ENOMEM;
+	*list = grown;
+	grown[*n] = strdup(text);
+	if (grown[*n] == NULL)
+		return -ENOMEM;
+	(*n)++;
+	return 0;
 }
 
-/* Fills the optional facts; failures leave them unknown. */
-static void
-describe_optional(const struct nvml *nvml, nvmlDevice_t dev, struct gpu *g,
-    const char *sysfs_root)
+/*
+ * Notes an optional fact that NVML could not give. "Not supported" is
+ * an answer, not a failure (a K80 has no MIG, a PCIe card no NVLink).
+ */
+static int
+note_optional(const struct nvml *nvml, struct inventory *inv,
+    const struct gpu *g, int rc, const struct nvml_error *e,
+    const char *what)
 {
-	nvmlMemory_t mem;
-	unsigned cur, pending;
+	char line[512], d[320];
 
-	if (NVML_CALL(nvml, nvmlDeviceGetMemoryInfo, dev, &mem) ==
-	    NVML_SUCCESS)
-		g->memory_bytes = mem.total;
-	if (NVML_CALL(nvml, nvmlDeviceGetCudaComputeCapability, dev,
-	    &g->cc_major, &g->cc_minor) != NVML_SUCCESS)
+	if (rc == 0 || rc == -ENOTSUP)
+		return 0;
+	snprintf(line, sizeof(line), "GPU %u (%s): %s: %s unknown", g->index,
+	    g->uuid, nvml_error_text(nvml, e, d, sizeof(d)), what);
+	return note(&inv->warnings, &inv->n_warnings, line);
+}
+
+static int
+read_links(const struct nvml *nvml, nvmlDevice_t dev, struct gpu *g,
+    struct inventory *inv)
+{
+	struct nvml_error e;
+
+	for (unsigned link = 0; link < GPU_MAX_LINKS; link++) {
+		struct nvml_pci remote;
+		bool active = false;
+		int rc = nvml_device_nvlink_active(nvml, dev, link, &active,
+		    &e);
+
+		if (rc == -ENOTSUP || rc == -EINVAL)
+			return 0; /* no NVLink, or past the last link */
+		if (rc == 0 && !active)
+			continue;
+		if (rc == 0)
+			rc = nvml_device_nvlink_remote(nvml, dev, link,
+			    &remote, &e);
+		if (rc < 0)
+			return note_optional(nvml, inv, g, rc, &e,
+			    "NVLink peers");
+		memcpy(g->link_remote[g->n_links++], remote.bus_id,
+		    sizeof(remote.bus_id));
+	}
+	return 0;
+}
+
+/* Fills the optional facts; failures leave them unknown, and noted. */
+static int
+describe_optional(const struct nvml *nvml, nvmlDevice_t dev, struct gpu *g,
+    const char *sysfs_root, struct inventory *inv)
+{
+	struct nvml_error e;
+	int rc;
+
+	rc = nvml_device_memory(nvml, dev, &g->memory_bytes, &e);
+	if (rc < 0 && note_optional(nvml, inv, g, rc, &e, "memory") < 0)
+		return -ENOMEM;
+	rc = nvml_device_compute_capability(nvml, dev, &g->cc_major,
+	    &g->cc_minor, &e);
+	if (rc < 0) {
 		g->cc_major = g->cc_minor = -1;
-	if (NVML_CALL(nvml, nvmlDeviceGetMigMode, dev, &cur, &pending) ==
-	    NVML_SUCCESS)
-		g->mig_enabled = cur == NVML_DEVICE_MIG_ENABLE;
+		if (note_optional(nvml, inv, g, rc, &e,
+		    "compute capability") < 0)
+			return -ENOMEM;
+	}
+	rc = nvml_device_mig_mode(nvml, dev, &g->mig_enabled, &e);
+	if (rc < 0 && note_optional(nvml, inv, g, rc, &e, "MIG mode") < 0)
+		return -ENOMEM;
 	g->numa_node = read_numa_node(sysfs_root, g->sysfs_bdf);
-	read_links(nvml, dev, g);
+	return read_links(nvml, dev, g, inv);
 }
 
 /* Fills the facts a GPU cannot be advertised without. */
@@ -86,30 +134,25 @@ static int
 describe_required(const struct nvml *nvml, nvmlDevice_t dev, struct gpu *g,
     char *why, size_t len)
 {
-	char d[256];
-	nvmlPciInfo_t pci;
-	nvmlReturn_t rc;
-	const char *what;
+	struct nvml_error e = { NVML_SUCCESS, NULL };
+	struct nvml_pci pci;
+	char d[320];
+	int rc;
 
-	if ((rc = nvml->nvmlDeviceGetUUID(dev, g->uuid, sizeof(g->uuid))))
-		what = "nvmlDeviceGetUUID";
-	else if ((rc = NVML_CALL(nvml, nvmlDeviceGetName, dev, g->name,
-	    sizeof(g->name))))
-		what = "nvmlDeviceGetName";
-	else if ((rc = NVML_CALL(nvml, nvmlDeviceGetMinorNumber, dev,
-	    &g->minor)))
-		what = "nvmlDeviceGetMinorNumber";
-	else if ((rc = nvml_device_pci_info(nvml, dev, &pci)))
-		what = "nvmlDeviceGetPciInfo";
-	else
-		what = NULL;
-	if (what != NULL) {
-		snprintf(why, len, "GPU %u: %s: %s", g->index, what,
-		    nvml_describe(nvml, rc, d, sizeof(d)));
-		return -EIO;
+	rc = nvml_device_uuid(nvml, dev, g->uuid, sizeof(g->uuid), &e);
+	if (rc == 0)
+		rc = nvml_device_name(nvml, dev, g->name, sizeof(g->name), &e);
+	if (rc == 0)
+		rc = nvml_device_minor(nvml, dev, &g->minor, &e);
+	if (rc == 0)
+		rc = nvml_device_pci(nvml, dev, &pci, &e);
+	if (rc < 0) {
+		snprintf(why, len, "GPU %u%s%s%s: %s", g->index,
+		    g->uuid[0] ? " (" : "", g->uuid, g->uuid[0] ? ")" : "",
+		    nvml_error_text(nvml, &e, d, sizeof(d)));
+		return rc;
 	}
-	memcpy(g->bus_id, pci.busId, sizeof(g->bus_id));
-	g->bus_id[sizeof(g->bus_id) - 1] = '\0';
+	memcpy(g->bus_id, pci.bus_id, sizeof(g->bus_id));
 	if (gpu_sysfs_bdf(g->bus_id, g->sysfs_bdf, sizeof(g->sysfs_bdf))) {
 		snprintf(why, len, "GPU %u (%s): unparsable PCI bus id \"%s\"",
 		    g->index, g->uuid, g->bus_id);
@@ -119,43 +162,52 @@ describe_required(const struct nvml *nvml, nvmlDevice_t dev, struct gpu *g,
 }
 
 static int
-note_skipped(struct inventory *inv, const char *why)
-{
-	char **list = realloc(inv->skipped,
-	    (inv->n_skipped + 1) * sizeof(*list));
-
-	if (list == NULL)
-		return -ENOMEM;
-	inv->skipped = list;
-	list[inv->n_skipped] = strdup(why);
-	if (list[inv->n_skipped] == NULL)
-		return -ENOMEM;
-	inv->n_skipped++;
-	return 0;
-}
-
-static int
 discover_one(const struct nvml *nvml, const char *sysfs_root,
     struct inventory *inv, unsigned index)
 {
 	struct gpu *g = &inv->gpus[inv->n];
+	struct nvml_error e;
 	nvmlDevice_t dev;
-	nvmlReturn_t rc;
-	char why[512], d[256];
+	char why[512], d[320];
 
 	memset(g, 0, sizeof(*g));
 	g->index = index;
-	rc = nvml->nvmlDeviceGetHandleByIndex(index, &dev);
-	if (rc != NVML_SUCCESS) {
-		snprintf(why, sizeof(why), "GPU %u: "
-		    "nvmlDeviceGetHandleByIndex: %s", index,
-		    nvml_describe(nvml, rc, d, sizeof(d)));
-		return note_skipped(inv, why);
+	if (nvml_device_by_index(nvml, index, &dev, &e) < 0) {
+		snprintf(why, sizeof(why), "GPU %u: %s", index,
+		    nvml_error_text(nvml, &e, d, sizeof(d)));
+		return note(&inv->skipped, &inv->n_skipped, why);
 	}
 	if (describe_required(nvml, dev, g, why, sizeof(why)) < 0)
-		return note_skipped(inv, why);
-	describe_optional(nvml, dev, g, sysfs_root);
+		return note(&inv->skipped, &inv->n_skipped, why);
+	if (describe_optional(nvml, dev, g, sysfs_root, inv) < 0)
+		return -ENOMEM;
 	inv->n++;
+	return 0;
+}
+
+/* Driver and CUDA versions; unknown when NVML cannot say (noted). */
+static int
+describe_system(const struct nvml *nvml, struct inventory *inv)
+{
+	struct nvml_error e;
+	char line[512], d[320];
+
+	if (nvml_driver_version(nvml, inv->driver_version,
+	    sizeof(inv->driver_version), &e) < 0) {
+		snprintf(inv->driver_version, sizeof(inv->driver_version),
+		    "unknown");
+		snprintf(line, sizeof(line), "%s: driver version unknown",
+		    nvml_error_text(nvml, &e, d, sizeof(d)));
+		if (note(&inv->warnings, &inv->n_warnings, line) < 0)
+			return -ENOMEM;
+	}
+	if (nvml_cuda_version(nvml, &inv->cuda_version, &e) < 0) {
+		inv->cuda_version = 0;
+		snprintf(line, sizeof(line), "%s: CUDA version unknown",
+		    nvml_error_text(nvml, &e, d, sizeof(d)));
+		if (note(&inv->warnings, &inv->n_warnings, line) < 0)
+			return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -164,37 +216,39 @@ inventory_discover(const struct nvml *nvml, const char *sysfs_root,
     struct inventory **out, char *err, size_t errlen)
 {
 	struct inventory *inv;
+	struct nvml_error e;
 	unsigned count = 0;
-	nvmlReturn_t rc;
-	char d[256];
-	int ret = -ENOMEM;
+	char d[320];
+	int rc;
 
-	rc = nvml->nvmlDeviceGetCount(&count);
-	if (rc != NVML_SUCCESS) {
-		snprintf(err, errlen, "nvmlDeviceGetCount: %s",
-		    nvml_describe(nvml, rc, d, sizeof(d)));
-		return -EIO;
+	rc = nvml_device_count(nvml, &count, &e);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s",
+		    nvml_error_text(nvml, &e, d, sizeof(d)));
+		return rc;
 	}
 	inv = calloc(1, sizeof(*inv));
 	if (inv == NULL || (count > 0 &&
-	    (inv->gpus = calloc(count, sizeof(*inv->gpus))) == NULL))
-		goto fail;
-	if (NVML_CALL(nvml, nvmlSystemGetDriverVersion, inv->driver_version,
-	    sizeof(inv->driver_version)) != NVML_SUCCESS)
-		snprintf(inv->driver_version, sizeof(inv->driver_version),
-		    "unknown");
-	if (NVML_CALL(nvml, nvmlSystemGetCudaDriverVersion,
-	    &inv->cuda_version) != NVML_SUCCESS)
-		inv->cuda_version = 0;
+	    (inv->gpus = calloc(count, sizeof(*inv->gpus))) == NULL) ||
+	    describe_system(nvml, inv) < 0)
+		goto out_nomem;
 	for (unsigned i = 0; i < count; i++)
-		if ((ret = discover_one(nvml, sysfs_root, inv, i)) < 0)
-			goto fail;
+		if (discover_one(nvml, sysfs_root, inv, i) < 0)
+			goto out_nomem;
 	*out = inv;
 	return 0;
-fail:
+out_nomem:
 	snprintf(err, errlen, "out of memory while discovering GPUs");
 	inventory_free(inv);
-	return ret;
+	return -ENOMEM;
+}
+
+static void
+free_list(char **list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
 }
 
 void
@@ -202,9 +256,8 @@ inventory_free(struct inventory *inv)
 {
 	if (inv == NULL)
 		return;
-	for (size_t i = 0; i < inv->n_skipped; i++)
-		free(inv->skipped[i]);
-	free(inv->skipped);
+	free_list(inv->skipped, inv->n_skipped);
+	free_list(inv->warnings, inv->n_warnings);
 	free(inv->gpus);
 	free(inv);
 }

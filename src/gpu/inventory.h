@@ -40,13 +40,19 @@ struct inventory {
 	int cuda_version;               /* 12040 for 12.4; 0: unknown */
 	char **skipped;                 /* owned: why each left-out GPU was */
 	size_t n_skipped;
+	char **warnings;                /* owned: facts NVML could not give */
+	size_t n_warnings;
 };
 
 /*
  * Discovers the GPUs through an initialised |nvml|, reading NUMA nodes
- * from |sysfs_root| (normally "/sys"). Returns 0 and a new inventory, or
- * a negative errno with a message in |err| (-EIO: NVML could not count
- * the GPUs; -ENOMEM).
+ * from |sysfs_root| (normally "/sys"). A GPU whose identity (handle, UUID,
+ * name, minor number, PCI bus id) NVML cannot give is left out, with the
+ * GPU, the call and the NVML error in |skipped|; an optional fact that
+ * fails otherwise than "not supported" stays unknown, likewise noted in
+ * |warnings|. Returns 0 and a new inventory (the caller's, free with
+ * inventory_free), or a negative errno with a message in |err| (the NVML
+ * error of nvmlDeviceGetCount, e.g. -EIO or -ENODEV; -ENOMEM).
  */
 int inventory_discover(const struct nvml *nvml, const char *sysfs_root,
     struct inventory **out, char *err, size_t errlen);

@@ -65,7 +65,7 @@ struct shared {
 };
 
 struct thread_ctx {
-	struct nvml fn;             /* a copy: the loop's may go first */
+	struct nvml *nvml;          /* a reference of its own */
 	struct shared *sh;
 	size_t n;
 	char (*uuids)[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
@@ -170,36 +170,37 @@ sleep_ms(int64_t ms)
 static void
 register_events(struct thread_ctx *t)
 {
-	const unsigned long long want = nvmlEventTypeXidCriticalError |
+	const uint64_t want = nvmlEventTypeXidCriticalError |
 	    nvmlEventTypeDoubleBitEccError | nvmlEventTypeSingleBitEccError;
-	nvmlReturn_t rc = NVML_CALL(&t->fn, nvmlEventSetCreate, &t->set);
+	struct nvml_error e;
+	int rc = nvml_event_set_create(t->nvml, &t->set, &e);
 
-	if (rc != NVML_SUCCESS) {
+	if (rc < 0) {
 		struct record r = { .kind = REC_WAIT_FAILED, .gpu = -1,
-			.rc = rc };
+			.rc = e.code };
 
 		t->set = NULL;
 		post(t->sh, &r);
 		return;
 	}
 	for (size_t i = 0; i < t->n; i++) {
-		unsigned long long supported = 0;
+		uint64_t supported = 0;
 		struct record r = { .kind = REC_REGISTER_FAILED,
 			.gpu = (int)i };
 
-		rc = NVML_CALL(&t->fn, nvmlDeviceGetHandleByUUID, t->uuids[i],
-		    &t->handles[i]);
-		if (rc == NVML_SUCCESS)
-			rc = NVML_CALL(&t->fn, nvmlDeviceGetSupportedEventTypes,
-			    t->handles[i], &supported);
-		if (rc == NVML_SUCCESS)
-			rc = NVML_CALL(&t->fn, nvmlDeviceRegisterEvents,
-			    t->handles[i], want & supported, t->set);
-		if (rc == NVML_SUCCESS)
+		rc = nvml_device_by_uuid(t->nvml, t->uuids[i], &t->handles[i],
+		    &e);
+		if (rc == 0)
+			rc = nvml_device_supported_events(t->nvml,
+			    t->handles[i], &supported, &e);
+		if (rc == 0)
+			rc = nvml_device_register_events(t->nvml,
+			    t->handles[i], want & supported, t->set, &e);
+		if (rc == 0)
 			continue;
-		if (rc == NVML_ERROR_NOT_SUPPORTED)
+		if (rc == -ENOTSUP)
 			r.kind = REC_REGISTER_UNSUPPORTED;
-		r.rc = rc;
+		r.rc = e.code;
 		post(t->sh, &r);
 	}
 }
@@ -218,19 +219,20 @@ static void
 probe_all(struct thread_ctx *t)
 {
 	for (size_t i = 0; i < t->n; i++) {
-		nvmlMemory_t mem;
+		struct nvml_error e = { NVML_SUCCESS, NULL };
+		uint64_t total;
 		nvmlReturn_t rc;
 		struct record r = { .kind = REC_PROBE, .gpu = (int)i };
 
-		if (t->handles[i] == NULL && NVML_CALL(&t->fn,
-		    nvmlDeviceGetHandleByUUID, t->uuids[i], &t->handles[i]))
+		if (t->handles[i] == NULL && nvml_device_by_uuid(t->nvml,
+		    t->uuids[i], &t->handles[i], NULL) < 0)
 			t->handles[i] = NULL;
-		rc = t->handles[i] == NULL ? NVML_ERROR_GPU_IS_LOST :
-		    NVML_CALL(&t->fn, nvmlDeviceGetMemoryInfo, t->handles[i],
-		    &mem);
-		if (rc == NVML_ERROR_FUNCTION_NOT_FOUND ||
-		    rc == NVML_ERROR_NOT_SUPPORTED)
-			rc = NVML_SUCCESS; /* the query cannot tell */
+		if (t->handles[i] == NULL)
+			e.code = NVML_ERROR_GPU_IS_LOST;
+		else if (nvml_device_memory(t->nvml, t->handles[i], &total,
+		    &e) == -ENOTSUP)
+			e.code = NVML_SUCCESS; /* the query cannot tell */
+		rc = e.code;
 		if (rc == t->last_probe[i])
 			continue;
 		t->last_probe[i] = rc;
@@ -245,7 +247,8 @@ enum wait_result { WAITED, WAIT_LOST, WAIT_FAILING };
 static enum wait_result
 wait_once(struct thread_ctx *t, int64_t timeout_ms, bool *failing)
 {
-	nvmlEventData_t data;
+	struct nvml_event data;
+	struct nvml_error e = { NVML_SUCCESS, NULL };
 	nvmlReturn_t rc;
 	struct record r = { .gpu = -1 };
 
@@ -254,8 +257,9 @@ wait_once(struct thread_ctx *t, int64_t timeout_ms, bool *failing)
 		return WAITED;
 	}
 	memset(&data, 0, sizeof(data));
-	rc = NVML_CALL(&t->fn, nvmlEventSetWait, t->set, &data,
-	    (unsigned)timeout_ms);
+	(void)nvml_event_wait(t->nvml, t->set, (unsigned)timeout_ms, &data,
+	    &e);
+	rc = e.code;
 	if (rc == NVML_ERROR_GPU_IS_LOST) {
 		/* Not the waits failing: one GPU is gone. The probe finds
 		 * which, and marks that one alone. */
@@ -279,10 +283,10 @@ wait_once(struct thread_ctx *t, int64_t timeout_ms, bool *failing)
 	if (rc == NVML_SUCCESS) {
 		r.kind = REC_EVENT;
 		r.gpu = gpu_of(t, data.device);
-		r.type = data.eventType;
-		r.xid = data.eventData;
-		r.gi = data.gpuInstanceId;
-		r.ci = data.computeInstanceId;
+		r.type = data.type;
+		r.xid = data.data;
+		r.gi = data.gi;
+		r.ci = data.ci;
 		post(t->sh, &r);
 	}
 	return WAITED;
@@ -291,8 +295,8 @@ wait_once(struct thread_ctx *t, int64_t timeout_ms, bool *failing)
 static void
 thread_ctx_free(struct thread_ctx *t)
 {
-	if (t->set != NULL)
-		NVML_CALL(&t->fn, nvmlEventSetFree, t->set);
+	nvml_event_set_free(t->nvml, t->set);
+	nvml_close(t->nvml);
 	shared_put(t->sh);
 	free(t->uuids);
 	free(t->handles);
@@ -663,14 +667,13 @@ on_records(struct loop *loop, int fd, unsigned events, void *arg)
 /* ---- starting and stopping ---- */
 
 static struct thread_ctx *
-thread_ctx_new(const struct nvml *nvml, const struct inventory *inv,
+thread_ctx_new(struct nvml *nvml, const struct inventory *inv,
     struct shared *sh, int64_t probe_ms)
 {
 	struct thread_ctx *t = calloc(1, sizeof(*t));
 
 	if (t == NULL)
 		return NULL;
-	t->fn = *nvml;
 	t->sh = sh;
 	t->n = inv->n;
 	t->probe_ms = probe_ms;
@@ -708,7 +711,7 @@ shared_new(void)
 }
 
 static int
-start_thread(struct health_monitor *m, const struct nvml *nvml)
+start_thread(struct health_monitor *m, struct nvml *nvml)
 {
 	struct thread_ctx *t = thread_ctx_new(nvml, m->inv, m->sh,
 	    m->opts.probe_ms);
@@ -725,10 +728,12 @@ start_thread(struct health_monitor *m, const struct nvml *nvml)
 	/* Signals belong to the loop's signalfd, never to this thread. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
+	t->nvml = nvml_hold(nvml);
 	rc = pthread_create(&th, &attr, health_thread, t);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	if (rc != 0) {
+		nvml_close(t->nvml);
 		atomic_fetch_sub(&m->sh->refs, 1);
 		t->sh = NULL;
 		free(t->uuids);
@@ -740,7 +745,7 @@ start_thread(struct health_monitor *m, const struct nvml *nvml)
 }
 
 struct health_monitor *
-health_monitor_start(struct loop *loop, const struct nvml *nvml,
+health_monitor_start(struct loop *loop, struct nvml *nvml,
     const struct inventory *inv, const struct health_options *opts,
     health_changed_cb cb, void *arg, char *err, size_t errlen)
 {

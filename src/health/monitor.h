@@ -54,11 +54,11 @@ typedef void (*health_changed_cb)(const struct health_snapshot *snap,
 
 /*
  * Starts monitoring every GPU of |inv| (which must outlive the monitor
- * on the loop side; the thread keeps its own copy of the UUIDs). Returns
- * NULL with a message in |err|.
+ * on the loop side; the thread keeps its own copy of the UUIDs and its
+ * own reference to |nvml|). Returns NULL with a message in |err|.
  */
 struct health_monitor *health_monitor_start(struct loop *loop,
-    const struct nvml *nvml, const struct inventory *inv,
+    struct nvml *nvml, const struct inventory *inv,
     const struct health_options *opts, health_changed_cb cb, void *arg,
     char *err, size_t errlen);
 /* Stops without waiting for the thread; safe to call with NULL. */

@@ -1,5 +1,11 @@
 /*
- * nvml.c: finding, loading and binding libnvidia-ml (see nvml.h).
+ * nvml.c: finding, loading and binding libnvidia-ml, and the typed calls
+ * (see nvml.h).
+ *
+ * Layout: the ABI checks; error names and texts; finding and binding the
+ * library; the calls, one short wrapper each, through CALL() which turns
+ * a missing entry point into NVML_ERROR_FUNCTION_NOT_FOUND and records
+ * the failing call.
  */
 #include "nvml.h"
 
@@ -7,13 +13,47 @@
 #include <link.h>
 #include <errno.h>
 #include <stdarg.h>
-#include <stdbool.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define NVML_SONAME "libnvidia-ml.so.1"
+
+/*
+ * The layouts the calls rely on, as NVML's C ABI has them on LP64
+ * (x86_64, aarch64): a mismatch here would make the driver write past or
+ * short of our structs.
+ */
+_Static_assert(sizeof(nvmlPciInfo_t) == 68, "nvmlPciInfo_t layout");
+_Static_assert(offsetof(nvmlPciInfo_t, busId) == 36, "nvmlPciInfo_t.busId");
+_Static_assert(offsetof(nvmlPciInfo_t, pciDeviceId) == 28,
+    "nvmlPciInfo_t.pciDeviceId");
+_Static_assert(sizeof(nvmlPciInfoV1_t) == 52, "nvmlPciInfoV1_t layout");
+_Static_assert(offsetof(nvmlPciInfoV1_t, pciDeviceId) == 28,
+    "nvmlPciInfoV1_t.pciDeviceId");
+_Static_assert(sizeof(nvmlMemory_t) == 24, "nvmlMemory_t layout");
+_Static_assert(sizeof(nvmlEventData_t) == 32, "nvmlEventData_t layout");
+_Static_assert(offsetof(nvmlEventData_t, gpuInstanceId) == 24,
+    "nvmlEventData_t.gpuInstanceId");
+_Static_assert(sizeof(nvmlEventDataV1_t) == 24, "nvmlEventDataV1_t layout");
+_Static_assert(sizeof(nvmlReturn_t) == 4, "nvmlReturn_t is an int");
+_Static_assert(sizeof(nvmlEnableState_t) == 4, "nvmlEnableState_t");
+
+struct nvml {
+	void *handle;
+	atomic_int refs;
+	int inits;                  /* successful nvml_init - nvml_shutdown */
+	char path[4096];            /* the file that was loaded */
+	const char *bound_init;     /* the init symbol bound */
+	/* One pointer per entry point; NULL when the library lacks it. */
+/* NOLINTNEXTLINE(bugprone-macro-parentheses): a declarator, not an expression */
+#define GDP_NVML_MEMBER(name, ret, args) ret (*name) args;
+	GDP_NVML_FUNCTIONS(GDP_NVML_MEMBER)
+#undef GDP_NVML_MEMBER
+};
 
 /* Where NVIDIA's plugin looks under a driver root. */
 static const char *const lib_dirs[] = {
@@ -66,6 +106,47 @@ nvml_describe(const struct nvml *nvml, nvmlReturn_t rc, char *buf,
 	else
 		snprintf(buf, len, "%s", nvml_error_name(rc));
 	return buf;
+}
+
+const char *
+nvml_error_text(const struct nvml *nvml, const struct nvml_error *err,
+    char *buf, size_t len)
+{
+	char d[256];
+
+	snprintf(buf, len, "%s: %s", err->call != NULL ? err->call : "NVML",
+	    nvml_describe(nvml, err->code, d, sizeof(d)));
+	return buf;
+}
+
+int
+nvml_errno(nvmlReturn_t rc)
+{
+	switch (rc) {
+	case NVML_SUCCESS:
+		return 0;
+	case NVML_ERROR_NOT_SUPPORTED:
+	case NVML_ERROR_FUNCTION_NOT_FOUND:
+		return -ENOTSUP;
+	case NVML_ERROR_GPU_IS_LOST:
+		return -ENODEV;
+	case NVML_ERROR_TIMEOUT:
+		return -ETIMEDOUT;
+	case NVML_ERROR_NO_PERMISSION:
+		return -EACCES;
+	case NVML_ERROR_NOT_FOUND:
+		return -ENOENT;
+	case NVML_ERROR_INVALID_ARGUMENT:
+		return -EINVAL;
+	case NVML_ERROR_INSUFFICIENT_SIZE:
+		return -ENOSPC;
+	case NVML_ERROR_MEMORY:
+		return -ENOMEM;
+	case NVML_ERROR_DRIVER_NOT_LOADED:
+		return -ENXIO;
+	default:
+		return -EIO;
+	}
 }
 
 const char *
@@ -192,11 +273,6 @@ bind_symbols(struct nvml *nvml)
 #undef GDP_NVML_BIND
 	nvml->bound_init = bind_one(nvml->handle, (void **)&nvml->nvmlInit,
 	    "nvmlInit_v2", "nvmlInit");
-	nvml->bound_pci = bind_one(nvml->handle,
-	    (void **)&nvml->nvmlDeviceGetPciInfo, "nvmlDeviceGetPciInfo_v3",
-	    "nvmlDeviceGetPciInfo_v2");
-	if (nvml->bound_pci == NULL && nvml->nvmlDeviceGetPciInfoV1 != NULL)
-		nvml->bound_pci = "nvmlDeviceGetPciInfo";
 }
 
 static bool
@@ -233,8 +309,10 @@ nvml_open(const char *driver_root_ctr, const char *driver_root, char *err,
 
 	if (nvml == NULL) {
 		snprintf(err, errlen, "out of memory");
+		errno = ENOMEM;
 		return NULL;
 	}
+	atomic_init(&nvml->refs, 1);
 	nvml->handle = find_library(driver_root_ctr, driver_root, nvml->path,
 	    sizeof(nvml->path), tried, sizeof(tried));
 	if (nvml->handle == NULL) {
@@ -242,46 +320,341 @@ nvml_open(const char *driver_root_ctr, const char *driver_root, char *err,
 		append(err, errlen, "cannot load %s (%s)", NVML_SONAME,
 		    tried[0] == ';' ? tried + 2 : tried);
 		free(nvml);
+		errno = ENOENT;
 		return NULL;
 	}
 	bind_symbols(nvml);
 	if (!has_required(nvml, err, errlen)) {
 		nvml_close(nvml);
+		errno = ENOENT;
 		return NULL;
 	}
+	return nvml;
+}
+
+struct nvml *
+nvml_hold(struct nvml *nvml)
+{
+	atomic_fetch_add(&nvml->refs, 1);
 	return nvml;
 }
 
 void
 nvml_close(struct nvml *nvml)
 {
-	if (nvml == NULL)
+	if (nvml == NULL || atomic_fetch_sub(&nvml->refs, 1) != 1)
 		return;
-	if (nvml->handle != NULL && !nvml->pinned)
+	while (nvml->inits > 0 && nvml->nvmlShutdown != NULL) {
+		nvml->nvmlShutdown();
+		nvml->inits--;
+	}
+	if (nvml->handle != NULL)
 		dlclose(nvml->handle);
 	free(nvml);
 }
 
-nvmlReturn_t
-nvml_device_pci_info(const struct nvml *nvml, nvmlDevice_t dev,
-    nvmlPciInfo_t *pci)
+const char *
+nvml_path(const struct nvml *nvml)
 {
-	nvmlPciInfoV1_t v1;
-	nvmlReturn_t rc;
+	return nvml->path;
+}
 
-	if (nvml->nvmlDeviceGetPciInfo != NULL)
-		return nvml->nvmlDeviceGetPciInfo(dev, pci);
-	rc = NVML_CALL(nvml, nvmlDeviceGetPciInfoV1, dev, &v1);
-	if (rc != NVML_SUCCESS)
+const char *
+nvml_init_symbol(const struct nvml *nvml)
+{
+	return nvml->bound_init != NULL ? nvml->bound_init : "none";
+}
+
+bool
+nvml_has(const struct nvml *nvml, const char *symbol)
+{
+	return dlsym(nvml->handle, symbol) != NULL;
+}
+
+/* ---- the calls ---- */
+
+/* Records a failure of |call| in |err| (may be NULL); returns -errno. */
+static int
+failed(nvmlReturn_t rc, const char *call, struct nvml_error *err)
+{
+	if (rc == NVML_SUCCESS)
+		return 0;
+	if (err != NULL) {
+		err->code = rc;
+		err->call = call;
+	}
+	return nvml_errno(rc);
+}
+
+/*
+ * Calls entry point |fn| of |nvml| if bound, else answers
+ * NVML_ERROR_FUNCTION_NOT_FOUND; records a failure under |name| in |err|.
+ */
+#define CALL(nvml, err, name, fn, ...) \
+	failed((nvml)->fn != NULL ? (nvml)->fn(__VA_ARGS__) : \
+	    NVML_ERROR_FUNCTION_NOT_FOUND, name, err)
+
+/* NVML's string lengths are unsigned int. */
+static unsigned
+ulen(size_t len)
+{
+	return len > 0xFFFFFFFFu ? 0xFFFFFFFFu : (unsigned)len;
+}
+
+int
+nvml_init(struct nvml *nvml, struct nvml_error *err)
+{
+	int rc = CALL(nvml, err, nvml_init_symbol(nvml), nvmlInit);
+
+	if (rc == 0)
+		nvml->inits++;
+	return rc;
+}
+
+int
+nvml_shutdown(struct nvml *nvml, struct nvml_error *err)
+{
+	if (nvml->inits == 0)
+		return failed(NVML_ERROR_UNINITIALIZED, "nvmlShutdown", err);
+	nvml->inits--;
+	return CALL(nvml, err, "nvmlShutdown", nvmlShutdown);
+}
+
+int
+nvml_driver_version(const struct nvml *nvml, char *buf, size_t len,
+    struct nvml_error *err)
+{
+	return CALL(nvml, err, "nvmlSystemGetDriverVersion",
+	    nvmlSystemGetDriverVersion, buf, ulen(len));
+}
+
+int
+nvml_cuda_version(const struct nvml *nvml, int *version,
+    struct nvml_error *err)
+{
+	return CALL(nvml, err, "nvmlSystemGetCudaDriverVersion",
+	    nvmlSystemGetCudaDriverVersion, version);
+}
+
+int
+nvml_device_count(const struct nvml *nvml, unsigned *count,
+    struct nvml_error *err)
+{
+	return CALL(nvml, err, "nvmlDeviceGetCount", nvmlDeviceGetCount,
+	    count);
+}
+
+int
+nvml_device_by_index(const struct nvml *nvml, unsigned index,
+    nvmlDevice_t *dev, struct nvml_error *err)
+{
+	return CALL(nvml, err, "nvmlDeviceGetHandleByIndex",
+	    nvmlDeviceGetHandleByIndex, index, dev);
+}
+
+int
+nvml_device_by_uuid(const struct nvml *nvml, const char *uuid,
+    nvmlDevice_t *dev, struct nvml_error *err)
+{
+	return CALL(nvml, err, "nvmlDeviceGetHandleByUUID",
+	    nvmlDeviceGetHandleByUUID, uuid, dev);
+}
+
+int
+nvml_device_uuid(const struct nvml *nvml, nvmlDevice_t dev, char *buf,
+    size_t len, struct nvml_error *err)
+{
+	return CALL(nvml, err, "nvmlDeviceGetUUID", nvmlDeviceGetUUID, dev,
+	    buf, ulen(len));
+}
+
+int
+nvml_device_name(const struct nvml *nvml, nvmlDevice_t dev, char *buf,
+    size_t len, struct nvml_error *err)
+{
+	return CALL(nvml, err, "nvmlDeviceGetName", nvmlDeviceGetName, dev,
+	    buf, ulen(len));
+}
+
+int
+nvml_device_minor(const struct nvml *nvml, nvmlDevice_t dev,
+    unsigned *minor, struct nvml_error *err)
+{
+	return CALL(nvml, err, "nvmlDeviceGetMinorNumber",
+	    nvmlDeviceGetMinorNumber, dev, minor);
+}
+
+/* Copies a bus id the driver wrote into a fixed field, NUL-terminated. */
+static void
+copy_bus_id(char *out, const char *in, size_t in_size)
+{
+	size_t n = strnlen(in, in_size);
+
+	if (n >= NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE)
+		n = NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE - 1;
+	memcpy(out, in, n);
+	out[n] = '\0';
+}
+
+int
+nvml_device_pci(const struct nvml *nvml, nvmlDevice_t dev,
+    struct nvml_pci *pci, struct nvml_error *err)
+{
+	nvmlPciInfo_t v2 = { 0 };
+	nvmlPciInfoV1_t v1 = { 0 };
+	int rc;
+
+	if (nvml->nvmlDeviceGetPciInfo != NULL) {
+		rc = CALL(nvml, err, "nvmlDeviceGetPciInfo_v3",
+		    nvmlDeviceGetPciInfo, dev, &v2);
+		if (rc == 0) {
+			copy_bus_id(pci->bus_id, v2.busId, sizeof(v2.busId));
+			pci->device_id = v2.pciDeviceId;
+		}
 		return rc;
-	memset(pci, 0, sizeof(*pci));
-	memcpy(pci->busIdLegacy, v1.busId, sizeof(pci->busIdLegacy));
-	memcpy(pci->busId, v1.busId, sizeof(v1.busId));
-	pci->busId[sizeof(v1.busId) - 1] = '\0';
-	pci->domain = v1.domain;
-	pci->bus = v1.bus;
-	pci->device = v1.device;
-	pci->pciDeviceId = v1.pciDeviceId;
-	pci->pciSubSystemId = v1.pciSubSystemId;
-	return NVML_SUCCESS;
+	}
+	rc = CALL(nvml, err, "nvmlDeviceGetPciInfo", nvmlDeviceGetPciInfoV1,
+	    dev, &v1);
+	if (rc == 0) {
+		copy_bus_id(pci->bus_id, v1.busId, sizeof(v1.busId));
+		pci->device_id = v1.pciDeviceId;
+	}
+	return rc;
+}
+
+int
+nvml_device_memory(const struct nvml *nvml, nvmlDevice_t dev,
+    uint64_t *total, struct nvml_error *err)
+{
+	nvmlMemory_t mem = { 0 };
+	int rc = CALL(nvml, err, "nvmlDeviceGetMemoryInfo",
+	    nvmlDeviceGetMemoryInfo, dev, &mem);
+
+	if (rc == 0)
+		*total = mem.total;
+	return rc;
+}
+
+int
+nvml_device_compute_capability(const struct nvml *nvml, nvmlDevice_t dev,
+    int *major, int *minor, struct nvml_error *err)
+{
+	return CALL(nvml, err, "nvmlDeviceGetCudaComputeCapability",
+	    nvmlDeviceGetCudaComputeCapability, dev, major, minor);
+}
+
+int
+nvml_device_mig_mode(const struct nvml *nvml, nvmlDevice_t dev,
+    bool *enabled, struct nvml_error *err)
+{
+	unsigned cur = 0, pending = 0;
+	int rc = CALL(nvml, err, "nvmlDeviceGetMigMode", nvmlDeviceGetMigMode,
+	    dev, &cur, &pending);
+
+	if (rc == 0)
+		*enabled = cur == NVML_DEVICE_MIG_ENABLE;
+	return rc;
+}
+
+int
+nvml_device_nvlink_active(const struct nvml *nvml, nvmlDevice_t dev,
+    unsigned link, bool *active, struct nvml_error *err)
+{
+	nvmlEnableState_t state = NVML_FEATURE_DISABLED;
+	int rc = CALL(nvml, err, "nvmlDeviceGetNvLinkState",
+	    nvmlDeviceGetNvLinkState, dev, link, &state);
+
+	if (rc == 0)
+		*active = state == NVML_FEATURE_ENABLED;
+	return rc;
+}
+
+int
+nvml_device_nvlink_remote(const struct nvml *nvml, nvmlDevice_t dev,
+    unsigned link, struct nvml_pci *remote, struct nvml_error *err)
+{
+	nvmlPciInfo_t v2 = { 0 };
+	nvmlPciInfoV1_t v1 = { 0 };
+	int rc;
+
+	if (nvml->nvmlDeviceGetNvLinkRemotePciInfo != NULL) {
+		rc = CALL(nvml, err, "nvmlDeviceGetNvLinkRemotePciInfo_v2",
+		    nvmlDeviceGetNvLinkRemotePciInfo, dev, link, &v2);
+		if (rc == 0) {
+			copy_bus_id(remote->bus_id, v2.busId,
+			    sizeof(v2.busId));
+			remote->device_id = v2.pciDeviceId;
+		}
+		return rc;
+	}
+	rc = CALL(nvml, err, "nvmlDeviceGetNvLinkRemotePciInfo",
+	    nvmlDeviceGetNvLinkRemotePciInfoV1, dev, link, &v1);
+	if (rc == 0) {
+		copy_bus_id(remote->bus_id, v1.busId, sizeof(v1.busId));
+		remote->device_id = v1.pciDeviceId;
+	}
+	return rc;
+}
+
+int
+nvml_event_set_create(const struct nvml *nvml, nvmlEventSet_t *set,
+    struct nvml_error *err)
+{
+	return CALL(nvml, err, "nvmlEventSetCreate", nvmlEventSetCreate, set);
+}
+
+int
+nvml_device_supported_events(const struct nvml *nvml, nvmlDevice_t dev,
+    uint64_t *types, struct nvml_error *err)
+{
+	unsigned long long t = 0;
+	int rc = CALL(nvml, err, "nvmlDeviceGetSupportedEventTypes",
+	    nvmlDeviceGetSupportedEventTypes, dev, &t);
+
+	if (rc == 0)
+		*types = t;
+	return rc;
+}
+
+int
+nvml_device_register_events(const struct nvml *nvml, nvmlDevice_t dev,
+    uint64_t types, nvmlEventSet_t set, struct nvml_error *err)
+{
+	return CALL(nvml, err, "nvmlDeviceRegisterEvents",
+	    nvmlDeviceRegisterEvents, dev, types, set);
+}
+
+int
+nvml_event_wait(const struct nvml *nvml, nvmlEventSet_t set,
+    unsigned timeout_ms, struct nvml_event *ev, struct nvml_error *err)
+{
+	nvmlEventData_t v2;
+	nvmlEventDataV1_t v1;
+	int rc;
+
+	if (nvml->nvmlEventSetWait != NULL) {
+		memset(&v2, 0, sizeof(v2));
+		rc = CALL(nvml, err, "nvmlEventSetWait_v2", nvmlEventSetWait,
+		    set, &v2, timeout_ms);
+		if (rc == 0)
+			*ev = (struct nvml_event){ v2.device, v2.eventType,
+				v2.eventData, v2.gpuInstanceId,
+				v2.computeInstanceId };
+		return rc;
+	}
+	memset(&v1, 0, sizeof(v1));
+	rc = CALL(nvml, err, "nvmlEventSetWait", nvmlEventSetWaitV1, set, &v1,
+	    timeout_ms);
+	if (rc == 0)
+		*ev = (struct nvml_event){ v1.device, v1.eventType,
+			v1.eventData, NVML_NO_INSTANCE, NVML_NO_INSTANCE };
+	return rc;
+}
+
+void
+nvml_event_set_free(const struct nvml *nvml, nvmlEventSet_t set)
+{
+	if (set != NULL)
+		(void)CALL(nvml, NULL, "nvmlEventSetFree", nvmlEventSetFree,
+		    set);
 }

@@ -1,5 +1,5 @@
 /*
- * nvml.h: NVML loaded at run time with dlopen, as a table of typed calls.
+ * nvml.h: NVML loaded at run time with dlopen, behind typed calls.
  *
  * No link-time dependency on the driver: the same binary runs on nodes
  * with any driver version, and on nodes with none (where opening fails
@@ -9,74 +9,161 @@
  * directories, and last by its soname through the dynamic loader (which
  * honours LD_LIBRARY_PATH, how tests load the fake library).
  *
- * Each entry point is bound to the newest versioned symbol the library
- * has (nvmlInit_v2 before nvmlInit, nvmlDeviceGetPciInfo_v3 before _v2
- * before the v1 layout, ...). Entry points the library lacks answer
- * NVML_ERROR_FUNCTION_NOT_FOUND through NVML_CALL; only nvmlInit, nvmlShutdown,
+ * This is the only module that names NVML symbols. Each wrapper below
+ * binds to the newest versioned symbol the library has and converts the
+ * older layouts where they differ (PCI info v1, NVLink remote PCI info v1,
+ * event data v1, which has no MIG instance ids: its events are whole-GPU
+ * events). An entry point the library lacks answers as
+ * NVML_ERROR_FUNCTION_NOT_FOUND would. Only nvmlInit, nvmlShutdown,
  * nvmlErrorString, nvmlDeviceGetCount, nvmlDeviceGetHandleByIndex and
  * nvmlDeviceGetUUID are required to open it.
  *
- * This is the only module that names NVML symbols.
+ * Errors: every wrapper returns 0 or a negative errno (nvml_errno() gives
+ * the mapping: -ENOTSUP for NOT_SUPPORTED and a missing entry point,
+ * -ENODEV for GPU_IS_LOST, -ETIMEDOUT for TIMEOUT, -EACCES for
+ * NO_PERMISSION, -ENOENT for NOT_FOUND, -EINVAL, -ENOSPC, -ENOMEM, -ENXIO
+ * for DRIVER_NOT_LOADED, -EIO for the rest) and, when |err| is not NULL,
+ * fills it with the NVML code and the entry point's name, so that the
+ * caller can say which call failed and how (nvml_error_text()).
+ *
+ * Threads: an opened binding may be used from several threads at once
+ * (NVML itself is thread-safe). It is reference-counted: a thread that
+ * may outlive its starter takes a reference (nvml_hold) and drops it when
+ * done; the library is unloaded only by the last nvml_close.
  */
 #ifndef GDP_NVML_H
 #define GDP_NVML_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "nvml/nvml_types.h"
 
-struct nvml {
-	void *handle;
-	char path[4096];          /* the file that was loaded */
-	/* One pointer per entry point; NULL when the library lacks it. */
-/* NOLINTNEXTLINE(bugprone-macro-parentheses): a declarator, not an expression */
-#define GDP_NVML_MEMBER(name, ret, args) ret (*name) args;
-	GDP_NVML_FUNCTIONS(GDP_NVML_MEMBER)
-#undef GDP_NVML_MEMBER
-	/* Which symbol each entry point was bound to (for --version -v). */
-	const char *bound_init;
-	const char *bound_pci;
-	/* Set while another thread may call into the library: it is then
-	 * never unloaded (nvml_close frees only the table). */
-	bool pinned;
+struct nvml;
+
+/* Why an NVML call failed. */
+struct nvml_error {
+	nvmlReturn_t code;      /* NVML_SUCCESS: no failure recorded */
+	const char *call;       /* the entry point, a static string */
+};
+
+/* gi/ci of an event that is not scoped to a MIG instance. */
+#define NVML_NO_INSTANCE 0xFFFFFFFFu
+
+/* One event from nvml_event_wait(). */
+struct nvml_event {
+	nvmlDevice_t device;
+	uint64_t type;          /* one nvmlEventType* bit */
+	uint64_t data;          /* the XID, for XID events */
+	unsigned gi, ci;        /* NVML_NO_INSTANCE: the whole GPU */
+};
+
+/* The PCI facts the inventory keeps. */
+struct nvml_pci {
+	char bus_id[NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE]; /* "00000000:3B:00.0" */
+	unsigned device_id;     /* (device << 16) | vendor */
 };
 
 /*
- * Calls entry point |fn| if the library has it, else answers
- * NVML_ERROR_FUNCTION_NOT_FOUND. Example:
- *	rc = NVML_CALL(nvml, nvmlDeviceGetMinorNumber, dev, &minor);
- */
-#define NVML_CALL(nvml, fn, ...) \
-	((nvml)->fn != NULL ? (nvml)->fn(__VA_ARGS__) : \
-	    NVML_ERROR_FUNCTION_NOT_FOUND)
-
-/*
  * Loads NVML. |driver_root_ctr| and |driver_root| may be NULL or empty.
- * Returns a new binding (free with nvml_close), or NULL with a message
- * in |err| that names every place looked at.
+ * Returns a new binding with one reference (drop it with nvml_close), or
+ * NULL with a message in |err| that names every place looked at and errno
+ * set (ENOENT: not found or not NVML; ENOMEM).
  */
 struct nvml *nvml_open(const char *driver_root_ctr, const char *driver_root,
     char *err, size_t errlen);
-/* Unloads the library (call nvmlShutdown first if initialised). */
+/* Takes another reference to |nvml|. Returns |nvml|. */
+struct nvml *nvml_hold(struct nvml *nvml);
+/*
+ * Drops a reference; the last one shuts NVML down (if nvml_init succeeded
+ * more often than nvml_shutdown) and unloads the library. NULL is a no-op.
+ */
 void nvml_close(struct nvml *nvml);
+
+/* The file that was loaded, and the init symbol bound (for the logs). */
+const char *nvml_path(const struct nvml *nvml);
+const char *nvml_init_symbol(const struct nvml *nvml);
+/* Whether the library has the entry point bound to |symbol| (tests). */
+bool nvml_has(const struct nvml *nvml, const char *symbol);
 
 /* "NVML_ERROR_GPU_IS_LOST" for 15; "NVML_ERROR_<n>" for unknown codes. */
 const char *nvml_error_name(nvmlReturn_t rc);
+/* The negative errno that stands for |rc| (0 for NVML_SUCCESS). */
+int nvml_errno(nvmlReturn_t rc);
 /*
  * Writes "<name>: <nvmlErrorString text>" into |buf| (|nvml| may be NULL,
  * then only the name). Returns |buf|.
  */
 const char *nvml_describe(const struct nvml *nvml, nvmlReturn_t rc,
     char *buf, size_t len);
+/* "<call>: <name>: <text>" for |err|. Returns |buf|. */
+const char *nvml_error_text(const struct nvml *nvml,
+    const struct nvml_error *err, char *buf, size_t len);
 /* What an operator should check for an error from nvmlInit. */
 const char *nvml_init_hint(nvmlReturn_t rc);
 
+/* ---- the calls ---- */
+
+/* nvmlInit_v2 (or nvmlInit); each success needs one nvml_shutdown. */
+int nvml_init(struct nvml *nvml, struct nvml_error *err);
+int nvml_shutdown(struct nvml *nvml, struct nvml_error *err);
+
+/* |buf| gets a NUL-terminated string; -ENOSPC if |len| is too small. */
+int nvml_driver_version(const struct nvml *nvml, char *buf, size_t len,
+    struct nvml_error *err);
+/* |version|: 12040 for CUDA 12.4. */
+int nvml_cuda_version(const struct nvml *nvml, int *version,
+    struct nvml_error *err);
+
+int nvml_device_count(const struct nvml *nvml, unsigned *count,
+    struct nvml_error *err);
+int nvml_device_by_index(const struct nvml *nvml, unsigned index,
+    nvmlDevice_t *dev, struct nvml_error *err);
+int nvml_device_by_uuid(const struct nvml *nvml, const char *uuid,
+    nvmlDevice_t *dev, struct nvml_error *err);
+int nvml_device_uuid(const struct nvml *nvml, nvmlDevice_t dev, char *buf,
+    size_t len, struct nvml_error *err);
+int nvml_device_name(const struct nvml *nvml, nvmlDevice_t dev, char *buf,
+    size_t len, struct nvml_error *err);
+int nvml_device_minor(const struct nvml *nvml, nvmlDevice_t dev,
+    unsigned *minor, struct nvml_error *err);
+/* Through the newest of PciInfo_v3, _v2 and the v1 layout. */
+int nvml_device_pci(const struct nvml *nvml, nvmlDevice_t dev,
+    struct nvml_pci *pci, struct nvml_error *err);
+/* Total memory in bytes; also the health probe (a cheap query). */
+int nvml_device_memory(const struct nvml *nvml, nvmlDevice_t dev,
+    uint64_t *total, struct nvml_error *err);
+int nvml_device_compute_capability(const struct nvml *nvml,
+    nvmlDevice_t dev, int *major, int *minor, struct nvml_error *err);
+/* |enabled|: the current MIG mode is on. */
+int nvml_device_mig_mode(const struct nvml *nvml, nvmlDevice_t dev,
+    bool *enabled, struct nvml_error *err);
 /*
- * PCI information through the newest entry point available (the v1 layout
- * is converted). Returns an NVML code.
+ * Whether NVLink |link| is active. -ENOTSUP (no NVLink) or -EINVAL (past
+ * the last link) end a walk over the links.
  */
-nvmlReturn_t nvml_device_pci_info(const struct nvml *nvml, nvmlDevice_t dev,
-    nvmlPciInfo_t *pci);
+int nvml_device_nvlink_active(const struct nvml *nvml, nvmlDevice_t dev,
+    unsigned link, bool *active, struct nvml_error *err);
+/* The far end's bus id, through _v2 or the v1 layout. */
+int nvml_device_nvlink_remote(const struct nvml *nvml, nvmlDevice_t dev,
+    unsigned link, struct nvml_pci *remote, struct nvml_error *err);
+
+int nvml_event_set_create(const struct nvml *nvml, nvmlEventSet_t *set,
+    struct nvml_error *err);
+int nvml_device_supported_events(const struct nvml *nvml, nvmlDevice_t dev,
+    uint64_t *types, struct nvml_error *err);
+int nvml_device_register_events(const struct nvml *nvml, nvmlDevice_t dev,
+    uint64_t types, nvmlEventSet_t set, struct nvml_error *err);
+/*
+ * Waits up to |timeout_ms| for an event: 0 and |*ev| filled, -ETIMEDOUT,
+ * -ENODEV (a GPU of the set is lost) or another error. Through
+ * nvmlEventSetWait_v2, or the v1 call whose events carry no instance ids
+ * (|ev->gi| and |ev->ci| are then NVML_NO_INSTANCE).
+ */
+int nvml_event_wait(const struct nvml *nvml, nvmlEventSet_t set,
+    unsigned timeout_ms, struct nvml_event *ev, struct nvml_error *err);
+/* Frees |set| (NULL is a no-op); failures are not interesting. */
+void nvml_event_set_free(const struct nvml *nvml, nvmlEventSet_t set);
 
 #endif /* GDP_NVML_H */

@@ -109,6 +109,13 @@ typedef struct nvmlEventData_st {
 	unsigned int computeInstanceId;
 } nvmlEventData_t;
 
+/* The original nvmlEventSetWait (v1) layout: no instance ids. */
+typedef struct nvmlEventDataV1_st {
+	nvmlDevice_t device;
+	unsigned long long eventType;
+	unsigned long long eventData;
+} nvmlEventDataV1_t;
+
 #define NVML_DEVICE_MIG_DISABLE 0
 #define NVML_DEVICE_MIG_ENABLE 1
 
@@ -149,6 +156,8 @@ typedef struct nvmlEventData_st {
 	    (nvmlDevice_t, unsigned int, nvmlEnableState_t *)) \
 	X(nvmlDeviceGetNvLinkRemotePciInfo, nvmlReturn_t, \
 	    (nvmlDevice_t, unsigned int, nvmlPciInfo_t *)) \
+	X(nvmlDeviceGetNvLinkRemotePciInfoV1, nvmlReturn_t, \
+	    (nvmlDevice_t, unsigned int, nvmlPciInfoV1_t *)) \
 	X(nvmlEventSetCreate, nvmlReturn_t, (nvmlEventSet_t *)) \
 	X(nvmlDeviceGetSupportedEventTypes, nvmlReturn_t, \
 	    (nvmlDevice_t, unsigned long long *)) \
@@ -156,11 +165,16 @@ typedef struct nvmlEventData_st {
 	    (nvmlDevice_t, unsigned long long, nvmlEventSet_t)) \
 	X(nvmlEventSetWait, nvmlReturn_t, \
 	    (nvmlEventSet_t, nvmlEventData_t *, unsigned int)) \
+	X(nvmlEventSetWaitV1, nvmlReturn_t, \
+	    (nvmlEventSet_t, nvmlEventDataV1_t *, unsigned int)) \
 	X(nvmlEventSetFree, nvmlReturn_t, (nvmlEventSet_t))
 
 /*
  * The symbol names tried for each entry point, newest first. Where NVML
- * has versioned variants, the unversioned name is the oldest ABI.
+ * has versioned variants of the same signature, the unversioned name is
+ * the oldest; where the old ABI has another layout (PCI info, NVLink
+ * remote PCI info, event data) it is an entry point of its own (…V1), and
+ * src/nvml/nvml.c converts.
  */
 #define GDP_NVML_SYMBOLS(X) \
 	X(nvmlInit, "nvmlInit_v2", "nvmlInit") \
@@ -186,13 +200,15 @@ typedef struct nvmlEventData_st {
 	X(nvmlDeviceGetMigMode, "nvmlDeviceGetMigMode", NULL) \
 	X(nvmlDeviceGetNvLinkState, "nvmlDeviceGetNvLinkState", NULL) \
 	X(nvmlDeviceGetNvLinkRemotePciInfo, \
-	    "nvmlDeviceGetNvLinkRemotePciInfo_v2", \
-	    "nvmlDeviceGetNvLinkRemotePciInfo") \
+	    "nvmlDeviceGetNvLinkRemotePciInfo_v2", NULL) \
+	X(nvmlDeviceGetNvLinkRemotePciInfoV1, \
+	    "nvmlDeviceGetNvLinkRemotePciInfo", NULL) \
 	X(nvmlEventSetCreate, "nvmlEventSetCreate", NULL) \
 	X(nvmlDeviceGetSupportedEventTypes, \
 	    "nvmlDeviceGetSupportedEventTypes", NULL) \
 	X(nvmlDeviceRegisterEvents, "nvmlDeviceRegisterEvents", NULL) \
-	X(nvmlEventSetWait, "nvmlEventSetWait_v2", "nvmlEventSetWait") \
+	X(nvmlEventSetWait, "nvmlEventSetWait_v2", NULL) \
+	X(nvmlEventSetWaitV1, "nvmlEventSetWait", NULL) \
 	X(nvmlEventSetFree, "nvmlEventSetFree", NULL)
 
 #endif /* GDP_NVML_TYPES_H */

@@ -46,8 +46,6 @@ static struct {
 #define FN_FIELD(name, ret, args) ret(*name) args;
 	GDP_NVML_FUNCTIONS(FN_FIELD)
 #undef FN_FIELD
-	nvmlReturn_t (*nvmlEventSetWaitV1)(nvmlEventSet_t, nvmlEventData_t *,
-	    unsigned int);
 	nvmlReturn_t (*nvmlDeviceGetMaxMigDeviceCount)(nvmlDevice_t,
 	    unsigned int *);
 	nvmlReturn_t (*nvmlDeviceGetMigDeviceHandleByIndex)(nvmlDevice_t,
@@ -881,7 +879,8 @@ test_pending_xids(void **state)
 	assert_int_equal(nv.nvmlDeviceRegisterEvents(handle(1), xid, other),
 	    NVML_SUCCESS);
 	memset(&data, 0xAA, sizeof(data));
-	assert_int_equal(nv.nvmlEventSetWaitV1(other, &data, 0), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlEventSetWaitV1(other,
+	    (nvmlEventDataV1_t *)&data, 0), NVML_SUCCESS);
 	assert_int_equal(data.eventData, 79);
 	assert_int_equal(data.gpuInstanceId, 0xAAAAAAAAu);
 	assert_int_equal(nv.nvmlEventSetFree(set), NVML_SUCCESS);
@@ -1423,7 +1422,6 @@ load_library(void)
 	nv.name = resolve(newest, oldest);
 	GDP_NVML_SYMBOLS(RESOLVE)
 #undef RESOLVE
-	nv.nvmlEventSetWaitV1 = dlsym(nv.dl, "nvmlEventSetWait");
 #define EXTRA(name) nv.name = dlsym(nv.dl, #name)
 	EXTRA(nvmlDeviceGetMaxMigDeviceCount);
 	EXTRA(nvmlDeviceGetMigDeviceHandleByIndex);
