@@ -18,6 +18,7 @@
 
 #include "config/flags.h"
 #include "gpu/inventory.h"
+#include "health/fanout.h"
 #include "health/monitor.h"
 #include "loop/loop.h"
 #include "nvml/nvml.h"
@@ -143,6 +144,21 @@ build_plugin(struct daemon *d)
 }
 
 /*
+ * Why whole-GPU view |gpu| is unhealthy: the GPU's reason, else that of
+ * the first MIG-scoped fault on it (a whole-GPU view shares them all).
+ */
+static const char *
+view_reason(const struct health_snapshot *snap, size_t gpu)
+{
+	if (!snap->gpus[gpu].healthy)
+		return snap->gpus[gpu].reason;
+	for (size_t k = 0; k < snap->nfaults; k++)
+		if (snap->faults[k].gpu == gpu)
+			return snap->faults[k].reason;
+	return "";
+}
+
+/*
  * Health of the physical GPUs to the plugin's devices. Each device is a
  * whole-GPU view today; time-sliced replicas and MIG devices will be
  * more views of the same GPUs, through the same fan-out.
@@ -151,25 +167,32 @@ static void
 on_health(const struct health_snapshot *snap, void *arg)
 {
 	struct daemon *d = arg;
-	struct health_view *views = calloc(snap->n + 1, sizeof(*views));
-	bool *ok = calloc(snap->n + 1, sizeof(*ok));
+	size_t n = snap->ngpus;
+	struct health_view *views = calloc(n + 1, sizeof(*views));
+	struct health_fault *faults = calloc(snap->nfaults + 1,
+	    sizeof(*faults));
+	bool *healthy = calloc(n + 1, sizeof(*healthy));
+	bool *ok = calloc(n + 1, sizeof(*ok));
 
-	if (views == NULL || ok == NULL) {
+	if (views == NULL || faults == NULL || healthy == NULL || ok == NULL) {
 		log_error("Out of memory while applying a health change");
 		goto out;
 	}
-	for (size_t i = 0; i < snap->n; i++) {
-		views[i].gpu = i;
-		views[i].gi = views[i].ci = HEALTH_WHOLE;
+	for (size_t i = 0; i < n; i++) {
+		views[i] = (struct health_view){ i, HEALTH_WHOLE, HEALTH_WHOLE };
+		healthy[i] = snap->gpus[i].healthy;
 	}
-	health_fanout(views, snap->n, snap->healthy, snap->n, snap->faults,
-	    snap->n_faults, ok);
-	for (size_t i = 0; i < snap->n; i++)
-		plugin_set_health(d->plugin, i, ok[i],
-		    health_monitor_reason(d->health, i));
+	for (size_t k = 0; k < snap->nfaults; k++)
+		faults[k] = (struct health_fault){ snap->faults[k].gpu,
+			snap->faults[k].gi, snap->faults[k].ci };
+	health_fanout(views, n, healthy, n, faults, snap->nfaults, ok);
+	for (size_t i = 0; i < n; i++)
+		plugin_set_health(d->plugin, i, ok[i], view_reason(snap, i));
 	plugin_publish(d->plugin);
 out:
 	free(views);
+	free(faults);
+	free(healthy);
 	free(ok);
 }
 

@@ -356,6 +356,13 @@ void
 health_state_apply(struct health_state *s, const struct health_record *r,
     int64_t now_ms)
 {
+	if (r->kind == HEALTH_REC_WAIT_EARLY) {
+		log_warn("NVML event waits return at once without an event "
+		    "(%s, %" PRIu64 " times in a row): each is paced to its "
+		    "full timeout; health rests on the probe and the events "
+		    "that do come", nvml_error_name(r->rc), r->xid);
+		return;
+	}
 	if (r->kind == HEALTH_REC_WAIT_FAILED || r->kind == HEALTH_REC_WAIT_OK) {
 		apply_waits(s, r);
 		return;

@@ -63,6 +63,8 @@ enum health_record_kind {
 	HEALTH_REC_WAIT_OK,            /* event waits work again */
 	HEALTH_REC_REGISTER_FAILED,    /* |call| failed with |rc| for |gpu| */
 	HEALTH_REC_REGISTER_UNSUPPORTED, /* |gpu| has no usable event type */
+	HEALTH_REC_WAIT_EARLY,         /* waits end at once with |rc| and no
+					* event, |xid| times in a row: paced */
 };
 
 /* A plain record, as the NVML thread posts it. */
