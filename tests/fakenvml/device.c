@@ -10,11 +10,13 @@
 
 #include "fakenvml.h"
 
-nvmlReturn_t
-nvmlDeviceGetCount_v2(unsigned int *count)
+static nvmlReturn_t
+get_count(enum fake_sym sym, unsigned int *count)
 {
-	if (fake_check_init() != NVML_SUCCESS)
-		return NVML_ERROR_UNINITIALIZED;
+	nvmlReturn_t rc = fake_enter(sym);
+
+	if (rc != NVML_SUCCESS)
+		return rc;
 	if (count == NULL)
 		return NVML_ERROR_INVALID_ARGUMENT;
 	*count = fake_machine.gpu_count;
@@ -22,16 +24,24 @@ nvmlDeviceGetCount_v2(unsigned int *count)
 }
 
 nvmlReturn_t
-nvmlDeviceGetCount(unsigned int *count)
+fake_nvmlDeviceGetCount_v2(unsigned int *count)
 {
-	return nvmlDeviceGetCount_v2(count);
+	return get_count(FAKE_SYM_nvmlDeviceGetCount_v2, count);
 }
 
 nvmlReturn_t
-nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *dev)
+fake_nvmlDeviceGetCount(unsigned int *count)
 {
-	if (fake_check_init() != NVML_SUCCESS)
-		return NVML_ERROR_UNINITIALIZED;
+	return get_count(FAKE_SYM_nvmlDeviceGetCount, count);
+}
+
+static nvmlReturn_t
+handle_by_index(enum fake_sym sym, unsigned int index, nvmlDevice_t *dev)
+{
+	nvmlReturn_t rc = fake_enter(sym);
+
+	if (rc != NVML_SUCCESS)
+		return rc;
 	if (dev == NULL || index >= fake_machine.gpu_count)
 		return NVML_ERROR_INVALID_ARGUMENT;
 	*dev = &fake_machine.gpus[index];
@@ -39,9 +49,17 @@ nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *dev)
 }
 
 nvmlReturn_t
-nvmlDeviceGetHandleByIndex(unsigned int index, nvmlDevice_t *dev)
+fake_nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *dev)
 {
-	return nvmlDeviceGetHandleByIndex_v2(index, dev);
+	return handle_by_index(FAKE_SYM_nvmlDeviceGetHandleByIndex_v2, index,
+	    dev);
+}
+
+nvmlReturn_t
+fake_nvmlDeviceGetHandleByIndex(unsigned int index, nvmlDevice_t *dev)
+{
+	return handle_by_index(FAKE_SYM_nvmlDeviceGetHandleByIndex, index,
+	    dev);
 }
 
 nvmlDevice_t
@@ -56,12 +74,13 @@ fake_device_by_uuid(const char *uuid)
 }
 
 nvmlReturn_t
-nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *dev)
+fake_nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *dev)
 {
+	nvmlReturn_t rc = fake_enter(FAKE_SYM_nvmlDeviceGetHandleByUUID);
 	nvmlDevice_t found;
 
-	if (fake_check_init() != NVML_SUCCESS)
-		return NVML_ERROR_UNINITIALIZED;
+	if (rc != NVML_SUCCESS)
+		return rc;
 	if (uuid == NULL || dev == NULL)
 		return NVML_ERROR_INVALID_ARGUMENT;
 	found = fake_device_by_uuid(uuid);
@@ -72,9 +91,9 @@ nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *dev)
 }
 
 nvmlReturn_t
-nvmlDeviceGetIndex(nvmlDevice_t dev, unsigned int *index)
+fake_nvmlDeviceGetIndex(nvmlDevice_t dev, unsigned int *index)
 {
-	nvmlReturn_t rc = fake_check_device(dev);
+	nvmlReturn_t rc = fake_enter_device(FAKE_SYM_nvmlDeviceGetIndex, dev);
 
 	if (rc != NVML_SUCCESS)
 		return rc;
@@ -85,9 +104,9 @@ nvmlDeviceGetIndex(nvmlDevice_t dev, unsigned int *index)
 }
 
 nvmlReturn_t
-nvmlDeviceGetName(nvmlDevice_t dev, char *name, unsigned int length)
+fake_nvmlDeviceGetName(nvmlDevice_t dev, char *name, unsigned int length)
 {
-	nvmlReturn_t rc = fake_check_device(dev);
+	nvmlReturn_t rc = fake_enter_device(FAKE_SYM_nvmlDeviceGetName, dev);
 
 	if (rc != NVML_SUCCESS)
 		return rc;
@@ -95,9 +114,9 @@ nvmlDeviceGetName(nvmlDevice_t dev, char *name, unsigned int length)
 }
 
 nvmlReturn_t
-nvmlDeviceGetUUID(nvmlDevice_t dev, char *uuid, unsigned int length)
+fake_nvmlDeviceGetUUID(nvmlDevice_t dev, char *uuid, unsigned int length)
 {
-	nvmlReturn_t rc = fake_check_device(dev);
+	nvmlReturn_t rc = fake_enter_device(FAKE_SYM_nvmlDeviceGetUUID, dev);
 
 	if (rc != NVML_SUCCESS)
 		return rc;
@@ -105,9 +124,10 @@ nvmlDeviceGetUUID(nvmlDevice_t dev, char *uuid, unsigned int length)
 }
 
 nvmlReturn_t
-nvmlDeviceGetMinorNumber(nvmlDevice_t dev, unsigned int *minor)
+fake_nvmlDeviceGetMinorNumber(nvmlDevice_t dev, unsigned int *minor)
 {
-	nvmlReturn_t rc = fake_check_device(dev);
+	nvmlReturn_t rc = fake_enter_device(FAKE_SYM_nvmlDeviceGetMinorNumber,
+	    dev);
 
 	if (rc != NVML_SUCCESS)
 		return rc;
@@ -117,10 +137,10 @@ nvmlDeviceGetMinorNumber(nvmlDevice_t dev, unsigned int *minor)
 	return NVML_SUCCESS;
 }
 
-nvmlReturn_t
-nvmlDeviceGetPciInfo_v3(nvmlDevice_t dev, nvmlPciInfo_t *pci)
+static nvmlReturn_t
+pci_info(enum fake_sym sym, nvmlDevice_t dev, nvmlPciInfo_t *pci)
 {
-	nvmlReturn_t rc = fake_check_device(dev);
+	nvmlReturn_t rc = fake_enter_device(sym, dev);
 
 	if (rc != NVML_SUCCESS)
 		return rc;
@@ -132,16 +152,22 @@ nvmlDeviceGetPciInfo_v3(nvmlDevice_t dev, nvmlPciInfo_t *pci)
 }
 
 nvmlReturn_t
-nvmlDeviceGetPciInfo_v2(nvmlDevice_t dev, nvmlPciInfo_t *pci)
+fake_nvmlDeviceGetPciInfo_v3(nvmlDevice_t dev, nvmlPciInfo_t *pci)
 {
-	return nvmlDeviceGetPciInfo_v3(dev, pci);
+	return pci_info(FAKE_SYM_nvmlDeviceGetPciInfo_v3, dev, pci);
+}
+
+nvmlReturn_t
+fake_nvmlDeviceGetPciInfo_v2(nvmlDevice_t dev, nvmlPciInfo_t *pci)
+{
+	return pci_info(FAKE_SYM_nvmlDeviceGetPciInfo_v2, dev, pci);
 }
 
 /* The oldest ABI: a 16-byte busId holding the four-digit-domain form. */
 nvmlReturn_t
-nvmlDeviceGetPciInfo(nvmlDevice_t dev, nvmlPciInfoV1_t *pci)
+fake_nvmlDeviceGetPciInfo(nvmlDevice_t dev, nvmlPciInfoV1_t *pci)
 {
-	nvmlReturn_t rc = fake_check_device(dev);
+	nvmlReturn_t rc = fake_enter_device(FAKE_SYM_nvmlDeviceGetPciInfo, dev);
 	nvmlPciInfo_t info;
 
 	if (rc != NVML_SUCCESS)
@@ -161,9 +187,10 @@ nvmlDeviceGetPciInfo(nvmlDevice_t dev, nvmlPciInfoV1_t *pci)
 }
 
 nvmlReturn_t
-nvmlDeviceGetMemoryInfo(nvmlDevice_t dev, nvmlMemory_t *memory)
+fake_nvmlDeviceGetMemoryInfo(nvmlDevice_t dev, nvmlMemory_t *memory)
 {
-	nvmlReturn_t rc = fake_check_device(dev);
+	nvmlReturn_t rc = fake_enter_device(FAKE_SYM_nvmlDeviceGetMemoryInfo,
+	    dev);
 
 	if (rc != NVML_SUCCESS)
 		return rc;
@@ -176,9 +203,11 @@ nvmlDeviceGetMemoryInfo(nvmlDevice_t dev, nvmlMemory_t *memory)
 }
 
 nvmlReturn_t
-nvmlDeviceGetCudaComputeCapability(nvmlDevice_t dev, int *major, int *minor)
+fake_nvmlDeviceGetCudaComputeCapability(nvmlDevice_t dev, int *major,
+    int *minor)
 {
-	nvmlReturn_t rc = fake_check_device(dev);
+	nvmlReturn_t rc = fake_enter_device(
+	    FAKE_SYM_nvmlDeviceGetCudaComputeCapability, dev);
 
 	if (rc != NVML_SUCCESS)
 		return rc;

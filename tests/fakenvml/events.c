@@ -21,6 +21,12 @@
  * set is lost (once the events already queued are read). Sets outlive a
  * full shutdown (their registrations are dropped, as the handles are
  * stale); only nvmlEventSetFree frees one.
+ *
+ * A profile can play a driver with no usable events (an independent NVML
+ * implementation seen in the field): supported_event_types narrows what
+ * GetSupportedEventTypes reports and RegisterEvents accepts (0: nothing),
+ * and event_wait makes a Wait that finds nothing queued answer at once,
+ * TIMEOUT or an empty SUCCESS, instead of blocking.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -163,12 +169,13 @@ fake_events_reset(void)
 }
 
 nvmlReturn_t
-nvmlEventSetCreate(nvmlEventSet_t *set)
+fake_nvmlEventSetCreate(nvmlEventSet_t *set)
 {
+	nvmlReturn_t rc = fake_enter(FAKE_SYM_nvmlEventSetCreate);
 	struct nvmlEventSet_st *s;
 
-	if (fake_check_init() != NVML_SUCCESS)
-		return NVML_ERROR_UNINITIALIZED;
+	if (rc != NVML_SUCCESS)
+		return rc;
 	if (set == NULL)
 		return NVML_ERROR_INVALID_ARGUMENT;
 	s = calloc(1, sizeof(*s));
@@ -183,15 +190,17 @@ nvmlEventSetCreate(nvmlEventSet_t *set)
 }
 
 nvmlReturn_t
-nvmlDeviceGetSupportedEventTypes(nvmlDevice_t dev, unsigned long long *types)
+fake_nvmlDeviceGetSupportedEventTypes(nvmlDevice_t dev,
+    unsigned long long *types)
 {
-	nvmlReturn_t rc = fake_check_device(dev);
+	nvmlReturn_t rc = fake_enter_device(
+	    FAKE_SYM_nvmlDeviceGetSupportedEventTypes, dev);
 
 	if (rc != NVML_SUCCESS)
 		return rc;
 	if (types == NULL)
 		return NVML_ERROR_INVALID_ARGUMENT;
-	*types = FAKE_SUPPORTED_EVENTS;
+	*types = fake_machine.supported_events;
 	return NVML_SUCCESS;
 }
 
@@ -212,15 +221,16 @@ queue_pending_xids(struct nvmlEventSet_st *set, nvmlDevice_t dev,
 }
 
 nvmlReturn_t
-nvmlDeviceRegisterEvents(nvmlDevice_t dev, unsigned long long types,
+fake_nvmlDeviceRegisterEvents(nvmlDevice_t dev, unsigned long long types,
     nvmlEventSet_t set)
 {
-	nvmlReturn_t rc = fake_check_device(dev);
+	nvmlReturn_t rc = fake_enter_device(FAKE_SYM_nvmlDeviceRegisterEvents,
+	    dev);
 	unsigned int i;
 
 	if (rc != NVML_SUCCESS)
 		return rc;
-	if (types & ~FAKE_SUPPORTED_EVENTS)
+	if (types & ~fake_machine.supported_events)
 		return NVML_ERROR_NOT_SUPPORTED;
 	i = fake_device_index(dev);
 	events_lock_take();
@@ -248,28 +258,29 @@ set_has_lost_gpu(const struct nvmlEventSet_st *set)
 	return 0;
 }
 
-/* One look at |set|: an event into |data|, or why there is none
- * (TIMEOUT meaning "nothing yet"). Call with the lock held: shutdown
- * broadcasts under it, so a waiter that saw the library initialised is
- * already waiting when that broadcast comes. */
-static nvmlReturn_t
-try_pop(nvmlEventSet_t set, nvmlEventData_t *data)
+/* One look at |set|: 1 with the answer in |rc| (SUCCESS with an event in
+ * |data|, or an error), or 0 when there is nothing yet. Call with the
+ * lock held: shutdown broadcasts under it, so a waiter that saw the
+ * library initialised is already waiting when that broadcast comes. */
+static int
+try_pop(nvmlEventSet_t set, nvmlEventData_t *data, nvmlReturn_t *rc)
 {
 	if (fake_check_init() != NVML_SUCCESS)
-		return NVML_ERROR_UNINITIALIZED;
-	if (!set_is_live(set))
-		return NVML_ERROR_INVALID_ARGUMENT;
-	if (wait_error != NVML_SUCCESS)
-		return wait_error;
-	if (set->len > 0) {
+		*rc = NVML_ERROR_UNINITIALIZED;
+	else if (!set_is_live(set))
+		*rc = NVML_ERROR_INVALID_ARGUMENT;
+	else if (wait_error != NVML_SUCCESS)
+		*rc = wait_error;
+	else if (set->len > 0) {
 		*data = set->queue[set->head];
 		set->head = (set->head + 1) % QUEUE_SIZE;
 		set->len--;
-		return NVML_SUCCESS;
-	}
-	if (set_has_lost_gpu(set))
-		return NVML_ERROR_GPU_IS_LOST;
-	return NVML_ERROR_TIMEOUT;
+		*rc = NVML_SUCCESS;
+	} else if (set_has_lost_gpu(set))
+		*rc = NVML_ERROR_GPU_IS_LOST;
+	else
+		return 0;
+	return 1;
 }
 
 /* The CLOCK_MONOTONIC time |ms| milliseconds from now. */
@@ -288,41 +299,68 @@ deadline_after(unsigned int ms)
 	return ts;
 }
 
-nvmlReturn_t
-nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *data,
-    unsigned int timeout_ms)
+/*
+ * Waits up to |timeout_ms| for an event on |set| and writes it to |data|,
+ * setting |*got|. With nothing queued, a profile's event_wait may make it
+ * answer at once instead: TIMEOUT, or SUCCESS with |data| untouched and
+ * |*got| 0, as a driver with no usable events does.
+ */
+static nvmlReturn_t
+wait_event(nvmlEventSet_t set, nvmlEventData_t *data, unsigned int timeout_ms,
+    int *got)
 {
+	enum fake_event_wait mode = fake_machine.event_wait;
 	struct timespec deadline = deadline_after(timeout_ms);
-	nvmlReturn_t rc;
-	int timed_out = 0;
+	nvmlReturn_t rc = NVML_ERROR_TIMEOUT;
+	int answered;
+	int timed_out = mode != FAKE_WAIT_BLOCK;	/* one look only */
 
-	if (fake_check_init() != NVML_SUCCESS)
-		return NVML_ERROR_UNINITIALIZED;
-	if (data == NULL)
-		return NVML_ERROR_INVALID_ARGUMENT;
 	events_lock_take();
 	/* One last look after the timeout, for an event posted with it. */
 	for (;;) {
-		rc = try_pop(set, data);
-		if (rc != NVML_ERROR_TIMEOUT || timed_out)
+		answered = try_pop(set, data, &rc);
+		if (answered || timed_out)
 			break;
 		timed_out = pthread_cond_timedwait(&events_cond, &events_lock,
 		    &deadline) == ETIMEDOUT;
 	}
 	pthread_mutex_unlock(&events_lock);
-	return rc;
+	*got = answered && rc == NVML_SUCCESS;
+	if (answered)
+		return rc;
+	return mode == FAKE_WAIT_EMPTY ? NVML_SUCCESS : NVML_ERROR_TIMEOUT;
 }
 
 nvmlReturn_t
-nvmlEventSetWait(nvmlEventSet_t set, nvmlEventData_t *data,
+fake_nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *data,
     unsigned int timeout_ms)
 {
+	nvmlReturn_t rc = fake_enter(FAKE_SYM_nvmlEventSetWait_v2);
+	int got;
+
+	if (rc != NVML_SUCCESS)
+		return rc;
+	if (data == NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	return wait_event(set, data, timeout_ms, &got);
+}
+
+/* The old ABI: only the v1 fields (device, type, data) are written. */
+nvmlReturn_t
+fake_nvmlEventSetWait(nvmlEventSet_t set, nvmlEventData_t *data,
+    unsigned int timeout_ms)
+{
+	nvmlReturn_t rc = fake_enter(FAKE_SYM_nvmlEventSetWait);
 	struct event_data_v1 v1;
 	nvmlEventData_t full;
-	nvmlReturn_t rc;
+	int got;
 
-	rc = nvmlEventSetWait_v2(set, data ? &full : NULL, timeout_ms);
 	if (rc != NVML_SUCCESS)
+		return rc;
+	if (data == NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	rc = wait_event(set, &full, timeout_ms, &got);
+	if (!got)
 		return rc;
 	v1.device = full.device;
 	v1.eventType = full.eventType;
@@ -332,13 +370,14 @@ nvmlEventSetWait(nvmlEventSet_t set, nvmlEventData_t *data,
 }
 
 nvmlReturn_t
-nvmlEventSetFree(nvmlEventSet_t set)
+fake_nvmlEventSetFree(nvmlEventSet_t set)
 {
+	nvmlReturn_t rc = fake_enter(FAKE_SYM_nvmlEventSetFree);
 	struct nvmlEventSet_st **p;
-	nvmlReturn_t rc = NVML_ERROR_INVALID_ARGUMENT;
 
-	if (fake_check_init() != NVML_SUCCESS)
-		return NVML_ERROR_UNINITIALIZED;
+	if (rc != NVML_SUCCESS)
+		return rc;
+	rc = NVML_ERROR_INVALID_ARGUMENT;
 	/* A thread waiting on the set wakes and finds it gone. */
 	events_lock_take();
 	for (p = &sets; *p != NULL; p = &(*p)->next) {

@@ -7,6 +7,11 @@
  * from src/nvml/nvml_types.h, the same header the real binding uses, so a
  * signature change there breaks this build instead of a test run.
  *
+ * Each entry point is written as a hidden fake_SYMBOL (fake_nvmlInit_v2)
+ * that starts with fake_enter*() (counting, injected faults: faults.c);
+ * exports.c exports it under its NVML name. FAKE_ENTRY_POINTS below is
+ * the one list of them.
+ *
  * A device handle (nvmlDevice_t) is a pointer into a fixed array of
  * struct nvmlDevice_st, so a stale handle from an earlier init never
  * points at freed memory; it simply fails validation.
@@ -91,9 +96,18 @@ struct fake_nvswitch {
 	unsigned int pci_device_id;
 };
 
+/* How nvmlEventSetWait behaves when no event is queued. */
+enum fake_event_wait {
+	FAKE_WAIT_BLOCK,	/* waits up to the timeout, as NVML does */
+	FAKE_WAIT_TIMEOUT,	/* answers TIMEOUT at once, whatever the wait */
+	FAKE_WAIT_EMPTY,	/* answers SUCCESS at once, writing nothing */
+};
+
 /* The whole machine, as a profile describes it. */
 struct fake_machine {
 	nvmlReturn_t init_error;	/* NVML_SUCCESS: init works */
+	enum fake_event_wait event_wait;
+	unsigned long long supported_events;	/* of FAKE_SUPPORTED_EVENTS */
 	char driver_version[FAKE_DRIVER_SIZE];
 	int cuda_driver_version;	/* 1000 * major + 10 * minor */
 	unsigned int gpu_count;
@@ -101,6 +115,116 @@ struct fake_machine {
 	unsigned int nvswitch_count;
 	struct fake_nvswitch nvswitches[FAKE_MAX_NVSWITCHES];
 };
+
+/*
+ * The exported entry points. Each is declared through the function type
+ * that nvml_types.h gives its entry, so the compiler checks every
+ * definition against the binding's view of it.
+ */
+#define FAKE_FN_TYPE(name, ret, args) typedef ret fake_##name##_t args;
+GDP_NVML_FUNCTIONS(FAKE_FN_TYPE)
+#undef FAKE_FN_TYPE
+
+/* Entry points outside nvml_types.h that NVIDIA's plugin also calls. */
+typedef enum nvmlGpuTopologyLevel_enum {
+	NVML_TOPOLOGY_INTERNAL = 0,
+	NVML_TOPOLOGY_SINGLE = 10,
+	NVML_TOPOLOGY_MULTIPLE = 20,
+	NVML_TOPOLOGY_HOSTBRIDGE = 30,
+	NVML_TOPOLOGY_NODE = 40,
+	NVML_TOPOLOGY_SYSTEM = 50,
+} nvmlGpuTopologyLevel_t;
+
+/* Never filled in: nvmlDeviceGetAttributes_v2 answers NOT_SUPPORTED. */
+typedef struct nvmlDeviceAttributes_st nvmlDeviceAttributes_t;
+
+typedef nvmlReturn_t fake_nvmlDeviceGetTopologyCommonAncestor_t(
+    nvmlDevice_t dev1, nvmlDevice_t dev2, nvmlGpuTopologyLevel_t *level);
+typedef nvmlReturn_t fake_nvmlDeviceGetMaxMigDeviceCount_t(nvmlDevice_t dev,
+    unsigned int *count);
+typedef nvmlReturn_t fake_nvmlDeviceGetMigDeviceHandleByIndex_t(
+    nvmlDevice_t dev, unsigned int index, nvmlDevice_t *mig);
+typedef nvmlReturn_t fake_nvmlDeviceIsMigDeviceHandle_t(nvmlDevice_t dev,
+    unsigned int *is_mig);
+typedef nvmlReturn_t fake_nvmlDeviceGetDeviceHandleFromMigDeviceHandle_t(
+    nvmlDevice_t mig, nvmlDevice_t *parent);
+typedef nvmlReturn_t fake_nvmlDeviceGetInstanceId_t(nvmlDevice_t dev,
+    unsigned int *id);
+typedef nvmlReturn_t fake_nvmlDeviceGetAttributes_v2_t(nvmlDevice_t dev,
+    nvmlDeviceAttributes_t *attributes);
+
+/*
+ * Every exported entry point, X(SYMBOL, TYPE), by the file that defines
+ * it: SYMBOL is the exported name, TYPE names its fake_TYPE_t. This one
+ * list makes the symbol ids (FAKE_SYM_SYMBOL) that faults.c counts by,
+ * the declarations of the implementations (fake_SYMBOL, hidden), and
+ * exports.c's table of exported names.
+ */
+#define FAKE_ENTRY_POINTS(X) \
+	/* lib.c */ \
+	X(nvmlInit_v2, nvmlInit) \
+	X(nvmlInit, nvmlInit) \
+	X(nvmlShutdown, nvmlShutdown) \
+	X(nvmlSystemGetDriverVersion, nvmlSystemGetDriverVersion) \
+	X(nvmlSystemGetCudaDriverVersion_v2, nvmlSystemGetCudaDriverVersion) \
+	X(nvmlSystemGetCudaDriverVersion, nvmlSystemGetCudaDriverVersion) \
+	/* errors.c */ \
+	X(nvmlErrorString, nvmlErrorString) \
+	/* device.c */ \
+	X(nvmlDeviceGetCount_v2, nvmlDeviceGetCount) \
+	X(nvmlDeviceGetCount, nvmlDeviceGetCount) \
+	X(nvmlDeviceGetHandleByIndex_v2, nvmlDeviceGetHandleByIndex) \
+	X(nvmlDeviceGetHandleByIndex, nvmlDeviceGetHandleByIndex) \
+	X(nvmlDeviceGetHandleByUUID, nvmlDeviceGetHandleByUUID) \
+	X(nvmlDeviceGetIndex, nvmlDeviceGetIndex) \
+	X(nvmlDeviceGetName, nvmlDeviceGetName) \
+	X(nvmlDeviceGetUUID, nvmlDeviceGetUUID) \
+	X(nvmlDeviceGetMinorNumber, nvmlDeviceGetMinorNumber) \
+	X(nvmlDeviceGetPciInfo_v3, nvmlDeviceGetPciInfo) \
+	X(nvmlDeviceGetPciInfo_v2, nvmlDeviceGetPciInfo) \
+	X(nvmlDeviceGetPciInfo, nvmlDeviceGetPciInfoV1) \
+	X(nvmlDeviceGetMemoryInfo, nvmlDeviceGetMemoryInfo) \
+	X(nvmlDeviceGetCudaComputeCapability, \
+	    nvmlDeviceGetCudaComputeCapability) \
+	/* topology.c */ \
+	X(nvmlDeviceGetNvLinkState, nvmlDeviceGetNvLinkState) \
+	X(nvmlDeviceGetNvLinkRemotePciInfo_v2, \
+	    nvmlDeviceGetNvLinkRemotePciInfo) \
+	X(nvmlDeviceGetNvLinkRemotePciInfo, nvmlDeviceGetNvLinkRemotePciInfo) \
+	X(nvmlDeviceGetTopologyCommonAncestor, \
+	    nvmlDeviceGetTopologyCommonAncestor) \
+	/* mig.c */ \
+	X(nvmlDeviceGetMigMode, nvmlDeviceGetMigMode) \
+	X(nvmlDeviceGetMaxMigDeviceCount, nvmlDeviceGetMaxMigDeviceCount) \
+	X(nvmlDeviceGetMigDeviceHandleByIndex, \
+	    nvmlDeviceGetMigDeviceHandleByIndex) \
+	X(nvmlDeviceIsMigDeviceHandle, nvmlDeviceIsMigDeviceHandle) \
+	X(nvmlDeviceGetDeviceHandleFromMigDeviceHandle, \
+	    nvmlDeviceGetDeviceHandleFromMigDeviceHandle) \
+	X(nvmlDeviceGetGpuInstanceId, nvmlDeviceGetInstanceId) \
+	X(nvmlDeviceGetComputeInstanceId, nvmlDeviceGetInstanceId) \
+	X(nvmlDeviceGetAttributes_v2, nvmlDeviceGetAttributes_v2) \
+	/* events.c */ \
+	X(nvmlEventSetCreate, nvmlEventSetCreate) \
+	X(nvmlDeviceGetSupportedEventTypes, nvmlDeviceGetSupportedEventTypes) \
+	X(nvmlDeviceRegisterEvents, nvmlDeviceRegisterEvents) \
+	X(nvmlEventSetWait_v2, nvmlEventSetWait) \
+	X(nvmlEventSetWait, nvmlEventSetWait) \
+	X(nvmlEventSetFree, nvmlEventSetFree)
+
+/* FAKE_SYM_nvmlInit_v2, ...: an entry point's id, for faults.c. */
+enum fake_sym {
+#define FAKE_SYM_ID(sym, type) FAKE_SYM_##sym,
+	FAKE_ENTRY_POINTS(FAKE_SYM_ID)
+#undef FAKE_SYM_ID
+	FAKE_SYM_COUNT
+};
+
+/* The implementations, fake_nvmlInit_v2 and so on; exports.c exports
+ * each under its NVML name. */
+#define FAKE_IMPL(sym, type) fake_##type##_t fake_##sym;
+FAKE_ENTRY_POINTS(FAKE_IMPL)
+#undef FAKE_IMPL
 
 /* lib.c: the loaded machine, valid while the library is initialised. */
 extern struct fake_machine fake_machine;
@@ -110,6 +234,11 @@ extern struct fake_machine fake_machine;
 nvmlReturn_t fake_check_init(void);
 /* Checks an initialised library and a valid, not lost, handle. */
 nvmlReturn_t fake_check_device(nvmlDevice_t dev);
+/* What every entry point does first: counts the call of |sym|, then
+ * answers the error FAKE_NVML_FAIL gives it, else fake_check_init()'s. */
+nvmlReturn_t fake_enter(enum fake_sym sym);
+/* The same, then fake_check_device(dev)'s answer. */
+nvmlReturn_t fake_enter_device(enum fake_sym sym, nvmlDevice_t dev);
 /* The index of a handle known to be valid. */
 unsigned int fake_device_index(nvmlDevice_t dev);
 /* device.c: the GPU whose UUID is |uuid|, or NULL. Needs a loaded
@@ -123,6 +252,26 @@ void fake_pci_format(const struct fake_pci *pci, char *buf, size_t size);
 /* Fills an nvmlPciInfo_t for |pci| with the given PCI ids. */
 void fake_pci_info(const struct fake_pci *pci, unsigned int device_id,
     unsigned int subsystem_id, nvmlPciInfo_t *out);
+
+/* exports.c: the entry points by name, and FAKE_NVML_HIDE. */
+/* The name |sym| is exported as. */
+const char *fake_symbol_name(enum fake_sym sym);
+/* Finds the entry point exported as the |len| bytes at |name|; 0 or
+ * -ENOENT. */
+int fake_symbol_by_name(const char *name, size_t len, enum fake_sym *sym);
+/* Checks that FAKE_NVML_HIDE names only entry points; 0, or -EINVAL after
+ * a message on stderr. */
+int fake_hide_check(void);
+
+/* faults.c: FAKE_NVML_FAIL and FAKE_NVML_TRACE. */
+/* Counts a call of |sym| and returns the error FAKE_NVML_FAIL gives this
+ * call, or NVML_SUCCESS. Safe from any thread. */
+nvmlReturn_t fake_fault(enum fake_sym sym);
+/* Reads FAKE_NVML_FAIL; call at the first init of a cycle. 0, or -EINVAL
+ * after a message naming the bad spec (and then no fault is in force). */
+int fake_faults_load(void);
+/* Writes the call counts to FAKE_NVML_TRACE, if it is set. */
+void fake_trace_write(void);
 
 /* errors.c: the NVML return codes by name. */
 /* Finds |name| ("NVML_ERROR_GPU_IS_LOST"); 0 or -ENOENT. */
@@ -158,92 +307,5 @@ void fake_events_reset(void);
 nvmlReturn_t fake_control_start(void);
 /* Stops the thread (if running), joins it and closes the FIFO. */
 void fake_control_stop(void);
-
-/*
- * The exported entry points. Each is declared through the function type
- * that nvml_types.h gives its entry, so the compiler checks every
- * definition against the binding's view of it.
- */
-#define FAKE_FN_TYPE(name, ret, args) typedef ret fake_##name##_t args;
-GDP_NVML_FUNCTIONS(FAKE_FN_TYPE)
-#undef FAKE_FN_TYPE
-
-/* Entry points outside nvml_types.h that NVIDIA's plugin also calls. */
-typedef enum nvmlGpuTopologyLevel_enum {
-	NVML_TOPOLOGY_INTERNAL = 0,
-	NVML_TOPOLOGY_SINGLE = 10,
-	NVML_TOPOLOGY_MULTIPLE = 20,
-	NVML_TOPOLOGY_HOSTBRIDGE = 30,
-	NVML_TOPOLOGY_NODE = 40,
-	NVML_TOPOLOGY_SYSTEM = 50,
-} nvmlGpuTopologyLevel_t;
-
-/* Never filled in: nvmlDeviceGetAttributes_v2 answers NOT_SUPPORTED. */
-typedef struct nvmlDeviceAttributes_st nvmlDeviceAttributes_t;
-
-/* lib.c */
-FAKE_API fake_nvmlInit_t nvmlInit_v2;
-FAKE_API fake_nvmlInit_t nvmlInit;
-FAKE_API fake_nvmlShutdown_t nvmlShutdown;
-FAKE_API fake_nvmlSystemGetDriverVersion_t nvmlSystemGetDriverVersion;
-FAKE_API fake_nvmlSystemGetCudaDriverVersion_t
-    nvmlSystemGetCudaDriverVersion_v2;
-FAKE_API fake_nvmlSystemGetCudaDriverVersion_t
-    nvmlSystemGetCudaDriverVersion;
-
-/* errors.c */
-FAKE_API fake_nvmlErrorString_t nvmlErrorString;
-
-/* device.c */
-FAKE_API fake_nvmlDeviceGetCount_t nvmlDeviceGetCount_v2;
-FAKE_API fake_nvmlDeviceGetCount_t nvmlDeviceGetCount;
-FAKE_API fake_nvmlDeviceGetHandleByIndex_t nvmlDeviceGetHandleByIndex_v2;
-FAKE_API fake_nvmlDeviceGetHandleByIndex_t nvmlDeviceGetHandleByIndex;
-FAKE_API fake_nvmlDeviceGetHandleByUUID_t nvmlDeviceGetHandleByUUID;
-FAKE_API fake_nvmlDeviceGetIndex_t nvmlDeviceGetIndex;
-FAKE_API fake_nvmlDeviceGetName_t nvmlDeviceGetName;
-FAKE_API fake_nvmlDeviceGetUUID_t nvmlDeviceGetUUID;
-FAKE_API fake_nvmlDeviceGetMinorNumber_t nvmlDeviceGetMinorNumber;
-FAKE_API fake_nvmlDeviceGetPciInfo_t nvmlDeviceGetPciInfo_v3;
-FAKE_API fake_nvmlDeviceGetPciInfo_t nvmlDeviceGetPciInfo_v2;
-FAKE_API fake_nvmlDeviceGetPciInfoV1_t nvmlDeviceGetPciInfo;
-FAKE_API fake_nvmlDeviceGetMemoryInfo_t nvmlDeviceGetMemoryInfo;
-FAKE_API fake_nvmlDeviceGetCudaComputeCapability_t
-    nvmlDeviceGetCudaComputeCapability;
-
-/* topology.c */
-FAKE_API fake_nvmlDeviceGetNvLinkState_t nvmlDeviceGetNvLinkState;
-FAKE_API fake_nvmlDeviceGetNvLinkRemotePciInfo_t
-    nvmlDeviceGetNvLinkRemotePciInfo_v2;
-FAKE_API fake_nvmlDeviceGetNvLinkRemotePciInfo_t
-    nvmlDeviceGetNvLinkRemotePciInfo;
-FAKE_API nvmlReturn_t nvmlDeviceGetTopologyCommonAncestor(nvmlDevice_t dev1,
-    nvmlDevice_t dev2, nvmlGpuTopologyLevel_t *level);
-
-/* mig.c */
-FAKE_API fake_nvmlDeviceGetMigMode_t nvmlDeviceGetMigMode;
-FAKE_API nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t dev,
-    unsigned int *count);
-FAKE_API nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t dev,
-    unsigned int index, nvmlDevice_t *mig);
-FAKE_API nvmlReturn_t nvmlDeviceIsMigDeviceHandle(nvmlDevice_t dev,
-    unsigned int *is_mig);
-FAKE_API nvmlReturn_t nvmlDeviceGetDeviceHandleFromMigDeviceHandle(
-    nvmlDevice_t mig, nvmlDevice_t *parent);
-FAKE_API nvmlReturn_t nvmlDeviceGetGpuInstanceId(nvmlDevice_t dev,
-    unsigned int *id);
-FAKE_API nvmlReturn_t nvmlDeviceGetComputeInstanceId(nvmlDevice_t dev,
-    unsigned int *id);
-FAKE_API nvmlReturn_t nvmlDeviceGetAttributes_v2(nvmlDevice_t dev,
-    nvmlDeviceAttributes_t *attributes);
-
-/* events.c */
-FAKE_API fake_nvmlEventSetCreate_t nvmlEventSetCreate;
-FAKE_API fake_nvmlDeviceGetSupportedEventTypes_t
-    nvmlDeviceGetSupportedEventTypes;
-FAKE_API fake_nvmlDeviceRegisterEvents_t nvmlDeviceRegisterEvents;
-FAKE_API fake_nvmlEventSetWait_t nvmlEventSetWait_v2;
-FAKE_API fake_nvmlEventSetWait_t nvmlEventSetWait;
-FAKE_API fake_nvmlEventSetFree_t nvmlEventSetFree;
 
 #endif /* FAKENVML_H */

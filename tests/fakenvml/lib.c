@@ -12,6 +12,12 @@
  * (control.c) when FAKE_NVML_CONTROL names a FIFO, and the last shutdown
  * stops and joins it before the machine is let go, so the thread never
  * sees a library that is not initialised.
+ *
+ * The first init of a cycle reads the fault specs (FAKE_NVML_FAIL,
+ * faults.c) too, before it counts itself, so that a spec can fail that
+ * very init; the last shutdown writes the call counts (FAKE_NVML_TRACE).
+ * Every entry point starts with fake_enter*(), which counts the call and
+ * answers an injected fault before anything else, outputs untouched.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -34,6 +40,26 @@ fake_check_init(void)
 	if (atomic_load(&init_count) == 0)
 		return NVML_ERROR_UNINITIALIZED;
 	return NVML_SUCCESS;
+}
+
+nvmlReturn_t
+fake_enter(enum fake_sym sym)
+{
+	nvmlReturn_t rc = fake_fault(sym);
+
+	if (rc != NVML_SUCCESS)
+		return rc;
+	return fake_check_init();
+}
+
+nvmlReturn_t
+fake_enter_device(enum fake_sym sym, nvmlDevice_t dev)
+{
+	nvmlReturn_t rc = fake_fault(sym);
+
+	if (rc != NVML_SUCCESS)
+		return rc;
+	return fake_check_device(dev);
 }
 
 nvmlReturn_t
@@ -125,19 +151,47 @@ load_machine(void)
 	return NVML_SUCCESS;
 }
 
-nvmlReturn_t
-nvmlInit_v2(void)
+/* Reads FAKE_NVML_FAIL and checks FAKE_NVML_HIDE, for the first init of
+ * a cycle. */
+static nvmlReturn_t
+load_faults(void)
 {
-	nvmlReturn_t rc = NVML_SUCCESS;
+	if (fake_faults_load() != 0 || fake_hide_check() != 0)
+		return NVML_ERROR_UNKNOWN;
+	return NVML_SUCCESS;
+}
+
+/* The rest of the first init of a cycle: the machine, the control
+ * channel. */
+static nvmlReturn_t
+start_cycle(void)
+{
+	nvmlReturn_t rc = load_machine();
+
+	if (rc == NVML_SUCCESS)
+		rc = fake_control_start();
+	if (rc != NVML_SUCCESS)
+		memset(&fake_machine, 0, sizeof(fake_machine));
+	return rc;
+}
+
+/* nvmlInit under either name. The faults are read before the call is
+ * counted, so that FAKE_NVML_FAIL can fail this very call. */
+static nvmlReturn_t
+init(enum fake_sym sym)
+{
+	nvmlReturn_t rc, faults = NVML_SUCCESS;
+	int first;
 
 	pthread_mutex_lock(&init_lock);
-	if (atomic_load(&init_count) == 0) {
-		rc = load_machine();
-		if (rc == NVML_SUCCESS)
-			rc = fake_control_start();
-		if (rc != NVML_SUCCESS)
-			memset(&fake_machine, 0, sizeof(fake_machine));
-	}
+	first = atomic_load(&init_count) == 0;
+	if (first)
+		faults = load_faults();
+	rc = fake_fault(sym);
+	if (rc == NVML_SUCCESS)
+		rc = faults;
+	if (rc == NVML_SUCCESS && first)
+		rc = start_cycle();
 	if (rc == NVML_SUCCESS)
 		atomic_fetch_add(&init_count, 1);
 	pthread_mutex_unlock(&init_lock);
@@ -145,16 +199,24 @@ nvmlInit_v2(void)
 }
 
 nvmlReturn_t
-nvmlInit(void)
+fake_nvmlInit_v2(void)
 {
-	return nvmlInit_v2();
+	return init(FAKE_SYM_nvmlInit_v2);
 }
 
 nvmlReturn_t
-nvmlShutdown(void)
+fake_nvmlInit(void)
 {
-	nvmlReturn_t rc = NVML_SUCCESS;
+	return init(FAKE_SYM_nvmlInit);
+}
 
+nvmlReturn_t
+fake_nvmlShutdown(void)
+{
+	nvmlReturn_t rc = fake_fault(FAKE_SYM_nvmlShutdown);
+
+	if (rc != NVML_SUCCESS)
+		return rc;
 	pthread_mutex_lock(&init_lock);
 	if (atomic_load(&init_count) == 0) {
 		rc = NVML_ERROR_UNINITIALIZED;
@@ -162,6 +224,7 @@ nvmlShutdown(void)
 		fake_control_stop();
 		atomic_store(&init_count, 0);
 		fake_events_reset();	/* and wakes waiters: UNINITIALIZED */
+		fake_trace_write();
 	} else {
 		atomic_fetch_sub(&init_count, 1);
 	}
@@ -170,18 +233,22 @@ nvmlShutdown(void)
 }
 
 nvmlReturn_t
-nvmlSystemGetDriverVersion(char *version, unsigned int length)
+fake_nvmlSystemGetDriverVersion(char *version, unsigned int length)
 {
-	if (fake_check_init() != NVML_SUCCESS)
-		return NVML_ERROR_UNINITIALIZED;
+	nvmlReturn_t rc = fake_enter(FAKE_SYM_nvmlSystemGetDriverVersion);
+
+	if (rc != NVML_SUCCESS)
+		return rc;
 	return fake_copy_string(fake_machine.driver_version, version, length);
 }
 
-nvmlReturn_t
-nvmlSystemGetCudaDriverVersion_v2(int *version)
+static nvmlReturn_t
+cuda_driver_version(enum fake_sym sym, int *version)
 {
-	if (fake_check_init() != NVML_SUCCESS)
-		return NVML_ERROR_UNINITIALIZED;
+	nvmlReturn_t rc = fake_enter(sym);
+
+	if (rc != NVML_SUCCESS)
+		return rc;
 	if (version == NULL)
 		return NVML_ERROR_INVALID_ARGUMENT;
 	*version = fake_machine.cuda_driver_version;
@@ -189,7 +256,15 @@ nvmlSystemGetCudaDriverVersion_v2(int *version)
 }
 
 nvmlReturn_t
-nvmlSystemGetCudaDriverVersion(int *version)
+fake_nvmlSystemGetCudaDriverVersion_v2(int *version)
 {
-	return nvmlSystemGetCudaDriverVersion_v2(version);
+	return cuda_driver_version(FAKE_SYM_nvmlSystemGetCudaDriverVersion_v2,
+	    version);
+}
+
+nvmlReturn_t
+fake_nvmlSystemGetCudaDriverVersion(int *version)
+{
+	return cuda_driver_version(FAKE_SYM_nvmlSystemGetCudaDriverVersion,
+	    version);
 }

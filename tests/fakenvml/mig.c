@@ -15,10 +15,10 @@
 #define FAKE_MAX_MIG_DEVICES 7
 
 nvmlReturn_t
-nvmlDeviceGetMigMode(nvmlDevice_t dev, unsigned int *current,
+fake_nvmlDeviceGetMigMode(nvmlDevice_t dev, unsigned int *current,
     unsigned int *pending)
 {
-	nvmlReturn_t rc = fake_check_device(dev);
+	nvmlReturn_t rc = fake_enter_device(FAKE_SYM_nvmlDeviceGetMigMode, dev);
 
 	if (rc != NVML_SUCCESS)
 		return rc;
@@ -33,37 +33,47 @@ nvmlDeviceGetMigMode(nvmlDevice_t dev, unsigned int *current,
 }
 
 /* Like NVML: zero unless MIG is enabled. */
-nvmlReturn_t
-nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t dev, unsigned int *count)
+static unsigned int
+max_mig_devices(nvmlDevice_t dev)
 {
-	nvmlReturn_t rc = fake_check_device(dev);
+	return dev->mig == FAKE_MIG_ENABLED ? FAKE_MAX_MIG_DEVICES : 0;
+}
+
+nvmlReturn_t
+fake_nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t dev,
+    unsigned int *count)
+{
+	nvmlReturn_t rc = fake_enter_device(
+	    FAKE_SYM_nvmlDeviceGetMaxMigDeviceCount, dev);
 
 	if (rc != NVML_SUCCESS)
 		return rc;
 	if (count == NULL)
 		return NVML_ERROR_INVALID_ARGUMENT;
-	*count = dev->mig == FAKE_MIG_ENABLED ? FAKE_MAX_MIG_DEVICES : 0;
+	*count = max_mig_devices(dev);
 	return NVML_SUCCESS;
 }
 
 nvmlReturn_t
-nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t dev, unsigned int index,
-    nvmlDevice_t *mig)
+fake_nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t dev,
+    unsigned int index, nvmlDevice_t *mig)
 {
-	unsigned int max;
-	nvmlReturn_t rc = nvmlDeviceGetMaxMigDeviceCount(dev, &max);
+	nvmlReturn_t rc = fake_enter_device(
+	    FAKE_SYM_nvmlDeviceGetMigDeviceHandleByIndex, dev);
 
 	if (rc != NVML_SUCCESS)
 		return rc;
-	if (mig == NULL || index >= max)
+	if (mig == NULL || index >= max_mig_devices(dev))
 		return NVML_ERROR_INVALID_ARGUMENT;
 	return NVML_ERROR_NOT_FOUND;
 }
 
 nvmlReturn_t
-nvmlDeviceIsMigDeviceHandle(nvmlDevice_t dev, unsigned int *is_mig)
+fake_nvmlDeviceIsMigDeviceHandle(nvmlDevice_t dev,
+    unsigned int *is_mig)
 {
-	nvmlReturn_t rc = fake_check_device(dev);
+	nvmlReturn_t rc = fake_enter_device(
+	    FAKE_SYM_nvmlDeviceIsMigDeviceHandle, dev);
 
 	if (rc != NVML_SUCCESS)
 		return rc;
@@ -75,20 +85,22 @@ nvmlDeviceIsMigDeviceHandle(nvmlDevice_t dev, unsigned int *is_mig)
 
 /* Only a MIG device has a parent; no handle of ours is one. */
 nvmlReturn_t
-nvmlDeviceGetDeviceHandleFromMigDeviceHandle(nvmlDevice_t mig,
+fake_nvmlDeviceGetDeviceHandleFromMigDeviceHandle(nvmlDevice_t mig,
     nvmlDevice_t *parent)
 {
-	nvmlReturn_t rc = fake_check_device(mig);
+	nvmlReturn_t rc = fake_enter_device(
+	    FAKE_SYM_nvmlDeviceGetDeviceHandleFromMigDeviceHandle, mig);
 
 	if (rc != NVML_SUCCESS)
 		return rc;
 	return NVML_ERROR_INVALID_ARGUMENT;
 }
 
-nvmlReturn_t
-nvmlDeviceGetGpuInstanceId(nvmlDevice_t dev, unsigned int *id)
+/* GPU and compute instance ids exist only for MIG devices. */
+static nvmlReturn_t
+instance_id(enum fake_sym sym, nvmlDevice_t dev, unsigned int *id)
 {
-	nvmlReturn_t rc = fake_check_device(dev);
+	nvmlReturn_t rc = fake_enter_device(sym, dev);
 
 	if (rc != NVML_SUCCESS)
 		return rc;
@@ -98,16 +110,23 @@ nvmlDeviceGetGpuInstanceId(nvmlDevice_t dev, unsigned int *id)
 }
 
 nvmlReturn_t
-nvmlDeviceGetComputeInstanceId(nvmlDevice_t dev, unsigned int *id)
+fake_nvmlDeviceGetGpuInstanceId(nvmlDevice_t dev, unsigned int *id)
 {
-	return nvmlDeviceGetGpuInstanceId(dev, id);
+	return instance_id(FAKE_SYM_nvmlDeviceGetGpuInstanceId, dev, id);
 }
 
 nvmlReturn_t
-nvmlDeviceGetAttributes_v2(nvmlDevice_t dev,
+fake_nvmlDeviceGetComputeInstanceId(nvmlDevice_t dev, unsigned int *id)
+{
+	return instance_id(FAKE_SYM_nvmlDeviceGetComputeInstanceId, dev, id);
+}
+
+nvmlReturn_t
+fake_nvmlDeviceGetAttributes_v2(nvmlDevice_t dev,
     nvmlDeviceAttributes_t *attributes)
 {
-	nvmlReturn_t rc = fake_check_device(dev);
+	nvmlReturn_t rc = fake_enter_device(
+	    FAKE_SYM_nvmlDeviceGetAttributes_v2, dev);
 
 	if (rc != NVML_SUCCESS)
 		return rc;

@@ -318,6 +318,42 @@ parse_init_error(struct pctx *c, yaml_node_t *node, const char *key,
 	return 0;
 }
 
+static int
+parse_event_wait(struct pctx *c, yaml_node_t *node, const char *key,
+    void *dst)
+{
+	const char *s = scalar(c, node, key);
+
+	if (s == NULL)
+		return -EINVAL;
+	if (strcmp(s, "block") == 0)
+		*(enum fake_event_wait *)dst = FAKE_WAIT_BLOCK;
+	else if (strcmp(s, "immediate-timeout") == 0)
+		*(enum fake_event_wait *)dst = FAKE_WAIT_TIMEOUT;
+	else if (strcmp(s, "immediate-empty") == 0)
+		*(enum fake_event_wait *)dst = FAKE_WAIT_EMPTY;
+	else
+		return perr(c, node, key, "'%s' is not block, "
+		    "immediate-timeout or immediate-empty", s);
+	return 0;
+}
+
+/* A mask of event types, within those the fake can deliver. */
+static int
+parse_event_types(struct pctx *c, yaml_node_t *node, const char *key,
+    void *dst)
+{
+	unsigned long long v = 0;
+
+	if (read_unsigned(c, node, key, ULLONG_MAX, &v) != 0)
+		return -EINVAL;
+	if (v & ~FAKE_SUPPORTED_EVENTS)
+		return perr(c, node, key, "0x%llX is not within 0x%llX (XID, "
+		    "single- and double-bit ECC)", v, FAKE_SUPPORTED_EVENTS);
+	*(unsigned long long *)dst = v;
+	return 0;
+}
+
 /* A sequence node with at most |max| items, or an error. */
 static int
 check_sequence(struct pctx *c, yaml_node_t *node, const char *key,
@@ -415,6 +451,9 @@ static const struct field machine_fields[] = {
 	{ "driver_version", parse_driver, MACHINE(driver_version), 1 },
 	{ "cuda_driver_version", parse_cuda, MACHINE(cuda_driver_version), 1 },
 	{ "init_error", parse_init_error, MACHINE(init_error), 0 },
+	{ "event_wait", parse_event_wait, MACHINE(event_wait), 0 },
+	{ "supported_event_types", parse_event_types,
+	    MACHINE(supported_events), 0 },
 	{ "gpus", parse_gpus, 0, 0 },
 	{ "nvswitches", parse_nvswitches, 0, 0 },
 	{ NULL, NULL, 0, 0 },
@@ -622,6 +661,8 @@ fake_profile_load(const char *path, struct fake_machine *m)
 	FILE *f;
 	int err;
 
+	m->event_wait = FAKE_WAIT_BLOCK;
+	m->supported_events = FAKE_SUPPORTED_EVENTS;
 	f = fopen(path, "r");
 	if (f == NULL) {
 		err = -errno;

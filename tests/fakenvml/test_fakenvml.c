@@ -11,7 +11,11 @@
  * (init_error, a lost GPU, no profile, a malformed profile with its
  * file:line:key message) and event sets; and the control channel, driven
  * through a real FIFO while the library is in use: XID and ECC events,
- * lost and reset GPUs, wait errors, bad and split lines, shutdown.
+ * lost and reset GPUs, wait errors, bad and split lines, shutdown; a
+ * driver with no usable events (event_wait, supported_event_types); and
+ * fault injection: FAKE_NVML_FAIL failing the Nth call, FAKE_NVML_TRACE
+ * counting every entry point (also at exit, without a shutdown), and
+ * FAKE_NVML_HIDE making dlsym() miss a name.
  *
  * Usage: test_fakenvml LIBRARY PROFILES_DIR (meson passes both).
  */
@@ -26,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -701,6 +706,14 @@ static const struct bad_profile bad_profiles[] = {
 	    GOOD_GPU(UUID_B, "00000002:00:00.0", "0"),
 	    ": gpus[1].minor_number" },
 	{ GOOD_TOP "init_error: NVML_ERROR_BROKEN\n", ":3: init_error:" },
+	{ GOOD_TOP "event_wait: sometimes\n",
+	    ":3: event_wait: 'sometimes' is not block, immediate-timeout" },
+	{ GOOD_TOP "event_wait: [block]\n",
+	    ":3: event_wait: expected a single value" },
+	{ GOOD_TOP "supported_event_types: 0x4\n",
+	    ":3: supported_event_types: 0x4 is not within 0xB" },
+	{ GOOD_TOP "supported_event_types: none\n",
+	    ":3: supported_event_types: 'none' is not a number" },
 	{ GOOD_TOP "gpus:\n" GOOD_GPU(UUID_A, "00000001:00:00.0", "0")
 	    "    lost: maybe\n", ":10: gpus[0].lost: 'maybe'" },
 	{ "driver_version: \"550.90.07\"\n",
@@ -847,6 +860,20 @@ expect_xid(nvmlEventSet_t set, nvmlDevice_t dev, unsigned long long xid)
 	assert_int_equal(data.computeInstanceId, NO_INSTANCE);
 }
 
+/* The old ABI's nvmlEventData_t ends after eventData: every byte past it
+ * must still be 0xAA. */
+static void
+check_untouched_past_v1(const nvmlEventData_t *data)
+{
+	const unsigned char *p = (const unsigned char *)data;
+	size_t i;
+
+	for (i = offsetof(nvmlEventData_t, eventData) +
+	    sizeof(data->eventData); i < sizeof(*data); i++)
+		if (p[i] != 0xAA)
+			fail_msg("byte %zu past the v1 fields written", i);
+}
+
 /* xid-gpu.yaml: GPU 1 reports XIDs 79 and 48 once registered. */
 static void
 test_pending_xids(void **state)
@@ -881,8 +908,10 @@ test_pending_xids(void **state)
 	memset(&data, 0xAA, sizeof(data));
 	assert_int_equal(nv.nvmlEventSetWaitV1(other,
 	    (nvmlEventDataV1_t *)&data, 0), NVML_SUCCESS);
+	assert_ptr_equal(data.device, handle(1));
+	assert_int_equal(data.eventType, nvmlEventTypeXidCriticalError);
 	assert_int_equal(data.eventData, 79);
-	assert_int_equal(data.gpuInstanceId, 0xAAAAAAAAu);
+	check_untouched_past_v1(&data);
 	assert_int_equal(nv.nvmlEventSetFree(set), NVML_SUCCESS);
 	assert_int_equal(nv.nvmlEventSetFree(other), NVML_SUCCESS);
 }
@@ -1435,9 +1464,540 @@ load_library(void)
 	return 0;
 }
 
+/*
+ * Event knobs for a driver with no usable events: no-events.yaml, and
+ * event_wait: immediate-empty in a profile of our own.
+ */
+#define LONG_WAIT_MS 10000	/* a Wait that must not be waited out */
+
+/* Waits on |set| by both names; each answers |want| at once. */
+static void
+check_immediate_wait(nvmlEventSet_t set, nvmlReturn_t want)
+{
+	nvmlEventData_t data, before;
+	long long t0 = now_ms();
+
+	memset(&data, 0x5A, sizeof(data));
+	memcpy(&before, &data, sizeof(data));
+	assert_int_equal(nv.nvmlEventSetWait(set, &data, LONG_WAIT_MS), want);
+	assert_int_equal(nv.nvmlEventSetWaitV1(set,
+	    (nvmlEventDataV1_t *)&data, LONG_WAIT_MS), want);
+	assert_true(now_ms() - t0 < 1000);
+	/* No event: nothing written, by either. */
+	assert_memory_equal(&data, &before, sizeof(data));
+}
+
+static void
+test_no_events(void **state)
+{
+	nvmlEventSet_t set = NULL;
+	unsigned long long types = 1;
+	unsigned int count = 0, i;
+
+	init_profile("no-events.yaml");
+	assert_int_equal(nv.nvmlDeviceGetCount(&count), NVML_SUCCESS);
+	assert_int_equal(count, 2);
+	assert_int_equal(nv.nvmlEventSetCreate(&set), NVML_SUCCESS);
+	for (i = 0; i < count; i++) {
+		assert_int_equal(nv.nvmlDeviceGetSupportedEventTypes(handle(i),
+		    &types), NVML_SUCCESS);
+		assert_int_equal(types, 0);
+		assert_int_equal(nv.nvmlDeviceRegisterEvents(handle(i),
+		    nvmlEventTypeXidCriticalError, set),
+		    NVML_ERROR_NOT_SUPPORTED);
+		assert_int_equal(nv.nvmlDeviceRegisterEvents(handle(i),
+		    nvmlEventTypeSingleBitEccError, set),
+		    NVML_ERROR_NOT_SUPPORTED);
+		assert_int_equal(nv.nvmlDeviceRegisterEvents(handle(i), 0,
+		    set), NVML_SUCCESS);
+	}
+	check_immediate_wait(set, NVML_ERROR_TIMEOUT);
+	/* The usual checks still come first. */
+	assert_int_equal(nv.nvmlEventSetWait(set, NULL, LONG_WAIT_MS),
+	    NVML_ERROR_INVALID_ARGUMENT);
+	assert_int_equal(nv.nvmlEventSetFree(set), NVML_SUCCESS);
+}
+
+/* immediate-empty: SUCCESS at once with nothing written; a queued event
+ * (here pending_xids) still comes first; types may be narrowed. */
+static void
+test_event_wait_empty(void **state)
+{
+	nvmlEventSet_t set = NULL;
+	unsigned long long types = 0;
+	char path[256];
+
+	write_temp(path, sizeof(path), GOOD_TOP
+	    "event_wait: immediate-empty\nsupported_event_types: 0x8\n"
+	    "gpus:\n" GOOD_GPU(UUID_A, "00000001:00:00.0", "0")
+	    "    pending_xids: [79]\n");
+	assert_int_equal(setenv("FAKE_NVML_PROFILE", path, 1), 0);
+	assert_int_equal(nv.nvmlInit(), NVML_SUCCESS);
+	unlink(path);
+	assert_int_equal(nv.nvmlDeviceGetSupportedEventTypes(handle(0),
+	    &types), NVML_SUCCESS);
+	assert_int_equal(types, nvmlEventTypeXidCriticalError);
+	assert_int_equal(nv.nvmlEventSetCreate(&set), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlDeviceRegisterEvents(handle(0),
+	    nvmlEventTypeDoubleBitEccError, set), NVML_ERROR_NOT_SUPPORTED);
+	check_immediate_wait(set, NVML_SUCCESS);
+	assert_int_equal(nv.nvmlDeviceRegisterEvents(handle(0),
+	    nvmlEventTypeXidCriticalError, set), NVML_SUCCESS);
+	expect_xid(set, handle(0), 79);
+	check_immediate_wait(set, NVML_SUCCESS);
+	assert_int_equal(nv.nvmlEventSetFree(set), NVML_SUCCESS);
+}
+
+/*
+ * Fault injection and call counts: FAKE_NVML_FAIL, FAKE_NVML_TRACE and
+ * FAKE_NVML_HIDE. Counts run from process start, so each test learns
+ * where a count stands from the trace before it aims a fault.
+ */
+static char trace_path[64];
+
+static int
+faults_setup(void **state)
+{
+	int fd;
+
+	snprintf(trace_path, sizeof(trace_path), "%s/fakenvml-trace-XXXXXX",
+	    P_tmpdir);
+	fd = mkstemp(trace_path);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return setenv("FAKE_NVML_TRACE", trace_path, 1);
+}
+
+static int
+faults_teardown(void **state)
+{
+	int rc = shutdown_all(state);
+
+	unsetenv("FAKE_NVML_TRACE");
+	unsetenv("FAKE_NVML_FAIL");
+	unsetenv("FAKE_NVML_HIDE");
+	unlink(trace_path);
+	return rc;
+}
+
+/* The count that the trace at |path| gives |name|: 0 if it is not
+ * there. Every line must be "SYMBOL COUNT". */
+static unsigned long long
+trace_count(const char *path, const char *name)
+{
+	unsigned long long count, found = 0;
+	char line[128], sym[64], extra;
+	FILE *f = fopen(path, "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%63s %llu%c", sym, &count, &extra) != 3 ||
+		    extra != '\n' || strncmp(sym, "nvml", 4) != 0)
+			fail_msg("bad trace line '%s'", line);
+		if (strcmp(sym, name) == 0)
+			found = count;
+	}
+	fclose(f);
+	return found;
+}
+
+/* How often |name| has been called so far, learnt from the trace of one
+ * more init and shutdown cycle. Call with the library shut down. */
+static unsigned long long
+calls_so_far(const char *name)
+{
+	use_profile(nc6.file);
+	assert_int_equal(nv.nvmlInit(), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+	return trace_count(trace_path, name);
+}
+
+static void
+setenvf(const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+setenvf(const char *name, const char *fmt, ...)
+{
+	char value[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(value, sizeof(value), fmt, ap);
+	va_end(ap);
+	assert_int_equal(setenv(name, value, 1), 0);
+}
+
+/* SYMBOL:N fails the Nth call only, before it writes anything; N+ every
+ * call from the Nth; counts outlive shutdown; v1 and v2 Waits are
+ * counted apart; several specs in one variable. */
+static void
+test_fail_nth(void **state)
+{
+	unsigned long long mem = calls_so_far("nvmlDeviceGetMemoryInfo");
+	unsigned long long name = calls_so_far("nvmlDeviceGetName");
+	unsigned long long wait = calls_so_far("nvmlEventSetWait_v2");
+	nvmlEventSet_t set = NULL;
+	nvmlEventData_t data;
+	nvmlMemory_t m;
+	char buf[64];
+
+	setenvf("FAKE_NVML_FAIL", "nvmlDeviceGetMemoryInfo:%llu:"
+	    "NVML_ERROR_GPU_IS_LOST,nvmlDeviceGetName:%llu+:NVML_ERROR_UNKNOWN,"
+	    "nvmlEventSetWait_v2:%llu:NVML_ERROR_IN_USE", mem + 2, name + 2,
+	    wait + 1);
+	init_profile(nc6.file);
+	assert_int_equal(nv.nvmlDeviceGetMemoryInfo(handle(0), &m),
+	    NVML_SUCCESS);
+	memset(&m, 0x5A, sizeof(m));
+	assert_int_equal(nv.nvmlDeviceGetMemoryInfo(handle(0), &m),
+	    NVML_ERROR_GPU_IS_LOST);
+	assert_int_equal(m.total, 0x5A5A5A5A5A5A5A5AULL);
+	assert_int_equal(nv.nvmlDeviceGetMemoryInfo(handle(0), &m),
+	    NVML_SUCCESS);
+	assert_int_equal(m.total, 11441ULL << 20);
+	assert_int_equal(nv.nvmlDeviceGetName(handle(0), buf, sizeof(buf)),
+	    NVML_SUCCESS);
+	assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+	/* A new cycle: the counts go on. */
+	init_profile(nc6.file);
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(nv.nvmlDeviceGetName(handle(0), buf, sizeof(buf)),
+	    999);
+	assert_int_equal(nv.nvmlDeviceGetName(handle(0), buf, sizeof(buf)),
+	    NVML_ERROR_UNKNOWN);
+	assert_string_equal(buf, "");
+	assert_int_equal(nv.nvmlEventSetCreate(&set), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlEventSetWaitV1(set,
+	    (nvmlEventDataV1_t *)&data, 0), NVML_ERROR_TIMEOUT);
+	assert_int_equal(nv.nvmlEventSetWait(set, &data, 0),
+	    NVML_ERROR_IN_USE);
+	assert_int_equal(nv.nvmlEventSetWait(set, &data, 0),
+	    NVML_ERROR_TIMEOUT);
+	assert_int_equal(nv.nvmlEventSetFree(set), NVML_SUCCESS);
+}
+
+/* Init and shutdown can fail too; a failed init initialises nothing. */
+static void
+test_fail_init(void **state)
+{
+	unsigned long long init = calls_so_far("nvmlInit_v2");
+	unsigned long long down = calls_so_far("nvmlShutdown");
+	unsigned int count;
+
+	/* calls_so_far made one more of each. */
+	setenvf("FAKE_NVML_FAIL", "nvmlInit_v2:%llu:"
+	    "NVML_ERROR_DRIVER_NOT_LOADED,nvmlShutdown:%llu:NVML_ERROR_UNKNOWN",
+	    init + 2, down + 1);
+	assert_int_equal(nv.nvmlInit(), NVML_ERROR_DRIVER_NOT_LOADED);
+	assert_int_equal(nv.nvmlDeviceGetCount(&count),
+	    NVML_ERROR_UNINITIALIZED);
+	assert_int_equal(nv.nvmlInit(), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlShutdown(), NVML_ERROR_UNKNOWN);
+	assert_int_equal(nv.nvmlDeviceGetCount(&count), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+}
+
+struct counter {
+	unsigned int calls;
+};
+
+static void *
+count_thread(void *arg)
+{
+	struct counter *c = arg;
+	unsigned int i, n;
+
+	for (i = 0; i < c->calls; i++)
+		(void)nv.nvmlDeviceGetCount(&n);
+	return NULL;
+}
+
+#define COUNT_THREADS 4
+
+/* Counting from several threads at once loses nothing. */
+static void
+test_count_threads(void **state)
+{
+	unsigned long long before = calls_so_far("nvmlDeviceGetCount_v2");
+	struct counter c = { .calls = 2000 };
+	pthread_t threads[COUNT_THREADS];
+	size_t i;
+
+	init_profile(nc6.file);
+	for (i = 0; i < COUNT_THREADS; i++)
+		assert_int_equal(pthread_create(&threads[i], NULL,
+		    count_thread, &c), 0);
+	for (i = 0; i < COUNT_THREADS; i++)
+		assert_int_equal(pthread_join(threads[i], NULL), 0);
+	assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+	assert_int_equal(trace_count(trace_path, "nvmlDeviceGetCount_v2"),
+	    before + (unsigned long long)COUNT_THREADS * c.calls);
+}
+
+/* A malformed spec and what stderr must say about it. */
+struct bad_fault {
+	const char *var;
+	const char *value;
+	const char *message;
+};
+
+static const struct bad_fault bad_faults[] = {
+	{ "FAKE_NVML_FAIL", "nvmlFrobnicate:1:NVML_ERROR_UNKNOWN",
+	    "FAKE_NVML_FAIL: \"nvmlFrobnicate:1:NVML_ERROR_UNKNOWN\": "
+	    "nvmlFrobnicate is not an entry point" },
+	{ "FAKE_NVML_FAIL", "nvmlDeviceGetName:0:NVML_ERROR_UNKNOWN",
+	    "\"nvmlDeviceGetName:0:NVML_ERROR_UNKNOWN\": '0' is not a call" },
+	{ "FAKE_NVML_FAIL", "nvmlDeviceGetName:2x:NVML_ERROR_UNKNOWN",
+	    "'2x' is not a call number" },
+	{ "FAKE_NVML_FAIL", "nvmlDeviceGetName:+:NVML_ERROR_UNKNOWN",
+	    "'+' is not a call number" },
+	{ "FAKE_NVML_FAIL", "nvmlDeviceGetName:1:NVML_ERROR_LOST",
+	    "NVML_ERROR_LOST is not an NVML error name" },
+	{ "FAKE_NVML_FAIL", "nvmlDeviceGetName:1:NVML_SUCCESS",
+	    "NVML_SUCCESS is not an NVML error name" },
+	{ "FAKE_NVML_FAIL", "nvmlDeviceGetName:1",
+	    "\"nvmlDeviceGetName:1\": not SYMBOL:N:ERROR" },
+	{ "FAKE_NVML_FAIL", "nvmlDeviceGetName:1:NVML_ERROR_UNKNOWN:2",
+	    "not SYMBOL:N:ERROR" },
+	{ "FAKE_NVML_FAIL", "nvmlErrorString:1:NVML_ERROR_UNKNOWN",
+	    "nvmlErrorString cannot fail" },
+	{ "FAKE_NVML_FAIL", "nvmlDeviceGetName:1:NVML_ERROR_UNKNOWN,",
+	    "FAKE_NVML_FAIL: \"\": not SYMBOL:N:ERROR" },
+	{ "FAKE_NVML_FAIL", " nvmlDeviceGetName:1:NVML_ERROR_UNKNOWN",
+	    "  nvmlDeviceGetName is not an entry point" },
+	{ "FAKE_NVML_HIDE", "nvmlEventSetWait_v2,nvmlEventSetWait_v3",
+	    "FAKE_NVML_HIDE: \"nvmlEventSetWait_v3\" is not an entry point" },
+	{ "FAKE_NVML_HIDE", "nvmlEventSetWait_v2,",
+	    "FAKE_NVML_HIDE: \"\" is not an entry point" },
+};
+
+static void
+test_fail_malformed(void **state)
+{
+	char err[1024];
+	unsigned int count;
+	size_t i;
+
+	use_profile(nc6.file);
+	for (i = 0; i < sizeof(bad_faults) / sizeof(bad_faults[0]); i++) {
+		const struct bad_fault *b = &bad_faults[i];
+
+		assert_int_equal(setenv(b->var, b->value, 1), 0);
+		assert_int_equal(init_capturing(err, sizeof(err)),
+		    NVML_ERROR_UNKNOWN);
+		if (strstr(err, b->message) == NULL ||
+		    strncmp(err, "fakenvml: ", 10) != 0)
+			fail_msg("case %zu: wanted '%s', got '%s'", i,
+			    b->message, err);
+		assert_int_equal(unsetenv(b->var), 0);
+	}
+	/* A bad list puts none of its good specs in force. */
+	assert_int_equal(setenv("FAKE_NVML_FAIL",
+	    "nvmlDeviceGetCount_v2:1+:NVML_ERROR_UNKNOWN,bad", 1), 0);
+	assert_int_equal(init_capturing(err, sizeof(err)), NVML_ERROR_UNKNOWN);
+	assert_int_equal(nv.nvmlDeviceGetCount(&count),
+	    NVML_ERROR_UNINITIALIZED);
+	assert_int_equal(unsetenv("FAKE_NVML_FAIL"), 0);
+	assert_int_equal(nv.nvmlInit(), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlDeviceGetCount(&count), NVML_SUCCESS);
+}
+
+/* dlsym() by name, as the plugin binds; the name must be exported. */
+static void *
+must_dlsym(const char *name)
+{
+	void *p = dlsym(nv.dl, name);
+
+	if (p == NULL)
+		fail_msg("%s is not exported", name);
+	return p;
+}
+
+/* Calls |name| through the type of the binding's |member|. */
+#define BY_NAME(member, name) ((__typeof__(nv.member))must_dlsym(name))
+
+/* Calls every entry point once by its exported name (and nvmlShutdown
+ * twice, for the two inits), on azure-nc6.yaml. */
+static void
+call_every_entry_point(void)
+{
+	nvmlEventSet_t set = NULL;
+	nvmlDevice_t dev = NULL, other = NULL;
+	unsigned long long types;
+	nvmlEventData_t data;
+	nvmlPciInfoV1_t v1;
+	nvmlPciInfo_t pci;
+	nvmlEnableState_t on;
+	nvmlMemory_t mem;
+	unsigned int n, m;
+	char buf[128];
+	int a, b;
+
+	use_profile(nc6.file);
+	assert_int_equal(BY_NAME(nvmlInit, "nvmlInit_v2")(), NVML_SUCCESS);
+	assert_int_equal(BY_NAME(nvmlInit, "nvmlInit")(), NVML_SUCCESS);
+	BY_NAME(nvmlSystemGetDriverVersion, "nvmlSystemGetDriverVersion")(buf,
+	    sizeof(buf));
+	BY_NAME(nvmlSystemGetCudaDriverVersion,
+	    "nvmlSystemGetCudaDriverVersion_v2")(&a);
+	BY_NAME(nvmlSystemGetCudaDriverVersion,
+	    "nvmlSystemGetCudaDriverVersion")(&a);
+	BY_NAME(nvmlErrorString, "nvmlErrorString")(NVML_SUCCESS);
+	BY_NAME(nvmlDeviceGetCount, "nvmlDeviceGetCount_v2")(&n);
+	BY_NAME(nvmlDeviceGetCount, "nvmlDeviceGetCount")(&n);
+	BY_NAME(nvmlDeviceGetHandleByIndex, "nvmlDeviceGetHandleByIndex")(0,
+	    &dev);
+	BY_NAME(nvmlDeviceGetHandleByIndex,
+	    "nvmlDeviceGetHandleByIndex_v2")(0, &dev);
+	BY_NAME(nvmlDeviceGetHandleByUUID, "nvmlDeviceGetHandleByUUID")(
+	    nc6.gpus[0].uuid, &dev);
+	assert_non_null(dev);
+	BY_NAME(nvmlDeviceGetIndex, "nvmlDeviceGetIndex")(dev, &n);
+	BY_NAME(nvmlDeviceGetName, "nvmlDeviceGetName")(dev, buf, sizeof(buf));
+	BY_NAME(nvmlDeviceGetUUID, "nvmlDeviceGetUUID")(dev, buf, sizeof(buf));
+	BY_NAME(nvmlDeviceGetMinorNumber, "nvmlDeviceGetMinorNumber")(dev, &n);
+	BY_NAME(nvmlDeviceGetPciInfo, "nvmlDeviceGetPciInfo_v3")(dev, &pci);
+	BY_NAME(nvmlDeviceGetPciInfo, "nvmlDeviceGetPciInfo_v2")(dev, &pci);
+	BY_NAME(nvmlDeviceGetPciInfoV1, "nvmlDeviceGetPciInfo")(dev, &v1);
+	BY_NAME(nvmlDeviceGetMemoryInfo, "nvmlDeviceGetMemoryInfo")(dev, &mem);
+	BY_NAME(nvmlDeviceGetCudaComputeCapability,
+	    "nvmlDeviceGetCudaComputeCapability")(dev, &a, &b);
+	BY_NAME(nvmlDeviceGetNvLinkState, "nvmlDeviceGetNvLinkState")(dev, 0,
+	    &on);
+	BY_NAME(nvmlDeviceGetNvLinkRemotePciInfo,
+	    "nvmlDeviceGetNvLinkRemotePciInfo_v2")(dev, 0, &pci);
+	BY_NAME(nvmlDeviceGetNvLinkRemotePciInfo,
+	    "nvmlDeviceGetNvLinkRemotePciInfo")(dev, 0, &pci);
+	BY_NAME(nvmlDeviceGetTopologyCommonAncestor,
+	    "nvmlDeviceGetTopologyCommonAncestor")(dev, dev, &a);
+	BY_NAME(nvmlDeviceGetMigMode, "nvmlDeviceGetMigMode")(dev, &n, &m);
+	BY_NAME(nvmlDeviceGetMaxMigDeviceCount,
+	    "nvmlDeviceGetMaxMigDeviceCount")(dev, &n);
+	BY_NAME(nvmlDeviceGetMigDeviceHandleByIndex,
+	    "nvmlDeviceGetMigDeviceHandleByIndex")(dev, 0, &other);
+	BY_NAME(nvmlDeviceIsMigDeviceHandle, "nvmlDeviceIsMigDeviceHandle")(
+	    dev, &n);
+	BY_NAME(nvmlDeviceGetDeviceHandleFromMigDeviceHandle,
+	    "nvmlDeviceGetDeviceHandleFromMigDeviceHandle")(dev, &other);
+	BY_NAME(nvmlDeviceGetGpuInstanceId, "nvmlDeviceGetGpuInstanceId")(dev,
+	    &n);
+	BY_NAME(nvmlDeviceGetComputeInstanceId,
+	    "nvmlDeviceGetComputeInstanceId")(dev, &n);
+	BY_NAME(nvmlDeviceGetAttributes_v2, "nvmlDeviceGetAttributes_v2")(dev,
+	    buf);
+	BY_NAME(nvmlEventSetCreate, "nvmlEventSetCreate")(&set);
+	BY_NAME(nvmlDeviceGetSupportedEventTypes,
+	    "nvmlDeviceGetSupportedEventTypes")(dev, &types);
+	BY_NAME(nvmlDeviceRegisterEvents, "nvmlDeviceRegisterEvents")(dev,
+	    nvmlEventTypeXidCriticalError, set);
+	BY_NAME(nvmlEventSetWait, "nvmlEventSetWait_v2")(set, &data, 0);
+	BY_NAME(nvmlEventSetWait, "nvmlEventSetWait")(set, &data, 0);
+	assert_int_equal(BY_NAME(nvmlEventSetFree, "nvmlEventSetFree")(set),
+	    NVML_SUCCESS);
+	assert_int_equal(BY_NAME(nvmlShutdown, "nvmlShutdown")(), NVML_SUCCESS);
+	assert_int_equal(BY_NAME(nvmlShutdown, "nvmlShutdown")(), NVML_SUCCESS);
+}
+
+/* Every entry point, called once, counts once under its own name; the
+ * last shutdown rewrites the trace. */
+static void
+test_trace_every_entry_point(void **state)
+{
+	char before[4096], name[64];
+	unsigned long long count, was;
+	char line[128];
+	size_t n = 0;
+	FILE *f;
+
+	(void)calls_so_far("nvmlInit_v2");
+	f = fopen(trace_path, "r");
+	assert_non_null(f);
+	before[fread(before, 1, sizeof(before) - 1, f)] = '\0';
+	fclose(f);
+	call_every_entry_point();
+	f = fopen(trace_path, "r");
+	assert_non_null(f);
+	for (; fgets(line, sizeof(line), f) != NULL; n++) {
+		char *at;
+
+		assert_int_equal(sscanf(line, "%63s %llu", name, &count), 2);
+		snprintf(line, sizeof(line), "%s ", name);
+		at = strstr(before, line);	/* "" or "NAME COUNT\n..." */
+		was = at != NULL && (at == before || at[-1] == '\n') ?
+		    strtoull(at + strlen(line), NULL, 10) : 0;
+		if (count != was + (strcmp(name, "nvmlShutdown") ? 1 : 2))
+			fail_msg("%s: %llu calls, then %llu", name, was, count);
+	}
+	fclose(f);
+	assert_int_equal(n, 39);	/* what test_exports.sh counts */
+}
+
+/* A program that exits without shutting down still leaves the trace,
+ * from the library's destructor. */
+static void
+test_trace_at_exit(void **state)
+{
+	unsigned long long before = calls_so_far("nvmlDeviceGetCount_v2");
+	unsigned int count;
+	int status = 0;
+	pid_t pid;
+
+	unlink(trace_path);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (nv.nvmlInit() != NVML_SUCCESS)
+			_exit(2);
+		(void)nv.nvmlDeviceGetCount(&count);
+		(void)nv.nvmlDeviceGetCount(&count);
+		exit(0);	/* no shutdown; the destructor writes */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(trace_count(trace_path, "nvmlDeviceGetCount_v2"),
+	    before + 2);
+}
+
+/* FAKE_NVML_HIDE makes dlsym() miss those names, so the binding takes
+ * the older one; it is read at each lookup. */
+static void
+test_hide(void **state)
+{
+	void *wait_v1 = dlsym(nv.dl, "nvmlEventSetWait");
+	void *pci_v2 = dlsym(nv.dl, "nvmlDeviceGetPciInfo_v2");
+	nvmlPciInfo_t pci;
+
+	assert_non_null(wait_v1);
+	assert_non_null(pci_v2);
+	assert_int_equal(setenv("FAKE_NVML_HIDE",
+	    "nvmlEventSetWait_v2,nvmlDeviceGetPciInfo_v3", 1), 0);
+	assert_null(dlsym(nv.dl, "nvmlEventSetWait_v2"));
+	assert_null(dlsym(nv.dl, "nvmlDeviceGetPciInfo_v3"));
+	assert_ptr_equal(resolve("nvmlEventSetWait_v2", "nvmlEventSetWait"),
+	    wait_v1);
+	assert_ptr_equal(resolve("nvmlDeviceGetPciInfo_v3",
+	    "nvmlDeviceGetPciInfo_v2"), pci_v2);
+	assert_non_null(dlsym(nv.dl, "nvmlDeviceGetName"));
+	/* Valid names: init works, and so does what is still bound. */
+	init_profile(nc6.file);
+	assert_int_equal(((__typeof__(nv.nvmlDeviceGetPciInfo))pci_v2)(
+	    handle(0), &pci), NVML_SUCCESS);
+	assert_string_equal(pci.busId, nc6.gpus[0].bus_id);
+	assert_int_equal(unsetenv("FAKE_NVML_HIDE"), 0);
+	assert_ptr_equal(dlsym(nv.dl, "nvmlEventSetWait_v2"),
+	    (void *)nv.nvmlEventSetWait);
+	assert_ptr_equal(dlsym(nv.dl, "nvmlDeviceGetPciInfo_v3"),
+	    (void *)nv.nvmlDeviceGetPciInfo);
+}
+
 #define T(f) cmocka_unit_test_teardown(f, shutdown_all)
 #define C(f) cmocka_unit_test_setup_teardown(f, control_setup, \
 	control_teardown)
+#define F(f) cmocka_unit_test_setup_teardown(f, faults_setup, \
+	faults_teardown)
 #define P(e) cmocka_unit_test_prestate_setup_teardown(test_profile, NULL, \
 	shutdown_all, (void *)&(e))
 
@@ -1470,6 +2030,15 @@ main(int argc, char **argv)
 		C(test_control_wait_error),
 		C(test_control_bad_commands),
 		C(test_control_shutdown),
+		T(test_no_events),
+		T(test_event_wait_empty),
+		F(test_fail_nth),
+		F(test_fail_init),
+		F(test_count_threads),
+		F(test_fail_malformed),
+		F(test_trace_every_entry_point),
+		F(test_trace_at_exit),
+		F(test_hide),
 	};
 	int rc;
 

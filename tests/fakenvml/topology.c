@@ -12,11 +12,11 @@
 
 #include "fakenvml.h"
 
-/* Checks |dev| and |link| for the NVLink queries. */
+/* Enters |sym| and checks |dev| and |link| for the NVLink queries. */
 static nvmlReturn_t
-check_link(nvmlDevice_t dev, unsigned int link)
+check_link(enum fake_sym sym, nvmlDevice_t dev, unsigned int link)
 {
-	nvmlReturn_t rc = fake_check_device(dev);
+	nvmlReturn_t rc = fake_enter_device(sym, dev);
 
 	if (rc != NVML_SUCCESS)
 		return rc;
@@ -28,10 +28,11 @@ check_link(nvmlDevice_t dev, unsigned int link)
 }
 
 nvmlReturn_t
-nvmlDeviceGetNvLinkState(nvmlDevice_t dev, unsigned int link,
+fake_nvmlDeviceGetNvLinkState(nvmlDevice_t dev, unsigned int link,
     nvmlEnableState_t *active)
 {
-	nvmlReturn_t rc = check_link(dev, link);
+	nvmlReturn_t rc = check_link(FAKE_SYM_nvmlDeviceGetNvLinkState, dev,
+	    link);
 
 	if (rc != NVML_SUCCESS)
 		return rc;
@@ -58,11 +59,12 @@ remote_device_id(const struct fake_pci *pci)
 	return 0;
 }
 
-nvmlReturn_t
-nvmlDeviceGetNvLinkRemotePciInfo_v2(nvmlDevice_t dev, unsigned int link,
+/* The remote end of |link| as |sym| answers it. */
+static nvmlReturn_t
+remote_pci(enum fake_sym sym, nvmlDevice_t dev, unsigned int link,
     nvmlPciInfo_t *pci)
 {
-	nvmlReturn_t rc = check_link(dev, link);
+	nvmlReturn_t rc = check_link(sym, dev, link);
 	const struct fake_pci *remote;
 
 	if (rc != NVML_SUCCESS)
@@ -74,20 +76,29 @@ nvmlDeviceGetNvLinkRemotePciInfo_v2(nvmlDevice_t dev, unsigned int link,
 	return NVML_SUCCESS;
 }
 
+nvmlReturn_t
+fake_nvmlDeviceGetNvLinkRemotePciInfo_v2(nvmlDevice_t dev,
+    unsigned int link, nvmlPciInfo_t *pci)
+{
+	return remote_pci(FAKE_SYM_nvmlDeviceGetNvLinkRemotePciInfo_v2, dev,
+	    link, pci);
+}
+
 /*
  * The unversioned symbol is the old ABI: it fills the v1 layout (16-byte
  * busId, then reserved words), which is shorter than nvmlPciInfo_t, so
  * only sizeof(nvmlPciInfoV1_t) bytes of the caller's struct are written.
  */
 nvmlReturn_t
-nvmlDeviceGetNvLinkRemotePciInfo(nvmlDevice_t dev, unsigned int link,
-    nvmlPciInfo_t *pci)
+fake_nvmlDeviceGetNvLinkRemotePciInfo(nvmlDevice_t dev,
+    unsigned int link, nvmlPciInfo_t *pci)
 {
 	nvmlPciInfoV1_t v1;
 	nvmlPciInfo_t info;
 	nvmlReturn_t rc;
 
-	rc = nvmlDeviceGetNvLinkRemotePciInfo_v2(dev, link, pci ? &info : NULL);
+	rc = remote_pci(FAKE_SYM_nvmlDeviceGetNvLinkRemotePciInfo, dev, link,
+	    pci ? &info : NULL);
 	if (rc != NVML_SUCCESS)
 		return rc;
 	memset(&v1, 0, sizeof(v1));
@@ -101,10 +112,11 @@ nvmlDeviceGetNvLinkRemotePciInfo(nvmlDevice_t dev, unsigned int link,
 }
 
 nvmlReturn_t
-nvmlDeviceGetTopologyCommonAncestor(nvmlDevice_t dev1, nvmlDevice_t dev2,
-    nvmlGpuTopologyLevel_t *level)
+fake_nvmlDeviceGetTopologyCommonAncestor(nvmlDevice_t dev1,
+    nvmlDevice_t dev2, nvmlGpuTopologyLevel_t *level)
 {
-	nvmlReturn_t rc = fake_check_device(dev1);
+	nvmlReturn_t rc = fake_enter_device(
+	    FAKE_SYM_nvmlDeviceGetTopologyCommonAncestor, dev1);
 
 	if (rc == NVML_SUCCESS)
 		rc = fake_check_device(dev2);
