@@ -13,7 +13,7 @@
 
 #include "health/thread.h"
 
-#define T HEALTH_WAIT_MAX_MS
+#define T ((int64_t)HEALTH_WAIT_MAX_MS)
 
 /*
  * Plays |seconds| of a driver whose every wait ends with |o| after
@@ -105,7 +105,7 @@ test_lost_gpu_retries_every_250_ms(void **state)
 	    HEALTH_LOST_RETRY_MS);
 	assert_int_equal(health_pacer_pause(&p, HEALTH_WAIT_LOST, T, 0),
 	    HEALTH_LOST_RETRY_MS);
-	assert_true(waits_in(HEALTH_WAIT_LOST, 0, 60) <= 60 * 4);
+	assert_true(waits_in(HEALTH_WAIT_LOST, 0, 60) <= 60L * 4);
 }
 
 static void
@@ -123,7 +123,7 @@ test_events_are_read_at_once_but_a_flood_pauses(void **state)
 	health_pacer_pause(&p, HEALTH_WAIT_TIMEOUT, T, T);
 	assert_int_equal(p.events, 0);
 	assert_true(waits_in(HEALTH_WAIT_EVENT, 0, 60) <=
-	    60 * HEALTH_EVENT_BURST);
+	    60L * HEALTH_EVENT_BURST);
 }
 
 int

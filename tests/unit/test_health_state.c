@@ -17,7 +17,7 @@
 
 #include "health/state.h"
 
-#define QUIET 1000
+#define QUIET INT64_C(1000)
 #define NGPUS 4
 
 struct fixture {
