@@ -358,9 +358,9 @@ health_state_apply(struct health_state *s, const struct health_record *r,
 {
 	if (r->kind == HEALTH_REC_WAIT_EARLY) {
 		log_warn("NVML event waits return at once without an event "
-		    "(%s, %" PRIu64 " times in a row): each is paced to its "
-		    "full timeout; health rests on the probe and the events "
-		    "that do come", nvml_error_name(r->rc), r->xid);
+		    "(%s, %u times in a row): each is paced to its full "
+		    "timeout; health rests on the probe and the events that "
+		    "do come", nvml_error_name(r->rc), r->count);
 		return;
 	}
 	if (r->kind == HEALTH_REC_WAIT_FAILED || r->kind == HEALTH_REC_WAIT_OK) {

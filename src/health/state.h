@@ -64,7 +64,7 @@ enum health_record_kind {
 	HEALTH_REC_REGISTER_FAILED,    /* |call| failed with |rc| for |gpu| */
 	HEALTH_REC_REGISTER_UNSUPPORTED, /* |gpu| has no usable event type */
 	HEALTH_REC_WAIT_EARLY,         /* waits end at once with |rc| and no
-					* event, |xid| times in a row: paced */
+					* event, |count| times in a row */
 };
 
 /* A plain record, as the NVML thread posts it. */
@@ -77,6 +77,7 @@ struct health_record {
 	unsigned ci;         /* compute instance, or HEALTH_WHOLE */
 	nvmlReturn_t rc;     /* the NVML answer (probe, wait, register) */
 	const char *call;    /* static: the NVML call that failed, or NULL */
+	unsigned count;      /* how many times in a row (WAIT_EARLY) */
 };
 
 /* What the state says after a batch of records. */

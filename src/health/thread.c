@@ -230,7 +230,7 @@ note_early(struct thread_ctx *t, const struct nvml_error *e)
 {
 	struct health_record r = { .kind = HEALTH_REC_WAIT_EARLY,
 		.gpu = HEALTH_ALL_GPUS, .rc = e->code, .call = e->call,
-		.xid = t->pacer.early };
+		.count = t->pacer.early };
 
 	if (t->early_reported || t->pacer.early < HEALTH_EARLY_REPORT)
 		return;
@@ -293,6 +293,22 @@ thread_ctx_free(struct thread_ctx *t)
 	free(t);
 }
 
+/* Sleeps |ms| with a heartbeat every second; returns whether to stop. */
+static bool
+pause_for(const struct health_sink *sink, int64_t ms)
+{
+	for (;;) {
+		int64_t step = ms < HEALTH_WAIT_MAX_MS ? ms : HEALTH_WAIT_MAX_MS;
+
+		if (sink->sleep(sink->arg, step))
+			return true;
+		ms -= step;
+		if (ms <= 0)
+			return false;
+		sink->heartbeat(sink->arg);
+	}
+}
+
 static void *
 health_thread(void *arg)
 {
@@ -312,7 +328,7 @@ health_thread(void *arg)
 		timeout = next_timeout(t, now, next_probe);
 		/* Nothing registered: nothing to wait on, only the probe. */
 		pause = t->set == NULL ? timeout : wait_once(t, timeout);
-	} while (!sink.sleep(sink.arg, pause));
+	} while (!pause_for(&sink, pause));
 	thread_ctx_free(t);
 	sink.release(sink.arg);
 	return NULL;

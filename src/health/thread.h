@@ -39,7 +39,7 @@
 struct health_sink {
 	/* Queues a copy of |r| for the loop and wakes it. */
 	void (*post)(void *arg, const struct health_record *r);
-	/* Called at least every HEALTH_WAIT_MAX_MS while the thread runs. */
+	/* Called about every HEALTH_WAIT_MAX_MS (unless NVML hangs). */
 	void (*heartbeat)(void *arg);
 	/* Sleeps up to |ms|, less if told to stop; returns whether told. */
 	bool (*sleep)(void *arg, int64_t ms);
