@@ -14,6 +14,9 @@ control FIFO, against the kubelet stand-in:
      stand-in's own restart-to-socket time is not involved.
   2. Idle CPU: the plugin's utime+stime over IDLE_SECONDS with the default
      5 s probe and the event thread waiting, scaled to one minute.
+  3. The same on the fake's no-events profile (2 GPUs; an NVML with no
+     event types whose event wait answers TIMEOUT at once, as one seen in
+     the field), as a share of one core: the health thread must not spin.
 
 Usage: bench/health-bench.py [BUILD_DIR]  (env: SAMPLES=200 IDLE_SECONDS=30)
 """
@@ -33,6 +36,7 @@ BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
 PLUGIN = os.path.join(BUILD, "src/gpu-device-plugin")
 STANDIN = os.path.join(BUILD, "tests/kubelet/gdp-kubelet")
 PROFILE = os.path.join(ROOT, "tests/fakenvml/profiles/dgx-h100.yaml")
+NO_EVENTS = os.path.join(ROOT, "tests/fakenvml/profiles/no-events.yaml")
 SAMPLES = int(os.environ.get("SAMPLES", "200"))
 IDLE = int(os.environ.get("IDLE_SECONDS", "30"))
 
@@ -40,13 +44,13 @@ IDLE = int(os.environ.get("IDLE_SECONDS", "30"))
 
 
 
-def run(extra_args, fn):
+def run(extra_args, fn, profile=PROFILE, gpus=8):
     tmp = tempfile.mkdtemp(prefix="gdp-hbench.")
     dp = os.path.join(tmp, "dp")
     os.makedirs(dp)
     sysfs = os.path.join(tmp, "sys")
     subprocess.run([os.path.join(ROOT, "tests/fakenvml/make-sysfs.sh"),
-                    PROFILE, sysfs], check=True)
+                    profile, sysfs], check=True)
     control = os.path.join(tmp, "control.sock")
     fifo = os.path.join(tmp, "nvml.fifo")
     kubelet = subprocess.Popen([STANDIN, "--dir", dp, "--control", control],
@@ -54,7 +58,7 @@ def run(extra_args, fn):
                                stderr=subprocess.DEVNULL, text=True)
     assert kubelet.stdout.readline().strip() == "ready"
     env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(
-        BUILD, "tests/fakenvml"), FAKE_NVML_PROFILE=PROFILE,
+        BUILD, "tests/fakenvml"), FAKE_NVML_PROFILE=profile,
         FAKE_NVML_CONTROL=fifo)
     plugin = subprocess.Popen(
         [PLUGIN, "--kubelet-socket", os.path.join(dp, "kubelet.sock"),
@@ -62,7 +66,7 @@ def run(extra_args, fn):
         stderr=subprocess.DEVNULL)
     try:
         r = ctl(control, "POST", "/wait", {"resource": "nvidia.com/gpu",
-                                           "allocatable": 8,
+                                           "allocatable": gpus,
                                            "timeout_ms": 20000})
         assert r["ok"], r
         return fn(control, fifo, plugin.pid, r["node"])
@@ -115,6 +119,7 @@ def idle_cpu(control, fifo, pid, node):
 def main():
     down = run(["--health-recovery-quiet=50ms"], xid_latency)
     cpu = run([], idle_cpu)
+    spin = run([], idle_cpu, NO_EVENTS, 2) / 60e3 * 100
     print("| measure | value | target |")
     print("|---|---|---|")
     print("| XID written -> stand-in has the ListAndWatch update, p50 "
@@ -123,6 +128,8 @@ def main():
     print("| same, max (ms) | %.2f | |" % max(down))
     print("| idle CPU per minute, 8 GPUs, probe every 5 s (ms) | %.1f | "
           "≤ 10 |" % cpu)
+    print("| idle CPU, NVML with no event types and an immediate wait "
+          "(no-events, 2 GPUs), %% of a core | %.3f | ≤ 1 |" % spin)
     print("")
     print("%d XIDs; idle CPU from /proc/PID/task/*/schedstat over %d s, "
           "scaled to a minute." % (SAMPLES, IDLE))

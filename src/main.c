@@ -192,32 +192,9 @@ static void
 on_health(const struct health_snapshot *snap, void *arg)
 {
 	struct daemon *d = arg;
-	struct resources_gpu_health *gpus = gdp_calloc(snap->n + 1,
-	    sizeof(*gpus));
-	struct resources_instance_fault *faults = gdp_calloc(snap->n_faults + 1,
-	    sizeof(*faults));
 
-	if (gpus == NULL || faults == NULL) {
-		log_error("Out of memory while applying a health change");
-		goto out;
-	}
-	for (size_t i = 0; i < snap->n; i++) {
-		gpus[i].healthy = snap->healthy[i];
-		gpus[i].reason = health_monitor_reason(d->health, i);
-	}
-	for (size_t k = 0; k < snap->n_faults; k++) {
-		faults[k].gpu = snap->faults[k].gpu;
-		faults[k].gi = snap->faults[k].gi;
-		faults[k].ci = snap->faults[k].ci;
-		faults[k].reason = health_monitor_reason(d->health,
-		    snap->faults[k].gpu);
-	}
-	if (resources_set_health(d->res, gpus, snap->n, faults,
-	    snap->n_faults))
+	if (resources_set_health(d->res, snap))
 		plugin_publish(d->plugin);
-out:
-	gdp_free(gpus);
-	gdp_free(faults);
 }
 
 /* (Re)starts the health monitor for the current inventory. */

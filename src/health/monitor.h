@@ -1,18 +1,18 @@
 /*
- * monitor.h: GPU health from NVML events and a light periodic probe.
+ * monitor.h: GPU health on the event loop, from NVML events and a light
+ * periodic probe.
  *
- * One thread blocks in nvmlEventSetWait (XID critical errors and ECC
- * events registered) and, between waits, probes each GPU with one cheap
- * NVML query. It decides nothing: it posts plain records (GPU, event
- * type, XID, GPU/compute instance; or a probe result; or a wait failure)
- * to a queue and wakes the loop through an eventfd. The loop applies the
- * policy, keeps each GPU's state, and tells the application the new
- * health of every GPU at once, so that a batch of events becomes one
+ * Three parts, one file each: the NVML thread (thread.h) waits and
+ * probes and posts plain records; the state machine (state.h) decides;
+ * this glue carries records from the thread to the loop through a queue
+ * and an eventfd, applies them to the state at loop_now_ms(), keeps one
+ * recovery timer armed at the state's next deadline, and tells the
+ * application once per batch, so that a batch of events becomes one
  * ListAndWatch message.
  *
- * Stopping never waits for an NVML wait to time out: the thread is told
- * to stop and left to finish on its own; the queue it posts to is shared
- * and reference-counted, so either side may go first.
+ * Stopping never waits for the thread (it may be inside an NVML wait):
+ * the thread is told to stop and finishes on its own; the queue is
+ * shared and reference-counted, so either side may go first.
  */
 #ifndef GDP_HEALTH_MONITOR_H
 #define GDP_HEALTH_MONITOR_H
@@ -23,19 +23,11 @@
 
 #include "gpu/inventory.h"
 #include "health/policy.h"
+#include "health/state.h"
 #include "loop/loop.h"
 #include "nvml/nvml.h"
 
 struct health_monitor;
-
-/* gi/ci of a fault that is not scoped to a MIG instance. */
-#define HEALTH_WHOLE 0xFFFFFFFFu
-
-/* A fault of one MIG instance (ci HEALTH_WHOLE: the GPU instance). */
-struct health_fault {
-	size_t gpu;
-	unsigned gi, ci;
-};
 
 struct health_options {
 	struct health_policy policy;
@@ -45,25 +37,18 @@ struct health_options {
 };
 
 /*
- * What the loop knows after a batch of changes: the health of every GPU
- * (inventory order), and the faults scoped to one MIG instance (which do
- * not make the GPU itself unhealthy: src/resources decides per view).
- * Valid during the callback only.
+ * Called on the loop after a batch that changed what the application
+ * sees, with every GPU's status (inventory order) and the MIG-scoped
+ * faults (state.h). |snap| is valid during the call only.
  */
-struct health_snapshot {
-	const bool *healthy;
-	size_t n;
-	const struct health_fault *faults;
-	size_t n_faults;
-};
-
 typedef void (*health_changed_cb)(const struct health_snapshot *snap,
     void *arg);
 
 /*
- * Starts monitoring every GPU of |inv| (which must outlive the monitor
- * on the loop side; the thread keeps its own copy of the UUIDs and its
- * own reference to |nvml|). Returns NULL with a message in |err|.
+ * Starts monitoring every GPU of |inv| on |loop|. |inv| is read here only
+ * (the thread copies the UUIDs and takes its own reference to |nvml|);
+ * |opts| is copied. Returns the monitor, or NULL with errno (ENOMEM, or
+ * the error of eventfd, epoll or pthread_create) and a message in |err|.
  */
 struct health_monitor *health_monitor_start(struct loop *loop,
     struct nvml *nvml, const struct inventory *inv,
@@ -71,9 +56,5 @@ struct health_monitor *health_monitor_start(struct loop *loop,
     char *err, size_t errlen);
 /* Stops without waiting for the thread; safe to call with NULL. */
 void health_monitor_stop(struct health_monitor *m);
-/* Whether GPU |i| is healthy now. */
-bool health_monitor_healthy(const struct health_monitor *m, size_t i);
-/* Why GPU |i| (or one of its MIG devices) is unhealthy ("" if not). */
-const char *health_monitor_reason(const struct health_monitor *m, size_t i);
 
 #endif /* GDP_HEALTH_MONITOR_H */

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/alloc.h"
+
 static const unsigned default_ignored[] = { 13, 31, 43, 45, 68, 109 };
 
 /* NVIDIA's catalogue: XIDs whose recommended action is a GPU reset or a
@@ -73,7 +75,7 @@ parse_list(const char *value, const char *var, uint8_t *bits, bool *all,
 {
 	char *copy, *save = NULL;
 
-	if (value == NULL || (copy = strdup(value)) == NULL)
+	if (value == NULL || (copy = gdp_strdup(value)) == NULL)
 		return;
 	for (char *tok = strtok_r(copy, ",", &save); tok != NULL;
 	    tok = strtok_r(NULL, ",", &save)) {
@@ -104,7 +106,7 @@ parse_list(const char *value, const char *var, uint8_t *bits, bool *all,
 		}
 		set_bit(bits, (unsigned)xid);
 	}
-	free(copy);
+	gdp_free(copy);
 }
 
 void

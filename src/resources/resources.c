@@ -176,39 +176,39 @@ resource_find(const struct resource *r, const char *id, size_t len)
 /* ---- health ---- */
 
 static bool
-fault_hits(const struct view *v, const struct resources_instance_fault *f)
+fault_hits(const struct view *v, const struct health_instance_fault *f)
 {
 	if (f->gpu != v->gpu)
 		return false;
 	if (v->gi == RESOURCES_WHOLE)
 		return true; /* a whole-GPU view shares every instance */
-	return f->gi == v->gi && (f->ci == RESOURCES_WHOLE || f->ci == v->ci);
+	return f->gi == v->gi && (f->ci == HEALTH_WHOLE || f->ci == v->ci);
+}
+
+/* |reason|, or |fallback| when a caller left it empty. */
+static const char *
+or_else(const char *reason, const char *fallback)
+{
+	return reason != NULL && reason[0] != '\0' ? reason : fallback;
 }
 
 /* The reason |v| is unhealthy, or NULL when it is healthy. */
 static const char *
-view_fault(const struct view *v, const struct resources_gpu_health *gpus,
-    size_t n_gpus, const struct resources_instance_fault *faults,
-    size_t n_faults)
+view_fault(const struct view *v, const struct health_snapshot *snap)
 {
-	if (v->gpu >= n_gpus)
+	if (v->gpu >= snap->ngpus)
 		return "the GPU is no longer known";
-	if (!gpus[v->gpu].healthy)
-		return gpus[v->gpu].reason != NULL &&
-		    gpus[v->gpu].reason[0] != '\0' ? gpus[v->gpu].reason :
-		    "unhealthy";
-	for (size_t k = 0; k < n_faults; k++)
-		if (fault_hits(v, &faults[k]))
-			return faults[k].reason != NULL &&
-			    faults[k].reason[0] != '\0' ? faults[k].reason :
-			    "a fault of one of its MIG instances";
+	if (!snap->gpus[v->gpu].healthy)
+		return or_else(snap->gpus[v->gpu].reason, "unhealthy");
+	for (size_t k = 0; k < snap->nfaults; k++)
+		if (fault_hits(v, &snap->faults[k]))
+			return or_else(snap->faults[k].reason,
+			    "a fault of one of its MIG instances");
 	return NULL;
 }
 
 bool
-resources_set_health(struct resources *r,
-    const struct resources_gpu_health *gpus, size_t n_gpus,
-    const struct resources_instance_fault *faults, size_t n_faults)
+resources_set_health(struct resources *r, const struct health_snapshot *snap)
 {
 	bool any = false;
 
@@ -217,8 +217,7 @@ resources_set_health(struct resources *r,
 
 		for (size_t k = 0; k < res->n; k++) {
 			struct view *v = &res->views[k];
-			const char *why = view_fault(v, gpus, n_gpus, faults,
-			    n_faults);
+			const char *why = view_fault(v, snap);
 
 			snprintf(v->reason, sizeof(v->reason), "%s",
 			    why != NULL ? why : "");

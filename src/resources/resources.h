@@ -26,10 +26,11 @@
 
 #include "config/flags.h"
 #include "gpu/inventory.h"
+#include "health/status.h"
 #include "resources/arena.h"
 
-/* gi/ci of a view or fault that is not scoped to a MIG instance. */
-#define RESOURCES_WHOLE 0xFFFFFFFFu
+/* gi/ci of a view that is not scoped to a MIG instance. */
+#define RESOURCES_WHOLE HEALTH_WHOLE
 #define RESOURCES_REASON_SIZE 256
 
 /* One device as the kubelet sees it. */
@@ -99,28 +100,15 @@ const struct view *resource_find(const struct resource *r, const char *id,
 
 /* ---- health ---- */
 
-/* The health of one physical GPU. */
-struct resources_gpu_health {
-	bool healthy;
-	const char *reason;          /* why not; may be NULL when healthy */
-};
-
-/* A fault of one MIG instance (ci RESOURCES_WHOLE: the GPU instance). */
-struct resources_instance_fault {
-	size_t gpu;
-	unsigned gi, ci;
-	const char *reason;
-};
-
 /*
- * Sets every view's health from its GPU's (|gpus|, inventory order) and
- * the MIG-scoped |faults|. A view of a GPU beyond |n_gpus| is unhealthy.
- * Marks each resource whose views changed (|changed|); returns whether
- * any did.
+ * Sets every view's health and reason from |snap| (health/status.h): its
+ * GPU's, else that of the first MIG-scoped fault that touches it (a
+ * whole-GPU view shares every instance). A view of a GPU the snapshot
+ * does not have is unhealthy. Marks each resource whose views changed
+ * (|changed|); returns whether any did.
  */
 bool resources_set_health(struct resources *r,
-    const struct resources_gpu_health *gpus, size_t n_gpus,
-    const struct resources_instance_fault *faults, size_t n_faults);
+    const struct health_snapshot *snap);
 
 /* ---- answers ---- */
 

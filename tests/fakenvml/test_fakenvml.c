@@ -1481,8 +1481,7 @@ check_immediate_wait(nvmlEventSet_t set, nvmlReturn_t want)
 	memcpy(&before, &data, sizeof(data));
 	assert_int_equal(nv.nvmlEventSetWait(set, &data, LONG_WAIT_MS), want);
 	assert_int_equal(nv.nvmlEventSetWaitV1(set,
-	    (nvmlEventDataV1_t *)&data, LONG_WAIT_MS),
-	    want);
+	    (nvmlEventDataV1_t *)&data, LONG_WAIT_MS), want);
 	assert_true(now_ms() - t0 < 1000);
 	/* No event: nothing written, by either. */
 	assert_memory_equal(&data, &before, sizeof(data));
@@ -1671,8 +1670,7 @@ test_fail_nth(void **state)
 	assert_string_equal(buf, "");
 	assert_int_equal(nv.nvmlEventSetCreate(&set), NVML_SUCCESS);
 	assert_int_equal(nv.nvmlEventSetWaitV1(set,
-	    (nvmlEventDataV1_t *)&data, 0),
-	    NVML_ERROR_TIMEOUT);
+	    (nvmlEventDataV1_t *)&data, 0), NVML_ERROR_TIMEOUT);
 	assert_int_equal(nv.nvmlEventSetWait(set, &data, 0),
 	    NVML_ERROR_IN_USE);
 	assert_int_equal(nv.nvmlEventSetWait(set, &data, 0),

@@ -58,6 +58,17 @@ build(enum id_strategy ids, bool specs, const char *dev_root)
 	return r;
 }
 
+/* resources_set_health() on a snapshot of |gpus| and |faults|. */
+static bool
+set_health(struct resources *r, const struct health_gpu_status *status,
+    size_t ngpus, const struct health_instance_fault *faults,
+    size_t nfaults)
+{
+	struct health_snapshot snap = { status, ngpus, faults, nfaults };
+
+	return resources_set_health(r, &snap);
+}
+
 /* ---- building and look-up ---- */
 
 static void
@@ -277,7 +288,7 @@ static void
 test_allocate_unhealthy_device_names_its_reason(void **state)
 {
 	struct resources *r = build(ID_STRATEGY_UUID, false, NULL);
-	struct resources_gpu_health h[NGPUS] = { { true, NULL },
+	struct health_gpu_status h[NGPUS] = { { true, NULL },
 		{ false, "XID 79 (GPU has fallen off the bus), reset" },
 		{ true, NULL }, { true, NULL } };
 	char *one[] = { (char *)uuids[0], (char *)uuids[1], NULL };
@@ -287,7 +298,7 @@ test_allocate_unhealthy_device_names_its_reason(void **state)
 	struct arena a = ARENA_INIT;
 	char msg[256], want[256];
 
-	assert_true(resources_set_health(r, h, NGPUS, NULL, 0));
+	assert_true(set_health(r, h, NGPUS, NULL, 0));
 	request_init(&q, 1, ids);
 	assert_null(allocate(r, &q, &a, msg, sizeof(msg)));
 	assert_int_equal(errno, ENODEV);
@@ -438,12 +449,12 @@ static void
 test_list_health_and_numa(void **state)
 {
 	struct resources *r = build(ID_STRATEGY_UUID, false, NULL);
-	struct resources_gpu_health h[NGPUS] = { { true, NULL },
+	struct health_gpu_status h[NGPUS] = { { true, NULL },
 		{ true, NULL }, { false, "probe failed" }, { true, NULL } };
 	struct arena a = ARENA_INIT;
 	const V1beta1__ListAndWatchResponse *l;
 
-	resources_set_health(r, h, NGPUS, NULL, 0);
+	set_health(r, h, NGPUS, NULL, 0);
 	l = (const V1beta1__ListAndWatchResponse *)resource_list(&r->res[0],
 	    &a);
 	assert_non_null(l);
@@ -495,7 +506,7 @@ shared_and_mig(void)
 }
 
 static void
-healthy_except(struct resources_gpu_health *h, size_t bad, const char *why)
+healthy_except(struct health_gpu_status *h, size_t bad, const char *why)
 {
 	for (size_t i = 0; i < 3; i++) {
 		h[i].healthy = i != bad;
@@ -514,10 +525,10 @@ static void
 test_failing_gpu_marks_every_replica(void **state)
 {
 	struct resources *r = shared_and_mig();
-	struct resources_gpu_health h[3];
+	struct health_gpu_status h[3];
 
 	healthy_except(h, 0, "XID 48 (double bit ECC error), reset");
-	assert_true(resources_set_health(r, h, 3, NULL, 0));
+	assert_true(set_health(r, h, 3, NULL, 0));
 	expect_health(r, "----++++");
 	assert_string_equal(r->res[0].views[3].reason,
 	    "XID 48 (double bit ECC error), reset");
@@ -525,7 +536,7 @@ test_failing_gpu_marks_every_replica(void **state)
 	assert_true(r->res[0].changed);
 	r->res[0].changed = false;
 	/* The same health again changes nothing. */
-	assert_false(resources_set_health(r, h, 3, NULL, 0));
+	assert_false(set_health(r, h, 3, NULL, 0));
 	assert_false(r->res[0].changed);
 	resources_free(r);
 }
@@ -534,10 +545,10 @@ static void
 test_failing_gpu_marks_every_mig_device(void **state)
 {
 	struct resources *r = shared_and_mig();
-	struct resources_gpu_health h[3];
+	struct health_gpu_status h[3];
 
 	healthy_except(h, 1, "NVML probe: NVML_ERROR_GPU_IS_LOST");
-	resources_set_health(r, h, 3, NULL, 0);
+	set_health(r, h, 3, NULL, 0);
 	expect_health(r, "++++---+");
 	resources_free(r);
 }
@@ -546,11 +557,11 @@ static void
 test_mig_fault_marks_only_that_device(void **state)
 {
 	struct resources *r = shared_and_mig();
-	struct resources_gpu_health h[3];
-	struct resources_instance_fault f = { 1, 1, 1, "XID 94, transient" };
+	struct health_gpu_status h[3];
+	struct health_instance_fault f = { 1, 1, 1, "XID 94, transient" };
 
 	healthy_except(h, 99, NULL);
-	resources_set_health(r, h, 3, &f, 1);
+	set_health(r, h, 3, &f, 1);
 	expect_health(r, "+++++-++");
 	assert_string_equal(r->res[0].views[5].reason, "XID 94, transient");
 	resources_free(r);
@@ -560,12 +571,12 @@ static void
 test_gpu_instance_fault_marks_its_compute_instances(void **state)
 {
 	struct resources *r = shared_and_mig();
-	struct resources_gpu_health h[3];
-	struct resources_instance_fault f = { 1, 1, RESOURCES_WHOLE,
+	struct health_gpu_status h[3];
+	struct health_instance_fault f = { 1, 1, RESOURCES_WHOLE,
 		"XID 48, reset" };
 
 	healthy_except(h, 99, NULL);
-	resources_set_health(r, h, 3, &f, 1);
+	set_health(r, h, 3, &f, 1);
 	expect_health(r, "++++--++");
 	resources_free(r);
 }
@@ -575,15 +586,15 @@ test_mig_fault_marks_whole_gpu_views_of_that_gpu(void **state)
 {
 	/* A whole-GPU view shares the silicon of every instance. */
 	struct resources *r = shared_and_mig();
-	struct resources_gpu_health h[3];
-	struct resources_instance_fault f = { 2, 3, 0, "XID 94" };
+	struct health_gpu_status h[3];
+	struct health_instance_fault f = { 2, 3, 0, "XID 94" };
 
 	healthy_except(h, 99, NULL);
-	resources_set_health(r, h, 3, &f, 1);
+	set_health(r, h, 3, &f, 1);
 	expect_health(r, "+++++++-");
 	assert_string_equal(r->res[0].views[7].reason, "XID 94");
 	/* The fault clears: healthy again, reason gone. */
-	assert_true(resources_set_health(r, h, 3, NULL, 0));
+	assert_true(set_health(r, h, 3, NULL, 0));
 	expect_health(r, "++++++++");
 	assert_string_equal(r->res[0].views[7].reason, "");
 	resources_free(r);
@@ -593,9 +604,9 @@ static void
 test_view_of_unknown_gpu_is_unhealthy(void **state)
 {
 	struct resources *r = shared_and_mig();
-	struct resources_gpu_health h[1] = { { true, NULL } };
+	struct health_gpu_status h[1] = { { true, NULL } };
 
-	resources_set_health(r, h, 1, NULL, 0);
+	set_health(r, h, 1, NULL, 0);
 	expect_health(r, "++++----");
 	assert_string_not_equal(r->res[0].views[7].reason, "");
 	resources_free(r);
@@ -605,11 +616,11 @@ static void
 test_unhealthy_always_has_a_reason(void **state)
 {
 	struct resources *r = shared_and_mig();
-	struct resources_gpu_health h[3];
-	struct resources_instance_fault f = { 1, 2, 0, "" };
+	struct health_gpu_status h[3];
+	struct health_instance_fault f = { 1, 2, 0, "" };
 
 	healthy_except(h, 0, "");
-	resources_set_health(r, h, 3, &f, 1);
+	set_health(r, h, 3, &f, 1);
 	for (size_t i = 0; i < r->res[0].n; i++)
 		if (!r->res[0].views[i].healthy)
 			assert_string_not_equal(r->res[0].views[i].reason, "");
