@@ -251,7 +251,9 @@ start_serving(struct daemon *d)
 		}
 	}
 	kubelet_link_set_plugin(d->link, d->plugin);
-	return kubelet_link_restart(d->link);
+	/* A serve that fails now is retried by the link's watchdog. */
+	(void)kubelet_link_restart(d->link);
+	return 0;
 }
 
 static void

@@ -265,6 +265,23 @@ on_stream_close(nghttp2_session *session, int32_t stream_id,
 	return 0;
 }
 
+/*
+ * nghttp2 drops a frame it cannot prepare (out of memory, say) and goes
+ * on; for the request's own HEADERS or DATA that would leave the call
+ * waiting for an answer to a request never sent. End it instead.
+ */
+static int
+on_frame_not_send(nghttp2_session *session, const nghttp2_frame *frame,
+    int lib_error_code, void *user_data)
+{
+	struct grpc_client_call *call = user_data;
+
+	if (frame->hd.stream_id == call->stream_id && call->local_code < 0)
+		set_local(call, GRPC_UNAVAILABLE, "the request to %s could not "
+		    "be sent: %s", call->path, nghttp2_strerror(lib_error_code));
+	return 0;
+}
+
 static ssize_t
 read_body(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
     size_t length, uint32_t *data_flags, nghttp2_data_source *source,
@@ -354,6 +371,8 @@ new_session(struct grpc_client_call *call, nghttp2_session **out)
 	    on_data_chunk);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb,
 	    on_stream_close);
+	nghttp2_session_callbacks_set_on_frame_not_send_callback(cb,
+	    on_frame_not_send);
 	rc = nghttp2_session_client_new3(out, cb, call, NULL,
 	    gdp_nghttp2_mem());
 	nghttp2_session_callbacks_del(cb);

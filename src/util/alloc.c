@@ -16,7 +16,10 @@
 #include <protobuf-c/protobuf-c.h>
 
 #ifdef GDP_FAULT_INJECTION
+#include <execinfo.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <unistd.h>
 
 static atomic_ulong alloc_count;
 static atomic_ulong alloc_failed;
@@ -45,6 +48,22 @@ gdp_alloc_failed(void)
 	return atomic_load(&alloc_failed);
 }
 
+/* GDP_FAULT_ALLOC_BACKTRACE: say where each injected failure struck. */
+static atomic_bool backtraces;
+
+static void
+show_backtrace(unsigned long ticket)
+{
+	void *frames[32];
+	char line[64];
+	int n = backtrace(frames, 32);
+	int len = snprintf(line, sizeof(line), "fault injection: allocation "
+	    "%lu fails here:\n", ticket);
+
+	(void)!write(STDERR_FILENO, line, (size_t)len);
+	backtrace_symbols_fd(frames, n, STDERR_FILENO);
+}
+
 /* True when this allocation is to fail (errno is then set). */
 static bool
 injected_failure(void)
@@ -56,6 +75,8 @@ injected_failure(void)
 	    (ticket > n && !atomic_load(&fail_persistent)))
 		return false;
 	atomic_fetch_add(&alloc_failed, 1);
+	if (atomic_load(&backtraces))
+		show_backtrace(ticket);
 	errno = ENOMEM;
 	return true;
 }
@@ -71,9 +92,10 @@ gdp_alloc_init_env(void)
 		return 0;
 	errno = 0;
 	n = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || n == 0 ||
+	if (errno != 0 || end == s || (n == 0 && end[0] != '\0') ||
 	    (end[0] != '\0' && strcmp(end, "+") != 0))
 		return -EINVAL;
+	atomic_store(&backtraces, getenv("GDP_FAULT_ALLOC_BACKTRACE") != NULL);
 	gdp_alloc_fail_at(n, end[0] == '+');
 	return 0;
 }

@@ -47,7 +47,7 @@ struct ProtobufCAllocator *gdp_protobuf_allocator(void);
 /*
  * Reads GDP_FAULT_ALLOC once (call it at start, before other threads
  * exist): "N" fails the N-th allocation from then on, "N+" that one and
- * every later one. Returns 0 (also when the variable is unset, or when
+ * every later one, "0" fails nothing and only counts. Returns 0 (also when the variable is unset, or when
  * built without fault injection) or -EINVAL for a malformed value.
  */
 int gdp_alloc_init_env(void);

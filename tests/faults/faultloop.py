@@ -315,7 +315,9 @@ def alloc_verdict(how, rc, log):
     if SANITIZER.search(log):
         return "sanitizer report: %s" % SANITIZER.search(log).group(0)
     if how == "start-up":
-        if rc != 1 or "out of memory" not in log.lower():
+        low = log.lower()
+        if rc != 1 or ("out of memory" not in low and
+                       "cannot allocate memory" not in low):
             return "start-up ended with exit %s, not 1 naming memory" % rc
         return None
     if rc != 0:

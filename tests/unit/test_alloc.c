@@ -97,8 +97,15 @@ test_env(void **state)
 	assert_null(gdp_malloc(1));
 	setenv("GDP_FAULT_ALLOC", "2x", 1);
 	assert_int_equal(gdp_alloc_init_env(), -EINVAL);
-	setenv("GDP_FAULT_ALLOC", "0", 1);
+	setenv("GDP_FAULT_ALLOC", "0+", 1);
 	assert_int_equal(gdp_alloc_init_env(), -EINVAL);
+	/* "0" only counts. */
+	setenv("GDP_FAULT_ALLOC", "0", 1);
+	assert_int_equal(gdp_alloc_init_env(), 0);
+	gdp_free(gdp_malloc(1));
+	gdp_free(gdp_malloc(1));
+	assert_int_equal(gdp_alloc_count(), 2);
+	assert_int_equal(gdp_alloc_failed(), 0);
 	unsetenv("GDP_FAULT_ALLOC");
 	assert_int_equal(gdp_alloc_init_env(), 0);
 	gdp_alloc_fail_at(0, false);
