@@ -39,15 +39,31 @@ class UnixHTTP(http.client.HTTPConnection):
         self.sock.connect(self.path)
 
 
-def profile_uuids(name):
-    """The GPU UUIDs of a profile, in order (a line-level read)."""
-    uuids = []
+def profile_gpus(name):
+    """The GPUs of a profile, in order, as {key: value} of their scalar
+    fields (a line-level read of the top-level "gpus:" list: each GPU
+    starts at its "  - " line)."""
+    gpus = []
+    section = None
     with open(os.path.join(PROFILES, name + ".yaml")) as f:
         for line in f:
-            s = line.strip().lstrip("- ").strip()
-            if s.startswith("uuid:"):
-                uuids.append(s.split(":", 1)[1].strip().strip('"\''))
-    return uuids
+            if line[:1].isalpha():
+                section = line.split(":", 1)[0]
+                continue
+            if section != "gpus":
+                continue
+            if line.startswith("  - "):
+                gpus.append({})
+            s = line.split("#", 1)[0].strip().lstrip("- ").strip()
+            if gpus and ":" in s:
+                key, value = s.split(":", 1)
+                gpus[-1][key.strip()] = value.strip().strip('"\'')
+    return gpus
+
+
+def profile_uuids(name):
+    """The GPU UUIDs of a profile, in order."""
+    return [g["uuid"] for g in profile_gpus(name)]
 
 
 class Node:
@@ -72,6 +88,11 @@ class Node:
             if profile:
                 self.env["FAKE_NVML_PROFILE"] = os.path.join(
                     PROFILES, profile + ".yaml")
+        else:
+            # meson test puts the fake's folder on LD_LIBRARY_PATH: with
+            # it, "no NVML" would load the fake and fail only at init.
+            self.env.pop("LD_LIBRARY_PATH", None)
+            self.env.pop("FAKE_NVML_PROFILE", None)
         self.env.update(env or {})
         self.plugin_args = list(plugin_args)
 
@@ -153,10 +174,11 @@ class Node:
 
 
 def envs_of(answer):
-    """The envs of an /allocate answer as a dict (map or list of pairs)."""
-    envs = answer["response"].get("envs") or {}
-    if isinstance(envs, list):
-        envs = {e["key"]: e["value"] for e in envs}
+    """The envs of a successful /allocate answer: the stand-in always
+    gives them as a JSON object (tests/kubelet/README.md)."""
+    assert answer["ok"], answer
+    envs = answer["response"]["envs"]
+    assert isinstance(envs, dict), answer
     return envs
 
 
@@ -171,8 +193,9 @@ def case_registers_and_advertises(node):
     res = node.resource()
     assert res["capacity"] == 1 and res["allocatable"] == 1, res
     assert res["endpoint"].endswith("nvidia-gpu.sock"), res
-    assert res["options"].get("get_preferred_allocation_available") or \
-        res["options"].get("getPreferredAllocationAvailable"), res
+    assert res["options"] == {"pre_start_required": False,
+                              "get_preferred_allocation_available": True}, \
+        res
 
 
 def case_list_and_watch_contents(node):
@@ -180,12 +203,13 @@ def case_list_and_watch_contents(node):
     node.start_plugin()
     node.wait(allocatable=4)
     res = node.resource()
-    want = profile_uuids("azure-nc24")
+    gpus = profile_gpus("azure-nc24")
     got = [d["id"] for d in res["devices"]]
-    assert sorted(got) == sorted(want), (got, want)
+    assert sorted(got) == sorted(g["uuid"] for g in gpus), (got, gpus)
     assert all(d["health"] == "Healthy" for d in res["devices"]), res
     # NUMA nodes come from the sysfs fixture the profile describes.
-    assert all(d.get("numa") is not None for d in res["devices"]), res
+    numa = {g["uuid"]: int(g["numa_node"]) for g in gpus}
+    assert all(d["numa"] == numa[d["id"]] for d in res["devices"]), res
 
 
 def case_allocate(node):
@@ -275,8 +299,8 @@ def case_nvml_missing_fails(node):
     assert p.wait(timeout=10) == 1
     node.plugin = None
     log = open(node.plugin_log).read()
-    assert "libnvidia-ml.so.1" in log and "Failed to initialize NVML" in \
-        log, log
+    assert "Failed to initialize NVML: cannot load libnvidia-ml.so.1" in \
+        log and "not under /nonexistent" in log, log
 
 
 def case_nvml_missing_idle(node):
@@ -285,6 +309,8 @@ def case_nvml_missing_idle(node):
     time.sleep(0.5)
     assert node.plugin.poll() is None, "plugin exited"
     assert node.stop_plugin() == 0
+    log = open(node.plugin_log).read()
+    assert "cannot load libnvidia-ml.so.1" in log, log
 
 
 def case_init_error(node):
@@ -303,8 +329,9 @@ def case_preferred(node):
     r = node.call("POST", "/preferred", {
         "resource": RESOURCE, "available": [u[3], u[1], u[0], u[2]],
         "must_include": [u[2]], "size": 3})
-    got = r["response"]["container_responses"][0]["deviceIDs"] \
-        if "response" in r else r["container_responses"][0]["deviceIDs"]
+    assert r["ok"], r
+    assert len(r["response"]["container_responses"]) == 1, r
+    got = r["response"]["container_responses"][0]["deviceIDs"]
     assert got == [u[2], u[0], u[1]], r
 
 
