@@ -7,8 +7,17 @@
 # root, or sudo. Called by scripts/demo.sh, scripts/test.sh and .ci/run.
 set -eu
 
+# What uses each group (besides the build itself):
+#   clang, libclang-rt-14-dev  test.sh clang, asan and fuzz stages
+#   llvm                       llvm-symbolizer, for readable ASan reports
+#   cppcheck, clang-tidy       test.sh lint stage
+#   binutils (build-essential) nm, readelf in tests/fakenvml/test_exports.sh
+#   golang-*, protoc*          the kubelet stand-in and the grpc-go peer
+#   python3*                   plugin tests, grpc core interop, benchmarks
+#   nghttp2-client, curl       h2load and curl in bench/
 PACKAGES="
-build-essential pkg-config meson ninja-build clang libclang-rt-14-dev
+build-essential pkg-config meson ninja-build clang libclang-rt-14-dev llvm
+cppcheck clang-tidy
 libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler libyaml-dev
 libjansson-dev libcmocka-dev
 golang-go golang-google-grpc-dev golang-google-protobuf-dev

@@ -8,7 +8,10 @@
 #   fuzz     libFuzzer targets, each run for FUZZ_SECONDS (default 30)
 #   lint     cppcheck and clang-tidy on src/ and tests/
 # Prints "N passed, M failed" last; exits non-zero if anything failed.
-# STAGES="gcc asan" limits the run to some stages.
+# STAGES="gcc asan" limits the run to some stages. Each stage's logs go
+# inside its build directory (DIR/setup.log, DIR/build.log, DIR/test.log;
+# build/tidy.log, build-fuzz/fuzz-TARGET.log), so a run leaves the source
+# tree as it found it.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 scripts/install-deps.sh || exit 1
@@ -31,34 +34,35 @@ fail() {
 setup() {
 	dir=$1
 	shift
+	mkdir -p "$dir" || return 1
 	if [ -f "$dir/build.ninja" ]; then
-		meson setup --reconfigure "$dir" "$@" >"$dir.setup.log" 2>&1
+		meson setup --reconfigure "$dir" "$@" >"$dir/setup.log" 2>&1
 	else
-		meson setup "$dir" "$@" >"$dir.setup.log" 2>&1
-	fi || { cat "$dir.setup.log"; return 1; }
+		meson setup "$dir" "$@" >"$dir/setup.log" 2>&1
+	fi || { cat "$dir/setup.log"; return 1; }
 }
 
 # run_suite NAME DIR: build DIR and run its meson tests, counting them.
 run_suite() {
 	name=$1
 	dir=$2
-	if ! ninja -C "$dir" >"$dir.build.log" 2>&1; then
-		cat "$dir.build.log"
+	if ! ninja -C "$dir" >"$dir/build.log" 2>&1; then
+		cat "$dir/build.log"
 		fail "$name: build"
 		return
 	fi
 	meson test -C "$dir" --print-errorlogs --num-processes 1 \
-	    >"$dir.test.log" 2>&1
+	    >"$dir/test.log" 2>&1
 	rc=$?
-	grep -E '^ *[0-9]+/[0-9]+ ' "$dir.test.log"
-	ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$dir.test.log")
-	bad=$(sed -n 's/^Fail: *\([0-9]*\).*/\1/p' "$dir.test.log")
-	tmo=$(sed -n 's/^Timeout: *\([0-9]*\).*/\1/p' "$dir.test.log")
+	grep -E '^ *[0-9]+/[0-9]+ ' "$dir/test.log"
+	ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$dir/test.log")
+	bad=$(sed -n 's/^Fail: *\([0-9]*\).*/\1/p' "$dir/test.log")
+	tmo=$(sed -n 's/^Timeout: *\([0-9]*\).*/\1/p' "$dir/test.log")
 	passed=$((passed + ${ok:-0}))
 	failed=$((failed + ${bad:-0} + ${tmo:-0}))
 	if [ "$rc" -ne 0 ]; then
-		sed -n '/^==* [0-9]*\/[0-9]* ==*/,$p' "$dir.test.log" | tail -n 200
-		failures="$failures\n  $name: see $dir.test.log"
+		sed -n '/^==* [0-9]*\/[0-9]* ==*/,$p' "$dir/test.log" | tail -n 200
+		failures="$failures\n  $name: see $dir/test.log"
 		[ "${bad:-0}${tmo:-0}" = "00" ] && failed=$((failed + 1))
 	fi
 	return 0
@@ -73,10 +77,10 @@ for stage in $STAGES; do
 	clang)
 		note "clang build (-Werror)"
 		if CC=clang setup build-clang -Dinterop=false &&
-		    ninja -C build-clang >build-clang.build.log 2>&1; then
+		    ninja -C build-clang >build-clang/build.log 2>&1; then
 			pass "clang: warning-free build"
 		else
-			cat build-clang.build.log 2>/dev/null
+			cat build-clang/build.log 2>/dev/null
 			fail "clang: build"
 		fi
 		;;
@@ -94,8 +98,8 @@ for stage in $STAGES; do
 		note "libFuzzer, ${FUZZ_SECONDS}s per target"
 		if ! CC=clang setup build-fuzz -Dfuzz=true -Dinterop=false \
 		    -Db_sanitize=address,undefined -Db_lundef=false ||
-		    ! ninja -C build-fuzz >build-fuzz.build.log 2>&1; then
-			cat build-fuzz.build.log 2>/dev/null
+		    ! ninja -C build-fuzz >build-fuzz/build.log 2>&1; then
+			cat build-fuzz/build.log 2>/dev/null
 			fail "fuzz: build"
 			continue
 		fi
@@ -127,13 +131,14 @@ for stage in $STAGES; do
 			fail "cppcheck"
 		fi
 		[ -f build/compile_commands.json ] || CC=gcc setup build
-		files=$(git ls-files 'src/*.c' 'tests/*.c' 'bench/*.c')
+		# find, not git ls-files: a tarball of the tree has no .git.
+		files=$(find src tests bench -name '*.c' | sort)
 		if clang-tidy --quiet -p build --extra-arg=-U_FORTIFY_SOURCE \
-		    $files >build.tidy.log 2>&1 &&
-		    ! grep -qE 'warning:|error:' build.tidy.log; then
+		    $files >build/tidy.log 2>&1 &&
+		    ! grep -qE 'warning:|error:' build/tidy.log; then
 			pass "clang-tidy"
 		else
-			grep -E -A3 'warning:|error:' build.tidy.log | head -n 60
+			grep -E -A3 'warning:|error:' build/tidy.log | head -n 60
 			fail "clang-tidy"
 		fi
 		;;

@@ -13,6 +13,7 @@ Usage: run-plugin-tests.py PLUGIN STANDIN FAKE_LIB_DIR PROFILES_DIR MAKE_SYSFS
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -39,15 +40,31 @@ class UnixHTTP(http.client.HTTPConnection):
         self.sock.connect(self.path)
 
 
-def profile_uuids(name):
-    """The GPU UUIDs of a profile, in order (a line-level read)."""
-    uuids = []
+def profile_gpus(name):
+    """The GPUs of a profile, in order, as {key: value} of their scalar
+    fields (a line-level read of the top-level "gpus:" list: each GPU
+    starts at its "  - " line)."""
+    gpus = []
+    section = None
     with open(os.path.join(PROFILES, name + ".yaml")) as f:
         for line in f:
-            s = line.strip().lstrip("- ").strip()
-            if s.startswith("uuid:"):
-                uuids.append(s.split(":", 1)[1].strip().strip('"\''))
-    return uuids
+            if line[:1].isalpha():
+                section = line.split(":", 1)[0]
+                continue
+            if section != "gpus":
+                continue
+            if line.startswith("  - "):
+                gpus.append({})
+            s = line.split("#", 1)[0].strip().lstrip("- ").strip()
+            if gpus and ":" in s:
+                key, value = s.split(":", 1)
+                gpus[-1][key.strip()] = value.strip().strip('"\'')
+    return gpus
+
+
+def profile_uuids(name):
+    """The GPU UUIDs of a profile, in order."""
+    return [g["uuid"] for g in profile_gpus(name)]
 
 
 class Node:
@@ -72,6 +89,11 @@ class Node:
             if profile:
                 self.env["FAKE_NVML_PROFILE"] = os.path.join(
                     PROFILES, profile + ".yaml")
+        else:
+            # meson test puts the fake's folder on LD_LIBRARY_PATH: with
+            # it, "no NVML" would load the fake and fail only at init.
+            self.env.pop("LD_LIBRARY_PATH", None)
+            self.env.pop("FAKE_NVML_PROFILE", None)
         self.env.update(env or {})
         self.plugin_args = list(plugin_args)
 
@@ -153,11 +175,44 @@ class Node:
 
 
 def envs_of(answer):
-    """The envs of an /allocate answer as a dict (map or list of pairs)."""
-    envs = answer["response"].get("envs") or {}
-    if isinstance(envs, list):
-        envs = {e["key"]: e["value"] for e in envs}
+    """The envs of a successful /allocate answer: the stand-in always
+    gives them as a JSON object (tests/kubelet/README.md)."""
+    assert answer["ok"], answer
+    envs = answer["response"]["envs"]
+    assert isinstance(envs, dict), answer
     return envs
+
+
+def specs_of(answer):
+    """The DeviceSpecs of a successful /allocate answer, as
+    (container_path, host_path, permissions); always a list."""
+    assert answer["ok"], answer
+    specs = answer["response"]["devices"]
+    assert isinstance(specs, list), answer
+    return [(d["container_path"], d["host_path"], d["permissions"])
+            for d in specs]
+
+
+def gpu_specs(answer):
+    """The specs of GPU nodes (/dev/nvidia<minor>) only: which control
+    nodes come too depends on the /dev of the machine the test runs on."""
+    return [t for t in specs_of(answer)
+            if t[0].startswith("/dev/nvidia") and t[0][11:].isdigit()]
+
+
+def restart_plugin(node, args=(), env=None, unset=()):
+    """Stops the plugin (if it runs) and starts it with these flags and
+    environment changes; waits until it has registered once more and
+    every GPU of the profile is allocatable."""
+    before = node.call("GET", "/node")["registrations"]
+    node.stop_plugin()
+    for k in unset:
+        node.env.pop(k, None)
+    node.env.update(env or {})
+    node.plugin_args = list(args)
+    node.start_plugin()
+    return node.wait(allocatable=len(profile_uuids(node.profile)),
+                     registrations_at_least=before + 1)
 
 
 # ---- the cases ---------------------------------------------------------
@@ -171,8 +226,9 @@ def case_registers_and_advertises(node):
     res = node.resource()
     assert res["capacity"] == 1 and res["allocatable"] == 1, res
     assert res["endpoint"].endswith("nvidia-gpu.sock"), res
-    assert res["options"].get("get_preferred_allocation_available") or \
-        res["options"].get("getPreferredAllocationAvailable"), res
+    assert res["options"] == {"pre_start_required": False,
+                              "get_preferred_allocation_available": True}, \
+        res
 
 
 def case_list_and_watch_contents(node):
@@ -180,12 +236,13 @@ def case_list_and_watch_contents(node):
     node.start_plugin()
     node.wait(allocatable=4)
     res = node.resource()
-    want = profile_uuids("azure-nc24")
+    gpus = profile_gpus("azure-nc24")
     got = [d["id"] for d in res["devices"]]
-    assert sorted(got) == sorted(want), (got, want)
+    assert sorted(got) == sorted(g["uuid"] for g in gpus), (got, gpus)
     assert all(d["health"] == "Healthy" for d in res["devices"]), res
     # NUMA nodes come from the sysfs fixture the profile describes.
-    assert all(d.get("numa") is not None for d in res["devices"]), res
+    numa = {g["uuid"]: int(g["numa_node"]) for g in gpus}
+    assert all(d["numa"] == numa[d["id"]] for d in res["devices"]), res
 
 
 def case_allocate(node):
@@ -275,8 +332,8 @@ def case_nvml_missing_fails(node):
     assert p.wait(timeout=10) == 1
     node.plugin = None
     log = open(node.plugin_log).read()
-    assert "libnvidia-ml.so.1" in log and "Failed to initialize NVML" in \
-        log, log
+    assert "Failed to initialize NVML: cannot load libnvidia-ml.so.1" in \
+        log and "not under /nonexistent" in log, log
 
 
 def case_nvml_missing_idle(node):
@@ -285,6 +342,8 @@ def case_nvml_missing_idle(node):
     time.sleep(0.5)
     assert node.plugin.poll() is None, "plugin exited"
     assert node.stop_plugin() == 0
+    log = open(node.plugin_log).read()
+    assert "cannot load libnvidia-ml.so.1" in log, log
 
 
 def case_init_error(node):
@@ -303,8 +362,9 @@ def case_preferred(node):
     r = node.call("POST", "/preferred", {
         "resource": RESOURCE, "available": [u[3], u[1], u[0], u[2]],
         "must_include": [u[2]], "size": 3})
-    got = r["response"]["container_responses"][0]["deviceIDs"] \
-        if "response" in r else r["container_responses"][0]["deviceIDs"]
+    assert r["ok"], r
+    assert len(r["response"]["container_responses"]) == 1, r
+    got = r["response"]["container_responses"][0]["deviceIDs"]
     assert got == [u[2], u[0], u[1]], r
 
 
@@ -333,6 +393,118 @@ def case_bad_settings(node):
     bad = subprocess.run([PLUGIN, "--no-such-flag"], env=node.env,
                          capture_output=True, text=True, timeout=10)
     assert bad.returncode == 2 and "--no-such-flag" in bad.stderr, bad
+
+
+# ---- settings: precedence, NVIDIA's aliases, device specs ---------------
+
+def case_id_strategy_precedence(node):
+    u = profile_uuids("azure-nc24")
+    by_uuid, by_index = ",".join([u[2], u[0]]), "2,0"
+    node.start_kubelet()
+    steps = [  # (flags, environment, NVIDIA_VISIBLE_DEVICES wanted)
+        ([], {}, by_uuid),                                      # default
+        ([], {"DEVICE_ID_STRATEGY": "index"}, by_index),        # env
+        (["--device-id-strategy=uuid"],
+         {"DEVICE_ID_STRATEGY": "index"}, by_uuid),             # flag wins
+        (["--device-id-strategy", "index"],
+         {"DEVICE_ID_STRATEGY": "uuid"}, by_index),             # both ways
+    ]
+    for args, env, want in steps:
+        restart_plugin(node, args, env, unset=["DEVICE_ID_STRATEGY"])
+        got = envs_of(node.allocate([u[2], u[0]]))["NVIDIA_VISIBLE_DEVICES"]
+        assert got == want, (args, env, got, want)
+
+
+def case_pass_device_specs_precedence(node):
+    u = profile_uuids("azure-nc6")
+    spec = [("/dev/nvidia0", "/dev/nvidia0", "rw")]
+    node.start_kubelet()
+    steps = [  # (flags, environment, the GPU's DeviceSpecs wanted)
+        ([], {}, []),                                           # default
+        ([], {"PASS_DEVICE_SPECS": "true"}, spec),              # env
+        (["--pass-device-specs=false"],
+         {"PASS_DEVICE_SPECS": "true"}, []),                    # flag wins
+        (["--pass-device-specs"],
+         {"PASS_DEVICE_SPECS": "false"}, spec),                 # both ways
+    ]
+    for args, env, want in steps:
+        restart_plugin(node, args, env, unset=["PASS_DEVICE_SPECS"])
+        a = node.allocate([u[0]])
+        assert gpu_specs(a) == want, (args, env, a)
+        if not want:   # nor any control node
+            assert specs_of(a) == [], (args, env, a)
+
+
+def case_dev_root_device_specs(node):
+    gpus = profile_gpus("azure-nc24")
+    root = os.path.join(node.tmp, "host")
+    node.start_kubelet()
+    node.start_plugin(["--pass-device-specs", "--dev-root=" + root])
+    node.wait(allocatable=4)
+    a = node.allocate([gpus[2]["uuid"], gpus[0]["uuid"]])
+    specs = specs_of(a)
+    # Every node (control nodes too): the host path carries the dev
+    # root, the container path does not; all read-write.
+    assert specs and all(c.startswith("/dev/") and h == root + c and
+                         p == "rw" for c, h, p in specs), a
+    # One node per GPU, in request order.
+    assert [c for c, _, _ in gpu_specs(a)] == [
+        "/dev/nvidia" + gpus[2]["minor_number"],
+        "/dev/nvidia" + gpus[0]["minor_number"]], a
+
+
+def case_flag_aliases(node):
+    u = profile_uuids("azure-nc6")
+    dev, drv = os.path.join(node.tmp, "dev-root"), \
+        os.path.join(node.tmp, "driver-root")
+    node.start_kubelet()
+    # --nvidia-dev-root is --dev-root.
+    restart_plugin(node, ["--pass-device-specs", "--nvidia-dev-root", dev])
+    assert gpu_specs(node.allocate([u[0]])) == [
+        ("/dev/nvidia0", dev + "/dev/nvidia0", "rw")]
+    # --nvidia-driver-root is --driver-root, which the dev root defaults
+    # to.
+    restart_plugin(node, ["--pass-device-specs",
+                          "--nvidia-driver-root=" + drv])
+    assert gpu_specs(node.allocate([u[0]])) == [
+        ("/dev/nvidia0", drv + "/dev/nvidia0", "rw")]
+    # --container-driver-root (flag) and CONTAINER_DRIVER_ROOT (env) are
+    # --driver-root-ctr-path: NVML is loaded from under it, without the
+    # loader's search path.
+    ctr = os.path.join(node.tmp, "ctr")
+    lib = os.path.join(ctr, "usr", "lib64", "libnvidia-ml.so.1")
+    os.makedirs(os.path.dirname(lib))
+    shutil.copy(os.path.join(FAKE_LIB_DIR, "libnvidia-ml.so.1"), lib)
+    env = {k: v for k, v in node.env.items() if k != "LD_LIBRARY_PATH"}
+    for args, extra in ((["--container-driver-root=" + ctr], {}),
+                        ([], {"CONTAINER_DRIVER_ROOT": ctr})):
+        out = subprocess.run([PLUGIN, "list", "--sysfs-root", node.sysfs] +
+                             args, env=dict(env, **extra),
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, (args, extra, out.stderr)
+        assert "NVML %s (" % lib in out.stdout, (args, extra, out.stdout)
+        assert u[0] in out.stdout, (args, extra, out.stdout)
+
+
+def case_lost_gpu_at_start(node):
+    u = profile_uuids("lost-gpu")
+    node.start_kubelet()
+    node.start_plugin()
+    node.wait(allocatable=1, registrations_at_least=1)
+    res = node.resource()
+    # The lost GPU is left out, not advertised Unhealthy.
+    assert res["capacity"] == 1, res
+    assert [(d["id"], d["health"]) for d in res["devices"]] == \
+        [(u[0], "Healthy")], res
+    # Its UUID cannot be read, so the log names it by index.
+    lines = [ln for ln in open(node.plugin_log).read().splitlines()
+             if "Not advertised" in ln]
+    assert len(lines) == 1 and "GPU 1:" in lines[0] and \
+        "NVML_ERROR_GPU_IS_LOST" in lines[0], lines
+    ok = node.allocate([u[0]])
+    assert envs_of(ok)["NVIDIA_VISIBLE_DEVICES"] == u[0], ok
+    bad = node.allocate([u[1]])
+    assert not bad["ok"] and u[1] in bad["message"], bad
 
 
 # ---- health (the fake's control FIFO plays the hardware) ----------------
@@ -544,6 +716,17 @@ CASES = [
      "azure-nc24", {}, case_index_strategy),
     ("bad flags and environment values: exit 2 naming them", "azure-nc6",
      {}, case_bad_settings),
+    ("--device-id-strategy beats DEVICE_ID_STRATEGY beats the default",
+     "azure-nc24", {}, case_id_strategy_precedence),
+    ("--pass-device-specs beats PASS_DEVICE_SPECS beats the default",
+     "azure-nc6", {}, case_pass_device_specs_precedence),
+    ("--pass-device-specs --dev-root: host paths prefixed, container "
+     "paths not", "azure-nc24", {}, case_dev_root_device_specs),
+    ("NVIDIA's aliases: --nvidia-dev-root, --nvidia-driver-root, "
+     "--container-driver-root, CONTAINER_DRIVER_ROOT", "azure-nc6", {},
+     case_flag_aliases),
+    ("a GPU lost at start-up: left out and logged; the other allocates",
+     "lost-gpu", {}, case_lost_gpu_at_start),
     ("health: an ignored XID leaves health alone", "azure-nc24", {},
      case_ignored_xid),
     ("health: a critical XID: Unhealthy, capacity kept, Allocate refused",
