@@ -120,10 +120,10 @@ find_control_nodes(struct resources_options *o)
 		    stat(resources_control_nodes[i], &st) == 0;
 }
 
-/* The resources of |inv| and the plugin serving the first of them. */
+/* The resources of |inv|. */
 static int
 build_resources(struct daemon *d, const struct inventory *inv,
-    struct resources **res, struct plugin **p)
+    struct resources **res)
 {
 	struct resources_options opts = {
 		.resource_name = d->cfg.resource_name,
@@ -136,29 +136,49 @@ build_resources(struct daemon *d, const struct inventory *inv,
 
 	find_control_nodes(&opts);
 	rc = resources_build(inv, &opts, res, err, sizeof(err));
-	if (rc < 0) {
+	if (rc < 0)
 		log_error("Cannot build the resources: %s",
 		    rc == -ENOMEM ? "out of memory" : err);
-		return rc;
-	}
-	*p = plugin_new(d->loop, &(*res)->res[0], d->socket_dir);
-	if (*p == NULL) {
-		rc = -errno;
-		log_error("Cannot serve '%s' in %s: %s", (*res)->res[0].name,
-		    d->socket_dir, strerror(errno));
-		resources_free(*res);
-		*res = NULL;
-	}
 	return rc;
 }
 
-/* Discovers and (re)builds the plugin; serving starts via the link. */
+/*
+ * The plugin for |res|: the one already serving when it serves the same
+ * socket (a SIGHUP: the kubelet's stream stays open and gets the new
+ * list, so there is no re-registration to race with the old stream's
+ * end), else a new one. Returns 1 (kept), 0 (new, to be served) or
+ * -errno.
+ */
+static int
+plugin_for(struct daemon *d, struct resource *res, struct plugin **p)
+{
+	if (d->plugin != NULL &&
+	    strcmp(plugin_endpoint(d->plugin), res->socket_name) == 0) {
+		plugin_set_resource(d->plugin, res);
+		*p = d->plugin;
+		return 1;
+	}
+	*p = plugin_new(d->loop, res, d->socket_dir);
+	if (*p == NULL) {
+		log_error("Cannot serve '%s' in %s: %s", res->name,
+		    d->socket_dir, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/*
+ * Discovers and (re)builds the resources and the plugin. Returns 1 when
+ * the serving plugin was kept (it only has to publish), 0 when there is
+ * a new one to serve (or none: no GPUs), or -errno.
+ */
 static int
 build_plugin(struct daemon *d)
 {
 	struct inventory *inv = NULL;
 	struct resources *res = NULL;
 	struct plugin *p = NULL;
+	int kept;
 
 	if (discover(d, &inv) < 0)
 		return -EIO;
@@ -172,19 +192,26 @@ build_plugin(struct daemon *d)
 		log_info("No devices found. Waiting indefinitely.");
 		return 0;
 	}
-	if (build_resources(d, inv, &res, &p) < 0) {
+	if (build_resources(d, inv, &res) < 0) {
 		inventory_free(inv);
 		return -ENOMEM;
 	}
 	health_monitor_stop(d->health); /* it watches the old inventory */
 	d->health = NULL;
-	plugin_free(d->plugin);   /* removes the old socket */
+	kept = plugin_for(d, &res->res[0], &p);
+	if (kept < 0) {
+		resources_free(res);
+		inventory_free(inv);
+		return kept;
+	}
+	if (!kept)
+		plugin_free(d->plugin);   /* removes the old socket */
 	resources_free(d->res);
 	inventory_free(d->inv);
 	d->plugin = p;
 	d->res = res;
 	d->inv = inv;
-	return 0;
+	return kept;
 }
 
 /* Health of the physical GPUs, to every view of them, to the kubelet. */
@@ -268,11 +295,22 @@ on_reload(struct loop *loop, int signo, void *arg)
 {
 	struct daemon *d = arg;
 
-	log_info("Received SIGHUP, restarting.");
+	log_info("Received SIGHUP, discovering again.");
 	if (!d->nvml_ready && start_nvml(d) < 0)
 		return;
-	if (build_plugin(d) == 0)
+	switch (build_plugin(d)) {
+	case 0:
 		start_serving(d);
+		break;
+	case 1:
+		start_health(d);
+		plugin_publish(d->plugin);
+		log_info("Serving '%s' with the new device list; still "
+		    "registered", plugin_resource(d->plugin));
+		break;
+	default:
+		break;
+	}
 }
 
 static int

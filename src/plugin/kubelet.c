@@ -29,6 +29,7 @@
 /* Long enough for the kubelet's own 10 s dial-back inside Register. */
 #define REGISTER_TIMEOUT_MS 30000
 #define WATCHDOG_MS 2000
+#define WATCH_CHECK_MS 1000
 
 struct kubelet_link {
 	struct loop *loop;
@@ -40,6 +41,7 @@ struct kubelet_link {
 	struct grpc_client_call *call;
 	struct loop_timer *retry;
 	struct loop_timer *watchdog;
+	struct loop_timer *watch_check; /* is the kubelet watching? */
 	bool retry_lost;            /* a retry could not be scheduled */
 	bool serve_failed;          /* the last serve failed: try again */
 	int64_t backoff_ms;
@@ -47,6 +49,7 @@ struct kubelet_link {
 };
 
 static void register_now(struct kubelet_link *link);
+static void arm_watch_check(struct kubelet_link *link);
 
 static int64_t
 retry_register(struct loop *loop, void *arg)
@@ -88,6 +91,7 @@ on_registered(int code, const char *message, const ProtobufCMessage *resp,
 		    "(endpoint %s)", res, plugin_endpoint(link->plugin));
 		link->failures = 0;
 		link->backoff_ms = BACKOFF_FIRST_MS;
+		arm_watch_check(link);
 		return;
 	}
 	if (link->failures++ == 0)
@@ -194,6 +198,47 @@ on_dir_event(struct loop *loop, int fd, unsigned events, void *arg)
 	}
 }
 
+/*
+ * A registration is only as good as the ListAndWatch stream the kubelet
+ * opens after it: if that stream never comes (its request lost to a
+ * connection closed for want of memory, say) or ends while we serve, the
+ * kubelet counts our devices as gone until we register again. So a second
+ * after each registration, and after the last stream ends, we look: no
+ * stream and no Register in flight means register again. (A registration
+ * of ours also replaces the stream; the kubelet opens the new one at once,
+ * well within the second.)
+ */
+static int64_t
+check_watched(struct loop *loop, void *arg)
+{
+	struct kubelet_link *link = arg;
+
+	link->watch_check = NULL;
+	if (plugin_watched(link->plugin) || link->call != NULL ||
+	    link->retry != NULL)
+		return LOOP_NOMORE;
+	log_warn("The kubelet has no ListAndWatch stream open for '%s'; "
+	    "registering again", plugin_resource(link->plugin));
+	register_now(link);
+	return LOOP_NOMORE;
+}
+
+static void
+arm_watch_check(struct kubelet_link *link)
+{
+	if (link->watch_check == NULL)
+		link->watch_check = loop_add_timer(link->loop, WATCH_CHECK_MS,
+		    check_watched, link);
+	if (link->watch_check == NULL)
+		link->retry_lost = true; /* the watchdog registers again */
+}
+
+static void
+on_unwatched(void *arg)
+{
+	arm_watch_check(arg);
+}
+
 /* Starts again what could not be scheduled when it should have been. */
 static int64_t
 watchdog(struct loop *loop, void *arg)
@@ -243,6 +288,7 @@ kubelet_link_new(struct loop *loop, const char *kubelet_socket,
 	}
 	link->loop = loop;
 	link->plugin = plugin;
+	plugin_on_unwatched(plugin, on_unwatched, link);
 	link->inotify_fd = -1;
 	link->backoff_ms = BACKOFF_FIRST_MS;
 	link->socket = gdp_strdup(kubelet_socket);
@@ -279,6 +325,7 @@ void
 kubelet_link_set_plugin(struct kubelet_link *link, struct plugin *plugin)
 {
 	link->plugin = plugin;
+	plugin_on_unwatched(plugin, on_unwatched, link);
 }
 
 void
@@ -292,6 +339,8 @@ kubelet_link_free(struct kubelet_link *link)
 		loop_cancel_timer(link->loop, link->retry);
 	if (link->watchdog != NULL)
 		loop_cancel_timer(link->loop, link->watchdog);
+	if (link->watch_check != NULL)
+		loop_cancel_timer(link->loop, link->watch_check);
 	if (link->inotify_fd >= 0) {
 		loop_del_fd(link->loop, link->inotify_fd);
 		close(link->inotify_fd);

@@ -40,6 +40,8 @@ struct plugin {
 	struct grpc_server *server;
 	LIST_HEAD(watcher_list, watcher) watchers;
 	struct loop_timer *resend;
+	void (*unwatched)(void *arg);
+	void *unwatched_arg;
 };
 
 /* ---- ListAndWatch ---- */
@@ -109,9 +111,13 @@ watcher_closed(struct grpc_call *call, enum grpc_close_reason reason,
     void *arg)
 {
 	struct watcher *w = arg;
+	struct plugin *p = w->p;
 
 	LIST_REMOVE(w, link);
 	gdp_free(w);
+	if (reason != GRPC_CLOSE_SHUTDOWN && LIST_EMPTY(&p->watchers) &&
+	    p->unwatched != NULL)
+		p->unwatched(p->unwatched_arg);
 }
 
 static void
@@ -134,6 +140,26 @@ list_and_watch(struct grpc_call *call, const ProtobufCMessage *req,
 	if (w->stale && !arm_resend(p))
 		grpc_call_fail(call, GRPC_RESOURCE_EXHAUSTED,
 		    "out of memory for the device list");
+}
+
+void
+plugin_on_unwatched(struct plugin *p, void (*cb)(void *arg), void *arg)
+{
+	p->unwatched = cb;
+	p->unwatched_arg = arg;
+}
+
+void
+plugin_set_resource(struct plugin *p, struct resource *res)
+{
+	p->res = res;
+	res->changed = true;
+}
+
+bool
+plugin_watched(const struct plugin *p)
+{
+	return !LIST_EMPTY(&p->watchers);
 }
 
 void

@@ -44,7 +44,23 @@ const char *plugin_socket_path(const struct plugin *p);
 const char *plugin_endpoint(const struct plugin *p);
 const char *plugin_resource(const struct plugin *p);
 
+/*
+ * Serves |res| from now on (same socket name: a rediscovery); every
+ * stream gets its list at the next plugin_publish().
+ */
+void plugin_set_resource(struct plugin *p, struct resource *res);
 /* Sends the full list to every stream if the resource's health changed. */
 void plugin_publish(struct plugin *p);
+
+/*
+ * |cb| runs (on the loop, from a close callback: it must not free the
+ * plugin) when the last ListAndWatch stream ends while the plugin still
+ * serves: the kubelet then counts the devices as gone until the plugin
+ * registers again. Streams ended by plugin_stop() do not count.
+ */
+void plugin_on_unwatched(struct plugin *p, void (*cb)(void *arg),
+    void *arg);
+/* True while a ListAndWatch stream is open. */
+bool plugin_watched(const struct plugin *p);
 
 #endif /* GDP_PLUGIN_H */

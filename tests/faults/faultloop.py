@@ -84,12 +84,12 @@ def first_uuid():
     return pt.profile_uuids(PROFILE)[0]
 
 
-def start(node, env):
+def start(node, env, args=None):
     node.fifo = os.path.join(node.tmp, "nvml-control")
     node.env["FAKE_NVML_CONTROL"] = node.fifo
     node.env.update(env)
     node.start_kubelet()
-    return node.start_plugin(HEALTH_ARGS)
+    return node.start_plugin(HEALTH_ARGS if args is None else args)
 
 
 def served_or_exited(node, timeout=10):
@@ -280,11 +280,18 @@ def alloc_scenario(node):
     before = lists(node)
     node.plugin.send_signal(signal.SIGHUP)
     comes_back(node, "SIGHUP", before)
-    final = call_ended(node, "/allocate", {"resource": pt.RESOURCE,
-                                           "devices": [u[0]]})
-    if not final.get("ok"):
-        raise Refused("the last Allocate failed: %s" % final)
-    return "served"
+    # Registration is back when an Allocate works again: the failure
+    # may have struck one of these calls too, which then ended with a
+    # status, so try for a while.
+    deadline = time.monotonic() + 10
+    while True:
+        final = call_ended(node, "/allocate", {"resource": pt.RESOURCE,
+                                               "devices": [u[0]]})
+        if final.get("ok"):
+            return "served"
+        if time.monotonic() > deadline:
+            raise Refused("Allocate still fails after 10 s: %s" % final)
+        time.sleep(0.05)
 
 
 def run_alloc(n):
@@ -292,7 +299,11 @@ def run_alloc(n):
     node = pt.Node(ALLOC_PROFILE)
     verdict = None
     try:
-        start(node, {"GDP_FAULT_ALLOC": str(n)})
+        # A slow probe: the health thread then allocates the same way in
+        # every run, so that allocation N is the same one each time.
+        start(node, {"GDP_FAULT_ALLOC": str(n),
+                     "GDP_FAULT_ALLOC_BACKTRACE": "1"},
+              ["--health-probe-interval=1h", "--health-recovery-quiet=1h"])
         try:
             how = alloc_scenario(node)
         except Refused as e:
@@ -308,6 +319,15 @@ def run_alloc(n):
         return verdict, log
     finally:
         node.close()
+
+
+def where_it_failed(log):
+    """The backtrace the plugin printed where the allocation failed."""
+    lines = log.splitlines()
+    for i, line in enumerate(lines):
+        if "fails here" in line:
+            return lines[i:i + 12]
+    return []
 
 
 def alloc_verdict(how, rc, log):
@@ -341,7 +361,7 @@ def alloc_loop():
         failed += 1
         print("not ok - allocation %d of %d fails: %s" % (n, total, verdict),
               flush=True)
-        for line in log.splitlines()[-8:]:
+        for line in where_it_failed(log) + log.splitlines()[-8:]:
             print("#   plugin: %s" % line)
     return passed, failed
 

@@ -304,11 +304,23 @@ def case_sigterm(node):
 
 
 def case_sighup(node):
+    # SIGHUP discovers again and sends the new list on the open stream:
+    # no re-registration, so no old stream's end can race with a new
+    # endpoint (the kubelet's PluginDisconnected would stop it), and an
+    # Allocate right after it is served.
     node.start_kubelet()
     node.start_plugin()
     node.wait(allocatable=1, registrations_at_least=1)
-    node.plugin.send_signal(signal.SIGHUP)
-    node.wait(allocatable=1, registrations_at_least=2)
+    lists = node.resource()["lists_received"]
+    for _ in range(3):
+        node.plugin.send_signal(signal.SIGHUP)
+        lists += 1
+        node.wait(allocatable=1, connected=True, lists_at_least=lists)
+        r = node.allocate([profile_uuids("azure-nc6")[0]])
+        assert r["ok"], r
+    assert node.call("GET", "/node")["registrations"] == 1
+    log = open(node.plugin_log).read()
+    assert log.count("with the new device list") == 3, log
 
 
 def case_no_gpus_idle(node):
@@ -697,8 +709,8 @@ CASES = [
      case_plugin_restart),
     ("SIGTERM: exit 0 within a second, socket removed", "azure-nc6", {},
      case_sigterm),
-    ("SIGHUP: discovers and registers again", "azure-nc6", {},
-     case_sighup),
+    ("SIGHUP: discovers again, new list on the open stream", "azure-nc6",
+     {}, case_sighup),
     ("no GPUs: stays idle", "no-gpus", {}, case_no_gpus_idle),
     ("no GPUs with --fail-on-no-gpus: exit 1", "no-gpus", {},
      case_no_gpus_fail),
