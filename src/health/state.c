@@ -329,8 +329,7 @@ apply_waits(struct health_state *s, const struct health_record *r)
 	    "GPUs unhealthy meanwhile" : "GPUs left as they are");
 	s->waits_broken = true;
 	describe_call(s->waits_why, sizeof(s->waits_why),
-	    "health events unavailable", r->call ? r->call :
-	    "nvmlEventSetWait", r->rc);
+	    "health events unavailable", r->call, r->rc);
 }
 
 static void

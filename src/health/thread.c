@@ -123,8 +123,9 @@ register_gpu(struct thread_ctx *t, size_t i, struct nvml_error *e)
 		rc = nvml_device_supported_events(t->nvml, t->handles[i],
 		    &supported, e);
 	if (rc == 0 && (supported & WANTED_EVENTS) == 0) {
+		/* Supported, but none of the types we watch. */
 		*e = (struct nvml_error){ NVML_ERROR_NOT_SUPPORTED,
-			"nvmlDeviceGetSupportedEventTypes" };
+			"no XID or ECC event type supported" };
 		return 0;
 	}
 	if (rc == 0)
@@ -244,7 +245,7 @@ note_early(struct thread_ctx *t, const struct nvml_error *e)
 static int64_t
 wait_once(struct thread_ctx *t, int64_t timeout_ms)
 {
-	struct nvml_error e = { NVML_SUCCESS, "nvmlEventSetWait" };
+	struct nvml_error e = { NVML_SUCCESS, NULL };
 	struct nvml_event ev;
 	enum health_wait_outcome o;
 	int64_t start = mono_ms(), pause;

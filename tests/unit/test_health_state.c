@@ -339,11 +339,11 @@ test_xid_named_after_waits_fail_and_return(void **state)
 
 	gpu_xid(f, 2, 48, 0);
 	other(f, HEALTH_REC_WAIT_FAILED, HEALTH_ALL_GPUS, NVML_ERROR_UNKNOWN,
-	    NULL);
+	    "nvmlEventSetWait_v2");
 	assert_string_equal(reason(f, 2),
 	    "XID 48 (double bit ECC error), needs a GPU reset");
 	assert_string_equal(reason(f, 0), "health events unavailable: "
-	    "nvmlEventSetWait: NVML_ERROR_UNKNOWN");
+	    "nvmlEventSetWait_v2: NVML_ERROR_UNKNOWN");
 	other(f, HEALTH_REC_WAIT_OK, HEALTH_ALL_GPUS, NVML_SUCCESS, NULL);
 	assert_true(healthy(f, 0));
 	assert_false(healthy(f, 2));
