@@ -1,10 +1,13 @@
 /*
  * main.c: gpu-device-plugin, the process.
  *
- * Reads the settings, loads NVML, discovers the GPUs, then serves the
- * nvidia.com/gpu resource to the kubelet on one event loop until SIGTERM
- * or SIGINT (stop, remove the socket, exit 0). SIGHUP discovers again and
- * registers again. `list` prints what a node would advertise and exits.
+ * Reads the settings, loads NVML, discovers the GPUs, builds the resource
+ * table (src/resources) and serves it to the kubelet on one event loop
+ * until SIGTERM or SIGINT (stop, remove the socket, exit 0). The health
+ * monitor's snapshots go straight to the resource core, which marks what
+ * changed for the plugin to publish. SIGHUP discovers again and sends
+ * the new list on the open stream. `list` prints what a node would
+ * advertise and exits.
  *
  * Exit codes: 0 stopped by a signal or --help/--version/list; 1 a start-up
  * failure (bad flag, NVML failure with --fail-on-init-error, no GPUs with

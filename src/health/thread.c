@@ -296,7 +296,8 @@ thread_ctx_free(struct thread_ctx *t)
 	gdp_free(t);
 }
 
-/* Sleeps |ms| with a heartbeat every second; returns whether to stop. */
+/* Sleeps |ms| with a heartbeat every HEALTH_WAIT_MAX_MS; returns whether
+ * to stop. */
 static bool
 pause_for(const struct health_sink *sink, int64_t ms)
 {

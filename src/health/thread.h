@@ -27,7 +27,10 @@
 #include "health/state.h"
 #include "nvml/nvml.h"
 
-#define HEALTH_WAIT_MAX_MS 1000
+/* The longest event wait: events end it at once, so this only bounds how
+ * late a stop or a probe can be; 5 s matches the default probe period,
+ * so an idle thread wakes once per probe. */
+#define HEALTH_WAIT_MAX_MS 5000
 #define HEALTH_BACKOFF_FIRST_MS 100
 #define HEALTH_BACKOFF_MAX_MS 5000
 #define HEALTH_LOST_RETRY_MS 250

@@ -342,6 +342,18 @@ loop_add_timer(struct loop *loop, int64_t delay_ms, loop_timer_cb cb,
 }
 
 void
+loop_timer_reset(struct loop *loop, struct loop_timer *timer,
+    int64_t delay_ms)
+{
+	if (timer->running)
+		return;
+	timer->due_ns = loop_now_ns() + (delay_ms > 0 ? delay_ms : 0) *
+	    NSEC_PER_MSEC;
+	heap_sift_down(loop, timer->heap_index);
+	heap_sift_up(loop, timer->heap_index);
+}
+
+void
 loop_cancel_timer(struct loop *loop, struct loop_timer *timer)
 {
 	if (timer == NULL)

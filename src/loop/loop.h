@@ -76,6 +76,14 @@ void loop_del_fd(struct loop *loop, int fd);
 struct loop_timer *loop_add_timer(struct loop *loop, int64_t delay_ms,
     loop_timer_cb cb, void *arg);
 /*
+ * Moves the next run of the live |timer| to |delay_ms| from now (0: the
+ * next round). Never allocates, so it cannot fail: a timer made at start
+ * can be brought forward when memory is short. Not from the timer's own
+ * callback (return the delay there instead).
+ */
+void loop_timer_reset(struct loop *loop, struct loop_timer *timer,
+    int64_t delay_ms);
+/*
  * Cancels and frees |timer|; safe from any callback, the timer's own
  * included. |timer| must be live (not yet stopped by LOOP_NOMORE).
  */

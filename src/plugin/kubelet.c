@@ -3,10 +3,10 @@
  *
  * Nothing here may leave the plugin unregistered for good: every retry is
  * a timer, and a timer is memory. So a watchdog timer, made once with the
- * link, fires every WATCHDOG_MS and starts again whatever could not be
- * scheduled (a retry timer that could not be had, a socket that could not
- * be served). It does nothing, and costs nothing but the wake-up, while
- * all is well.
+ * link, sleeps while all is well and is brought forward (which cannot
+ * fail) when something could not be scheduled: a retry timer that could
+ * not be had, a socket that could not be served. It then starts that
+ * again every WATCHDOG_MS until it works.
  */
 #include "kubelet.h"
 
@@ -29,6 +29,7 @@
 /* Long enough for the kubelet's own 10 s dial-back inside Register. */
 #define REGISTER_TIMEOUT_MS 30000
 #define WATCHDOG_MS 2000
+#define WATCHDOG_IDLE_MS (24 * 3600 * 1000LL)
 #define WATCH_CHECK_MS 1000
 
 struct kubelet_link {
@@ -49,6 +50,14 @@ struct kubelet_link {
 };
 
 static void register_now(struct kubelet_link *link);
+
+/* Brings the watchdog forward: something could not be scheduled. */
+static void
+wake_watchdog(struct kubelet_link *link)
+{
+	if (link->watchdog != NULL)
+		loop_timer_reset(link->loop, link->watchdog, WATCHDOG_MS);
+}
 static void arm_watch_check(struct kubelet_link *link);
 
 static int64_t
@@ -70,6 +79,8 @@ schedule_retry(struct kubelet_link *link)
 		log_error("Cannot schedule a Register retry (out of memory); "
 		    "retrying within %d ms", WATCHDOG_MS);
 	link->retry_lost = link->retry == NULL;
+	if (link->retry_lost)
+		wake_watchdog(link);
 	link->backoff_ms *= 2;
 	if (link->backoff_ms > BACKOFF_MAX_MS)
 		link->backoff_ms = BACKOFF_MAX_MS;
@@ -149,6 +160,7 @@ kubelet_link_restart(struct kubelet_link *link)
 			    "%d ms", plugin_socket_path(link->plugin),
 			    strerror(-rc), WATCHDOG_MS);
 		link->serve_failed = true;
+		wake_watchdog(link);
 		return rc;
 	}
 	link->serve_failed = false;
@@ -229,8 +241,10 @@ arm_watch_check(struct kubelet_link *link)
 	if (link->watch_check == NULL)
 		link->watch_check = loop_add_timer(link->loop, WATCH_CHECK_MS,
 		    check_watched, link);
-	if (link->watch_check == NULL)
+	if (link->watch_check == NULL) {
 		link->retry_lost = true; /* the watchdog registers again */
+		wake_watchdog(link);
+	}
 }
 
 static void
@@ -249,7 +263,8 @@ watchdog(struct loop *loop, void *arg)
 		(void)kubelet_link_restart(link);
 	else if (link->retry_lost)
 		register_now(link);
-	return WATCHDOG_MS;
+	return link->serve_failed || link->retry_lost ? WATCHDOG_MS :
+	    WATCHDOG_IDLE_MS;
 }
 
 /* Watches the kubelet's directory. Returns 0 or -errno, with |err|. */
@@ -310,7 +325,8 @@ kubelet_link_new(struct loop *loop, const char *kubelet_socket,
 	link->socket_name = strrchr(link->socket, '/') + 1;
 	if (watch_dir(link, err, errlen) < 0)
 		goto out_free_link;
-	link->watchdog = loop_add_timer(loop, WATCHDOG_MS, watchdog, link);
+	link->watchdog = loop_add_timer(loop, WATCHDOG_IDLE_MS, watchdog,
+	    link);
 	if (link->watchdog == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto out_free_link;

@@ -107,8 +107,11 @@ def run_case(changes):
         assert kubelet.stdout.readline().strip() == "ready"
         born = time.monotonic()
         plugin = subprocess.Popen(
+            # A 1 s probe bounds each wait to 1 s (the default 5 s probe
+            # would let waits run 5 s), so that three paced early
+            # returns, and their log line, fit in the idle window.
             [PLUGIN, "--kubelet-socket", os.path.join(dp, "kubelet.sock"),
-             "--sysfs-root", sysfs], env=env,
+             "--sysfs-root", sysfs, "--health-probe-interval=1s"], env=env,
             stdout=subprocess.DEVNULL, stderr=open(log, "w"))
         r = ctl(control, "POST", "/wait", {"resource": "nvidia.com/gpu",
                                            "allocatable": 2,

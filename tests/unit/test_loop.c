@@ -70,6 +70,29 @@ test_timers_fire_in_due_order(void **state)
 	loop_free(loop);
 }
 
+static void
+test_timer_reset_moves_it(void **state)
+{
+	/* A day away, brought forward to now: it runs first; one moved
+	 * back runs last. */
+	struct loop *loop = loop_new();
+	struct order o = { 0 };
+	struct loop_timer *a, *b;
+
+	assert_non_null(loop);
+	a = loop_add_timer(loop, 24 * 3600 * 1000LL, record_a, &o);
+	b = loop_add_timer(loop, 0, record_b, &o);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(loop_add_timer(loop, 20, record_c_stop, &o));
+	loop_timer_reset(loop, a, 0);
+	loop_timer_reset(loop, b, 10);
+	assert_int_equal(loop_run(loop), 0);
+	assert_int_equal(o.n, 3);
+	assert_memory_equal(o.seen, "abc", 3);
+	loop_free(loop);
+}
+
 static int64_t
 repeat_three_times(struct loop *loop, void *arg)
 {
@@ -306,6 +329,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_timers_fire_in_due_order),
 		cmocka_unit_test(test_timer_rearms_with_return_value),
+		cmocka_unit_test(test_timer_reset_moves_it),
 		cmocka_unit_test(test_cancel_from_callbacks),
 		cmocka_unit_test(test_fd_removed_mid_round_is_not_called),
 		cmocka_unit_test(test_mod_fd_changes_events),
