@@ -506,16 +506,43 @@ nvml_device_minor(const struct nvml *nvml, nvmlDevice_t dev,
 	    nvmlDeviceGetMinorNumber, dev, minor);
 }
 
-/* Copies a bus id the driver wrote into a fixed field, NUL-terminated. */
+/*
+ * Copies a bus id the driver wrote into a fixed field, in NVML's current
+ * form "DDDDDDDD:BB:DD.F": the v1 layouts carry the legacy "DDDD:BB:DD.F",
+ * and the two must compare equal (a GPU's own id against an NVLink's far
+ * end). An id that does not parse is kept as it is.
+ */
 static void
 copy_bus_id(char *out, const char *in, size_t in_size)
 {
+	char raw[NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE];
+	unsigned domain, bus, dev, fn;
 	size_t n = strnlen(in, in_size);
 
-	if (n >= NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE)
-		n = NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE - 1;
-	memcpy(out, in, n);
-	out[n] = '\0';
+	if (n >= sizeof(raw))
+		n = sizeof(raw) - 1;
+	memcpy(raw, in, n);
+	raw[n] = '\0';
+	if (sscanf(raw, "%x:%x:%x.%x", &domain, &bus, &dev, &fn) == 4)
+		snprintf(out, NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE,
+		    "%08X:%02X:%02X.%X", domain, bus, dev, fn);
+	else
+		memcpy(out, raw, n + 1);
+}
+
+/* The facts kept from either PCI info layout the driver filled. */
+static void
+pci_from_v2(struct nvml_pci *out, const nvmlPciInfo_t *in)
+{
+	copy_bus_id(out->bus_id, in->busId, sizeof(in->busId));
+	out->device_id = in->pciDeviceId;
+}
+
+static void
+pci_from_v1(struct nvml_pci *out, const nvmlPciInfoV1_t *in)
+{
+	copy_bus_id(out->bus_id, in->busId, sizeof(in->busId));
+	out->device_id = in->pciDeviceId;
 }
 
 int
@@ -529,18 +556,14 @@ nvml_device_pci(const struct nvml *nvml, nvmlDevice_t dev,
 	if (nvml->nvmlDeviceGetPciInfo != NULL) {
 		rc = CALL(nvml, err, "nvmlDeviceGetPciInfo_v3",
 		    nvmlDeviceGetPciInfo, dev, &v2);
-		if (rc == 0) {
-			copy_bus_id(pci->bus_id, v2.busId, sizeof(v2.busId));
-			pci->device_id = v2.pciDeviceId;
-		}
+		if (rc == 0)
+			pci_from_v2(pci, &v2);
 		return rc;
 	}
 	rc = CALL(nvml, err, "nvmlDeviceGetPciInfo", nvmlDeviceGetPciInfoV1,
 	    dev, &v1);
-	if (rc == 0) {
-		copy_bus_id(pci->bus_id, v1.busId, sizeof(v1.busId));
-		pci->device_id = v1.pciDeviceId;
-	}
+	if (rc == 0)
+		pci_from_v1(pci, &v1);
 	return rc;
 }
 
@@ -602,19 +625,14 @@ nvml_device_nvlink_remote(const struct nvml *nvml, nvmlDevice_t dev,
 	if (nvml->nvmlDeviceGetNvLinkRemotePciInfo != NULL) {
 		rc = CALL(nvml, err, "nvmlDeviceGetNvLinkRemotePciInfo_v2",
 		    nvmlDeviceGetNvLinkRemotePciInfo, dev, link, &v2);
-		if (rc == 0) {
-			copy_bus_id(remote->bus_id, v2.busId,
-			    sizeof(v2.busId));
-			remote->device_id = v2.pciDeviceId;
-		}
+		if (rc == 0)
+			pci_from_v2(remote, &v2);
 		return rc;
 	}
 	rc = CALL(nvml, err, "nvmlDeviceGetNvLinkRemotePciInfo",
 	    nvmlDeviceGetNvLinkRemotePciInfoV1, dev, link, &v1);
-	if (rc == 0) {
-		copy_bus_id(remote->bus_id, v1.busId, sizeof(v1.busId));
-		remote->device_id = v1.pciDeviceId;
-	}
+	if (rc == 0)
+		pci_from_v1(remote, &v1);
 	return rc;
 }
 

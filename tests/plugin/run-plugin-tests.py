@@ -696,6 +696,25 @@ def case_list_command(node):
     assert "nvidia.com/gpu: 8" in out.stdout, out.stdout
 
 
+def case_old_driver_layouts(node):
+    # Without the _v2/_v3 entry points the driver writes the v1 PCI
+    # layout; read right, it says the same bus ids and NVLinks.
+    def listing(hide):
+        env = dict(node.env, FAKE_NVML_HIDE=hide)
+        out = subprocess.run([PLUGIN, "list", "--sysfs-root", node.sysfs],
+                             env=env, capture_output=True, text=True,
+                             timeout=30)
+        assert out.returncode == 0, out.stderr
+        return [ln for ln in out.stdout.splitlines()
+                if ln.startswith(("GPU ", "0", "1", "2", "3", "4", "5",
+                                  "6", "7"))]
+    new = listing("")
+    old = listing("nvmlDeviceGetPciInfo_v3,nvmlDeviceGetPciInfo_v2,"
+                  "nvmlDeviceGetNvLinkRemotePciInfo_v2")
+    assert len(new) == 9 and old == new, (old, new)
+    assert "00000000:1B:00.0" in "\n".join(old).upper(), old
+
+
 CASES = [
     ("registers and advertises nvidia.com/gpu: 1", "azure-nc6", {},
      case_registers_and_advertises),
@@ -722,6 +741,8 @@ CASES = [
      case_init_error),
     ("list prints the GPUs and the resource", "dgx-h100", {},
      case_list_command),
+    ("an old driver's v1 PCI layouts read as the new ones", "dgx-h100",
+     {}, case_old_driver_layouts),
     ("GetPreferredAllocation: must-include first, then by index",
      "azure-nc24", {}, case_preferred),
     ("--device-id-strategy=index: NVIDIA_VISIBLE_DEVICES holds indices",
