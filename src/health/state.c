@@ -338,6 +338,15 @@ apply_register(struct health_state *s, size_t i,
 {
 	struct gpu *g = &s->gpus[i];
 
+	if (r->kind == HEALTH_REC_REGISTERED) {
+		if (g->register_broken)
+			log_info("GPU %zu (%s): registered for health events "
+			    "again", i, g->name);
+		g->register_broken = false;
+		snprintf(g->recovered, sizeof(g->recovered),
+		    "registered for health events again");
+		return;
+	}
 	if (r->kind == HEALTH_REC_REGISTER_UNSUPPORTED) {
 		log_info("GPU %zu (%s) does not support health events; the "
 		    "probe still watches it", i, g->name);

@@ -59,6 +59,8 @@ enum health_record_kind {
 	HEALTH_REC_WAIT_OK,            /* event waits work again */
 	HEALTH_REC_REGISTER_FAILED,    /* |call| failed with |rc| for |gpu| */
 	HEALTH_REC_REGISTER_UNSUPPORTED, /* |gpu| has no usable event type */
+	HEALTH_REC_REGISTERED,         /* |gpu|'s events registered after a
+					* failure (retried once it answers) */
 	HEALTH_REC_WAIT_EARLY,         /* waits end at once with |rc| and no
 					* event, |count| times in a row */
 };

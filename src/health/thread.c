@@ -29,6 +29,7 @@ struct thread_ctx {
 	char (*uuids)[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
 	nvmlDevice_t *handles;
 	nvmlReturn_t *last_probe;
+	bool *unregistered;          /* registration failed: retry it */
 	int64_t probe_ms;
 	nvmlEventSet_t set;          /* NULL: nothing registered */
 	struct health_pacer pacer;
@@ -158,11 +159,33 @@ register_events(struct thread_ctx *t)
 			post_failure(t, rc == 0 ?
 			    HEALTH_REC_REGISTER_UNSUPPORTED :
 			    HEALTH_REC_REGISTER_FAILED, i, &e);
+		t->unregistered[i] = rc < 0;
 	}
 	if (registered == 0) {
 		nvml_event_set_free(t->nvml, t->set);
 		t->set = NULL;
 	}
+}
+
+/*
+ * GPU |i|, whose registration failed (lost at the time, say), answers
+ * again: register it now, so that its health recovers with its events.
+ */
+static void
+register_again(struct thread_ctx *t, size_t i)
+{
+	struct nvml_error e = { NVML_SUCCESS, NULL };
+	struct health_record r = { .kind = HEALTH_REC_REGISTERED, .gpu = i,
+		.gi = HEALTH_WHOLE, .ci = HEALTH_WHOLE };
+
+	if (t->set == NULL && nvml_event_set_create(t->nvml, &t->set, &e) < 0) {
+		t->set = NULL;
+		return;
+	}
+	if (register_gpu(t, i, &e) <= 0)
+		return; /* still failing: tried again at the next probe */
+	t->unregistered[i] = false;
+	t->sink.post(t->sink.arg, &r);
 }
 
 /* One cheap query per GPU; posts only what changed. */
@@ -182,6 +205,8 @@ probe_all(struct thread_ctx *t)
 		else if (nvml_device_memory(t->nvml, t->handles[i], &total,
 		    &e) == -ENOTSUP)
 			e.code = NVML_SUCCESS; /* the query cannot tell */
+		if (e.code == NVML_SUCCESS && t->unregistered[i])
+			register_again(t, i);
 		if (e.code == t->last_probe[i])
 			continue;
 		t->last_probe[i] = e.code;
@@ -293,6 +318,7 @@ thread_ctx_free(struct thread_ctx *t)
 	gdp_free(t->uuids);
 	gdp_free(t->handles);
 	gdp_free(t->last_probe);
+	gdp_free(t->unregistered);
 	gdp_free(t);
 }
 
@@ -355,7 +381,9 @@ thread_ctx_new(struct nvml *nvml, const char *const *uuids, size_t n,
 	t->uuids = gdp_calloc(n + 1, sizeof(*t->uuids));
 	t->handles = gdp_calloc(n + 1, sizeof(*t->handles));
 	t->last_probe = gdp_calloc(n + 1, sizeof(*t->last_probe));
-	if (t->uuids == NULL || t->handles == NULL || t->last_probe == NULL) {
+	t->unregistered = gdp_calloc(n + 1, sizeof(*t->unregistered));
+	if (t->uuids == NULL || t->handles == NULL || t->last_probe == NULL ||
+	    t->unregistered == NULL) {
 		thread_ctx_free(t);
 		return NULL;
 	}

@@ -29,7 +29,7 @@
 /* Long enough for the kubelet's own 10 s dial-back inside Register. */
 #define REGISTER_TIMEOUT_MS 30000
 #define WATCHDOG_MS 2000
-#define WATCHDOG_IDLE_MS (24 * 3600 * 1000LL)
+#define WATCHDOG_IDLE_MS (24LL * 3600 * 1000)
 #define WATCH_CHECK_MS 1000
 
 struct kubelet_link {

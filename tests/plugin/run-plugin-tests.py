@@ -662,6 +662,31 @@ def case_mig_scoped_xid(node):
     assert "GPU instance 1" in open(node.plugin_log).read()
 
 
+def case_registration_retried(node):
+    # GPU 1's event registration fails (lost at that moment); once its
+    # probe answers, the thread registers it again: healthy, and its
+    # XIDs are seen.
+    node.fifo = os.path.join(node.tmp, "nvml-control")
+    node.env["FAKE_NVML_CONTROL"] = node.fifo
+    node.env["FAKE_NVML_FAIL"] = \
+        "nvmlDeviceRegisterEvents:2:NVML_ERROR_GPU_IS_LOST"
+    node.start_kubelet()
+    node.start_plugin(HEALTH_ARGS)
+    u = profile_uuids("azure-nc24")
+    deadline = time.monotonic() + 10
+    while "registered for health events again" not in \
+            open(node.plugin_log).read():
+        assert time.monotonic() < deadline, node.log_tail()
+        time.sleep(0.02)
+    node.wait(allocatable=4)
+    log = open(node.plugin_log).read()
+    assert "cannot register for health events" in log and \
+        "NVML_ERROR_GPU_IS_LOST" in log, log
+    inject(node, "xid %s 48" % u[1])
+    node.wait(allocatable=3)
+    assert health_of(node)[u[1]] == "Unhealthy"
+
+
 def case_old_driver_whole_gpu_xid(node):
     # A driver without nvmlEventSetWait_v2: events come in the v1 layout,
     # which has no instance ids, so an XID is the whole GPU's.
@@ -784,6 +809,8 @@ CASES = [
      "azure-nc24", {}, case_mig_scoped_xid),
     ("health: an old driver's v1 event is a whole-GPU XID", "azure-nc24",
      {}, case_old_driver_whole_gpu_xid),
+    ("health: a failed event registration is retried once the GPU answers",
+     "azure-nc24", {}, case_registration_retried),
 ] + [("profile %s advertises every GPU" % p, p, {}, profile_case(p))
      for p in ("azure-nc6", "azure-nc24", "azure-nd96asr-v4", "dgx-h100")]
 

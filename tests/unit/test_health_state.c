@@ -370,6 +370,10 @@ test_register_failure_marks_that_gpu(void **state)
 	other(f, HEALTH_REC_WAIT_OK, HEALTH_ALL_GPUS, NVML_SUCCESS, NULL);
 	assert_false(healthy(f, 1));
 	assert_true(healthy(f, 0));
+	/* Registered once it answered again (the thread retries): healthy. */
+	other(f, HEALTH_REC_REGISTERED, 1, NVML_SUCCESS, NULL);
+	assert_true(healthy(f, 1));
+	assert_string_equal(reason(f, 1), "");
 }
 
 static void

@@ -80,7 +80,7 @@ test_timer_reset_moves_it(void **state)
 	struct loop_timer *a, *b;
 
 	assert_non_null(loop);
-	a = loop_add_timer(loop, 24 * 3600 * 1000LL, record_a, &o);
+	a = loop_add_timer(loop, 24LL * 3600 * 1000, record_a, &o);
 	b = loop_add_timer(loop, 0, record_b, &o);
 	assert_non_null(a);
 	assert_non_null(b);
