@@ -365,6 +365,11 @@ void
 health_state_apply(struct health_state *s, const struct health_record *r,
     int64_t now_ms)
 {
+	if (r->kind == HEALTH_REC_WATCHING) {
+		log_info("Health events registered: %u of %zu GPU(s) watched "
+		    "for XID and ECC events", r->count, s->n);
+		return;
+	}
 	if (r->kind == HEALTH_REC_WAIT_EARLY) {
 		log_warn("NVML event waits return at once without an event "
 		    "(%s, %u times in a row): each is paced to its full "

@@ -61,6 +61,8 @@ enum health_record_kind {
 	HEALTH_REC_REGISTER_UNSUPPORTED, /* |gpu| has no usable event type */
 	HEALTH_REC_REGISTERED,         /* |gpu|'s events registered after a
 					* failure (retried once it answers) */
+	HEALTH_REC_WATCHING,           /* registration done: |count| GPUs'
+					* events are watched */
 	HEALTH_REC_WAIT_EARLY,         /* waits end at once with |rc| and no
 					* event, |count| times in a row */
 };

@@ -137,6 +137,17 @@ register_gpu(struct thread_ctx *t, size_t i, struct nvml_error *e)
 	return rc == -ENOTSUP ? 0 : rc;
 }
 
+/* Says how many GPUs' events are watched, once registration is done. */
+static void
+post_watching(struct thread_ctx *t, size_t registered)
+{
+	struct health_record r = { .kind = HEALTH_REC_WATCHING,
+		.gpu = HEALTH_ALL_GPUS, .count = (unsigned)registered,
+		.gi = HEALTH_WHOLE, .ci = HEALTH_WHOLE };
+
+	t->sink.post(t->sink.arg, &r);
+}
+
 /* Registers every GPU that has events; frees the set if none has. */
 static void
 register_events(struct thread_ctx *t)
@@ -148,6 +159,7 @@ register_events(struct thread_ctx *t)
 		t->set = NULL;
 		post_failure(t, HEALTH_REC_REGISTER_FAILED, HEALTH_ALL_GPUS,
 		    &e);
+		post_watching(t, 0);
 		return;
 	}
 	for (size_t i = 0; i < t->n; i++) {
@@ -165,6 +177,7 @@ register_events(struct thread_ctx *t)
 		nvml_event_set_free(t->nvml, t->set);
 		t->set = NULL;
 	}
+	post_watching(t, registered);
 }
 
 /*

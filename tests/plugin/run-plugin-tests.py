@@ -525,14 +525,27 @@ HEALTH_ARGS = ["--health-probe-interval=100ms",
                "--health-recovery-quiet=1s"]
 
 
-def health_node(node, env=None):
+def health_node(node, env=None, watched=True):
     node.fifo = os.path.join(node.tmp, "nvml-control")
     node.env["FAKE_NVML_CONTROL"] = node.fifo
     node.env.update(env or {})
     node.start_kubelet()
     node.start_plugin(HEALTH_ARGS)
     node.wait(allocatable=4)
+    if watched:
+        wait_for_log(node, "Health events registered")
     return profile_uuids("azure-nc24")
+
+
+def wait_for_log(node, text, timeout=10):
+    """Waits until the plugin's log has |text| (the health thread's
+    registration, say: an XID before it is lost, as on a real GPU)."""
+    deadline = time.monotonic() + timeout
+    while text not in open(node.plugin_log).read():
+        if time.monotonic() > deadline:
+            raise AssertionError("no %r in the log: %s" % (
+                text, node.log_tail()))
+        time.sleep(0.01)
 
 
 def inject(node, line):
@@ -605,7 +618,7 @@ def case_env_enable(node):
 
 
 def case_disable_all(node):
-    u = health_node(node, {"DP_DISABLE_HEALTHCHECKS": "all"})
+    u = health_node(node, {"DP_DISABLE_HEALTHCHECKS": "all"}, False)
     inject(node, "xid %s 79" % u[0])
     inject(node, "lost %s" % u[1])
     time.sleep(0.5)    # nothing may happen; give it the chance to
@@ -673,11 +686,7 @@ def case_registration_retried(node):
     node.start_kubelet()
     node.start_plugin(HEALTH_ARGS)
     u = profile_uuids("azure-nc24")
-    deadline = time.monotonic() + 10
-    while "registered for health events again" not in \
-            open(node.plugin_log).read():
-        assert time.monotonic() < deadline, node.log_tail()
-        time.sleep(0.02)
+    wait_for_log(node, "registered for health events again")
     node.wait(allocatable=4)
     log = open(node.plugin_log).read()
     assert "cannot register for health events" in log and \
