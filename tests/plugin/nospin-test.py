@@ -16,36 +16,30 @@ Prints "ok - NAME" or "not ok - NAME: why" per case, then "N passed, M
 failed". Usage: nospin-test.py PLUGIN STANDIN FAKE_LIB_DIR PROFILES MAKE_SYSFS
 """
 
-import http.client
+import importlib.util
 import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 PLUGIN, STANDIN, FAKE_LIB_DIR, PROFILES, MAKE_SYSFS = sys.argv[1:6]
+# The stand-in's HTTP-over-unix client, shared with the plugin tests.
+_SPEC = importlib.util.spec_from_file_location(
+    "plugintests", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "run-plugin-tests.py"))
+PT = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(PT)
 IDLE = float(os.environ.get("NOSPIN_IDLE_SECONDS", "3"))
 WAITS_PER_S = 3          # the thread waits at most once a second
 CPU_SHARE_MAX = 0.01     # of one core
 
 
-class UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=60)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(60)
-        self.sock.connect(self.path)
-
-
 def ctl(path, method, url, body=None):
-    conn = UnixHTTP(path)
+    conn = PT.UnixHTTP(path)
     conn.request(method, url, json.dumps(body) if body else None,
                  {"Content-Type": "application/json"})
     data = conn.getresponse().read().decode()
