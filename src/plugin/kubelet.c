@@ -50,6 +50,7 @@ struct kubelet_link {
 };
 
 static void register_now(struct kubelet_link *link);
+static void arm_watch_check(struct kubelet_link *link);
 
 /* Brings the watchdog forward: something could not be scheduled. */
 static void
@@ -58,7 +59,6 @@ wake_watchdog(struct kubelet_link *link)
 	if (link->watchdog != NULL)
 		loop_timer_reset(link->loop, link->watchdog, WATCHDOG_MS);
 }
-static void arm_watch_check(struct kubelet_link *link);
 
 static int64_t
 retry_register(struct loop *loop, void *arg)

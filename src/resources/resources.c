@@ -103,8 +103,11 @@ resources_build(const struct inventory *inv,
 	r = gdp_calloc(1, sizeof(*r));
 	if (r == NULL)
 		return -ENOMEM;
-	snprintf(r->dev_root, sizeof(r->dev_root), "%s",
-	    strcmp(dev_root, "/") == 0 ? "" : dev_root);
+	/* "/" and "/host/" prefix "/dev/..." as "" and "/host". */
+	snprintf(r->dev_root, sizeof(r->dev_root), "%s", dev_root);
+	for (size_t n = strlen(r->dev_root); n > 0 &&
+	    r->dev_root[n - 1] == '/'; n--)
+		r->dev_root[n - 1] = '\0';
 	r->id_strategy = opts->id_strategy;
 	r->pass_device_specs = opts->pass_device_specs;
 	memcpy(r->control_present, opts->control_present,

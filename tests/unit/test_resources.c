@@ -263,6 +263,13 @@ test_allocate_device_specs_under_dev_root(void **state)
 	assert_string_equal(c->devices[2]->host_path, "/dev/nvidia11");
 	arena_free(&a);
 	resources_free(r);
+	/* A trailing slash adds no empty path component. */
+	r = build(ID_STRATEGY_UUID, true, "/host//");
+	request_init(&q, 1, ids);
+	c = allocate(r, &q, &a, msg, sizeof(msg))->container_responses[0];
+	assert_string_equal(c->devices[2]->host_path, "/host/dev/nvidia11");
+	arena_free(&a);
+	resources_free(r);
 }
 
 static void
