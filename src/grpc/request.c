@@ -99,7 +99,7 @@ grpc_request_head_add(struct grpc_request_head *h,
 		return add_content_type(h, value, valuelen);
 	else if (name_is(name, namelen, "grpc-timeout") &&
 	    grpc_timeout_parse((const char *)value, valuelen, &ns) == 0)
-		h->timeout_ns = ns > 0 ? ns : 1;
+		h->timeout_ns = ns > GRPC_TIMEOUT_MAX_NS ? 0 : ns > 0 ? ns : 1;
 	else if (name_is(name, namelen, "grpc-encoding"))
 		h->bad_encoding = !(valuelen == 8 &&
 		    memcmp(value, "identity", 8) == 0);

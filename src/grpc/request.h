@@ -20,6 +20,14 @@
 #include "grpc/server.h"
 
 /* What the headers said; the first :path and content-type count. */
+/*
+ * A grpc-timeout longer than a day is no deadline: grpc-go sends
+ * 2562048H (292 years) for "no limit", and no answer is worth waiting a
+ * day for. Keeping deadlines this short keeps the arithmetic far from
+ * int64 overflow.
+ */
+#define GRPC_TIMEOUT_MAX_NS (24LL * 3600 * 1000000000)
+
 struct grpc_request_head {
 	bool is_post;
 	bool path_seen;
@@ -30,7 +38,8 @@ struct grpc_request_head {
 	const struct grpc_method *method;  /* NULL: unknown path */
 	char *path;                 /* owned; only when the path is unknown */
 	char *content_type;         /* owned; only when it is wrong */
-	int64_t timeout_ns;         /* grpc-timeout; 0: none */
+	int64_t timeout_ns;         /* grpc-timeout; 0: none (also past
+				     * GRPC_TIMEOUT_MAX_NS) */
 };
 
 enum grpc_request_verdict {

@@ -322,6 +322,18 @@ heap_remove(struct loop *loop, struct loop_timer *t)
 	heap_sift_up(loop, last->heap_index);
 }
 
+/* The monotonic time |delay_ms| from now, the delay kept in [0, a year]:
+ * no delay a caller passes can overflow the clock's int64. */
+static int64_t
+due_after(int64_t delay_ms)
+{
+	if (delay_ms < 0)
+		delay_ms = 0;
+	if (delay_ms > LOOP_MAX_DELAY_MS)
+		delay_ms = LOOP_MAX_DELAY_MS;
+	return loop_now_ns() + delay_ms * NSEC_PER_MSEC;
+}
+
 struct loop_timer *
 loop_add_timer(struct loop *loop, int64_t delay_ms, loop_timer_cb cb,
     void *arg)
@@ -332,8 +344,7 @@ loop_add_timer(struct loop *loop, int64_t delay_ms, loop_timer_cb cb,
 		return NULL;
 	t->cb = cb;
 	t->arg = arg;
-	t->due_ns = loop_now_ns() + (delay_ms > 0 ? delay_ms : 0) *
-	    NSEC_PER_MSEC;
+	t->due_ns = due_after(delay_ms);
 	if (heap_push(loop, t) < 0) {
 		gdp_free(t);
 		return NULL;
@@ -347,8 +358,7 @@ loop_timer_reset(struct loop *loop, struct loop_timer *timer,
 {
 	if (timer->running)
 		return;
-	timer->due_ns = loop_now_ns() + (delay_ms > 0 ? delay_ms : 0) *
-	    NSEC_PER_MSEC;
+	timer->due_ns = due_after(delay_ms);
 	heap_sift_down(loop, timer->heap_index);
 	heap_sift_up(loop, timer->heap_index);
 }
@@ -398,7 +408,7 @@ run_timer(struct loop *loop, struct loop_timer *t, int64_t round_ns)
 		gdp_free(t);
 		return;
 	}
-	t->due_ns = loop_now_ns() + delay * NSEC_PER_MSEC;
+	t->due_ns = due_after(delay);
 	if (t->due_ns <= round_ns)
 		t->due_ns = round_ns + 1; /* never twice in one round */
 	if (heap_push(loop, t) < 0)

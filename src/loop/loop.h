@@ -32,6 +32,9 @@ enum {
 	LOOP_HUP = 1u << 2,
 };
 
+/* The longest timer delay; longer ones are cut to it (no overflow). */
+#define LOOP_MAX_DELAY_MS (366LL * 24 * 3600 * 1000)
+
 /* Returned by a timer callback to stop the timer (which is then freed). */
 #define LOOP_NOMORE (-1)
 

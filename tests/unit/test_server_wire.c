@@ -505,6 +505,48 @@ test_deadline_is_deadline_exceeded(void **state)
 	assert_int_equal(st->deadline_cancelled, 1);
 }
 
+/*
+ * Issue 8, R1: a call open with the longest grpc-timeouts a client sends
+ * (grpc-go's maximum is 2562048H; the field allows 99999999H) must not
+ * overflow the deadline arithmetic and disarm the loop's timers: another
+ * call's 50 ms deadline still fires while it stays open.
+ */
+static void
+test_huge_timeout_keeps_timers_running(void **state)
+{
+	static const char *const huge[] = { "2562047H", "2562048H",
+		"99999999H" };
+	struct peer *p = *state;
+
+	for (size_t i = 0; i < sizeof(huge) / sizeof(huge[0]); i++) {
+		nghttp2_nv nva[] = {
+			NV(":method", "POST"), NV(":scheme", "http"),
+			NV(":path", "/v1beta1.DevicePlugin/Allocate"),
+			NV(":authority", "localhost"),
+			NV("content-type", "application/grpc"),
+			{ (uint8_t *)"grpc-timeout", (uint8_t *)huge[i], 12,
+			    strlen(huge[i]), NGHTTP2_NV_FLAG_NONE },
+		};
+		nghttp2_data_provider dp = { .read_callback = read_body };
+
+		p->body = SLEEP_5S;
+		p->body_len = sizeof(SLEEP_5S);
+		p->body_off = 0;
+		assert_true(nghttp2_submit_request(p->s, NULL, nva, 6, &dp,
+		    NULL) > 0);
+		pump(p, 50);
+		assert_false(p->closed); /* sleeping, no deadline soon */
+		nva[5].value = (uint8_t *)"50m";
+		nva[5].valuelen = 3;
+		p->body_off = 0;
+		p->grpc_status = -1;
+		request(p, nva, 6, SLEEP_5S, sizeof(SLEEP_5S));
+		assert_true(p->closed);
+		assert_int_equal(p->grpc_status, GRPC_DEADLINE_EXCEEDED);
+		p->closed = false;
+	}
+}
+
 static void
 test_deadline_then_cancel_if_client_still_sending(void **state)
 {
@@ -589,6 +631,7 @@ main(void)
 		T(test_no_message_is_an_error),
 		T(test_bad_protobuf_is_internal),
 		T(test_deadline_is_deadline_exceeded),
+		T(test_huge_timeout_keeps_timers_running),
 		T(test_deadline_then_cancel_if_client_still_sending),
 		T(test_deadline_after_headers_sends_trailers),
 		T(test_shutdown_sends_goaway),
