@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include "config/flags.h"
 #include "gpu/inventory.h"
@@ -162,6 +163,14 @@ plugin_for(struct daemon *d, struct resource *res, struct plugin **p)
 		return 1;
 	}
 	*p = plugin_new(d->loop, res, d->socket_dir);
+	if (*p == NULL && errno == ENAMETOOLONG) {
+		log_error("Cannot serve '%s': the socket path %s/%s is longer "
+		    "than the %zu bytes a unix socket path may have; give "
+		    "--kubelet-socket a shorter directory", res->name,
+		    d->socket_dir, res->socket_name,
+		    sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
 	if (*p == NULL) {
 		log_error("Cannot serve '%s' in %s: %s", res->name,
 		    d->socket_dir, strerror(errno));

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include "deviceplugin.pb-c.h"
 #include "grpc/server.h"
@@ -253,6 +254,7 @@ static const struct grpc_method methods[] = {
 struct plugin *
 plugin_new(struct loop *loop, struct resource *res, const char *socket_dir)
 {
+	struct sockaddr_un sun;
 	struct plugin *p;
 	int len;
 
@@ -264,7 +266,9 @@ plugin_new(struct loop *loop, struct resource *res, const char *socket_dir)
 	LIST_INIT(&p->watchers);
 	len = snprintf(p->socket_path, sizeof(p->socket_path), "%s/%s",
 	    socket_dir, res->socket_name);
-	if (len < 0 || (size_t)len >= sizeof(p->socket_path)) {
+	/* A unix socket's path has room for sun_path only: refuse now, not
+	 * at every attempt to serve. */
+	if (len < 0 || (size_t)len >= sizeof(sun.sun_path)) {
 		gdp_free(p);
 		errno = ENAMETOOLONG;
 		return NULL;

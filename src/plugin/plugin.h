@@ -23,7 +23,8 @@ struct plugin;
 /*
  * A plugin serving |res| (which must outlive it; its health is read at
  * each publish) on <socket_dir>/<res->socket_name>. Returns NULL with
- * errno set (ENOMEM; ENAMETOOLONG when the path is too long).
+ * errno set (ENOMEM; ENAMETOOLONG when the path is longer than a unix
+ * socket's 107 bytes).
  */
 struct plugin *plugin_new(struct loop *loop, struct resource *res,
     const char *socket_dir);

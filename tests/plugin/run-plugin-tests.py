@@ -730,6 +730,21 @@ def case_list_command(node):
     assert "nvidia.com/gpu: 8" in out.stdout, out.stdout
 
 
+def case_socket_path_too_long(node):
+    # Issue 8: a plugin socket path longer than a unix socket can have
+    # is refused at start, saying so (it was "Invalid argument" every 2 s).
+    long_dir = os.path.join(node.tmp, "d" * 100)
+    os.makedirs(long_dir)
+    out = subprocess.run([PLUGIN, "--kubelet-socket",
+                          os.path.join(long_dir, "kubelet.sock"),
+                          "--sysfs-root", node.sysfs], env=node.env,
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode == 1, (out.returncode, out.stderr)
+    assert "longer than the 107 bytes a unix socket path may have" in \
+        out.stderr, out.stderr
+    assert long_dir in out.stderr, out.stderr
+
+
 def case_old_driver_layouts(node):
     # Without the _v2/_v3 entry points the driver writes the v1 PCI
     # layout; read right, it says the same bus ids and NVLinks.
@@ -777,6 +792,8 @@ CASES = [
      case_list_command),
     ("an old driver's v1 PCI layouts read as the new ones", "dgx-h100",
      {}, case_old_driver_layouts),
+    ("a socket path too long for a unix socket: exit 1 saying so",
+     "azure-nc6", {}, case_socket_path_too_long),
     ("GetPreferredAllocation: must-include first, then by index",
      "azure-nc24", {}, case_preferred),
     ("--device-id-strategy=index: NVIDIA_VISIBLE_DEVICES holds indices",
