@@ -120,7 +120,7 @@ stop_checked() {
 	stop "$pid" 2>/dev/null # no "Killed" notice from bash
 	rc=$?
 	if [ "$rc" -eq 255 ] || [ "$rc" -eq 137 ]; then
-		not_ok "$label" "still running 5 s after SIGTERM, killed $(tail_of "$name")"
+		not_ok "$label" "still running 20 s after SIGTERM, killed $(tail_of "$name")"
 		show_err "$name"
 	elif [ "$rc" -ne 0 ]; then
 		not_ok "$label" "exit status $rc $(tail_of "$name")"
@@ -135,7 +135,16 @@ stop_checked() {
 ## Part 1: the Go peer's conformance suite against our test server.
 
 plugin_sock=$dir/plugin.sock
-start 290 testserver "$TESTSERVER" --socket "$plugin_sock"
+# Under ASan, the test server's exit-time leak check after the load cases
+# has been seen to outlast the 20 s stop allowance on a loaded 2-core
+# machine ("stopped, exiting", then nothing), as in the Python runner
+# (run-python.sh). Only that exit check is turned off here; the same
+# server code is leak-checked by the unit, wire and allocation-fault tests
+# and the fuzz replays, and the test client and peer keep theirs.
+testserver_asan=${ASAN_OPTIONS:-}
+[ "${GDP_SANITIZED:-}" = 1 ] && testserver_asan="$testserver_asan:detect_leaks=0"
+ASAN_OPTIONS=$testserver_asan start 290 testserver "$TESTSERVER" \
+    --socket "$plugin_sock"
 server_pid=$started
 if ! wait_ready "$server_pid" testserver; then
 	not_ok "grpc-testserver starts and prints ready" "no 'ready' within 10 s $(tail_of testserver)"
