@@ -208,14 +208,15 @@ build_plugin(struct daemon *d)
 		inventory_free(inv);
 		return -ENOMEM;
 	}
-	health_monitor_stop(d->health); /* it watches the old inventory */
-	d->health = NULL;
 	kept = plugin_for(d, &res->res[0], &p);
 	if (kept < 0) {
+		/* The old plugin and its health checks go on as they were. */
 		resources_free(res);
 		inventory_free(inv);
 		return kept;
 	}
+	health_monitor_stop(d->health); /* it watches the old inventory */
+	d->health = NULL;
 	if (!kept)
 		plugin_free(d->plugin);   /* removes the old socket */
 	resources_free(d->res);
