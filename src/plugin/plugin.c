@@ -5,8 +5,12 @@
  * methods, each a call into src/resources and a reply; serving and
  * stopping. Every answer is built in an arena freed once it is sent, and
  * every call ends with a status: an answer that cannot be built ends the
- * call with RESOURCE_EXHAUSTED, one that names a bad device with the
- * message NVIDIA's plugin gives.
+ * call with RESOURCE_EXHAUSTED, a request past the bounds of
+ * resources.h or with an id that cannot be one (a NUL, not UTF-8) with
+ * INVALID_ARGUMENT, one that names a bad device with UNKNOWN and the
+ * message NVIDIA's plugin gives. Allocate and GetPreferredAllocation are
+ * decoded with the raw requests of proto/requests.proto, so that every
+ * id keeps its length.
  */
 #include "plugin.h"
 
@@ -20,6 +24,7 @@
 
 #include "deviceplugin.pb-c.h"
 #include "grpc/server.h"
+#include "requests.pb-c.h"
 #include "util/alloc.h"
 
 /* Retry period for a stream whose queue was full at the last change. */
@@ -185,19 +190,26 @@ answer(struct grpc_call *call, const ProtobufCMessage *msg, int code,
 		    "out of memory for the answer");
 }
 
+/* The status of a request the resource core refused with |err|. */
+static int
+refusal(int err)
+{
+	return err == ENOMEM ? GRPC_RESOURCE_EXHAUSTED : err == EINVAL ?
+	    GRPC_INVALID_ARGUMENT : GRPC_UNKNOWN;
+}
+
 static void
 allocate(struct grpc_call *call, const ProtobufCMessage *request,
     void *app)
 {
 	struct plugin *p = app;
 	struct arena a = ARENA_INIT;
-	char why[512] = "out of memory for the Allocate answer";
+	char why[768] = "out of memory for the Allocate answer";
 	ProtobufCMessage *msg;
 
 	errno = ENOMEM;
 	msg = resource_allocate(p->res, request, &a, why, sizeof(why));
-	answer(call, msg, errno == ENOMEM ? GRPC_RESOURCE_EXHAUSTED :
-	    GRPC_UNKNOWN, why);
+	answer(call, msg, refusal(errno), why);
 	arena_free(&a);
 }
 
@@ -207,10 +219,12 @@ preferred(struct grpc_call *call, const ProtobufCMessage *request,
 {
 	struct plugin *p = app;
 	struct arena a = ARENA_INIT;
+	char why[768] = "out of memory for the preferred allocation";
+	ProtobufCMessage *msg;
 
-	answer(call, resource_preferred(p->res, request, &a),
-	    GRPC_RESOURCE_EXHAUSTED, "out of memory for the preferred "
-	    "allocation");
+	errno = ENOMEM;
+	msg = resource_preferred(p->res, request, &a, why, sizeof(why));
+	answer(call, msg, refusal(errno), why);
 	arena_free(&a);
 }
 
@@ -242,9 +256,10 @@ static const struct grpc_method methods[] = {
 	  GRPC_METHOD_SERVER_STREAMING, &v1beta1__empty__descriptor,
 	  list_and_watch },
 	{ "/v1beta1.DevicePlugin/GetPreferredAllocation", GRPC_METHOD_UNARY,
-	  &v1beta1__preferred_allocation_request__descriptor, preferred },
+	  &v1beta1__raw__preferred_allocation_request__descriptor,
+	  preferred },
 	{ "/v1beta1.DevicePlugin/Allocate", GRPC_METHOD_UNARY,
-	  &v1beta1__allocate_request__descriptor, allocate },
+	  &v1beta1__raw__allocate_request__descriptor, allocate },
 	{ "/v1beta1.DevicePlugin/PreStartContainer", GRPC_METHOD_UNARY,
 	  &v1beta1__pre_start_container_request__descriptor, pre_start },
 };

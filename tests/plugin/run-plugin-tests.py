@@ -841,6 +841,172 @@ CASES = [
      for p in ("azure-nc6", "azure-nc24", "azure-nd96asr-v4", "dgx-h100")]
 
 
+# ---- issue 8: request bounds and ids -----------------------------------
+# Requests the kubelet never sends, made on the plugin's socket by a
+# grpcio client (the messages hand-encoded); the bounds they meet are in
+# docs/plugin.md.
+
+PLUGIN_METHOD = "/v1beta1.DevicePlugin/"
+
+
+def pb_varint(n):
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def pb_field(number, data):
+    """A length-delimited protobuf field (wire type 2)."""
+    return pb_varint(number << 3 | 2) + pb_varint(len(data)) + data
+
+
+def pb_allocate(containers):
+    """AllocateRequest{container_requests: [{devices_ids: ids}, ...]}."""
+    return b"".join(pb_field(1, b"".join(pb_field(1, i) for i in ids))
+                    for ids in containers)
+
+
+def pb_preferred(available, size):
+    """PreferredAllocationRequest with one container request."""
+    c = b"".join(pb_field(1, i) for i in available) + \
+        pb_varint(3 << 3) + pb_varint(size)
+    return pb_field(1, c)
+
+
+def plugin_call(node, method, body, timeout=120):
+    """One raw unary call on a connection of its own: (code, details,
+    answer bytes); code is a grpc.StatusCode."""
+    import grpc
+    ch = grpc.insecure_channel(
+        "unix:" + os.path.join(node.dir, "nvidia-gpu.sock"),
+        options=[("grpc.default_authority", "localhost"),
+                 ("grpc.max_send_message_length", -1),
+                 ("grpc.max_receive_message_length", -1)])
+    try:
+        answer = ch.unary_unary(PLUGIN_METHOD + method)(body,
+                                                        timeout=timeout)
+        return grpc.StatusCode.OK, "", answer
+    except grpc.RpcError as e:
+        return e.code(), e.details() or "", b""
+    finally:
+        ch.close()
+
+
+def bound_named(details, what):
+    """The bound an error names as "at most N <what>"."""
+    import re
+    m = re.search(r"at most (\d+) %s" % what, details)
+    assert m, "no bound named for %s: %r" % (what, details)
+    return int(m.group(1))
+
+
+def case_preferred_huge_list(node):
+    import grpc
+    import threading
+    node.start_kubelet()
+    node.start_plugin()
+    node.wait(allocatable=4)
+    u = profile_uuids("azure-nc24")
+    n = 150000   # 1.2 MB of unknown ids: 42 s of loop once
+    body = pb_preferred([b"GPU-%08d" % i for i in range(n)], n)
+    got = {}
+    t = threading.Thread(target=lambda: got.update(
+        r=plugin_call(node, "GetPreferredAllocation", body)))
+    t.start()
+    # Another connection is served meanwhile.
+    ok = node.allocate([u[1]])
+    t.join(120)
+    assert not t.is_alive(), "GetPreferredAllocation not answered"
+    assert envs_of(ok)["NVIDIA_VISIBLE_DEVICES"] == u[1], ok
+    code, details, _ = got["r"]
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, (code, details)
+    assert str(n) in details and RESOURCE in details, details
+    most = bound_named(details, "device ids")
+    assert 4 <= most < n, details
+    # One id past the bound is refused; at the bound it is answered.
+    code, details, answer = plugin_call(node, "GetPreferredAllocation",
+                                        pb_preferred([b"GPU-%08d" % i for
+                                                      i in range(most)] +
+                                                     [u[2].encode()], 2))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, (code, details)
+    code, details, answer = plugin_call(node, "GetPreferredAllocation",
+                                        pb_preferred([u[2].encode()] +
+                                                     [b"GPU-%08d" % i for
+                                                      i in range(most - 1)],
+                                                     most))
+    assert code == grpc.StatusCode.OK, (code, details)
+    assert u[2].encode() in answer and answer.count(b"GPU-") == most
+
+
+def case_allocate_empty_containers(node):
+    import grpc
+    node.start_kubelet()
+    node.start_plugin()
+    node.wait(allocatable=4)
+    u = profile_uuids("azure-nc24")
+    # 2 million empty container requests: 4 MB in, once 56 MB out.
+    code, details, _ = plugin_call(node, "Allocate", b"\x0a\x00" * 2000000)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, (code, details)
+    assert "2000000" in details and RESOURCE in details, details
+    most = bound_named(details, "container requests")
+    assert 1 <= most < 2000000, details
+    # Fewer of them, but one empty: refused, naming the empty one.
+    code, details, _ = plugin_call(node, "Allocate", pb_allocate(
+        [[u[0].encode()], [], [u[1].encode()]]))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, (code, details)
+    assert "container request 2 of 3" in details and \
+        "no device id" in details, details
+    # Containers that each ask for a device are answered, one each.
+    code, details, answer = plugin_call(node, "Allocate", pb_allocate(
+        [[u[0].encode()], [u[1].encode()]]))
+    assert code == grpc.StatusCode.OK, (code, details)
+    assert answer.count(b"NVIDIA_VISIBLE_DEVICES") == 2, answer
+    # More ids in one request than any node has: refused, naming it.
+    code, details, _ = plugin_call(node, "Allocate", pb_allocate(
+        [[u[0].encode()] * 50000]))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, (code, details)
+    assert "50000" in details, details
+    assert 4 <= bound_named(details, "device ids") < 50000, details
+    assert node.allocate([u[3]])["ok"]
+
+
+def case_ids_are_length_delimited(node):
+    import grpc
+    node.start_kubelet()
+    node.start_plugin()
+    node.wait(allocatable=4)
+    u = profile_uuids("azure-nc24")
+    nul = u[0].encode() + b"\x00junk"
+    for method, body in (("Allocate", pb_allocate([[nul]])),
+                         ("GetPreferredAllocation",
+                          pb_preferred([u[1].encode(), nul], 1))):
+        code, details, _ = plugin_call(node, method, body)
+        assert code == grpc.StatusCode.INVALID_ARGUMENT, \
+            (method, code, details)
+        assert u[0] + "\\x00junk" in details and "NUL" in details, \
+            (method, details)
+    bad = u[1].encode() + b"\xff\xfe"
+    code, details, _ = plugin_call(node, "Allocate", pb_allocate([[bad]]))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, (code, details)
+    assert u[1] + "\\xff\\xfe" in details and "UTF-8" in details, details
+    # The GPU's own id still allocates it.
+    r = node.allocate([u[0]])
+    assert envs_of(r)["NVIDIA_VISIBLE_DEVICES"] == u[0], r
+
+
+CASES += [
+    ("GetPreferredAllocation of 150,000 ids: refused naming the bound, "
+     "others served", "azure-nc24", {}, case_preferred_huge_list),
+    ("Allocate of 2 million empty container requests: refused naming the "
+     "bound", "azure-nc24", {}, case_allocate_empty_containers),
+    ("an id with a NUL or bad UTF-8 is refused, not taken for the GPU",
+     "azure-nc24", {}, case_ids_are_length_delimited),
+]
+
+
 def main():
     passed = failed = 0
     for name, profile, opts, fn in CASES:
