@@ -841,10 +841,10 @@ CASES = [
      for p in ("azure-nc6", "azure-nc24", "azure-nd96asr-v4", "dgx-h100")]
 
 
-# ---- issue 8: request bounds and ids -----------------------------------
+# ---- issue 8: request bounds, id bytes, stale watchers -----------------
 # Requests the kubelet never sends, made on the plugin's socket by a
-# grpcio client (the messages hand-encoded); the bounds they meet are in
-# docs/plugin.md.
+# grpcio client (the messages hand-encoded) or by raw HTTP/2 frames; the
+# bounds they meet are in docs/plugin.md.
 
 PLUGIN_METHOD = "/v1beta1.DevicePlugin/"
 
@@ -997,6 +997,96 @@ def case_ids_are_length_delimited(node):
     assert envs_of(r)["NVIDIA_VISIBLE_DEVICES"] == u[0], r
 
 
+def h2_frame(kind, flags, stream, payload=b""):
+    return len(payload).to_bytes(3, "big") + bytes([kind, flags]) + \
+        stream.to_bytes(4, "big") + payload
+
+
+def hpack_literal(name, value):
+    """A literal header field without indexing, new name, no Huffman."""
+    n, v = name.encode(), value.encode()
+    assert len(n) < 127 and len(v) < 127
+    return b"\x00" + bytes([len(n)]) + n + bytes([len(v)]) + v
+
+
+def never_reading_watchers(node, streams):
+    """A connection with |streams| ListAndWatch streams whose window is 0:
+    no list can leave the plugin's queue, and the socket is never read
+    after the handshake. Returns the socket (keep it open)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(os.path.join(node.dir, "nvidia-gpu.sock"))
+    # SETTINGS: ENABLE_PUSH 0, INITIAL_WINDOW_SIZE 0.
+    s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2_frame(
+        4, 0, 0, b"\x00\x02\x00\x00\x00\x00\x00\x04\x00\x00\x00\x00"))
+    head = s.recv(9)
+    assert len(head) == 9 and head[3] == 4, head   # the server's SETTINGS
+    want = int.from_bytes(head[:3], "big")
+    while want > 0:
+        want -= len(s.recv(want))
+    block = b"".join(hpack_literal(k, v) for k, v in (
+        (":method", "POST"), (":scheme", "http"),
+        (":path", PLUGIN_METHOD + "ListAndWatch"),
+        (":authority", "localhost"), ("content-type", "application/grpc"),
+        ("te", "trailers")))
+    out = [h2_frame(4, 1, 0)]                      # SETTINGS ACK
+    for i in range(streams):
+        sid = 2 * i + 1
+        out.append(h2_frame(1, 4, sid, block))     # END_HEADERS
+        out.append(h2_frame(0, 1, sid, b"\x00" * 5))  # empty, END_STREAM
+    s.sendall(b"".join(out))
+    return s
+
+
+def loop_wakeups(pid):
+    """Voluntary context switches of the plugin's main (loop) thread."""
+    with open("/proc/%d/task/%d/status" % (pid, pid)) as f:
+        for ln in f:
+            if ln.startswith("voluntary_ctxt_switches:"):
+                return int(ln.split()[1])
+    raise AssertionError("no context switch count")
+
+
+def case_stale_watchers_cost_nothing(node):
+    node.fifo = os.path.join(node.tmp, "nvml-control")
+    node.env["FAKE_NVML_CONTROL"] = node.fifo
+    node.start_kubelet()
+    node.start_plugin()
+    node.wait(allocatable=4)
+    wait_for_log(node, "Health events registered")
+    u = profile_uuids("azure-nc24")
+    socks = [never_reading_watchers(node, 1000) for _ in range(3)]
+    try:
+        lists = node.resource()["lists_received"]
+        time.sleep(0.5)
+        # A change: 3,000 streams now hold an old list they cannot send.
+        inject(node, "xid %s 48" % u[0])
+        node.wait(allocatable=3, lists_at_least=lists + 1)
+        time.sleep(3)                  # the resend timer backs off
+        w0, c0, t0 = loop_wakeups(node.plugin.pid), \
+            cpu_of_main(node.plugin.pid), time.monotonic()
+        time.sleep(4)
+        took = time.monotonic() - t0
+        wakes = loop_wakeups(node.plugin.pid) - w0
+        share = (cpu_of_main(node.plugin.pid) - c0) / 1e9 / took
+        assert wakes <= 2 * took, "%d loop wake-ups in %.1f s" % (
+            wakes, took)
+        assert share <= 0.01, "loop CPU %.1f %%" % (share * 100)
+        # The kubelet still gets every change at once.
+        lists = node.resource()["lists_received"]
+        inject(node, "xid %s 48" % u[1])
+        node.wait(allocatable=2, lists_at_least=lists + 1)
+        assert node.plugin.poll() is None
+    finally:
+        for s in socks:
+            s.close()
+
+
+def cpu_of_main(pid):
+    with open("/proc/%d/task/%d/schedstat" % (pid, pid)) as f:
+        return int(f.read().split()[0])
+
+
 CASES += [
     ("GetPreferredAllocation of 150,000 ids: refused naming the bound, "
      "others served", "azure-nc24", {}, case_preferred_huge_list),
@@ -1004,6 +1094,8 @@ CASES += [
      "bound", "azure-nc24", {}, case_allocate_empty_containers),
     ("an id with a NUL or bad UTF-8 is refused, not taken for the GPU",
      "azure-nc24", {}, case_ids_are_length_delimited),
+    ("3,000 never-reading ListAndWatch streams: the loop stays idle",
+     "azure-nc24", {}, case_stale_watchers_cost_nothing),
 ]
 
 
