@@ -841,7 +841,7 @@ CASES = [
      for p in ("azure-nc6", "azure-nc24", "azure-nd96asr-v4", "dgx-h100")]
 
 
-# ---- issue 8: request bounds, id bytes, stale watchers -----------------
+# ---- issue 8: request bounds, id bytes, XID floods, stale watchers ------
 # Requests the kubelet never sends, made on the plugin's socket by a
 # grpcio client (the messages hand-encoded) or by raw HTTP/2 frames; the
 # bounds they meet are in docs/plugin.md.
@@ -997,6 +997,49 @@ def case_ids_are_length_delimited(node):
     assert envs_of(r)["NVIDIA_VISIBLE_DEVICES"] == u[0], r
 
 
+def case_xid_flood_logs_bounded(node):
+    u = health_node(node)
+    line = ("xid %s 13\n" % u[0]).encode()
+    sent = 0
+    fd = os.open(node.fifo, os.O_WRONLY)
+    for _ in range(40):                 # 2,000 XIDs in bursts
+        os.write(fd, line * 50)
+        sent += 50
+        time.sleep(0.005)
+    os.close(fd)
+    # Events are handled in order: once a marker XID after the flood
+    # shows, the flood has been read (the fake drops what its queue of
+    # 64 cannot hold, so the marker is sent until it lands).
+    for _ in range(20):
+        inject(node, "xid %s 48" % u[1])
+        r = node.call("POST", "/wait", {"resource": RESOURCE,
+                                        "allocatable": 3,
+                                        "timeout_ms": 1000})
+        if r.get("ok"):
+            break
+    else:
+        raise AssertionError("marker XID never seen: " + node.log_tail())
+
+    def xid13():
+        return [ln for ln in open(node.plugin_log).read().splitlines()
+                if "XID 13 " in ln]
+    first = xid13()
+    assert 1 <= len(first) <= 2, "%d lines: %s" % (len(first), first[:4])
+    assert "application error" in first[0], first
+    # The rest are summed up once the interval is over.
+    deadline = time.monotonic() + 20
+    while not any("repeated" in ln for ln in xid13()):
+        assert time.monotonic() < deadline, "no summary: %s" % xid13()
+        time.sleep(0.2)
+    lines = xid13()
+    summary = [ln for ln in lines if "repeated" in ln][0]
+    import re
+    m = re.search(r"XID 13 on GPU 0 \(%s\) repeated (\d+) times in the "
+                  r"last (\d+) s" % re.escape(u[0]), summary)
+    assert m and 1 <= int(m.group(1)) < sent, summary
+    assert len(lines) == 2, lines
+
+
 def h2_frame(kind, flags, stream, payload=b""):
     return len(payload).to_bytes(3, "big") + bytes([kind, flags]) + \
         stream.to_bytes(4, "big") + payload
@@ -1094,6 +1137,8 @@ CASES += [
      "bound", "azure-nc24", {}, case_allocate_empty_containers),
     ("an id with a NUL or bad UTF-8 is refused, not taken for the GPU",
      "azure-nc24", {}, case_ids_are_length_delimited),
+    ("health: an XID flood logs one line, then one summary per interval",
+     "azure-nc24", {}, case_xid_flood_logs_bounded),
     ("3,000 never-reading ListAndWatch streams: the loop stays idle",
      "azure-nc24", {}, case_stale_watchers_cost_nothing),
 ]
