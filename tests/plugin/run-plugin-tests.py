@@ -876,6 +876,38 @@ def case_live_socket_not_stolen(node):
     assert node.call("GET", "/node")["registrations"] == 0
 
 
+def case_live_socket_later_waited_out(node):
+    # Later (not at start) a live socket at our path is waited out, not
+    # taken: our socket was gone and could not be made again (no fds),
+    # and meanwhile another process serves there. The plugin keeps
+    # running without registering, and serves once the other is gone
+    # (here: it crashed, leaving its socket file behind).
+    sock = plugin_sock(node)
+    node.start_kubelet()
+    node.start_plugin()
+    node.wait(allocatable=1, registrations_at_least=1)
+    pid = node.plugin.pid
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (3, hard))
+    node.call("POST", "/restart")
+    wait_for_line(node, sock, "Too many open files")
+    other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    other.bind(sock)
+    other.listen(8)
+    ino = os.lstat(sock).st_ino
+    before = node.call("GET", "/node")["registrations"]
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+    wait_for_line(node, sock, "Another process is serving", "once it")
+    time.sleep(0.3)
+    assert node.plugin.poll() is None, "plugin exited"
+    assert os.lstat(sock).st_ino == ino, "socket file replaced"
+    assert node.call("GET", "/node")["registrations"] == before, \
+        "registered an endpoint it does not serve"
+    other.close()      # a crash: the file stays, nobody accepts
+    node.wait(allocatable=1, connected=True,
+              registrations_at_least=before + 1)
+
+
 def remove_tree(path):
     """rm -rf |path|, again while the plugin serves again in it (it
     makes its socket anew each time the last one is removed)."""
@@ -955,6 +987,8 @@ SOCKET_CASES = [
      "azure-nc6", {}, case_stale_paths_replaced),
     ("socket: a live socket is not stolen: exit 1 naming it", "azure-nc6",
      {}, case_live_socket_not_stolen),
+    ("socket: later, a live socket is waited out, then served",
+     "azure-nc6", {}, case_live_socket_later_waited_out),
     ("socket: the directory removed and created again: served again",
      "azure-nc6", {}, case_dir_recreated),
     ("socket: a failed serve is retried until it works", "azure-nc6", {},
