@@ -806,6 +806,7 @@ def case_socket_owner_only(node):
     node.wait(allocatable=1, registrations_at_least=2)
     mode = os.lstat(plugin_sock(node)).st_mode
     assert mode & 0o777 == 0o600, oct(mode)
+    assert node.stop_plugin() == 0
 
 
 def case_stale_paths_replaced(node):
@@ -906,6 +907,7 @@ def case_live_socket_later_waited_out(node):
     other.close()      # a crash: the file stays, nobody accepts
     node.wait(allocatable=1, connected=True,
               registrations_at_least=before + 1)
+    assert node.stop_plugin() == 0
 
 
 def remove_tree(path):
@@ -945,7 +947,7 @@ def case_dir_recreated(node):
             except AssertionError as e:
                 raise AssertionError("directory %s: %s" % (how, e))
             assert os.path.exists(plugin_sock(node)), how
-    assert node.plugin.poll() is None, "plugin exited"
+    assert node.stop_plugin() == 0
 
 
 def case_failed_serve_retried(node):
@@ -977,7 +979,7 @@ def case_failed_serve_retried(node):
     assert not os.path.exists(sock), "served with no fds to spare?"
     resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
     node.wait(allocatable=1, registrations_at_least=before + 1)
-    assert node.plugin.poll() is None, "plugin exited"
+    assert node.stop_plugin() == 0
 
 
 SOCKET_CASES = [
