@@ -352,9 +352,13 @@ on_dir_event(struct loop *loop, int fd, unsigned events, void *arg)
 	}
 	if ((news.ours_gone || news.kubelet_new) &&
 	    !plugin_socket_intact(link->plugin)) {
-		log_info("inotify: %s %s, serving again.",
-		    plugin_socket_path(link->plugin), news.ours_gone ?
-		    "removed (kubelet restart?)" : "not served");
+		if (news.ours_gone)
+			log_info("inotify: %s removed (kubelet restart?), "
+			    "serving again.", plugin_socket_path(link->plugin));
+		else
+			log_info("inotify: %s created and %s not served: "
+			    "serving again.", link->socket,
+			    plugin_socket_path(link->plugin));
 		(void)kubelet_link_restart(link, false); /* retried */
 	} else if (news.kubelet_new) {
 		/* Our socket is still there (it was already served again when
