@@ -11,7 +11,8 @@
  *
  * Exit codes: 0 stopped by a signal or --help/--version/list; 1 a start-up
  * failure (bad flag, NVML failure with --fail-on-init-error, no GPUs with
- * --fail-on-no-gpus); 2 unusable command line.
+ * --fail-on-no-gpus, another process serving on our socket); 2 unusable
+ * command line.
  */
 #include <errno.h>
 #include <signal.h>
