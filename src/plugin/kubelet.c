@@ -390,8 +390,9 @@ check_watched(struct loop *loop, void *arg)
 	struct kubelet_link *link = arg;
 
 	link->watch_check = NULL;
+	/* Not while nothing is served: serving again registers. */
 	if (plugin_watched(link->plugin) || link->call != NULL ||
-	    link->retry != NULL)
+	    link->retry != NULL || link->serve_failed)
 		return LOOP_NOMORE;
 	log_warn("The kubelet has no ListAndWatch stream open for '%s'; "
 	    "registering again", plugin_resource(link->plugin));

@@ -923,21 +923,27 @@ def remove_tree(path):
 
 
 def case_dir_recreated(node):
-    # The device-plugins directory removed (or moved away) and created
-    # again, then a kubelet restart in it: the plugin serves in the new
-    # directory and registers; and it still watches the new directory
-    # (a second kubelet restart there is noticed too).
+    # The device-plugins directory removed (or moved away, or removed
+    # with its parent) and created again, then a kubelet restart in it:
+    # the plugin serves in the new directory and registers; and it still
+    # watches the new directory (a second kubelet restart there is
+    # noticed too).
+    parent = os.path.join(node.tmp, "kubelet")
+    os.rmdir(node.dir)
+    node.dir = os.path.join(parent, "device-plugins")
+    os.makedirs(node.dir)
     node.start_kubelet()
     node.start_plugin()
     node.wait(allocatable=1, registrations_at_least=1)
-    for how in ("removed", "removed for a while", "moved away"):
+    for how in ("removed", "removed for a while", "moved away",
+                "removed with its parent"):
         if how == "moved away":
             os.rename(node.dir, node.dir + ".old")
         else:
-            remove_tree(node.dir)
+            remove_tree(parent if how.endswith("parent") else node.dir)
         if how != "removed":
             time.sleep(0.3)   # not a wait: lets the plugin see it gone
-        os.mkdir(node.dir)
+        os.makedirs(node.dir)
         for _ in range(2):
             before = node.call("GET", "/node")["registrations"]
             node.call("POST", "/restart")
