@@ -764,6 +764,246 @@ def case_old_driver_layouts(node):
     assert "00000000:1B:00.0" in "\n".join(old).upper(), old
 
 
+# ---- issue 8 item 4: the socket and its directory ----------------------
+
+import resource  # noqa: E402 - kept with the cases that use them
+import stat  # noqa: E402
+
+def plugin_sock(node):
+    return os.path.join(node.dir, "nvidia-gpu.sock")
+
+
+def wait_for_line(node, *words, timeout=10):
+    """Waits until one line of the plugin's log has all |words|."""
+    deadline = time.monotonic() + timeout
+    while not any(all(w in ln for w in words)
+                  for ln in open(node.plugin_log).read().splitlines()):
+        if time.monotonic() > deadline:
+            raise AssertionError("no line with %r in the log: %s" % (
+                words, node.log_tail()))
+        time.sleep(0.01)
+
+
+def start_plugin_umask(node, mask, extra=()):
+    """start_plugin with the process's umask set to |mask|."""
+    old = os.umask(mask)
+    try:
+        return node.start_plugin(extra)
+    finally:
+        os.umask(old)
+
+
+def case_socket_owner_only(node):
+    # Created 0600 whatever the umask: with umask 000 a plain bind()
+    # makes the socket 0777, connectable by every local user.
+    node.start_kubelet()
+    start_plugin_umask(node, 0)
+    node.wait(allocatable=1, registrations_at_least=1)
+    mode = os.lstat(plugin_sock(node)).st_mode
+    assert mode & 0o777 == 0o600, oct(mode)
+    # Served again after a kubelet restart: 0600 again.
+    node.call("POST", "/restart")
+    node.wait(allocatable=1, registrations_at_least=2)
+    mode = os.lstat(plugin_sock(node)).st_mode
+    assert mode & 0o777 == 0o600, oct(mode)
+    assert node.stop_plugin() == 0
+
+
+def case_stale_paths_replaced(node):
+    # What a crashed instance or a container runtime leaves at the path
+    # (a file, an empty directory from a hostPath mount of a missing
+    # file, a symlink) is removed and the plugin serves; a symlink is
+    # never followed: its target survives untouched.
+    sock = plugin_sock(node)
+    outside = os.path.join(node.tmp, "outside")
+    with open(outside, "w") as f:
+        f.write("keep me\n")
+    makers = [("a regular file", lambda: open(sock, "w").close()),
+              ("an empty directory", lambda: os.mkdir(sock)),
+              ("a symlink to a file", lambda: os.symlink(outside, sock)),
+              ("a dangling symlink",
+               lambda: os.symlink(os.path.join(node.tmp, "nowhere"), sock))]
+    node.start_kubelet()
+    for what, make in makers:
+        make()
+        before = node.call("GET", "/node")["registrations"]
+        node.start_plugin()
+        try:
+            node.wait(allocatable=1, registrations_at_least=before + 1,
+                      timeout_ms=10000)
+        except AssertionError as e:
+            raise AssertionError("%s at the path: %s" % (what, e))
+        assert stat.S_ISSOCK(os.lstat(sock).st_mode), what
+        assert stat.S_ISREG(os.lstat(outside).st_mode), what
+        with open(outside) as f:
+            assert f.read() == "keep me\n", what
+        assert node.stop_plugin() == 0, what
+        assert not os.path.lexists(sock), what
+
+
+def case_live_socket_not_stolen(node):
+    # Another process serving on the path keeps it: the plugin exits 1
+    # naming the path, and the other listener still accepts.
+    sock = plugin_sock(node)
+    node.start_kubelet()   # first: it removes every socket in the folder
+    other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    other.bind(sock)
+    other.listen(8)
+    ino = os.lstat(sock).st_ino
+    p = node.start_plugin()
+    try:
+        rc = p.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the plugin did not exit; it took the path "
+                             "over: %s" % node.log_tail())
+    node.plugin = None
+    assert rc == 1, rc
+    log = open(node.plugin_log).read()
+    assert sock in log and "another" in log.lower(), log
+    assert os.lstat(sock).st_ino == ino, "socket file replaced"
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.settimeout(10)
+    client.connect(sock)
+    client.sendall(b"still mine")
+    other.settimeout(10)
+    got = b""
+    while got != b"still mine":   # the plugin's probe may come first
+        conn, _ = other.accept()
+        conn.settimeout(10)
+        got = conn.recv(64)
+        conn.close()
+    client.close()
+    other.close()
+    assert node.call("GET", "/node")["registrations"] == 0
+
+
+def case_live_socket_later_waited_out(node):
+    # Later (not at start) a live socket at our path is waited out, not
+    # taken: our socket was gone and could not be made again (no fds),
+    # and meanwhile another process serves there. The plugin keeps
+    # running without registering, and serves once the other is gone
+    # (here: it crashed, leaving its socket file behind).
+    sock = plugin_sock(node)
+    node.start_kubelet()
+    node.start_plugin()
+    node.wait(allocatable=1, registrations_at_least=1)
+    pid = node.plugin.pid
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (3, hard))
+    node.call("POST", "/restart")
+    wait_for_line(node, sock, "Too many open files")
+    other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    other.bind(sock)
+    other.listen(8)
+    ino = os.lstat(sock).st_ino
+    before = node.call("GET", "/node")["registrations"]
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+    wait_for_line(node, sock, "Another process is serving", "once it")
+    time.sleep(0.3)
+    assert node.plugin.poll() is None, "plugin exited"
+    assert os.lstat(sock).st_ino == ino, "socket file replaced"
+    assert node.call("GET", "/node")["registrations"] == before, \
+        "registered an endpoint it does not serve"
+    other.close()      # a crash: the file stays, nobody accepts
+    node.wait(allocatable=1, connected=True,
+              registrations_at_least=before + 1)
+    assert node.stop_plugin() == 0
+
+
+def remove_tree(path):
+    """rm -rf |path|, again while the plugin serves again in it (it
+    makes its socket anew each time the last one is removed)."""
+    for _ in range(100):
+        try:
+            shutil.rmtree(path)
+            return
+        except OSError:
+            time.sleep(0.01)
+    raise AssertionError("cannot remove %s" % path)
+
+
+def case_dir_recreated(node):
+    # The device-plugins directory removed (or moved away, or removed
+    # with its parent) and created again, then a kubelet restart in it:
+    # the plugin serves in the new directory and registers; and it still
+    # watches the new directory (a second kubelet restart there is
+    # noticed too).
+    parent = os.path.join(node.tmp, "kubelet")
+    os.rmdir(node.dir)
+    node.dir = os.path.join(parent, "device-plugins")
+    os.makedirs(node.dir)
+    node.start_kubelet()
+    node.start_plugin()
+    node.wait(allocatable=1, registrations_at_least=1)
+    for how in ("removed", "removed for a while", "moved away",
+                "removed with its parent"):
+        if how == "moved away":
+            os.rename(node.dir, node.dir + ".old")
+        else:
+            remove_tree(parent if how.endswith("parent") else node.dir)
+        if how != "removed":
+            time.sleep(0.3)   # not a wait: lets the plugin see it gone
+        os.makedirs(node.dir)
+        for _ in range(2):
+            before = node.call("GET", "/node")["registrations"]
+            node.call("POST", "/restart")
+            try:
+                node.wait(allocatable=1, connected=True,
+                          registrations_at_least=before + 1)
+            except AssertionError as e:
+                raise AssertionError("directory %s: %s" % (how, e))
+            assert os.path.exists(plugin_sock(node)), how
+    assert node.stop_plugin() == 0
+
+
+def case_failed_serve_retried(node):
+    # A serve that fails is retried until it works, without a restart:
+    # (1) a directory that is not empty at the path is refused, named,
+    # and never deleted; once emptied it is removed and the plugin
+    # serves; (2) EMFILE (the fd limit lowered under the running plugin)
+    # when the kubelet restarts: served again once fds are back.
+    sock = plugin_sock(node)
+    os.mkdir(sock)
+    keep = os.path.join(sock, "keep")
+    open(keep, "w").close()
+    node.start_kubelet()
+    node.start_plugin()
+    wait_for_line(node, sock, "not empty")
+    time.sleep(0.3)
+    assert node.plugin.poll() is None, "plugin exited"
+    assert os.path.exists(keep), "the directory's content was deleted"
+    assert node.call("GET", "/node")["registrations"] == 0
+    os.unlink(keep)
+    node.wait(allocatable=1, registrations_at_least=1)
+    pid = node.plugin.pid
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (3, hard))
+    before = node.call("GET", "/node")["registrations"]
+    node.call("POST", "/restart")
+    wait_for_line(node, sock, "Too many open files")
+    time.sleep(0.3)
+    assert not os.path.exists(sock), "served with no fds to spare?"
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+    node.wait(allocatable=1, registrations_at_least=before + 1)
+    assert node.stop_plugin() == 0
+
+
+SOCKET_CASES = [
+    ("socket: mode 0600 whatever the umask", "azure-nc6", {},
+     case_socket_owner_only),
+    ("socket: a stale file, empty directory or symlink is replaced",
+     "azure-nc6", {}, case_stale_paths_replaced),
+    ("socket: a live socket is not stolen: exit 1 naming it", "azure-nc6",
+     {}, case_live_socket_not_stolen),
+    ("socket: later, a live socket is waited out, then served",
+     "azure-nc6", {}, case_live_socket_later_waited_out),
+    ("socket: the directory removed and created again: served again",
+     "azure-nc6", {}, case_dir_recreated),
+    ("socket: a failed serve is retried until it works", "azure-nc6", {},
+     case_failed_serve_retried),
+]
+
+
 CASES = [
     ("registers and advertises nvidia.com/gpu: 1", "azure-nc6", {},
      case_registers_and_advertises),
@@ -838,7 +1078,8 @@ CASES = [
     ("health: a failed event registration is retried once the GPU answers",
      "azure-nc24", {}, case_registration_retried),
 ] + [("profile %s advertises every GPU" % p, p, {}, profile_case(p))
-     for p in ("azure-nc6", "azure-nc24", "azure-nd96asr-v4", "dgx-h100")]
+     for p in ("azure-nc6", "azure-nc24", "azure-nd96asr-v4", "dgx-h100")] \
+    + SOCKET_CASES
 
 
 # ---- issue 8: request bounds, id bytes, XID floods, stale watchers ------
