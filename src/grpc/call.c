@@ -51,20 +51,23 @@ call_new(struct conn *conn, int32_t stream_id)
 	grpc_reader_init(&call->reader, conn->server->opts.max_recv_message);
 	STAILQ_INIT(&call->queue);
 	LIST_INSERT_HEAD(&conn->calls, call, link);
+	conn_call_added(conn, call);
 	return call;
 }
 
 static void
 call_drop_queue(struct grpc_call *call)
 {
-	struct grpc_server_stats *st = &call->conn->server->stats;
+	struct grpc_server *server = call->conn->server;
 	struct outmsg *m;
 
 	while ((m = STAILQ_FIRST(&call->queue)) != NULL) {
 		STAILQ_REMOVE_HEAD(&call->queue, link);
+		server_freed(server, m->len);
 		gdp_free(m);
 	}
-	st->queued_bytes -= call->queued;
+	server->stats.queued_bytes -= call->queued;
+	call->conn->queued -= call->queued;
 	call->queued = 0;
 }
 
@@ -83,6 +86,7 @@ call_notify_closed(struct grpc_call *call, enum grpc_close_reason reason)
 void
 call_free(struct grpc_call *call)
 {
+	conn_call_removed(call->conn, call);
 	LIST_REMOVE(call, link);
 	if (call->deadline != NULL)
 		loop_cancel_timer(call->conn->server->loop, call->deadline);
@@ -202,9 +206,11 @@ copy_queued(struct grpc_call *call, uint8_t *buf, size_t length)
 		m->off += n;
 		copied += n;
 		call->queued -= n;
+		call->conn->queued -= n;
 		st->queued_bytes -= n;
 		if (m->off == m->len) {
 			STAILQ_REMOVE_HEAD(&call->queue, link);
+			server_freed(call->conn->server, m->len);
 			gdp_free(m);
 		}
 	}
@@ -239,6 +245,7 @@ read_queue(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
 void
 call_reset(struct grpc_call *call, uint32_t error_code)
 {
+	conn_touch(call->conn);
 	if (nghttp2_submit_rst_stream(call->conn->h2.session,
 	    NGHTTP2_FLAG_NONE, call->stream_id, error_code) != 0)
 		call->conn->closing = true;
@@ -271,6 +278,7 @@ call_kick(struct grpc_call *call)
 
 	if (call->conn->dead || call->conn->closing)
 		return 0;
+	conn_touch(call->conn);
 	if (call->headers_sent) {
 		if (!call->deferred)
 			return 0;
@@ -333,6 +341,7 @@ call_respond_early(struct grpc_call *call, const char *http_status, int code,
 	call->responded = true;
 	(void)set_status(call, code, message); /* stands even without text */
 	call->headers_sent = true;
+	conn_touch(call->conn);
 	if (submit_trailers(call, true, http_status) != 0)
 		(void)call_abort(call);
 }
@@ -403,6 +412,25 @@ call_arm_deadline(struct grpc_call *call, int64_t timeout_ns)
 
 /* ---- the call API ---- */
 
+/*
+ * True when |len| more bytes fit the call's queue and its connection's
+ * (its calls' queues and the output its socket has not taken), the
+ * call's first message included: a client that never reads holds at
+ * most that much.
+ */
+static bool
+room_for(const struct grpc_call *call, size_t len)
+{
+	const struct grpc_server_options *o = &call->conn->server->opts;
+	const struct conn *conn = call->conn;
+
+	return len <= o->max_stream_queue &&
+	    call->queued <= o->max_stream_queue - len &&
+	    conn->queued + h2conn_queued(&conn->h2) <= o->max_conn_queue &&
+	    len <= o->max_conn_queue - conn->queued -
+	    h2conn_queued(&conn->h2);
+}
+
 int
 grpc_call_send(struct grpc_call *call, const ProtobufCMessage *msg)
 {
@@ -416,9 +444,10 @@ grpc_call_send(struct grpc_call *call, const ProtobufCMessage *msg)
 		return -EINVAL;
 	if (call->method->kind == GRPC_METHOD_UNARY && call->sent_msgs > 0)
 		return -EINVAL;
-	if (call->queued > 0 &&
-	    call->queued + len > server->opts.max_stream_queue)
+	if (!room_for(call, GRPC_PREFIX_LEN + len)) {
+		server->stats.sends_refused++;
 		return -ENOBUFS;
+	}
 	m = gdp_malloc(sizeof(*m) + GRPC_PREFIX_LEN + len);
 	if (m == NULL)
 		return -ENOMEM;
@@ -428,6 +457,7 @@ grpc_call_send(struct grpc_call *call, const ProtobufCMessage *msg)
 	protobuf_c_message_pack(msg, m->data + GRPC_PREFIX_LEN);
 	STAILQ_INSERT_TAIL(&call->queue, m, link);
 	call->queued += m->len;
+	call->conn->queued += m->len;
 	call->sent_msgs++;
 	server->stats.queued_bytes += m->len;
 	if (call->queued > server->stats.max_queued_bytes)
@@ -470,6 +500,16 @@ grpc_call_reply(struct grpc_call *call, const ProtobufCMessage *msg)
 		set_status_static(call, GRPC_RESOURCE_EXHAUSTED,
 		    MSG_NO_MEMORY_RESPONSE);
 		(void)call_kick(call);
+		return rc;
+	}
+	if (rc == -ENOBUFS) {
+		const struct grpc_server_options *o = &call->conn->server->opts;
+
+		(void)grpc_call_fail(call, GRPC_RESOURCE_EXHAUSTED, "grpc: no "
+		    "room to queue the response (%zu bytes; limits: %zu per "
+		    "call, %zu per connection)",
+		    protobuf_c_message_get_packed_size(msg) + GRPC_PREFIX_LEN,
+		    o->max_stream_queue, o->max_conn_queue);
 		return rc;
 	}
 	if (rc < 0) {

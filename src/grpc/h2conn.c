@@ -246,3 +246,9 @@ h2conn_close(struct h2conn *c)
 	c->pending = NULL;
 	c->pending_len = c->pending_off = 0;
 }
+
+size_t
+h2conn_queued(const struct h2conn *c)
+{
+	return c->pending_len - c->pending_off;
+}

@@ -73,5 +73,7 @@ int h2conn_flush(struct h2conn *c);
 bool h2conn_finished(const struct h2conn *c);
 /* Stops watching, closes the socket, deletes the session. Idempotent. */
 void h2conn_close(struct h2conn *c);
+/* Bytes of output the socket has not taken yet. */
+size_t h2conn_queued(const struct h2conn *c);
 
 #endif /* GDP_GRPC_H2CONN_H */

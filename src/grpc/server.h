@@ -17,6 +17,12 @@
  * 4, then RST_STREAM(CANCEL) if the client has not half-closed); GOAWAY on
  * shutdown. Closed streams are not retained (memory stays flat).
  *
+ * Every resource a peer can make the server hold is bounded, per peer and
+ * in all (struct grpc_server_options; docs/grpc.md says what a peer sees
+ * at each limit): connections, streams, header bytes, bytes of unfinished
+ * request messages, queued output, and the time a connection may take to
+ * send its preface, to finish a request, or stay without a stream.
+ *
  * Ownership: the server owns every call. A call handed to a handler stays
  * valid until the application ends it (grpc_call_reply/finish/fail, with
  * whatever result) or, if the client goes away or the deadline passes
@@ -79,14 +85,53 @@ enum grpc_close_reason {
 typedef void (*grpc_close_cb)(struct grpc_call *call,
     enum grpc_close_reason reason, void *arg);
 
+/* Something the server met that its owner may want to log. */
+enum grpc_server_event {
+	/* accept(2) failed for want of descriptors (|err| = EMFILE or
+	 * ENFILE) or memory: the listener rests, then accepts again. Told
+	 * once per episode (again only after an accept has worked). */
+	GRPC_SERVER_ACCEPT_PAUSED,
+};
+
+typedef void (*grpc_server_event_cb)(enum grpc_server_event event, int err,
+    void *arg);
+
+/*
+ * Limits (docs/grpc.md has each one's default, why the kubelet never meets
+ * it and what a peer sees when it does). 0 means the default everywhere;
+ * a negative timeout means none.
+ */
 struct grpc_server_options {
 	/* Largest request message accepted (default 4 MiB). */
 	uint32_t max_recv_message;
-	/* Bytes a streaming call may queue before sends are refused
-	 * (default 8 MiB). */
+	/* Bytes one call may have queued, its first message included;
+	 * a send past it gets -ENOBUFS (default 8 MiB). */
 	size_t max_stream_queue;
-	/* Advertised SETTINGS_MAX_CONCURRENT_STREAMS (default 1024). */
+	/* Advertised and enforced SETTINGS_MAX_CONCURRENT_STREAMS
+	 * (default 128). */
 	uint32_t max_concurrent_streams;
+	/* Connections at once; at the cap a new one is still accepted and
+	 * the one longest without progress is sent away (default 128). */
+	uint32_t max_connections;
+	/* Bytes buffered for unfinished request messages, per connection
+	 * and in all (defaults 16 MiB and 64 MiB). */
+	size_t max_partial_per_conn;
+	size_t max_partial_total;
+	/* Bytes queued for output on one connection, in its calls' queues
+	 * and its socket buffer (default 16 MiB). */
+	size_t max_conn_queue;
+	/* Advertised and enforced SETTINGS_MAX_HEADER_LIST_SIZE, as
+	 * RFC 9113 counts it (default 16 KiB). */
+	uint32_t max_header_list;
+	/* Time from accept to the client's preface and SETTINGS (default
+	 * 10 s); from a stream's HEADERS to its END_STREAM (default 30 s);
+	 * a connection may stay without a stream (default 5 min). */
+	int64_t preface_timeout_ms;
+	int64_t request_timeout_ms;
+	int64_t idle_timeout_ms;
+	/* Told about events worth a log line (NULL: nobody). */
+	grpc_server_event_cb on_event;
+	void *event_arg;
 };
 
 struct grpc_server_stats {
@@ -97,6 +142,21 @@ struct grpc_server_stats {
 	uint64_t deadline_cancelled;
 	uint64_t queued_bytes;       /* in stream queues, not yet in HTTP/2 */
 	uint64_t max_queued_bytes;   /* most ever queued on one call */
+	/* Limits met (each: connections sent away, or calls refused). */
+	uint64_t conns_evicted;      /* at max_connections, or EMFILE */
+	uint64_t partial_calmed;     /* over a partial-bytes limit */
+	uint64_t preface_timeouts;
+	uint64_t request_timeouts;
+	uint64_t idle_timeouts;
+	uint64_t headers_too_large;
+	uint64_t sends_refused;      /* -ENOBUFS from grpc_call_send */
+	uint64_t accept_pauses;      /* accept(2) rested after a failure */
+	/* Bytes now held in unfinished request messages. */
+	uint64_t partial_bytes;
+	/* Connections the before-sleep hook flushed, all turns together:
+	 * it visits only connections with something to send. */
+	uint64_t flush_visits;
+	uint64_t trims;              /* heap given back with malloc_trim */
 };
 
 /*
@@ -122,7 +182,8 @@ struct grpc_server *grpc_server_new(struct loop *loop,
 int grpc_server_listen(struct grpc_server *server, const char *path);
 /*
  * Serves an already connected socket (used by the fuzzer and by tests on a
- * socketpair). Takes ownership of |fd|, which is closed on failure.
+ * socketpair), as if accepted: at max_connections another connection is
+ * sent away first. Takes ownership of |fd|, which is closed on failure.
  * Returns 0 (also when the socket fails at the first write: the
  * connection then closes at once), -ENOMEM, or loop_add_fd()'s error.
  */
@@ -149,8 +210,10 @@ const char *grpc_server_path(const struct grpc_server *server);
 /*
  * Sends a message on |call| (unary: at most one before finishing); |msg|
  * is encoded before this returns and stays the caller's. Returns 0;
- * -ENOBUFS when the call's queue is over max_stream_queue (the message is
- * not queued; try again later, or coalesce); -EPIPE once the call is
+ * -ENOBUFS when it does not fit max_stream_queue with what the call has
+ * queued, or max_conn_queue with what its connection has (the message is
+ * not queued; try again later, or coalesce; a first message too big for
+ * either never fits); -EPIPE once the call is
  * finished; -EINVAL for a second message on a unary call or one over
  * 4 GiB; -ENOMEM when the message could not be queued, or the call had to
  * be reset for want of memory (its close callback then follows, with
@@ -170,8 +233,9 @@ int grpc_call_fail(struct grpc_call *call, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /*
  * grpc_call_send(msg) then grpc_call_finish(GRPC_OK). If the send fails,
- * the call still ends: RESOURCE_EXHAUSTED for -ENOMEM, INTERNAL (naming
- * the error) for -EINVAL or -ENOBUFS; that error is returned. -EPIPE when
+ * the call still ends: RESOURCE_EXHAUSTED for -ENOMEM and for -ENOBUFS
+ * (naming the limits), INTERNAL (naming the error) for -EINVAL; that error
+ * is returned. -EPIPE when
  * the call had already ended. The call belongs to the server afterwards.
  */
 int grpc_call_reply(struct grpc_call *call, const ProtobufCMessage *msg);

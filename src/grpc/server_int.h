@@ -7,6 +7,16 @@
  * dispatch, and its strings. A call is freed only by call_free(), from
  * nghttp2's stream-close callback or from conn_destroy(); never inside a
  * handler or a close callback.
+ *
+ * Bookkeeping for the limits (server.c): every connection is on one
+ * eviction list (fresh: never made progress; ranked: by last progress,
+ * stalest first), on at most one wait list (preface or idle, in the order
+ * the wait began: all waits of a kind have the same timeout, so the head
+ * is always the next to expire) and on the dirty list while it has output
+ * to flush; every call whose request is unfinished is on the requests
+ * list, in the order its stream opened. All of it is O(1) per event, so a
+ * loop turn costs what the busy connections cost, however many idle ones
+ * there are.
  */
 #ifndef GDP_GRPC_SERVER_INT_H
 #define GDP_GRPC_SERVER_INT_H
@@ -37,6 +47,7 @@ struct grpc_call {
 	struct grpc_request_head head;   /* what the request headers said */
 	struct grpc_reader reader;
 	ProtobufCMessage *request;       /* decoded, until dispatch */
+	size_t request_len;              /* its wire size */
 	unsigned nmsgs;
 	int64_t deadline_ns;             /* loop_now_ns() clock; 0: none */
 
@@ -48,12 +59,19 @@ struct grpc_call {
 	bool deferred;                   /* data provider waiting */
 	bool deadline_hit;
 	bool trailers_queued;            /* the status is with nghttp2 */
+	bool headers_done;               /* the request's HEADERS are in */
+	bool headers_too_large;          /* over max_header_list */
+	bool in_requests;                /* on server->requests */
 	int status;
 	char *status_msg;                /* percent-encoded, or NULL */
 	const char *status_static;       /* used when status_msg is NULL */
 
 	STAILQ_HEAD(outmsg_queue, outmsg) queue;
 	size_t queued;
+	size_t partial;                  /* bytes the reader holds */
+	size_t header_bytes;             /* RFC 9113 header list size */
+	int64_t opened_ms;               /* when its stream opened */
+	TAILQ_ENTRY(grpc_call) req_link; /* in server->requests */
 	size_t sent_msgs;
 	struct loop_timer *deadline;
 	grpc_close_cb close_cb;
@@ -61,14 +79,33 @@ struct grpc_call {
 	void *data;
 };
 
+enum conn_wait {
+	CONN_WAIT_NONE,
+	CONN_WAIT_PREFACE,               /* for the client's SETTINGS */
+	CONN_WAIT_IDLE,                  /* for a stream */
+};
+
 struct conn {
 	struct grpc_server *server;
 	struct h2conn h2;
 	LIST_ENTRY(conn) link;           /* in server->conns */
+	TAILQ_ENTRY(conn) rank_link;     /* in server->fresh or ->ranked */
+	TAILQ_ENTRY(conn) wait_link;     /* in the list of its wait */
+	TAILQ_ENTRY(conn) dirty_link;    /* in server->dirty */
 	LIST_HEAD(call_list, grpc_call) calls;
+	unsigned ncalls;
+	enum conn_wait wait;
+	int64_t wait_since_ms;
+	size_t partial;                  /* its calls' partial bytes */
+	size_t queued;                   /* its calls' queued bytes */
+	bool progressed;                 /* on ranked, not fresh */
+	bool preface_done;
+	bool dirty;
 	bool dead;                       /* reap without flushing */
 	bool closing;                    /* reap after a last flush */
 };
+
+TAILQ_HEAD(conn_queue, conn);
 
 struct grpc_server {
 	struct loop *loop;
@@ -82,9 +119,34 @@ struct grpc_server {
 	int listen_fd;
 	char *path;
 	LIST_HEAD(conn_list, conn) conns;
+	struct conn_queue fresh, ranked;      /* eviction order */
+	struct conn_queue preface_wait, idle_wait;
+	struct conn_queue dirty;
+	TAILQ_HEAD(call_queue, grpc_call) requests;
+	struct loop_timer *sweep;             /* the timeouts */
+	int64_t sweep_at_ms;                  /* its next run */
+	bool in_sweep;
+	struct loop_timer *accept_rest;       /* after an accept failure */
+	int64_t accept_rest_ms;               /* the next rest's length */
+	bool accept_paused;
+	bool accept_told;                     /* on_event ran this episode */
+	size_t partial_total;
+	size_t trim_debt;                     /* bytes freed since a trim */
 	bool shutting_down;
 	bool hooked;
 };
+
+/* ---- server.c, for call.c ---- */
+
+/* |conn| has output for nghttp2 to send: the before-sleep hook flushes it. */
+void conn_touch(struct conn *conn);
+/* A call was made, or is about to be freed, on its connection. */
+void conn_call_added(struct conn *conn, struct grpc_call *call);
+void conn_call_removed(struct conn *conn, struct grpc_call *call);
+/* Brings the partial-message accounting up to date with |call|'s reader. */
+void call_account_partial(struct grpc_call *call);
+/* Counts |bytes| freed towards the next malloc_trim(). */
+void server_freed(struct grpc_server *server, size_t bytes);
 
 /* ---- call.c ---- */
 
