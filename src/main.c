@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
@@ -35,6 +36,9 @@
 #include "version.h"
 
 #define DEFAULT_SOCKET_DIR "/var/lib/kubelet/device-plugins"
+/* Descriptors kept out of the connection cap's reach: NVML's device
+ * files, the loop's, the registration socket, inotify. */
+#define FD_RESERVE 64
 
 struct daemon {
 	struct config cfg;
@@ -47,8 +51,58 @@ struct daemon {
 	struct health_monitor *health;
 	struct kubelet_link *link;
 	char socket_dir[4096];
+	struct grpc_server_options server_opts;
 	int exit_code;
 };
+
+static int64_t
+no_limit_if_0(int64_t ms)
+{
+	return ms > 0 ? ms : -1;
+}
+
+/*
+ * The connection cap, below the descriptor limit with room to spare: our
+ * own connections then never use up the descriptors that registering
+ * with the kubelet and accepting its next connection need.
+ */
+static uint32_t
+connection_cap(int64_t wanted)
+{
+	struct rlimit rl;
+	rlim_t room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return (uint32_t)wanted;
+	room = rl.rlim_cur > 2 * FD_RESERVE ? rl.rlim_cur - FD_RESERVE :
+	    rl.rlim_cur / 2;
+	if (room < 1)
+		room = 1;
+	if ((rlim_t)wanted <= room)
+		return (uint32_t)wanted;
+	log_info("--max-connections=%lld lowered to %llu: the descriptor "
+	    "limit is %llu", (long long)wanted, (unsigned long long)room,
+	    (unsigned long long)rl.rlim_cur);
+	return (uint32_t)room;
+}
+
+/* The gRPC server's limits, from the flags (checked there). */
+static void
+server_options_of(const struct config *cfg, struct grpc_server_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->max_connections = connection_cap(cfg->max_connections);
+	o->max_concurrent_streams = (uint32_t)cfg->max_streams_per_connection;
+	o->max_partial_per_conn = (size_t)cfg->max_partial_per_connection;
+	o->max_partial_total = (size_t)cfg->max_partial_total;
+	o->max_stream_queue = (size_t)cfg->max_output_per_call;
+	o->max_conn_queue = (size_t)cfg->max_output_per_connection;
+	o->max_header_list = (uint32_t)cfg->max_header_list_size;
+	/* 0 on the command line is "no limit"; for the server, -1. */
+	o->preface_timeout_ms = no_limit_if_0(cfg->preface_timeout_ms);
+	o->request_timeout_ms = no_limit_if_0(cfg->request_timeout_ms);
+	o->idle_timeout_ms = no_limit_if_0(cfg->idle_timeout_ms);
+}
 
 /* Loads and initialises NVML; logs why not (with what to check). */
 static int
@@ -164,6 +218,8 @@ plugin_for(struct daemon *d, struct resource *res, struct plugin **p)
 		return 1;
 	}
 	*p = plugin_new(d->loop, res, d->socket_dir);
+	if (*p != NULL)
+		plugin_set_server_options(*p, &d->server_opts);
 	if (*p == NULL && errno == ENAMETOOLONG) {
 		log_error("Cannot serve '%s': the socket path %s/%s is longer "
 		    "than the %zu bytes a unix socket path may have; give "
@@ -466,6 +522,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	server_options_of(&d.cfg, &d.server_opts);
 	socket_dir_of(d.cfg.kubelet_socket, d.socket_dir,
 	    sizeof(d.socket_dir));
 	if (d.cfg.config_file[0] != '\0')

@@ -14,7 +14,13 @@
 #include <string.h>
 #include <strings.h>
 
-enum kind { KIND_STRING, KIND_BOOL, KIND_DURATION };
+enum kind {
+	KIND_STRING,
+	KIND_BOOL,
+	KIND_DURATION,
+	KIND_COUNT,               /* a whole number, 1 to max */
+	KIND_SIZE,                /* bytes, 1 to max; K/M/G suffixes */
+};
 
 struct setting {
 	const char *flags[3];     /* long names, without "--" */
@@ -24,6 +30,12 @@ struct setting {
 	size_t offset;            /* into struct config */
 	const char *help;
 };
+
+/* The largest count and size accepted (a size past what memory holds is
+ * no limit; --max-header-list-size has its own, in check_values()). */
+#define MAX_COUNT 1000000
+#define MAX_SIZE ((int64_t)1 << 40)
+#define MAX_HEADER_LIST ((int64_t)16 << 20)
 
 #define OFF(field) offsetof(struct config, field)
 
@@ -71,6 +83,42 @@ static const struct setting settings[] = {
 	  { "GDP_HEALTH_UNHEALTHY_WITHOUT_EVENTS" }, KIND_BOOL, "true",
 	  OFF(health_unhealthy_without_events), "mark GPUs unhealthy while "
 	  "NVML health events cannot be had" },
+	/* The gRPC server's limits; docs/grpc.md says why these defaults
+	 * are far above what the kubelet uses. */
+	{ { "max-connections" }, { "GDP_MAX_CONNECTIONS" }, KIND_COUNT,
+	  "128", OFF(max_connections), "connections at once; at the cap "
+	  "the one longest without progress is closed" },
+	{ { "max-streams-per-connection" },
+	  { "GDP_MAX_STREAMS_PER_CONNECTION" }, KIND_COUNT, "128",
+	  OFF(max_streams_per_connection), "concurrent streams per "
+	  "connection (SETTINGS_MAX_CONCURRENT_STREAMS)" },
+	{ { "max-partial-bytes-per-connection" },
+	  { "GDP_MAX_PARTIAL_BYTES_PER_CONNECTION" }, KIND_SIZE, "16Mi",
+	  OFF(max_partial_per_connection), "bytes of unfinished request "
+	  "messages one connection may hold" },
+	{ { "max-partial-bytes-total" }, { "GDP_MAX_PARTIAL_BYTES_TOTAL" },
+	  KIND_SIZE, "64Mi", OFF(max_partial_total), "bytes of unfinished "
+	  "request messages all connections may hold" },
+	{ { "max-queued-output-per-call" },
+	  { "GDP_MAX_QUEUED_OUTPUT_PER_CALL" }, KIND_SIZE, "8Mi",
+	  OFF(max_output_per_call), "bytes of answers queued on one call "
+	  "(its first included)" },
+	{ { "max-queued-output-per-connection" },
+	  { "GDP_MAX_QUEUED_OUTPUT_PER_CONNECTION" }, KIND_SIZE, "16Mi",
+	  OFF(max_output_per_connection), "bytes of answers queued on one "
+	  "connection" },
+	{ { "max-header-list-size" }, { "GDP_MAX_HEADER_LIST_SIZE" },
+	  KIND_SIZE, "16Ki", OFF(max_header_list_size), "bytes of request "
+	  "headers per stream (SETTINGS_MAX_HEADER_LIST_SIZE)" },
+	{ { "preface-timeout" }, { "GDP_PREFACE_TIMEOUT" }, KIND_DURATION,
+	  "10s", OFF(preface_timeout_ms), "a new connection must send its "
+	  "HTTP/2 preface within this (0: no limit)" },
+	{ { "request-timeout" }, { "GDP_REQUEST_TIMEOUT" }, KIND_DURATION,
+	  "30s", OFF(request_timeout_ms), "a request must be complete this "
+	  "long after its stream opens (0: no limit)" },
+	{ { "idle-timeout" }, { "GDP_IDLE_TIMEOUT" }, KIND_DURATION, "5m",
+	  OFF(idle_timeout_ms), "a connection without a stream is closed "
+	  "after this (0: never)" },
 };
 
 static const struct setting id_strategy_setting = {
@@ -117,10 +165,58 @@ parse_duration(const char *v, int64_t *ms)
 	return -EINVAL;
 }
 
+/* "64", "16Ki", "16KiB", "4M", "1G" (binary multiples), from 1 to the
+ * kind's maximum. */
+static int
+parse_number(const char *v, bool sized, int64_t *out)
+{
+	static const struct { const char *unit; int64_t mult; } units[] = {
+		{ "", 1 }, { "B", 1 },
+		{ "K", 1 << 10 }, { "Ki", 1 << 10 }, { "KiB", 1 << 10 },
+		{ "M", 1 << 20 }, { "Mi", 1 << 20 }, { "MiB", 1 << 20 },
+		{ "G", 1 << 30 }, { "Gi", 1 << 30 }, { "GiB", 1 << 30 },
+	};
+	size_t nunits = sized ? sizeof(units) / sizeof(units[0]) : 1;
+	int64_t max = sized ? MAX_SIZE : MAX_COUNT;
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno != 0 || end == v || v[0] == '-' || v[0] == '+' || n < 1)
+		return -EINVAL;
+	for (size_t i = 0; i < nunits; i++)
+		if (strcmp(end, units[i].unit) == 0) {
+			if (n > max / units[i].mult)
+				return -ERANGE;
+			*out = n * units[i].mult;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static int
+store_number(struct config *cfg, const struct setting *s, const char *value,
+    const char *source, char *err, size_t errlen)
+{
+	bool sized = s->kind == KIND_SIZE;
+
+	if (parse_number(value, sized, (int64_t *)((char *)cfg +
+	    s->offset)) == 0)
+		return 0;
+	snprintf(err, errlen, "%s: \"%s\" is not %s from 1 to %lld%s",
+	    source, value, sized ? "a size in bytes" : "a whole number",
+	    (long long)(sized ? MAX_SIZE : MAX_COUNT), sized ? " (suffixes "
+	    "K, M, G: 1024, 1024^2, 1024^3)" : "");
+	return -EINVAL;
+}
+
 static int
 store(struct config *cfg, const struct setting *s, const char *value,
     const char *source, char *err, size_t errlen)
 {
+	if (s->kind == KIND_COUNT || s->kind == KIND_SIZE)
+		return store_number(cfg, s, value, source, err, errlen);
 	if (s->kind == KIND_DURATION) {
 		if (parse_duration(value, (int64_t *)((char *)cfg +
 		    s->offset)) == 0)
@@ -237,6 +333,12 @@ check_values(struct config *cfg, const char *id_strategy, char *err,
 		snprintf(err, errlen, "invalid --device-list-strategy option: "
 		    "%s (envvar is supported so far)",
 		    cfg->device_list_strategy);
+		return -EINVAL;
+	}
+	if (cfg->max_header_list_size > MAX_HEADER_LIST) {
+		snprintf(err, errlen, "--max-header-list-size: %lld is over "
+		    "the %lld bytes allowed", (long long)cfg->max_header_list_size,
+		    (long long)MAX_HEADER_LIST);
 		return -EINVAL;
 	}
 	if (cfg->dev_root[0] == '\0')

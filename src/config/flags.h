@@ -36,6 +36,17 @@ struct config {
 	bool health_unhealthy_without_events;
 	const char *disable_healthchecks; /* DP_DISABLE_HEALTHCHECKS */
 	const char *enable_healthchecks;  /* DP_ENABLE_HEALTHCHECKS */
+	/* The gRPC server's limits (docs/grpc.md); timeouts 0: none. */
+	int64_t max_connections;
+	int64_t max_streams_per_connection;
+	int64_t max_partial_per_connection;   /* bytes */
+	int64_t max_partial_total;
+	int64_t max_output_per_call;
+	int64_t max_output_per_connection;
+	int64_t max_header_list_size;
+	int64_t preface_timeout_ms;
+	int64_t request_timeout_ms;
+	int64_t idle_timeout_ms;
 	bool help;
 	bool version;
 };

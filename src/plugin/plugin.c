@@ -27,6 +27,7 @@
 #include "grpc/server.h"
 #include "requests.pb-c.h"
 #include "util/alloc.h"
+#include "util/log.h"
 
 /*
  * A stream whose queue still held an older list at the last change is
@@ -54,6 +55,7 @@ struct plugin {
 	const char *endpoint;       /* into socket_path */
 	ino_t socket_ino;           /* 0: not listening */
 	struct grpc_server *server;
+	struct grpc_server_options opts;
 	LIST_HEAD(watcher_list, watcher) watchers;
 	struct watcher_list stale;  /* the stale ones, linked by stale_link */
 	struct loop_timer *resend;
@@ -321,15 +323,38 @@ plugin_new(struct loop *loop, struct resource *res, const char *socket_dir)
 	return p;
 }
 
+void
+plugin_set_server_options(struct plugin *p,
+    const struct grpc_server_options *opts)
+{
+	p->opts = *opts;
+}
+
+static void
+on_server_event(enum grpc_server_event event, int err, void *arg)
+{
+	struct plugin *p = arg;
+
+	if (event == GRPC_SERVER_ACCEPT_PAUSED)
+		log_warn("Cannot accept connections on %s: %s; pausing "
+		    "accepts for up to a second at a time until it works "
+		    "again", p->socket_path, strerror(err));
+}
+
 int
 plugin_serve(struct plugin *p)
 {
+	struct grpc_server_options opts = p->opts;
 	struct stat st;
 	int rc;
 
 	plugin_stop(p);
+	if (opts.on_event == NULL) {
+		opts.on_event = on_server_event;
+		opts.event_arg = p;
+	}
 	p->server = grpc_server_new(p->loop, methods,
-	    sizeof(methods) / sizeof(methods[0]), p, NULL);
+	    sizeof(methods) / sizeof(methods[0]), p, &opts);
 	if (p->server == NULL)
 		return -errno;
 	rc = grpc_server_listen(p->server, p->socket_path);

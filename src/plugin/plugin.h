@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "grpc/server.h"
 #include "loop/loop.h"
 #include "resources/resources.h"
 
@@ -28,6 +29,13 @@ struct plugin;
  */
 struct plugin *plugin_new(struct loop *loop, struct resource *res,
     const char *socket_dir);
+/*
+ * The gRPC server's limits for the next plugin_serve() (copied; zeros are
+ * the server's defaults, which is what a plugin starts with). An accept
+ * failure is logged once per episode, unless |opts| has its own on_event.
+ */
+void plugin_set_server_options(struct plugin *p,
+    const struct grpc_server_options *opts);
 /*
  * Starts serving, or serves again on a fresh socket (after the kubelet
  * deleted ours): open streams are ended, a stale socket file is replaced.

@@ -1004,7 +1004,87 @@ SOCKET_CASES = [
 ]
 
 
+# ---- issue 8: the gRPC server's limits, seen from outside ------------
+
+LIMIT_FLAGS = ("max-connections", "max-streams-per-connection",
+               "max-partial-bytes-per-connection", "max-partial-bytes-total",
+               "max-queued-output-per-call",
+               "max-queued-output-per-connection", "max-header-list-size",
+               "preface-timeout", "request-timeout", "idle-timeout")
+
+
+def case_limit_flags(node):
+    # Each limit has a flag and a GDP_* variable that --help lists, and a
+    # bad value is refused naming it.
+    out = subprocess.run([PLUGIN, "--help"], capture_output=True,
+                         text=True, timeout=10)
+    assert out.returncode == 0, out
+    for flag in LIMIT_FLAGS:
+        env = "GDP_" + flag.upper().replace("-", "_")
+        assert "--" + flag in out.stdout and env in out.stdout, flag
+        bad = subprocess.run([PLUGIN, "--%s=-3" % flag], env=node.env,
+                             capture_output=True, text=True, timeout=10)
+        assert bad.returncode == 2 and "--" + flag in bad.stderr, bad
+        bad = subprocess.run([PLUGIN], env=dict(node.env, **{env: "x"}),
+                             capture_output=True, text=True, timeout=10)
+        assert bad.returncode == 2 and env in bad.stderr, bad
+
+
+def daemon_cpu_ns(pid):
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            pass  # a thread that just ended
+    return total
+
+
+def case_fd_limit_flood(node):
+    # Issue 8 R5: at a low descriptor limit, 150 connections that never
+    # say anything neither spin the loop (EMFILE on accept spun at 100 %)
+    # nor lock the kubelet out: its connection keeps working, and after a
+    # kubelet restart the plugin registers and is dialled back again.
+    import resource
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    node.start_kubelet()
+    node.plugin = subprocess.Popen(
+        [PLUGIN, "--kubelet-socket", os.path.join(node.dir, "kubelet.sock"),
+         "--sysfs-root", node.sysfs], env=node.env,
+        stdout=subprocess.DEVNULL, stderr=open(node.plugin_log, "a"),
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
+                                              (64, hard)))
+    node.wait(allocatable=1, registrations_at_least=1)
+    uuid = profile_uuids(node.profile)[0]
+    held = []
+    for _ in range(150):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(2)
+        try:
+            s.connect(os.path.join(node.dir, "nvidia-gpu.sock"))
+        except OSError:
+            pass  # the backlog is full: a spinning plugin accepts nothing
+        held.append(s)
+    time.sleep(0.5)
+    cpu = daemon_cpu_ns(node.plugin.pid)
+    time.sleep(2)
+    cpu = daemon_cpu_ns(node.plugin.pid) - cpu
+    assert cpu < 200_000_000, "%.2f s of CPU in 2 s idle" % (cpu / 1e9)
+    assert envs_of(node.allocate([uuid]))["NVIDIA_VISIBLE_DEVICES"] == uuid
+    before = node.call("GET", "/node")["registrations"]
+    node.call("POST", "/restart")
+    node.wait(allocatable=1, registrations_at_least=before + 1)
+    assert envs_of(node.allocate([uuid]))["NVIDIA_VISIBLE_DEVICES"] == uuid
+    for s in held:
+        s.close()
+
+
 CASES = [
+    ("the server's limits: flags, variables, --help, bad values",
+     "azure-nc6", {}, case_limit_flags),
+    ("a flood of idle connections at a low fd limit: no spin, kubelet "
+     "served", "azure-nc6", {}, case_fd_limit_flood),
     ("registers and advertises nvidia.com/gpu: 1", "azure-nc6", {},
      case_registers_and_advertises),
     ("ListAndWatch lists every GPU, Healthy, with NUMA", "azure-nc24", {},
