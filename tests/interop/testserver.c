@@ -28,7 +28,8 @@ static int
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: grpc-testserver --socket PATH [--max-queue BYTES]\n");
+	    "usage: grpc-testserver --socket PATH [--max-queue BYTES] "
+	    "[--max-connections N]\n");
 	return 2;
 }
 
@@ -38,6 +39,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "max-queue", required_argument, NULL, 'q' },
+		{ "max-connections", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct grpc_server_options opts = { 0 };
@@ -51,6 +53,9 @@ main(int argc, char **argv)
 			path = optarg;
 		else if (c == 'q')
 			opts.max_stream_queue = strtoul(optarg, NULL, 10);
+		else if (c == 'c')
+			opts.max_connections = (uint32_t)strtoul(optarg, NULL,
+			    10);
 		else
 			return usage();
 	}
