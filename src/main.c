@@ -38,7 +38,7 @@
 #define DEFAULT_SOCKET_DIR "/var/lib/kubelet/device-plugins"
 /* Descriptors kept out of the connection cap's reach: NVML's device
  * files, the loop's, the registration socket, inotify. */
-#define FD_RESERVE 64
+#define FD_RESERVE ((rlim_t)64)
 
 struct daemon {
 	struct config cfg;

@@ -53,7 +53,7 @@
 #define DEFAULT_MAX_HEADER_LIST 16384
 #define DEFAULT_PREFACE_TIMEOUT_MS 10000
 #define DEFAULT_REQUEST_TIMEOUT_MS 30000
-#define DEFAULT_IDLE_TIMEOUT_MS (5 * 60000)
+#define DEFAULT_IDLE_TIMEOUT_MS (5 * 60000LL)
 #define STREAM_WINDOW (1 << 20)
 #define CONN_WINDOW (4 << 20)
 /* The listener's rest after an accept failure: first, and longest. */
