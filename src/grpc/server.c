@@ -88,6 +88,9 @@ conn_progress(struct conn *conn)
 {
 	struct grpc_server *server = conn->server;
 
+	if (conn->progressed && TAILQ_LAST(&server->ranked, conn_queue) ==
+	    conn)
+		return;   /* already last in line */
 	TAILQ_REMOVE(conn->progressed ? &server->ranked : &server->fresh, conn,
 	    rank_link);
 	conn->progressed = true;
@@ -213,6 +216,8 @@ call_account_partial(struct grpc_call *call)
 	struct grpc_server *server = conn->server;
 	size_t now = call->reader.msg != NULL ? call->reader.msg_len : 0;
 
+	if (now == call->partial)
+		return;
 	conn->partial = conn->partial - call->partial + now;
 	server->partial_total = server->partial_total - call->partial + now;
 	server->stats.partial_bytes = server->partial_total;
