@@ -86,6 +86,10 @@ call_notify_closed(struct grpc_call *call, enum grpc_close_reason reason)
 void
 call_free(struct grpc_call *call)
 {
+	if (call->request != NULL)
+		protobuf_c_message_free_unpacked(call->request,
+		    gdp_protobuf_allocator());
+	call->request = NULL;
 	conn_call_removed(call->conn, call);
 	LIST_REMOVE(call, link);
 	if (call->deadline != NULL)
@@ -93,9 +97,6 @@ call_free(struct grpc_call *call)
 	call_drop_queue(call);
 	grpc_reader_reset(&call->reader);
 	grpc_request_head_reset(&call->head);
-	if (call->request != NULL)
-		protobuf_c_message_free_unpacked(call->request,
-		    gdp_protobuf_allocator());
 	gdp_free(call->status_msg);
 	gdp_free(call);
 }

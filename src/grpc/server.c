@@ -63,8 +63,16 @@
  * is counted for (its nghttp2 session and buffers, roughly). */
 #define TRIM_AFTER ((size_t)16 << 20)
 #define CONN_FOOTPRINT ((size_t)16 << 10)
-/* A decoded request is counted at this many times its wire size. */
-#define DECODED_FACTOR 8
+/*
+ * A request may decode to at most this many times its wire size, plus
+ * the slack (protobuf-c makes a small allocation per field: 4 MiB of
+ * two-byte unknown fields decoded to 180 MB). The kubelet's requests
+ * are a few hundred bytes, far inside the slack.
+ */
+#define DECODE_FACTOR 16
+#define DECODE_SLACK ((size_t)64 << 10)
+/* What malloc adds to each allocation, roughly. */
+#define MALLOC_OVERHEAD 16
 #define NEVER INT64_MAX
 
 static void conn_destroy(struct conn *conn);
@@ -214,7 +222,8 @@ call_account_partial(struct grpc_call *call)
 {
 	struct conn *conn = call->conn;
 	struct grpc_server *server = conn->server;
-	size_t now = call->reader.msg != NULL ? call->reader.msg_len : 0;
+	size_t now = (call->reader.msg != NULL ? call->reader.msg_len : 0) +
+	    (call->request != NULL ? call->decoded : 0);
 
 	if (now == call->partial)
 		return;
@@ -226,17 +235,27 @@ call_account_partial(struct grpc_call *call)
 	call->partial = now;
 }
 
-/* Drops what |conn|'s calls hold of unfinished messages. */
+/* Lets go of |call|'s unfinished message and undispatched request; the
+ * rest of its body is ignored. */
+static void
+call_drop_request(struct grpc_call *call)
+{
+	grpc_reader_reset(&call->reader);
+	call->reader.failed = true;   /* takes nothing more */
+	if (call->request != NULL)
+		protobuf_c_message_free_unpacked(call->request,
+		    gdp_protobuf_allocator());
+	call->request = NULL;
+	call_account_partial(call);
+}
+
 static void
 conn_drop_partials(struct conn *conn)
 {
 	struct grpc_call *call;
 
-	LIST_FOREACH(call, &conn->calls, link) {
-		grpc_reader_reset(&call->reader);
-		call->reader.failed = true;   /* takes nothing more */
-		call_account_partial(call);
-	}
+	LIST_FOREACH(call, &conn->calls, link)
+		call_drop_request(call);
 }
 
 static struct conn *
@@ -316,10 +335,40 @@ check_request_headers(struct grpc_call *call)
 		    "grpc: out of memory for the call's deadline");
 }
 
+/* protobuf-c's allocator while a request decodes: counts, and refuses
+ * past the budget. Freed memory goes back through gdp_free() as usual. */
+struct decode_budget {
+	size_t used;
+	size_t max;
+	bool refused;
+};
+
+static void *
+budget_alloc(void *data, size_t size)
+{
+	struct decode_budget *b = data;
+
+	if (size > b->max || b->used + MALLOC_OVERHEAD > b->max - size) {
+		b->refused = true;
+		return NULL;
+	}
+	b->used += size + MALLOC_OVERHEAD;
+	return gdp_malloc(size);
+}
+
+static void
+budget_free(void *data, void *p)
+{
+	gdp_free(p);
+}
+
 static int
 on_request_message(const uint8_t *msg, size_t len, void *arg)
 {
 	struct grpc_call *call = arg;
+	struct decode_budget b = { 0, DECODE_FACTOR * len + DECODE_SLACK,
+		false };
+	ProtobufCAllocator a = { budget_alloc, budget_free, &b };
 
 	if (++call->nmsgs > 1) {
 		call_respond_early_fmt(call, GRPC_UNIMPLEMENTED,
@@ -327,9 +376,16 @@ on_request_message(const uint8_t *msg, size_t len, void *arg)
 		    call->method->path);
 		return -EPROTO;
 	}
-	call->request_len = len;
-	call->request = protobuf_c_message_unpack(call->method->request,
-	    gdp_protobuf_allocator(), len, msg);
+	call->request = protobuf_c_message_unpack(call->method->request, &a,
+	    len, msg);
+	/* Until dispatch it counts as an unfinished request. */
+	call->decoded = b.used;
+	if (call->request == NULL && b.refused) {
+		call_respond_early_fmt(call, GRPC_RESOURCE_EXHAUSTED,
+		    "grpc: the request for %s decodes to more than %zu bytes",
+		    call->method->path, b.max);
+		return -EPROTO;
+	}
 	if (call->request == NULL) {
 		call_respond_early_fmt(call, GRPC_INTERNAL,
 		    "grpc: error unmarshalling request for %s",
@@ -358,9 +414,7 @@ feed_request(struct grpc_call *call, const uint8_t *data, size_t len)
 		call_respond_early(call, "200", code, msg);
 	}
 	/* Answered: the rest of its body is ignored, so let go of it. */
-	grpc_reader_reset(&call->reader);
-	call->reader.failed = true;
-	call_account_partial(call);
+	call_drop_request(call);
 }
 
 /* The client half-closed: run the handler if the request is whole. */
@@ -380,12 +434,12 @@ dispatch(struct grpc_call *call)
 	}
 	request = call->request;
 	call->request = NULL;
+	call_account_partial(call);
 	call->dispatched = true;
 	server->stats.calls++;
 	conn_progress(call->conn);
 	call->method->handler(call, request, server->app);
 	protobuf_c_message_free_unpacked(request, gdp_protobuf_allocator());
-	server_freed(server, call->request_len * DECODED_FACTOR);
 }
 
 /* ---- nghttp2 callbacks (user_data is the connection) ---- */
@@ -741,9 +795,7 @@ request_timed_out(struct grpc_call *call)
 		    (long long)server->opts.request_timeout_ms);
 		return;
 	}
-	grpc_reader_reset(&call->reader);
-	call->reader.failed = true;
-	call_account_partial(call);
+	call_drop_request(call);
 	call_respond_early_fmt(call, GRPC_RESOURCE_EXHAUSTED, "grpc: the "
 	    "request was not finished within the server's request timeout "
 	    "(%lld ms)", (long long)server->opts.request_timeout_ms);

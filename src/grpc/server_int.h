@@ -47,7 +47,7 @@ struct grpc_call {
 	struct grpc_request_head head;   /* what the request headers said */
 	struct grpc_reader reader;
 	ProtobufCMessage *request;       /* decoded, until dispatch */
-	size_t request_len;              /* its wire size */
+	size_t decoded;                  /* bytes |request| holds */
 	unsigned nmsgs;
 	int64_t deadline_ns;             /* loop_now_ns() clock; 0: none */
 
@@ -68,7 +68,8 @@ struct grpc_call {
 
 	STAILQ_HEAD(outmsg_queue, outmsg) queue;
 	size_t queued;
-	size_t partial;                  /* bytes the reader holds */
+	size_t partial;                  /* bytes the reader and an
+	                                  * undispatched request hold */
 	size_t header_bytes;             /* RFC 9113 header list size */
 	int64_t opened_ms;               /* when its stream opened */
 	TAILQ_ENTRY(grpc_call) req_link; /* in server->requests */

@@ -1268,12 +1268,19 @@ def case_allocate_empty_containers(node):
     node.start_plugin()
     node.wait(allocatable=4)
     u = profile_uuids("azure-nc24")
-    # 2 million empty container requests: 4 MB in, once 56 MB out.
+    # 2 million empty container requests: 4 MB in, once 56 MB out. They
+    # would decode to 128 MB: the gRPC layer refuses them while decoding
+    # (a request decodes to at most 16 times its size, plus 64 KiB).
     code, details, _ = plugin_call(node, "Allocate", b"\x0a\x00" * 2000000)
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED, (code, details)
+    assert "decodes to more than" in details, details
+    # 1,000 of them decode within that: refused by the resource core,
+    # naming its bound.
+    code, details, _ = plugin_call(node, "Allocate", b"\x0a\x00" * 1000)
     assert code == grpc.StatusCode.INVALID_ARGUMENT, (code, details)
-    assert "2000000" in details and RESOURCE in details, details
+    assert "1000" in details and RESOURCE in details, details
     most = bound_named(details, "container requests")
-    assert 1 <= most < 2000000, details
+    assert 1 <= most < 1000, details
     # Fewer of them, but one empty: refused, naming the empty one.
     code, details, _ = plugin_call(node, "Allocate", pb_allocate(
         [[u[0].encode()], [], [u[1].encode()]]))

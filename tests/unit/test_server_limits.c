@@ -231,6 +231,97 @@ test_request_timeout(void **state)
 	stop(f);
 }
 
+/* A framed message of |n| bytes whose body |fill| writes. */
+static uint8_t *
+framed(size_t n, void (*fill)(uint8_t *, size_t))
+{
+	uint8_t *b = malloc(5 + n);
+
+	assert_non_null(b);
+	b[0] = 0;
+	b[1] = (uint8_t)(n >> 24);
+	b[2] = (uint8_t)(n >> 16);
+	b[3] = (uint8_t)(n >> 8);
+	b[4] = (uint8_t)n;
+	fill(b + 5, n);
+	return b;
+}
+
+/* Field 15, varint 1, over and over: protobuf-c keeps each one. */
+static void
+fill_unknown_fields(uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i += 2) {
+		p[i] = 0x78;
+		p[i + 1] = 0x01;
+	}
+}
+
+/* container_requests{devices_ids:"GPU-0123456789"}, framed in the request */
+#define ID_ENTRY ((size_t)18)
+
+static void
+fill_container_requests(uint8_t *p, size_t n)
+{
+	static const uint8_t e[ID_ENTRY] = { 0x0a, 16, 0x0a, 14, 'G', 'P', 'U',
+		'-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9' };
+
+	for (size_t i = 0; i + ID_ENTRY <= n; i += ID_ENTRY)
+		memcpy(p + i, e, ID_ENTRY);
+}
+
+/*
+ * R8: 4 MiB of tiny unknown fields decoded to 180 MB. A request may
+ * decode to 16 times its size (plus 64 KiB): past that it is refused
+ * while decoding, and the peak stays near that.
+ */
+static void
+test_decode_is_bounded(void **state)
+{
+	struct fixture *f = start(NULL);
+	struct h2peer p;
+	size_t n = (4 << 20) - 64;
+	uint8_t *body = framed(n, fill_unknown_fields);
+	struct h2stream *st;
+
+	h2peer_adopt(&p, f->loop, f->server, true);
+	st = h2peer_request(&p, ALLOCATE, NULL, 0, body, 5 + n, 0, false);
+	h2peer_wait_stream(&p, st, 20000);
+	assert_true(st->closed);
+	assert_int_equal(st->grpc_status, GRPC_RESOURCE_EXHAUSTED);
+	assert_non_null(strstr(st->grpc_message, "decodes to more than"));
+	good_call(&p);
+	h2peer_close(&p);
+	free(body);
+	stop(f);
+}
+
+/*
+ * A whole request whose stream the client leaves open waits decoded for
+ * its END_STREAM: it counts as unfinished, so streams of them cannot
+ * pin memory past the per-connection limit either.
+ */
+static void
+test_decoded_requests_count_as_partial(void **state)
+{
+	struct fixture *f = start(NULL);
+	struct h2peer p;
+	size_t n = 50000 * ID_ENTRY;
+	uint8_t *body = framed(n, fill_container_requests);
+
+	h2peer_adopt(&p, f->loop, f->server, true);
+	for (int i = 0; i < 8; i++)
+		(void)h2peer_request(&p, ALLOCATE, NULL, 0, body, 5 + n, 0,
+		    true);
+	h2peer_wait_eof(&p, 20000);
+	assert_true(p.goaway);
+	assert_int_equal(p.goaway_code, NGHTTP2_ENHANCE_YOUR_CALM);
+	assert_int_equal(stats(f)->partial_bytes, 0);
+	h2peer_close(&p);
+	free(body);
+	stop(f);
+}
+
 /* ---- R4: output a client never reads ---- */
 
 /* The per-call limit holds for a call's first message too. */
@@ -585,6 +676,8 @@ main(void)
 		T(test_partial_per_connection),
 		T(test_partial_total_evicts_biggest),
 		T(test_request_timeout),
+		T(test_decode_is_bounded),
+		T(test_decoded_requests_count_as_partial),
 		T(test_first_message_capped),
 		T(test_output_per_connection),
 		T(test_settings_advertise_limits),
