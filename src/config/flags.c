@@ -337,7 +337,8 @@ check_values(struct config *cfg, const char *id_strategy, char *err,
 	}
 	if (cfg->max_header_list_size > MAX_HEADER_LIST) {
 		snprintf(err, errlen, "--max-header-list-size: %lld is over "
-		    "the %lld bytes allowed", (long long)cfg->max_header_list_size,
+		    "the %lld bytes allowed",
+		    (long long)cfg->max_header_list_size,
 		    (long long)MAX_HEADER_LIST);
 		return -EINVAL;
 	}
