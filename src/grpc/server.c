@@ -380,6 +380,8 @@ on_request_message(const uint8_t *msg, size_t len, void *arg)
 	    len, msg);
 	/* Until dispatch it counts as an unfinished request. */
 	call->decoded = b.used;
+	if (call->request == NULL)   /* protobuf-c freed what it made */
+		server_freed(call->conn->server, b.used);
 	if (call->request == NULL && b.refused) {
 		call_respond_early_fmt(call, GRPC_RESOURCE_EXHAUSTED,
 		    "grpc: the request for %s decodes to more than %zu bytes",
