@@ -71,6 +71,9 @@ static const struct setting settings[] = {
 	  { "GDP_HEALTH_UNHEALTHY_WITHOUT_EVENTS" }, KIND_BOOL, "true",
 	  OFF(health_unhealthy_without_events), "mark GPUs unhealthy while "
 	  "NVML health events cannot be had" },
+	{ { "seccomp" }, { "GDP_SECCOMP" }, KIND_STRING, "enforce",
+	  OFF(seccomp), "enforce | log | off: the system-call allowlist; "
+	  "log lets a call off it run and the kernel log it" },
 };
 
 static const struct setting id_strategy_setting = {
@@ -237,6 +240,13 @@ check_values(struct config *cfg, const char *id_strategy, char *err,
 		snprintf(err, errlen, "invalid --device-list-strategy option: "
 		    "%s (envvar is supported so far)",
 		    cfg->device_list_strategy);
+		return -EINVAL;
+	}
+	if (strcmp(cfg->seccomp, "enforce") != 0 &&
+	    strcmp(cfg->seccomp, "log") != 0 &&
+	    strcmp(cfg->seccomp, "off") != 0) {
+		snprintf(err, errlen, "invalid --seccomp option (GDP_SECCOMP): "
+		    "\"%s\" (enforce, log or off)", cfg->seccomp);
 		return -EINVAL;
 	}
 	if (cfg->dev_root[0] == '\0')
