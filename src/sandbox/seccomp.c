@@ -263,6 +263,15 @@ build_and_load(scmp_filter_ctx ctx, char *err, size_t errlen)
 		    "%s", strerror(-rc));
 		return rc;
 	}
+	/* Another ABI: the whole process, not just the thread (libseccomp's
+	 * default), so that nothing lives on half-killed. */
+	rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+	    SCMP_ACT_KILL_PROCESS);
+	if (rc < 0) {
+		snprintf(err, errlen, "seccomp: the action for another ABI: %s",
+		    strerror(-rc));
+		return rc;
+	}
 	named = add_rules(ctx, err, errlen);
 	if (named < 0)
 		return named;
