@@ -70,12 +70,14 @@ static const char *const allowed[] = {
 	"inotify_init1", "inotify_add_watch", "inotify_rm_watch",
 	"poll", "ppoll", "select", "pselect6",
 	/* files: the log, sysfs, /proc, dlopen, NVML's /dev/nvidia*, the
-	 * socket files (made owner-only, stale ones removed) */
+	 * socket files (made owner-only; what a crash left at the path
+	 * removed, an empty directory with rmdir) */
 	"read", "write", "readv", "writev", "pread64", "pwrite64", "open",
 	"openat", "close", "lseek", "fstat", "stat", "lstat", "newfstatat",
 	"statx", "access", "faccessat", "faccessat2", "readlink",
 	"readlinkat", "getdents64", "getcwd", "fcntl", "flock", "dup",
-	"dup2", "dup3", "pipe", "pipe2", "unlink", "unlinkat", "umask",
+	"dup2", "dup3", "pipe", "pipe2", "unlink", "unlinkat", "rmdir",
+	"umask",
 	"chmod", "fchmod", "fchmodat",
 	/* NVML: the driver's whole interface is ioctl on /dev/nvidia* */
 	"ioctl",
