@@ -5,7 +5,8 @@ Runs the real gpu-device-plugin on the fake NVML with the dgx-h100 profile
 (8 GPUs) against the kubelet stand-in, and measures:
 
   1. idle RSS after registration (reference in the same run: the floor
-     server of bench/, a bare C nghttp2 server on the same libraries);
+     server of bench/, bench/h2floor.c, a bare nghttp2 server sharing no
+     code with ours);
   2. process start -> Register received by the stand-in (reference: start
      -> "ready" of the floor server), RUNS runs;
   3. kubelet.sock re-created -> Register received again, over RESTARTS
@@ -34,7 +35,7 @@ BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
 PLUGIN = os.path.join(BUILD, "src/gpu-device-plugin")
 STANDIN = os.path.join(BUILD, "tests/kubelet/gdp-kubelet")
 PEER = os.path.join(BUILD, "tests/interop/gdp-go-peer")
-FLOOR = os.path.join(BUILD, "bench/floor-server")
+FLOOR = os.path.join(BUILD, "bench/h2floor")
 FAKE_DIR = os.path.join(BUILD, "tests/fakenvml")
 PROFILE = os.path.join(ROOT, "tests/fakenvml/profiles/dgx-h100.yaml")
 MAKE_SYSFS = os.path.join(ROOT, "tests/fakenvml/make-sysfs.sh")

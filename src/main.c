@@ -12,7 +12,8 @@
  *
  * Exit codes: 0 stopped by a signal or --help/--version/list; 1 a start-up
  * failure (bad flag, NVML failure with --fail-on-init-error, no GPUs with
- * --fail-on-no-gpus); 2 unusable command line.
+ * --fail-on-no-gpus, another process serving on our socket); 2 unusable
+ * command line.
  */
 #include <errno.h>
 #include <signal.h>
@@ -271,10 +272,16 @@ start_health(struct daemon *d)
 		    "%lld ms", (long long)opts.probe_ms);
 }
 
+/*
+ * Serves the plugin and keeps the kubelet told. A serve that fails is
+ * retried by the link, except at start (|at_start|) when another process
+ * serves on our socket: then -EADDRINUSE, and the caller exits.
+ */
 static int
-start_serving(struct daemon *d)
+start_serving(struct daemon *d, bool at_start)
 {
 	char err[512];
+	int rc;
 
 	if (d->plugin == NULL)
 		return 0;
@@ -282,7 +289,11 @@ start_serving(struct daemon *d)
 	if (d->cfg.kubelet_socket[0] == '\0') {
 		log_info("Skipping registration with Kubelet "
 		    "(--kubelet-socket is empty)");
-		return plugin_serve(d->plugin);
+		rc = plugin_serve(d->plugin);
+		if (rc < 0)
+			log_error("Cannot serve on %s: %s",
+			    plugin_socket_path(d->plugin), strerror(-rc));
+		return rc;
 	}
 	if (d->link == NULL) {
 		d->link = kubelet_link_new(d->loop, d->cfg.kubelet_socket,
@@ -293,9 +304,8 @@ start_serving(struct daemon *d)
 		}
 	}
 	kubelet_link_set_plugin(d->link, d->plugin);
-	/* A serve that fails now is retried by the link's watchdog. */
-	(void)kubelet_link_restart(d->link);
-	return 0;
+	rc = kubelet_link_restart(d->link, at_start);
+	return rc == -EADDRINUSE && at_start ? rc : 0;
 }
 
 static void
@@ -315,7 +325,7 @@ on_reload(struct loop *loop, int signo, void *arg)
 		return;
 	switch (build_plugin(d)) {
 	case 0:
-		start_serving(d);
+		(void)start_serving(d, false);
 		break;
 	case 1:
 		start_health(d);
@@ -440,7 +450,7 @@ serve(struct daemon *d)
 			return 1;
 		log_warn("--fail-on-init-error=false: continuing without "
 		    "GPUs. No devices found. Waiting indefinitely.");
-	} else if (build_plugin(d) < 0 || start_serving(d) < 0) {
+	} else if (build_plugin(d) < 0 || start_serving(d, true) < 0) {
 		return 1;
 	}
 	if (install_filter(d->cfg.seccomp) < 0)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "util/alloc.h"
@@ -70,35 +71,44 @@ h2conn_read(struct h2conn *c)
 	return 0;
 }
 
-/* Keeps |len| bytes the socket did not take. */
+/*
+ * Keeps what the socket did not take of |iov| (|written| bytes of it
+ * went): pending is empty when this is called.
+ */
 static int
-keep_pending(struct h2conn *c, const uint8_t *data, size_t len)
+keep_pending(struct h2conn *c, const struct iovec *iov, size_t niov,
+    size_t written)
 {
-	if (c->pending_off > 0 && c->pending_off == c->pending_len)
-		c->pending_off = c->pending_len = 0;
-	if (c->pending_len + len > c->pending_cap) {
-		size_t cap = c->pending_cap ? c->pending_cap : 16384;
-		uint8_t *p;
+	size_t len = 0;
 
-		while (cap < c->pending_len + len)
-			cap *= 2;
-		p = gdp_realloc(c->pending, cap);
-		if (p == NULL)
-			return -ENOMEM;
-		c->pending = p;
-		c->pending_cap = cap;
+	for (size_t i = 0; i < niov; i++)
+		len += iov[i].iov_len;
+	c->pending = gdp_malloc(len - written);
+	if (c->pending == NULL)
+		return -ENOMEM;
+	c->pending_off = 0;
+	c->pending_len = 0;
+	for (size_t i = 0; i < niov; i++) {
+		size_t skip = written < iov[i].iov_len ? written :
+		    iov[i].iov_len;
+
+		written -= skip;
+		memcpy(c->pending + c->pending_len,
+		    (const uint8_t *)iov[i].iov_base + skip,
+		    iov[i].iov_len - skip);
+		c->pending_len += iov[i].iov_len - skip;
 	}
-	memcpy(c->pending + c->pending_len, data, len);
-	c->pending_len += len;
 	return 0;
 }
 
-/* Writes from |data|; returns bytes written (maybe 0) or a negative errno. */
+/* One write of |iov|; returns bytes written (maybe 0) or a negative errno. */
 static ssize_t
-write_some(int fd, const uint8_t *data, size_t len)
+write_iov(int fd, struct iovec *iov, size_t niov)
 {
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = niov };
+
 	for (;;) {
-		ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+		ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
 
 		if (n >= 0)
 			return n;
@@ -114,8 +124,9 @@ static int
 write_pending(struct h2conn *c)
 {
 	while (c->pending_off < c->pending_len) {
-		ssize_t n = write_some(c->fd, c->pending + c->pending_off,
-		    c->pending_len - c->pending_off);
+		struct iovec iov = { c->pending + c->pending_off,
+			c->pending_len - c->pending_off };
+		ssize_t n = write_iov(c->fd, &iov, 1);
 
 		if (n < 0)
 			return (int)n;
@@ -123,8 +134,59 @@ write_pending(struct h2conn *c)
 			return 0;
 		c->pending_off += (size_t)n;
 	}
+	/* Nothing is held for a socket that keeps up. */
+	gdp_free(c->pending);
+	c->pending = NULL;
 	c->pending_off = c->pending_len = 0;
 	return 0;
+}
+
+/*
+ * Gathers the session's frames into |buf| (H2CONN_WRITE_MAX bytes; a
+ * frame that does not fit rides along from nghttp2's own buffer) and
+ * writes them with one system call, keeping what the socket did not
+ * take. Returns 1 when the session may have more, 0 when it has no more
+ * or the socket is full, or a negative errno.
+ */
+static int
+write_batch(struct h2conn *c, uint8_t *buf)
+{
+	struct iovec iov[2] = { { buf, 0 }, { NULL, 0 } };
+	bool more = true;
+	size_t total, niov;
+	ssize_t n;
+
+	while (iov[0].iov_len < H2CONN_WRITE_MAX) {
+		const uint8_t *data;
+		ssize_t len = nghttp2_session_mem_send(c->session, &data);
+
+		if (len < 0)
+			return from_nghttp2(len);
+		if (len == 0) {
+			more = false;
+			break;
+		}
+		if ((size_t)len > H2CONN_WRITE_MAX - iov[0].iov_len) {
+			iov[1].iov_base = (void *)data;
+			iov[1].iov_len = (size_t)len;
+			break;
+		}
+		memcpy(buf + iov[0].iov_len, data, (size_t)len);
+		iov[0].iov_len += (size_t)len;
+	}
+	total = iov[0].iov_len + iov[1].iov_len;
+	if (total == 0)
+		return 0;
+	niov = iov[1].iov_len > 0 ? 2 : 1;
+	n = write_iov(c->fd, iov, niov);
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n < total) {
+		int rc = keep_pending(c, iov, niov, (size_t)n);
+
+		return rc < 0 ? rc : 0;
+	}
+	return more ? 1 : 0;
 }
 
 static int
@@ -145,30 +207,18 @@ update_events(struct h2conn *c)
 int
 h2conn_flush(struct h2conn *c)
 {
+	uint8_t buf[H2CONN_WRITE_MAX];
+	bool more;
 	int rc;
 
 	if (c->fd < 0)
 		return -EBADF;
 	rc = write_pending(c);
+	more = rc == 0;
+	while (more && c->pending == NULL)
+		more = (rc = write_batch(c, buf)) > 0;
 	if (rc < 0)
 		return rc;
-	while (c->pending_len == c->pending_off) {
-		const uint8_t *data;
-		ssize_t len = nghttp2_session_mem_send(c->session,
-		    &data);
-		ssize_t n;
-
-		if (len < 0)
-			return from_nghttp2(len);
-		if (len == 0)
-			break;
-		n = write_some(c->fd, data, (size_t)len);
-		if (n < 0)
-			return (int)n;
-		if (n < len && (rc = keep_pending(c, data + n,
-		    (size_t)(len - n))) < 0)
-			return rc;
-	}
 	return update_events(c);
 }
 
@@ -194,5 +244,5 @@ h2conn_close(struct h2conn *c)
 	c->session = NULL;
 	gdp_free(c->pending);
 	c->pending = NULL;
-	c->pending_len = c->pending_off = c->pending_cap = 0;
+	c->pending_len = c->pending_off = 0;
 }

@@ -3,11 +3,21 @@
  * session, on the event loop. Shared by the gRPC server and client.
  *
  * Driven the way nghttp2's own example servers are: on readable, feed
- * everything read to nghttp2_session_mem_recv(); then ask
- * nghttp2_session_mem_send() for output until it has none or the socket
- * would block. Output the socket did not take is kept in one buffer, and
- * while it is non-empty the connection stops reading: a peer that does not
- * read cannot make us produce (and buffer) without bound. Streamed DATA is
+ * everything read to nghttp2_session_mem_recv(); then flush.
+ *
+ * Output is coalesced: a flush gathers the frames nghttp2_session_mem_send()
+ * hands out (one frame per call; each valid only until the next call, so
+ * they are copied) into one buffer on the stack, and writes up to
+ * H2CONN_WRITE_MAX bytes, plus the frame that did not fit, with one system
+ * call; then the next batch, until the session has nothing more or the
+ * socket would block. So the answers to a batch of requests leave in one
+ * write, not one write per frame.
+ *
+ * Back-pressure: output the socket did not take is kept in |pending|
+ * (at most H2CONN_WRITE_MAX plus one frame, and only while the socket is
+ * stuck: freed once written), and while it is non-empty the connection
+ * neither reads nor asks the session for more: a peer that does not read
+ * cannot make us produce (and buffer) without bound. Streamed DATA is
  * pulled from the application only when the socket can take it.
  *
  * Internal to src/grpc.
@@ -23,14 +33,17 @@
 
 #include "loop/loop.h"
 
+/* Bytes gathered for one write (one more frame may ride with them). */
+#define H2CONN_WRITE_MAX 65536
+
 struct h2conn {
 	struct loop *loop;
 	int fd;                    /* owned; -1 once closed */
 	nghttp2_session *session;  /* owned */
-	uint8_t *pending;          /* output the socket did not take yet */
+	uint8_t *pending;          /* output the socket did not take yet;
+	                            * NULL when there is none */
 	size_t pending_len;
 	size_t pending_off;
-	size_t pending_cap;
 	unsigned watched;          /* LOOP_READ/LOOP_WRITE now registered */
 	bool registered;
 };
@@ -49,10 +62,11 @@ int h2conn_init(struct h2conn *c, struct loop *loop, int fd,
  */
 int h2conn_read(struct h2conn *c);
 /*
- * Writes pending output, then whatever the session has, until the socket
- * would block; then updates the events watched. Returns 0; -EBADF once
+ * Writes pending output, then whatever the session has, in batches of
+ * H2CONN_WRITE_MAX bytes (one system call each), until the socket would
+ * block; then updates the events watched. Returns 0; -EBADF once
  * closed; -ENOMEM or -EPROTO from nghttp2 or for the pending buffer;
- * send(2)'s or epoll's errno. After an error the connection is broken.
+ * sendmsg(2)'s or epoll's errno. After an error the connection is broken.
  */
 int h2conn_flush(struct h2conn *c);
 /* True when neither side has anything more to say (time to close). */

@@ -26,6 +26,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "grpc/listen.h"
 #include "util/alloc.h"
 
 #define DEFAULT_MAX_STREAM_QUEUE ((size_t)8 << 20)
@@ -430,43 +431,29 @@ out_free_server:
 int
 grpc_server_listen(struct grpc_server *server, const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
 	char *copy;
 	int fd, rc;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
-		return -ENOTSOCK;
-	if ((copy = gdp_strdup(path)) == NULL)
-		return -ENOMEM;
-	(void)unlink(path); /* a stale socket; ENOENT is fine */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		rc = -errno;
-		goto out_free_copy;
-	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(fd, 128) < 0) {
-		rc = -errno;
-		goto out_close_fd;
+	fd = grpc_listen_unix(path);
+	if (fd < 0)
+		return fd;
+	if ((copy = gdp_strdup(path)) == NULL) {
+		rc = -ENOMEM;
+		goto out_unlink;
 	}
 	rc = loop_add_fd(server->loop, fd, LOOP_READ, on_accept, server);
 	if (rc < 0)
-		goto out_unlink;
+		goto out_free_copy;
 	gdp_free(server->path);
 	server->path = copy;
 	server->listen_fd = fd;
 	return 0;
 
-out_unlink:
-	(void)unlink(path);
-out_close_fd:
-	close(fd);
 out_free_copy:
 	gdp_free(copy);
+out_unlink:
+	(void)unlink(path);
+	close(fd);
 	return rc;
 }
 

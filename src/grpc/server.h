@@ -109,11 +109,15 @@ struct grpc_server *grpc_server_new(struct loop *loop,
     const struct grpc_method *methods, size_t n, void *app,
     const struct grpc_server_options *opts);
 /*
- * Removes a stale socket at |path| (only if it is a socket), binds, listens
- * and starts accepting. |path| is copied. Returns 0, -ENAMETOOLONG,
- * -ENOTSOCK (|path| exists and is not a socket), -ENOMEM, or the errno of
- * socket/bind/listen/epoll_ctl (-EACCES, -EADDRINUSE, -ENOENT for a
- * missing directory, -EMFILE, ...).
+ * Listens on a unix socket at |path| (copied), mode 0600 whatever the
+ * umask, and starts accepting. Leftovers at |path| are removed first (a
+ * socket nobody accepts on, a file, a symlink (not followed), an empty
+ * directory); what someone still uses is not (see grpc/listen.h).
+ * Returns 0, -ENAMETOOLONG, -EADDRINUSE (a socket at |path| accepts
+ * connections: another process serves there), -ENOTEMPTY (a directory
+ * that is not empty is at |path|), -ENOMEM, or the errno of the system
+ * call that failed (-EACCES, -ENOENT for a missing directory, -EMFILE,
+ * ...).
  */
 int grpc_server_listen(struct grpc_server *server, const char *path);
 /*

@@ -97,17 +97,21 @@ queue_room(struct queue *q)
 	return true;
 }
 
+/* NULL with errno; |what| then names the call that failed. */
 static struct queue *
-queue_new(void)
+queue_new(const char **what)
 {
 	struct queue *q = gdp_calloc(1, sizeof(*q));
 	pthread_condattr_t ca;
+	int saved;
 
 	if (q == NULL)
 		return NULL;
 	q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (q->efd < 0)
+	if (q->efd < 0) {
+		*what = "eventfd: ";
 		goto out_free;
+	}
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&q->cv, &ca);
@@ -118,7 +122,9 @@ queue_new(void)
 	return q;
 
 out_free:
+	saved = errno;
 	gdp_free(q);
+	errno = saved;
 	return NULL;
 }
 
@@ -314,13 +320,14 @@ health_monitor_start(struct loop *loop, struct nvml *nvml,
     health_changed_cb cb, void *arg, char *err, size_t errlen)
 {
 	struct health_monitor *m = gdp_calloc(1, sizeof(*m));
+	const char *what = "";  /* the call that failed, if not named */
 	int rc = -ENOMEM;
 
 	if (m == NULL)
 		goto out_free;
 	*m = (struct health_monitor){ .loop = loop, .timer_at = INT64_MAX,
 		.cb = cb, .arg = arg };
-	if ((m->q = queue_new()) == NULL) {
+	if ((m->q = queue_new(&what)) == NULL) {
 		rc = -errno;
 		goto out_free;
 	}
@@ -337,7 +344,7 @@ health_monitor_start(struct loop *loop, struct nvml *nvml,
 	return m;
 
 out_free:
-	snprintf(err, errlen, "cannot start the health monitor: %s",
+	snprintf(err, errlen, "cannot start the health monitor: %s%s", what,
 	    strerror(-rc));
 	if (m != NULL)
 		monitor_free(m);

@@ -1,8 +1,9 @@
 /*
  * state.c: the health state machine (see state.h).
  *
- * Layout: reasons and the cause in force; whole-GPU faults; MIG-scoped
- * faults and their bound; applying records; ticking; the snapshot.
+ * Layout: reasons and the cause in force; repeated event lines;
+ * whole-GPU faults; MIG-scoped faults and their bound; applying records;
+ * ticking; the snapshot.
  *
  * Each GPU keeps one text per cause (its XID or probe fault, why its
  * events could not be registered, how it last recovered), and each
@@ -23,6 +24,20 @@
 
 /* Used only if a cause somehow left no text: never an empty reason. */
 #define UNNAMED "unhealthy (cause not recorded)"
+
+/* What makes two event lines the same line, for the rate limit. */
+struct repeat_key {
+	enum { REPEAT_XID, REPEAT_ECC, REPEAT_OTHER } kind;
+	uint64_t what;               /* the XID; ECC: 2 double, 1 single */
+	unsigned gi, ci;             /* the XID's MIG scope */
+};
+
+/* One kind of event line in its interval. */
+struct repeat {
+	struct repeat_key key;
+	int64_t until_ms;            /* end of the interval; 0: slot free */
+	uint64_t count;              /* lines not written in it */
+};
 
 struct inst_fault {
 	unsigned gi, ci;
@@ -46,6 +61,8 @@ struct gpu {
 	size_t ninst;
 	bool was_healthy;            /* as last published */
 	char was_reason[HEALTH_REASON_MAX];
+	struct repeat rep[HEALTH_REPEAT_KINDS];
+	struct repeat rep_other;     /* kinds past the slots, together */
 };
 
 struct health_state {
@@ -111,6 +128,122 @@ describe_call(char *buf, size_t len, const char *prefix, const char *call,
 {
 	snprintf(buf, len, "%s: %s%s%s", prefix, call ? call : "",
 	    call ? ": " : "", nvml_error_name(rc));
+}
+
+/* ---- repeated event lines ---- */
+
+static int64_t
+repeat_ms(const struct health_state *s)
+{
+	return s->cfg.log_repeat_ms > 0 ? s->cfg.log_repeat_ms :
+	    HEALTH_LOG_REPEAT_MS;
+}
+
+static bool
+same_key(const struct repeat_key *a, const struct repeat_key *b)
+{
+	return a->kind == b->kind && a->what == b->what && a->gi == b->gi &&
+	    a->ci == b->ci;
+}
+
+/* "XID 13", "XID 48 (GPU instance 1, compute instance 0)", "ECC ...". */
+static void
+describe_key(char *buf, size_t len, const struct repeat_key *k)
+{
+	if (k->kind == REPEAT_ECC)
+		snprintf(buf, len, "ECC %s-bit event", k->what == 2 ?
+		    "double" : "single");
+	else if (k->gi == HEALTH_WHOLE)
+		snprintf(buf, len, "XID %" PRIu64, k->what);
+	else if (k->ci == HEALTH_WHOLE)
+		snprintf(buf, len, "XID %" PRIu64 " (GPU instance %u)",
+		    k->what, k->gi);
+	else
+		snprintf(buf, len, "XID %" PRIu64 " (GPU instance %u, compute "
+		    "instance %u)", k->what, k->gi, k->ci);
+}
+
+/*
+ * Ends |r|'s interval if it is over at |now|: with repeats, their summary
+ * is logged and a new interval begins (a flood that goes on gets one line
+ * per interval); without, the slot is free again.
+ */
+static void
+repeat_expire(const struct health_state *s, size_t i, struct repeat *r,
+    int64_t now)
+{
+	char what[96], span[32];
+	int64_t ms = repeat_ms(s);
+
+	if (r->until_ms == 0 || now < r->until_ms)
+		return;
+	if (r->count == 0) {
+		r->until_ms = 0;
+		return;
+	}
+	if (ms % 1000 == 0)
+		snprintf(span, sizeof(span), "%" PRId64 " s", ms / 1000);
+	else
+		snprintf(span, sizeof(span), "%" PRId64 " ms", ms);
+	describe_key(what, sizeof(what), &r->key);
+	if (r->key.kind == REPEAT_OTHER)
+		log_info("GPU %zu (%s): %" PRIu64 " more XID or ECC events, "
+		    "of more kinds than are told apart, in the last %s", i,
+		    s->gpus[i].name, r->count, span);
+	else
+		log_info("%s on GPU %zu (%s) repeated %" PRIu64 " times in "
+		    "the last %s", what, i, s->gpus[i].name, r->count, span);
+	r->count = 0;
+	r->until_ms = now + ms;
+}
+
+/*
+ * Whether the line of |k| on GPU |i| is to be written at |now|: the first
+ * of its kind in an interval is; the others are counted for the summary.
+ */
+static bool
+repeat_admit(struct health_state *s, size_t i, const struct repeat_key *k,
+    int64_t now)
+{
+	struct gpu *g = &s->gpus[i];
+	struct repeat *free_slot = NULL;
+
+	for (size_t n = 0; n < HEALTH_REPEAT_KINDS; n++) {
+		struct repeat *r = &g->rep[n];
+
+		repeat_expire(s, i, r, now);
+		if (r->until_ms != 0 && same_key(&r->key, k)) {
+			r->count++;
+			return false;
+		}
+		if (r->until_ms == 0 && free_slot == NULL)
+			free_slot = r;
+	}
+	if (free_slot != NULL) {
+		*free_slot = (struct repeat){ *k, now + repeat_ms(s), 0 };
+		return true;
+	}
+	/* Too many kinds at once: counted together, summed up alike. */
+	repeat_expire(s, i, &g->rep_other, now);
+	if (g->rep_other.until_ms == 0)
+		g->rep_other = (struct repeat){ { REPEAT_OTHER, 0, 0, 0 },
+			now + repeat_ms(s), 0 };
+	g->rep_other.count++;
+	return false;
+}
+
+/* The next summary due on |g|; INT64_MAX when none. */
+static int64_t
+repeat_deadline(const struct gpu *g)
+{
+	int64_t next = INT64_MAX;
+
+	for (size_t n = 0; n < HEALTH_REPEAT_KINDS; n++)
+		if (g->rep[n].count > 0 && g->rep[n].until_ms < next)
+			next = g->rep[n].until_ms;
+	if (g->rep_other.count > 0 && g->rep_other.until_ms < next)
+		next = g->rep_other.until_ms;
+	return next;
 }
 
 /* ---- whole-GPU faults ---- */
@@ -239,6 +372,8 @@ inst_fault(struct health_state *s, struct gpu *g, size_t i,
 {
 	struct inst_fault nf = { .cls = xid_class_of(r->xid),
 		.recover_at_ms = now_ms + s->cfg.quiet_ms };
+	struct repeat_key k = { REPEAT_XID, r->xid, r->gi, r->ci };
+	bool say = repeat_admit(s, i, &k, now_ms);
 	struct inst_fault *f;
 	bool widened;
 
@@ -247,7 +382,8 @@ inst_fault(struct health_state *s, struct gpu *g, size_t i,
 		snprintf(nf.reason, sizeof(nf.reason), "%s; more MIG-scoped "
 		    "faults than the %d tracked, so the whole GPU is marked",
 		    why, HEALTH_MAX_INSTANCE_FAULTS);
-		log_warn("GPU %zu (%s): %s", i, g->name, nf.reason);
+		if (say)
+			log_warn("GPU %zu (%s): %s", i, g->name, nf.reason);
 		gpu_fault(s, g, nf.cls, nf.reason, now_ms);
 		return;
 	}
@@ -256,8 +392,9 @@ inst_fault(struct health_state *s, struct gpu *g, size_t i,
 	    "can be told apart)" : "");
 	inst_merge(f, &nf);
 	s->faults_changed = true;
-	log_warn("GPU %zu (%s): %s: that MIG device is unhealthy, the GPU's "
-	    "other instances are not", i, g->name, f->reason);
+	if (say)
+		log_warn("GPU %zu (%s): %s: that MIG device is unhealthy, the "
+		    "GPU's other instances are not", i, g->name, f->reason);
 }
 
 /* Transient MIG faults end after the quiet period, the probe passing. */
@@ -292,17 +429,21 @@ apply_event(struct health_state *s, size_t i, const struct health_record *r,
 {
 	struct gpu *g = &s->gpus[i];
 	char why[HEALTH_REASON_MAX - 96];
+	bool dbe = (r->type & nvmlEventTypeDoubleBitEccError) != 0;
+	struct repeat_key ecc = { REPEAT_ECC, dbe ? 2 : 1, 0, 0 };
+	struct repeat_key app = { REPEAT_XID, r->xid, r->gi, r->ci };
 
 	if (!(r->type & nvmlEventTypeXidCriticalError)) {
-		log_info("ECC %s-bit event on GPU %zu (%s)",
-		    (r->type & nvmlEventTypeDoubleBitEccError) ? "double" :
-		    "single", i, g->name);
+		if (repeat_admit(s, i, &ecc, now_ms))
+			log_info("ECC %s-bit event on GPU %zu (%s)", dbe ?
+			    "double" : "single", i, g->name);
 		return;
 	}
 	if (!policy_xid_critical(&s->cfg.policy, r->xid)) {
-		log_info("XID %" PRIu64 " (%s) on GPU %zu (%s): an application "
-		    "error, health unchanged", r->xid, xid_description(r->xid),
-		    i, g->name);
+		if (repeat_admit(s, i, &app, now_ms))
+			log_info("XID %" PRIu64 " (%s) on GPU %zu (%s): an "
+			    "application error, health unchanged", r->xid,
+			    xid_description(r->xid), i, g->name);
 		return;
 	}
 	describe_xid(why, sizeof(why), r->xid, r->gi, r->ci);
@@ -419,8 +560,13 @@ void
 health_state_tick(struct health_state *s, int64_t now_ms)
 {
 	for (size_t i = 0; i < s->n; i++) {
-		inst_expire(s, &s->gpus[i], i, now_ms);
-		gpu_expire(s, &s->gpus[i], now_ms);
+		struct gpu *g = &s->gpus[i];
+
+		inst_expire(s, g, i, now_ms);
+		gpu_expire(s, g, now_ms);
+		for (size_t n = 0; n < HEALTH_REPEAT_KINDS; n++)
+			repeat_expire(s, i, &g->rep[n], now_ms);
+		repeat_expire(s, i, &g->rep_other, now_ms);
 	}
 }
 
@@ -431,7 +577,10 @@ health_state_next_deadline(const struct health_state *s)
 
 	for (size_t i = 0; i < s->n; i++) {
 		const struct gpu *g = &s->gpus[i];
+		int64_t rep = repeat_deadline(g);
 
+		if (rep < next)
+			next = rep;
 		if (g->transient && g->recover_at_ms < next)
 			next = g->recover_at_ms;
 		for (size_t k = 0; k < g->ninst; k++)

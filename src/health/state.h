@@ -29,6 +29,15 @@
  * whole instances). Past that bound a fault widens to its whole GPU
  * instance, and failing that to the whole GPU, with the same class and a
  * reason that says so: a bound never changes a fault's meaning.
+ *
+ * Event lines are rate-limited per GPU and kind of event (XID number and
+ * MIG scope, or ECC single/double): the first is logged, repeats within
+ * |log_repeat_ms| are only counted, and at the end of each such interval
+ * with repeats one line sums them up ("XID 13 on GPU 0 (GPU-...)
+ * repeated 812 times in the last 10 s"); a flood that goes on gets one
+ * summary per interval, never a line per event. Up to HEALTH_REPEAT_KINDS
+ * kinds are told apart per GPU at once, the rest counted together. The
+ * summaries are due at health_state_next_deadline() like the rest.
  */
 #ifndef GDP_HEALTH_STATE_H
 #define GDP_HEALTH_STATE_H
@@ -45,11 +54,16 @@
 #define HEALTH_ALL_GPUS SIZE_MAX
 #define HEALTH_MAX_INSTANCE_FAULTS 64
 #define HEALTH_REASON_MAX 224
+/* Repeated event lines: the default interval, and kinds per GPU. */
+#define HEALTH_LOG_REPEAT_MS 10000
+#define HEALTH_REPEAT_KINDS 8
 
 struct health_config {
 	struct health_policy policy;
 	int64_t quiet_ms;              /* transient faults: quiet period */
 	bool unhealthy_without_events; /* events unavailable: unhealthy */
+	int64_t log_repeat_ms;         /* one summary of repeated event
+					* lines per this; 0: the default */
 };
 
 enum health_record_kind {

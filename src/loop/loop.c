@@ -108,7 +108,7 @@ struct loop *
 loop_new(void)
 {
 	struct loop *loop = gdp_calloc(1, sizeof(*loop));
-	int rc;
+	int rc, saved;
 
 	if (loop == NULL)
 		return NULL;
@@ -134,8 +134,10 @@ out_close_timer:
 out_close_ep:
 	close(loop->epfd);
 out_free_loop:
+	saved = errno; /* the failed call's (EMFILE, ...), not free's */
 	gdp_free(loop->slots);
 	gdp_free(loop);
+	errno = saved;
 	return NULL;
 }
 
@@ -514,7 +516,9 @@ loop_add_wakeup(struct loop *loop, loop_wakeup_cb cb, void *arg)
 out_close_fd:
 	close(w->fd);
 out_free_wakeup:
+	rc = errno; /* eventfd's or epoll_ctl's (EMFILE, ...), not free's */
 	gdp_free(w);
+	errno = rc;
 	return NULL;
 }
 

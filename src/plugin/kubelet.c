@@ -4,9 +4,19 @@
  * Nothing here may leave the plugin unregistered for good: every retry is
  * a timer, and a timer is memory. So a watchdog timer, made once with the
  * link, sleeps while all is well and is brought forward (which cannot
- * fail) when something could not be scheduled: a retry timer that could
- * not be had, a socket that could not be served. It then starts that
- * again every WATCHDOG_MS until it works.
+ * fail) when something could not be scheduled or done: a retry timer that
+ * could not be had (it then registers every WATCHDOG_MS until that works),
+ * a socket that could not be served (served again after 10 ms, 20 ms, ...
+ * up to SERVE_BACKOFF_MAX_MS between tries), a directory that could not be
+ * watched (watched again every WATCHDOG_MS).
+ *
+ * The directory itself may go: removed, or moved away (IN_DELETE_SELF,
+ * IN_MOVE_SELF, IN_IGNORED on its watch). Its parent is then watched for
+ * its return (IN_CREATE or IN_MOVED_TO of its name), or, if the parent
+ * cannot be watched either, the watchdog tries every WATCHDOG_MS. Once it
+ * is back it is watched again and the plugin serves there again: the new
+ * directory is the one the kubelet uses, and a watch left on the old one
+ * would miss every later kubelet restart.
  */
 #include "kubelet.h"
 
@@ -26,6 +36,11 @@
 
 #define BACKOFF_FIRST_MS 1
 #define BACKOFF_MAX_MS 2000
+#define SERVE_BACKOFF_FIRST_MS 10
+#define SERVE_BACKOFF_MAX_MS 2000
+#define DIR_EVENTS (IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | \
+	IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+#define PARENT_EVENTS (IN_CREATE | IN_MOVED_TO | IN_ONLYDIR)
 /* Long enough for the kubelet's own 10 s dial-back inside Register. */
 #define REGISTER_TIMEOUT_MS 30000
 #define WATCHDOG_MS 2000
@@ -36,15 +51,22 @@ struct kubelet_link {
 	struct loop *loop;
 	char *socket;               /* the kubelet's registration socket */
 	char *dir;
+	char *parent;               /* |dir|'s, or NULL when |dir| is "/" */
 	const char *socket_name;    /* into |socket| */
+	char *dir_name;             /* |dir|'s last component, or NULL */
 	struct plugin *plugin;
 	int inotify_fd;
+	int dir_wd;                 /* the watch on |dir|, or -1: it is gone */
+	int parent_wd;              /* on |parent| while |dir| is gone, or -1 */
 	struct grpc_client_call *call;
 	struct loop_timer *retry;
 	struct loop_timer *watchdog;
 	struct loop_timer *watch_check; /* is the kubelet watching? */
 	bool retry_lost;            /* a retry could not be scheduled */
 	bool serve_failed;          /* the last serve failed: try again */
+	int serve_error;            /* its -errno, logged once per cause */
+	int64_t serve_backoff_ms;   /* until the next try after the next one */
+	int64_t serve_delay_ms;     /* until the next try */
 	int64_t backoff_ms;
 	unsigned failures;          /* in the current episode */
 };
@@ -52,12 +74,29 @@ struct kubelet_link {
 static void register_now(struct kubelet_link *link);
 static void arm_watch_check(struct kubelet_link *link);
 
-/* Brings the watchdog forward: something could not be scheduled. */
+/* When the watchdog has something to do next. */
+static int64_t
+watchdog_delay(const struct kubelet_link *link)
+{
+	int64_t ms = WATCHDOG_IDLE_MS;
+
+	if (link->serve_failed && link->serve_delay_ms < ms)
+		ms = link->serve_delay_ms;
+	if ((link->retry_lost || (link->dir_wd < 0 && link->parent_wd < 0)) &&
+	    WATCHDOG_MS < ms)
+		ms = WATCHDOG_MS;
+	return ms;
+}
+
+/* Brings the watchdog forward: something could not be scheduled or done.
+ * (From the watchdog's own callback this does nothing: it returns the
+ * same delay.) */
 static void
 wake_watchdog(struct kubelet_link *link)
 {
 	if (link->watchdog != NULL)
-		loop_timer_reset(link->loop, link->watchdog, WATCHDOG_MS);
+		loop_timer_reset(link->loop, link->watchdog,
+		    watchdog_delay(link));
 }
 
 static int64_t
@@ -129,6 +168,8 @@ register_now(struct kubelet_link *link)
 		loop_cancel_timer(link->loop, link->retry);
 	link->retry = NULL;
 	link->retry_lost = false;
+	if (link->serve_failed)
+		return; /* nothing to register: serving again registers */
 	/* The same options GetDevicePluginOptions answers (old kubelets
 	 * read these, new ones ask). */
 	opts.get_preferred_allocation_available = 1;
@@ -149,26 +190,146 @@ register_now(struct kubelet_link *link)
 	}
 }
 
-int
-kubelet_link_restart(struct kubelet_link *link)
+/* Logs a failed serve, once per cause (the retries stay quiet). */
+static void
+log_serve_failure(struct kubelet_link *link, int rc, bool at_start)
+{
+	const char *path = plugin_socket_path(link->plugin);
+
+	if (rc == -EADDRINUSE && at_start) {
+		log_error("Another process is serving on %s (it accepts "
+		    "connections): not taking it over; exiting (is another "
+		    "instance of the plugin running?)", path);
+		return;
+	}
+	if (link->serve_failed && rc == link->serve_error)
+		return;
+	if (rc == -EADDRINUSE)
+		log_error("Another process is serving on %s (it accepts "
+		    "connections): not taking it over; serving there once it "
+		    "is gone (checking every %d ms at most)", path,
+		    SERVE_BACKOFF_MAX_MS);
+	else if (rc == -ENOTEMPTY)
+		log_error("Cannot serve on %s: a directory that is not empty "
+		    "is there (a hostPath mount of a missing file?); not "
+		    "removing it; trying again every %d ms at most", path,
+		    SERVE_BACKOFF_MAX_MS);
+	else
+		log_error("Cannot serve on %s: %s; trying again every %d ms "
+		    "at most", path, strerror(-rc), SERVE_BACKOFF_MAX_MS);
+}
+
+/*
+ * Serves and registers, or notes the failure and when to try again
+ * (backoff). Returns 0 or plugin_serve()'s -errno. From the watchdog, the
+ * watchdog's return value arms the next try; from elsewhere, the caller
+ * wakes it.
+ */
+static int
+serve_now(struct kubelet_link *link, bool at_start)
 {
 	int rc = plugin_serve(link->plugin);
 
 	if (rc < 0) {
+		log_serve_failure(link, rc, at_start);
 		if (!link->serve_failed)
-			log_error("Cannot serve on %s: %s; trying again every "
-			    "%d ms", plugin_socket_path(link->plugin),
-			    strerror(-rc), WATCHDOG_MS);
+			link->serve_backoff_ms = SERVE_BACKOFF_FIRST_MS;
 		link->serve_failed = true;
-		wake_watchdog(link);
+		link->serve_error = rc;
+		link->serve_delay_ms = link->serve_backoff_ms;
+		link->serve_backoff_ms *= 2;
+		if (link->serve_backoff_ms > SERVE_BACKOFF_MAX_MS)
+			link->serve_backoff_ms = SERVE_BACKOFF_MAX_MS;
 		return rc;
 	}
 	link->serve_failed = false;
+	link->serve_error = 0;
 	log_info("Serving '%s' on %s", plugin_resource(link->plugin),
 	    plugin_socket_path(link->plugin));
 	link->backoff_ms = BACKOFF_FIRST_MS;
 	register_now(link);
 	return 0;
+}
+
+int
+kubelet_link_restart(struct kubelet_link *link, bool at_start)
+{
+	int rc = serve_now(link, at_start);
+
+	if (rc == -EADDRINUSE && at_start) {
+		link->serve_failed = false; /* the caller exits */
+		return rc;
+	}
+	if (rc < 0)
+		wake_watchdog(link);
+	return rc;
+}
+
+/* Watches |dir| (again), and serves there once it is back. */
+static void
+watch_dir_again(struct kubelet_link *link)
+{
+	if (link->parent_wd < 0 && link->parent != NULL)
+		link->parent_wd = inotify_add_watch(link->inotify_fd,
+		    link->parent, PARENT_EVENTS);
+	/* After the parent's watch: a directory made in between is seen. */
+	link->dir_wd = inotify_add_watch(link->inotify_fd, link->dir,
+	    DIR_EVENTS);
+	if (link->dir_wd < 0) {
+		wake_watchdog(link); /* polls when the parent is gone too */
+		return;
+	}
+	if (link->parent_wd >= 0)
+		(void)inotify_rm_watch(link->inotify_fd, link->parent_wd);
+	link->parent_wd = -1;
+	log_info("inotify: %s is there again; serving in it.", link->dir);
+	(void)kubelet_link_restart(link, false); /* failures are retried */
+}
+
+/* The directory was removed or moved away: its watch is dead. */
+static void
+dir_gone(struct kubelet_link *link)
+{
+	(void)inotify_rm_watch(link->inotify_fd, link->dir_wd); /* moved */
+	link->dir_wd = -1;
+	log_warn("inotify: %s was removed or moved away; serving in it again "
+	    "once it is back.", link->dir);
+	watch_dir_again(link);
+}
+
+/* What one read of the inotify fd said. */
+struct dir_news {
+	bool kubelet_new;   /* kubelet.sock created */
+	bool ours_gone;     /* our socket removed */
+	bool dir_gone;      /* the directory removed or moved away */
+	bool dir_back;      /* its name made again in the parent */
+};
+
+static void
+read_event(const struct kubelet_link *link, const struct inotify_event *ev,
+    struct dir_news *news)
+{
+	if (ev->mask & IN_Q_OVERFLOW) {
+		/* Events were lost: check what they could have said. */
+		news->kubelet_new = news->ours_gone = true;
+		news->dir_back = link->dir_wd < 0;
+		return;
+	}
+	if (ev->wd == link->parent_wd && ev->len > 0 &&
+	    !strcmp(ev->name, link->dir_name))
+		news->dir_back = true;
+	if (ev->wd != link->dir_wd || link->dir_wd < 0)
+		return;
+	if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED))
+		news->dir_gone = true;
+	if (ev->len == 0)
+		return;
+	if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) &&
+	    !strcmp(ev->name, link->socket_name))
+		news->kubelet_new = true;
+	if ((ev->mask & (IN_DELETE | IN_MOVED_FROM)) &&
+	    !strcmp(ev->name, plugin_endpoint(link->plugin)))
+		news->ours_gone = true;
 }
 
 /* Reads what inotify has; restarts on kubelet.sock or our socket. */
@@ -178,7 +339,7 @@ on_dir_event(struct loop *loop, int fd, unsigned events, void *arg)
 	struct kubelet_link *link = arg;
 	char buf[16 * (sizeof(struct inotify_event) + NAME_MAX + 1)]
 	    __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool kubelet_new = false, ours_gone = false;
+	struct dir_news news = { 0 };
 	ssize_t n;
 
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
@@ -186,21 +347,20 @@ on_dir_event(struct loop *loop, int fd, unsigned events, void *arg)
 			const struct inotify_event *ev = (const void *)p;
 
 			p += sizeof(*ev) + ev->len;
-			if (ev->len == 0)
-				continue;
-			if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) &&
-			    !strcmp(ev->name, link->socket_name))
-				kubelet_new = true;
-			if ((ev->mask & (IN_DELETE | IN_MOVED_FROM)) &&
-			    !strcmp(ev->name, plugin_endpoint(link->plugin)))
-				ours_gone = true;
+			read_event(link, ev, &news);
 		}
 	}
-	if (ours_gone && !plugin_socket_intact(link->plugin)) {
-		log_info("inotify: %s removed (kubelet restart?), serving "
-		    "again.", plugin_socket_path(link->plugin));
-		(void)kubelet_link_restart(link); /* the watchdog retries */
-	} else if (kubelet_new) {
+	if ((news.ours_gone || news.kubelet_new) &&
+	    !plugin_socket_intact(link->plugin)) {
+		if (news.ours_gone)
+			log_info("inotify: %s removed (kubelet restart?), "
+			    "serving again.", plugin_socket_path(link->plugin));
+		else
+			log_info("inotify: %s created and %s not served: "
+			    "serving again.", link->socket,
+			    plugin_socket_path(link->plugin));
+		(void)kubelet_link_restart(link, false); /* retried */
+	} else if (news.kubelet_new) {
 		/* Our socket is still there (it was already served again when
 		 * the kubelet removed it): registering is all that is left. */
 		log_info("inotify: %s created, registering again.",
@@ -208,6 +368,10 @@ on_dir_event(struct loop *loop, int fd, unsigned events, void *arg)
 		link->backoff_ms = BACKOFF_FIRST_MS;
 		register_now(link);
 	}
+	if (news.dir_gone && link->dir_wd >= 0)
+		dir_gone(link);
+	else if (news.dir_back && link->dir_wd < 0)
+		watch_dir_again(link);
 }
 
 /*
@@ -226,8 +390,9 @@ check_watched(struct loop *loop, void *arg)
 	struct kubelet_link *link = arg;
 
 	link->watch_check = NULL;
+	/* Not while nothing is served: serving again registers. */
 	if (plugin_watched(link->plugin) || link->call != NULL ||
-	    link->retry != NULL)
+	    link->retry != NULL || link->serve_failed)
 		return LOOP_NOMORE;
 	log_warn("The kubelet has no ListAndWatch stream open for '%s'; "
 	    "registering again", plugin_resource(link->plugin));
@@ -253,18 +418,19 @@ on_unwatched(void *arg)
 	arm_watch_check(arg);
 }
 
-/* Starts again what could not be scheduled when it should have been. */
+/* Starts again what could not be scheduled or done when it should have. */
 static int64_t
 watchdog(struct loop *loop, void *arg)
 {
 	struct kubelet_link *link = arg;
 
-	if (link->serve_failed)
-		(void)kubelet_link_restart(link);
+	if (link->dir_wd < 0)
+		watch_dir_again(link);
+	else if (link->serve_failed)
+		(void)serve_now(link, false);
 	else if (link->retry_lost)
 		register_now(link);
-	return link->serve_failed || link->retry_lost ? WATCHDOG_MS :
-	    WATCHDOG_IDLE_MS;
+	return watchdog_delay(link);
 }
 
 /* Watches the kubelet's directory. Returns 0 or -errno, with |err|. */
@@ -274,9 +440,15 @@ watch_dir(struct kubelet_link *link, char *err, size_t errlen)
 	int rc;
 
 	link->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (link->inotify_fd < 0 || inotify_add_watch(link->inotify_fd,
-	    link->dir, IN_CREATE | IN_DELETE | IN_MOVED_TO |
-	    IN_MOVED_FROM) < 0) {
+	if (link->inotify_fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot watch %s: inotify: %s", link->dir,
+		    strerror(-rc));
+		return rc;
+	}
+	link->dir_wd = inotify_add_watch(link->inotify_fd, link->dir,
+	    DIR_EVENTS);
+	if (link->dir_wd < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot watch %s: %s (does it exist?)",
 		    link->dir, strerror(-rc));
@@ -290,12 +462,45 @@ watch_dir(struct kubelet_link *link, char *err, size_t errlen)
 	return rc;
 }
 
+/* Splits |link->socket| into its directory, the directory's parent and
+ * names. Returns 0 or -1 with |err|. */
+static int
+split_path(struct kubelet_link *link, const char *kubelet_socket, char *err,
+    size_t errlen)
+{
+	char *slash = strrchr(link->dir, '/');
+
+	if (slash == NULL || slash[1] == '\0') {
+		snprintf(err, errlen, "--kubelet-socket \"%s\" is not a path "
+		    "to a socket file", kubelet_socket);
+		return -1;
+	}
+	if (slash == link->dir)
+		slash[1] = '\0'; /* the socket is in "/" */
+	else
+		*slash = '\0';
+	link->socket_name = strrchr(link->socket, '/') + 1;
+	slash = strrchr(link->dir, '/');
+	if (slash == link->dir && slash[1] == '\0')
+		return 0;       /* "/" has no parent, and never goes */
+	link->dir_name = gdp_strdup(slash + 1);
+	link->parent = gdp_strdup(link->dir);
+	if (link->dir_name == NULL || link->parent == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (slash == link->dir)
+		link->parent[1] = '\0';
+	else
+		link->parent[slash - link->dir] = '\0';
+	return 0;
+}
+
 struct kubelet_link *
 kubelet_link_new(struct loop *loop, const char *kubelet_socket,
     struct plugin *plugin, char *err, size_t errlen)
 {
 	struct kubelet_link *link = gdp_calloc(1, sizeof(*link));
-	char *slash;
 
 	if (link == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -305,6 +510,7 @@ kubelet_link_new(struct loop *loop, const char *kubelet_socket,
 	link->plugin = plugin;
 	plugin_on_unwatched(plugin, on_unwatched, link);
 	link->inotify_fd = -1;
+	link->dir_wd = link->parent_wd = -1;
 	link->backoff_ms = BACKOFF_FIRST_MS;
 	link->socket = gdp_strdup(kubelet_socket);
 	link->dir = gdp_strdup(kubelet_socket);
@@ -312,17 +518,8 @@ kubelet_link_new(struct loop *loop, const char *kubelet_socket,
 		snprintf(err, errlen, "out of memory");
 		goto out_free_link;
 	}
-	slash = strrchr(link->dir, '/');
-	if (slash == NULL || slash[1] == '\0') {
-		snprintf(err, errlen, "--kubelet-socket \"%s\" is not a path "
-		    "to a socket file", kubelet_socket);
+	if (split_path(link, kubelet_socket, err, errlen) < 0)
 		goto out_free_link;
-	}
-	if (slash == link->dir)
-		slash[1] = '\0'; /* the socket is in "/" */
-	else
-		*slash = '\0';
-	link->socket_name = strrchr(link->socket, '/') + 1;
 	if (watch_dir(link, err, errlen) < 0)
 		goto out_free_link;
 	link->watchdog = loop_add_timer(loop, WATCHDOG_IDLE_MS, watchdog,
@@ -363,5 +560,7 @@ kubelet_link_free(struct kubelet_link *link)
 	}
 	gdp_free(link->socket);
 	gdp_free(link->dir);
+	gdp_free(link->parent);
+	gdp_free(link->dir_name);
 	gdp_free(link);
 }

@@ -5,7 +5,9 @@
  * the kubelet restarts. A restarted kubelet deletes every socket in its
  * device-plugins directory and creates kubelet.sock anew; both are seen
  * through inotify on that directory, and either one makes the plugin
- * serve on a fresh socket and register again at once.
+ * serve on a fresh socket and register again at once. The directory may
+ * go too (removed, or moved away) and come back: the link then watches
+ * the new one and serves there again.
  *
  * The kubelet must also be watching: a second after each registration
  * and after its last ListAndWatch stream ends, no open stream means
@@ -19,6 +21,8 @@
  */
 #ifndef GDP_KUBELET_H
 #define GDP_KUBELET_H
+
+#include <stdbool.h>
 
 #include "loop/loop.h"
 #include "plugin/plugin.h"
@@ -36,10 +40,15 @@ struct kubelet_link *kubelet_link_new(struct loop *loop,
     size_t errlen);
 /*
  * Serves and registers now (start, a new plugin after SIGHUP). Returns 0,
- * or the negative errno of plugin_serve() (-ENAMETOOLONG, -ENOTSOCK, a
- * socket error), which the link logs once and retries every 2 s.
+ * or the negative errno of plugin_serve() (-ENAMETOOLONG, -EADDRINUSE,
+ * -ENOTEMPTY, a socket error), which the link logs, naming the path, and
+ * retries with backoff (10 ms, 20 ms, ... then every 2 s) until it works.
+ * -EADDRINUSE is another process serving on our path: it is never taken
+ * over; with |at_start| it is not retried either (the caller exits: two
+ * instances are a mistake to show, not to hide), later it is waited out
+ * (the other went away while ours was gone: we serve once it is gone).
  */
-int kubelet_link_restart(struct kubelet_link *link);
+int kubelet_link_restart(struct kubelet_link *link, bool at_start);
 /* Swaps the plugin (after rediscovery); call kubelet_link_restart next. */
 void kubelet_link_set_plugin(struct kubelet_link *link,
     struct plugin *plugin);

@@ -5,18 +5,23 @@
  *
  * Every answer is built in the caller's arena, so that it is one object
  * to free after sending and a failure anywhere leaves nothing behind.
- * Work is O(m log n) for m request ids and n views: ids are looked up in
- * the sorted index, and duplicates are found by sorting, never by
- * comparing every id with every other.
+ * A request is checked against the bounds of resources.h before anything
+ * is built, so an answer is at most a constant times the device count.
+ * Work is O(m log m) for m request ids: ids are looked up in the sorted
+ * index, and duplicates are found by sorting, never by comparing every id
+ * with every other. Ids arrive as bytes with their lengths
+ * (proto/requests.proto); one with a NUL or invalid UTF-8 is refused.
  */
 #include "resources.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "deviceplugin.pb-c.h"
+#include "requests.pb-c.h"
 
 /* ---- ListAndWatch ---- */
 
@@ -61,6 +66,152 @@ resource_list(const struct resource *r, struct arena *a)
 	resp->devices = ptrs;
 	resp->n_devices = r->n;
 	return &resp->base;
+}
+
+/* ---- request bounds and ids ---- */
+
+unsigned long long resources_id_compares;
+
+size_t
+resource_max_ids(const struct resource *r)
+{
+	size_t twice = r->n > SIZE_MAX / 2 ? SIZE_MAX : 2 * r->n;
+
+	return twice > RESOURCES_MIN_MAX_IDS ? twice : RESOURCES_MIN_MAX_IDS;
+}
+
+/*
+ * |id| for a message: printable ASCII as it is, every other byte (and
+ * '"', '\') as \xNN, at most 96 bytes of it then "...". Always
+ * NUL-terminated; |out| has room for RESOURCES_ID_ESCAPED bytes.
+ */
+#define RESOURCES_ID_ESCAPED (96 * 4 + 4)
+static void
+escape_id(char *out, const ProtobufCBinaryData *id)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < id->len && i < 96; i++) {
+		uint8_t c = id->data[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+			out[n++] = (char)c;
+		else
+			n += (size_t)snprintf(out + n, 5, "\\x%02x", c);
+	}
+	if (id->len > 96)
+		n += (size_t)snprintf(out + n, 4, "...");
+	out[n] = '\0';
+}
+
+/* Length of the UTF-8 sequence at |s| (|len| bytes left), 0 if invalid. */
+static size_t
+utf8_seq(const uint8_t *s, size_t len)
+{
+	size_t n = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 :
+	    s[0] >= 0xe0 && s[0] < 0xf0 ? 3 : s[0] >= 0xf0 && s[0] < 0xf5 ?
+	    4 : 0;
+
+	if (n == 0 || n > len)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	/* Overlong forms, UTF-16 surrogates, past U+10FFFF. */
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
+		return 0;
+	return n;
+}
+
+/* Why |id| cannot be a device id (a NUL, not UTF-8), or NULL. */
+static const char *
+id_flaw(const ProtobufCBinaryData *id)
+{
+	if (id->len > 0 && memchr(id->data, '\0', id->len) != NULL)
+		return "holds a NUL byte";
+	for (size_t i = 0; i < id->len;) {
+		size_t n = utf8_seq(id->data + i, id->len - i);
+
+		if (n == 0)
+			return "is not valid UTF-8";
+		i += n;
+	}
+	return NULL;
+}
+
+/* What a bad request is called in an error, after NVIDIA's wording. */
+struct req_kind {
+	const char *what;        /* "allocation", "preferred allocation" */
+	const struct resource *r;
+	char *msg;
+	size_t msglen;
+};
+
+/* -EINVAL naming |id| and its flaw, or 0 when it can be a device id. */
+static int
+check_id(const struct req_kind *k, const ProtobufCBinaryData *id)
+{
+	const char *flaw = id_flaw(id);
+	char shown[RESOURCES_ID_ESCAPED];
+
+	if (flaw == NULL)
+		return 0;
+	escape_id(shown, id);
+	snprintf(k->msg, k->msglen, "invalid %s request for \"%s\": device "
+	    "id \"%s\" %s", k->what, k->r->name, shown, flaw);
+	return -EINVAL;
+}
+
+/*
+ * The bounds of resources.h on a request of |nc| container requests
+ * whose |ids[i]| ids are counted by |count|: 0, or -EINVAL with |msg|.
+ * Looks at no more than resource_max_ids() containers.
+ */
+static int
+check_bounds(const struct req_kind *k, size_t nc,
+    size_t (*count)(const void *req, size_t i), const void *req)
+{
+	size_t most = resource_max_ids(k->r), total = 0;
+
+	if (nc > most) {
+		snprintf(k->msg, k->msglen, "invalid %s request for \"%s\": "
+		    "%zu container requests; at most %zu container requests "
+		    "are accepted in one request (as many as device ids: "
+		    "max(%d, twice the %zu devices advertised))", k->what,
+		    k->r->name, nc, most, RESOURCES_MIN_MAX_IDS, k->r->n);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < nc; i++) {
+		size_t n = count(req, i);
+
+		if (n == 0) {
+			snprintf(k->msg, k->msglen, "invalid %s request for "
+			    "\"%s\": container request %zu of %zu carries no "
+			    "device id (each must carry at least one)",
+			    k->what, k->r->name, i + 1, nc);
+			return -EINVAL;
+		}
+		total = n > SIZE_MAX - total ? SIZE_MAX : total + n;
+	}
+	if (total > most) {
+		snprintf(k->msg, k->msglen, "invalid %s request for \"%s\": "
+		    "%zu device ids; at most %zu device ids are accepted in "
+		    "one request (max(%d, twice the %zu devices advertised))",
+		    k->what, k->r->name, total, most, RESOURCES_MIN_MAX_IDS,
+		    k->r->n);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* resource_find() of a request's id. */
+static const struct view *
+find_id(const struct resource *r, const ProtobufCBinaryData *id)
+{
+	if (id->len == 0)
+		return NULL; /* no view's id is empty; |data| may be NULL */
+	return resource_find(r, (const char *)id->data, id->len);
 }
 
 /* ---- Allocate ---- */
@@ -170,67 +321,88 @@ container_answer(struct arena *a, const struct pick *p)
 /*
  * Resolves one container's ids into |idx| (unique, request order), using
  * |seen| (one flag per view, all clear on entry and on return). Returns
- * the count, or -ENOENT (unknown id) / -ENODEV (unhealthy) with |msg|.
+ * the count, or -EINVAL (not an id) / -ENOENT (unknown id) / -ENODEV
+ * (unhealthy) with |k->msg|.
  */
 static ssize_t
-resolve(const struct resource *r,
-    const V1beta1__ContainerAllocateRequest *cr, size_t *idx, bool *seen,
-    char *msg, size_t msglen)
+resolve(const struct req_kind *k,
+    const V1beta1__Raw__ContainerAllocateRequest *cr, size_t *idx,
+    bool *seen)
 {
+	const struct resource *r = k->r;
 	const struct view *sick = NULL;
 	size_t n = 0;
 	ssize_t rc = 0;
 
-	for (size_t i = 0; i < cr->n_devices_ids; i++) {
-		const char *id = cr->devices_ids[i];
-		const struct view *v = resource_find(r, id, strlen(id));
-		size_t k;
+	for (size_t i = 0; i < cr->n_devices_ids && rc == 0; i++) {
+		const ProtobufCBinaryData *id = &cr->devices_ids[i];
+		const struct view *v;
+		char shown[RESOURCES_ID_ESCAPED];
+		size_t at;
 
-		if (v == NULL) {
-			snprintf(msg, msglen, "invalid allocation request for "
-			    "\"%s\": invalid request: unknown device: %s",
-			    r->name, id);
+		if ((rc = check_id(k, id)) < 0)
+			break;
+		if ((v = find_id(r, id)) == NULL) {
+			escape_id(shown, id);
+			snprintf(k->msg, k->msglen, "invalid allocation "
+			    "request for \"%s\": invalid request: unknown "
+			    "device: %s", r->name, shown);
 			rc = -ENOENT;
 			break;
 		}
-		k = (size_t)(v - r->views);
-		if (seen[k])
+		at = (size_t)(v - r->views);
+		if (seen[at])
 			continue;
-		seen[k] = true;
-		idx[n++] = k;
+		seen[at] = true;
+		idx[n++] = at;
 		if (!v->healthy && sick == NULL)
 			sick = v;
 	}
 	for (size_t i = 0; i < n; i++)
 		seen[idx[i]] = false;
 	if (rc == 0 && sick != NULL) {
-		snprintf(msg, msglen, "invalid allocation request for \"%s\": "
-		    "device %s is unhealthy: %s", r->name, sick->id,
+		snprintf(k->msg, k->msglen, "invalid allocation request for "
+		    "\"%s\": device %s is unhealthy: %s", r->name, sick->id,
 		    sick->reason);
 		rc = -ENODEV;
 	}
 	return rc < 0 ? rc : (ssize_t)n;
 }
 
+static size_t
+allocate_ids(const void *req, size_t i)
+{
+	return ((const V1beta1__Raw__AllocateRequest *)req)->
+	    container_requests[i]->n_devices_ids;
+}
+
 ProtobufCMessage *
 resource_allocate(const struct resource *r, const ProtobufCMessage *request,
     struct arena *a, char *msg, size_t msglen)
 {
-	const V1beta1__AllocateRequest *req =
-	    (const V1beta1__AllocateRequest *)request;
+	const V1beta1__Raw__AllocateRequest *req =
+	    (const V1beta1__Raw__AllocateRequest *)request;
+	const struct req_kind k = { "allocation", r, msg, msglen };
 	size_t nc = req->n_container_requests;
-	V1beta1__AllocateResponse *resp = arena_alloc(a, sizeof(*resp));
-	V1beta1__ContainerAllocateResponse **out = arena_array(a, nc,
-	    sizeof(*out));
-	bool *seen = arena_array(a, r->n, sizeof(*seen));
-	size_t *idx = arena_array(a, r->n, sizeof(*idx));
+	V1beta1__AllocateResponse *resp;
+	V1beta1__ContainerAllocateResponse **out;
+	bool *seen;
+	size_t *idx;
+	int rc = check_bounds(&k, nc, allocate_ids, req);
 
+	if (rc < 0) {
+		errno = -rc;
+		return NULL;
+	}
+	resp = arena_alloc(a, sizeof(*resp));
+	out = arena_array(a, nc, sizeof(*out));
+	seen = arena_array(a, r->n, sizeof(*seen));
+	idx = arena_array(a, r->n, sizeof(*idx));
 	if (!resp || !out || !seen || !idx)
 		goto out_nomem;
 	v1beta1__allocate_response__init(resp);
 	for (size_t i = 0; i < nc; i++) {
-		ssize_t n = resolve(r, req->container_requests[i], idx, seen,
-		    msg, msglen);
+		ssize_t n = resolve(&k, req->container_requests[i], idx, seen);
 		struct pick p = { r, idx, 0 };
 
 		if (n < 0) {
@@ -255,23 +427,36 @@ out_nomem:
 
 /* The ids of one container's request: must-include ones, then available. */
 struct id_list {
-	char **must;
+	const ProtobufCBinaryData *must;
 	size_t n_must;
-	char **avail;
+	const ProtobufCBinaryData *avail;
 	size_t n_avail;
 };
 
-static const char *
+static const ProtobufCBinaryData *
 id_at(const struct id_list *l, size_t i)
 {
-	return i < l->n_must ? l->must[i] : l->avail[i - l->n_must];
+	return i < l->n_must ? &l->must[i] : &l->avail[i - l->n_must];
+}
+
+/* A total order on ids: bytes, then length (any order finds twins). */
+static int
+bytes_cmp(const ProtobufCBinaryData *x, const ProtobufCBinaryData *y)
+{
+	size_t n = x->len < y->len ? x->len : y->len;
+	int c = n > 0 ? memcmp(x->data, y->data, n) : 0;
+
+	resources_id_compares++;
+	if (c != 0)
+		return c;
+	return x->len < y->len ? -1 : x->len > y->len;
 }
 
 static int
 id_order(const void *a, const void *b, void *list)
 {
 	size_t i = *(const size_t *)a, j = *(const size_t *)b;
-	int c = strcmp(id_at(list, i), id_at(list, j));
+	int c = bytes_cmp(id_at(list, i), id_at(list, j));
 
 	if (c != 0)
 		return c;
@@ -295,25 +480,35 @@ mark_first(const struct id_list *l, struct arena *a, bool *first)
 		order[i] = i;
 	qsort_r(order, m, sizeof(*order), id_order, (void *)l);
 	for (size_t i = 0; i < m; i++)
-		first[order[i]] = i == 0 ||
-		    strcmp(id_at(l, order[i]), id_at(l, order[i - 1])) != 0;
+		first[order[i]] = i == 0 || bytes_cmp(id_at(l, order[i]),
+		    id_at(l, order[i - 1])) != 0;
 	return 0;
 }
 
-/* Fills |out| (|want| slots at most); returns how many it chose. */
-static size_t
+/* An answer's copy of a request's id (checked: no NUL); NULL: ENOMEM. */
+static char *
+id_copy(struct arena *a, const ProtobufCBinaryData *id)
+{
+	char *s = arena_alloc(a, id->len + 1);
+
+	if (s != NULL && id->len > 0)
+		memcpy(s, id->data, id->len);
+	return s;
+}
+
+/* Fills |out| (|want| slots at most); returns how many, or -ENOMEM. */
+static ssize_t
 prefer(const struct resource *r, const struct id_list *l, const bool *first,
-    bool *offered, char **out, size_t want)
+    bool *offered, char **out, size_t want, struct arena *a)
 {
 	size_t n = 0;
 
 	for (size_t i = 0; i < l->n_must && n < want; i++)
-		if (first[i])
-			out[n++] = l->must[i];
+		if (first[i] && (out[n++] = id_copy(a, &l->must[i])) == NULL)
+			return -ENOMEM;
 	for (size_t i = 0; i < l->n_avail; i++) {
-		const char *id = l->avail[i];
 		const struct view *v = first[l->n_must + i] ?
-		    resource_find(r, id, strlen(id)) : NULL;
+		    find_id(r, &l->avail[i]) : NULL;
 
 		if (v != NULL)
 			offered[v - r->views] = true;
@@ -321,31 +516,47 @@ prefer(const struct resource *r, const struct id_list *l, const bool *first,
 	for (size_t d = 0; d < r->n && n < want; d++)
 		if (offered[d])
 			out[n++] = r->views[d].id;
-	for (size_t i = 0; i < l->n_avail && n < want; i++) {
-		const char *id = l->avail[i];
+	for (size_t i = 0; i < l->n_avail && n < want; i++)
+		if (first[l->n_must + i] && find_id(r, &l->avail[i]) == NULL &&
+		    (out[n++] = id_copy(a, &l->avail[i])) == NULL)
+			return -ENOMEM;
+	return (ssize_t)n;
+}
 
-		if (first[l->n_must + i] && resource_find(r, id,
-		    strlen(id)) == NULL)
-			out[n++] = l->avail[i];
-	}
-	return n;
+/* Every id of |l| can be one: 0, or -EINVAL naming the first bad one. */
+static int
+check_ids(const struct req_kind *k, const struct id_list *l)
+{
+	for (size_t i = 0; i < l->n_must + l->n_avail; i++)
+		if (check_id(k, id_at(l, i)) < 0)
+			return -EINVAL;
+	return 0;
 }
 
 static V1beta1__ContainerPreferredAllocationResponse *
-container_preference(const struct resource *r,
-    const V1beta1__ContainerPreferredAllocationRequest *cr, struct arena *a)
+container_preference(const struct req_kind *k,
+    const V1beta1__Raw__ContainerPreferredAllocationRequest *cr,
+    struct arena *a)
 {
+	const struct resource *r = k->r;
 	struct id_list l = { cr->must_include_deviceids,
 		cr->n_must_include_deviceids, cr->available_deviceids,
 		cr->n_available_deviceids };
 	size_t m = l.n_must + l.n_avail;
 	size_t want = cr->allocation_size > 0 ?
 	    (size_t)cr->allocation_size : 0;
-	V1beta1__ContainerPreferredAllocationResponse *c =
-	    arena_alloc(a, sizeof(*c));
-	bool *first = arena_array(a, m, sizeof(*first));
-	bool *offered = arena_array(a, r->n, sizeof(*offered));
+	V1beta1__ContainerPreferredAllocationResponse *c;
+	bool *first, *offered;
+	ssize_t n;
 
+	if (check_ids(k, &l) < 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	errno = ENOMEM;
+	c = arena_alloc(a, sizeof(*c));
+	first = arena_array(a, m, sizeof(*first));
+	offered = arena_array(a, r->n, sizeof(*offered));
 	if (want > m)
 		want = m;
 	if (c == NULL || first == NULL || offered == NULL ||
@@ -355,33 +566,60 @@ container_preference(const struct resource *r,
 	c->deviceids = arena_array(a, want, sizeof(*c->deviceids));
 	if (c->deviceids == NULL)
 		return NULL;
-	/* Strings point into the request or the views: only read. */
-	c->n_deviceids = prefer(r, &l, first, offered, c->deviceids, want);
+	/* Known ids point into the views, only read while packing. */
+	n = prefer(r, &l, first, offered, c->deviceids, want, a);
+	if (n < 0)
+		return NULL;
+	c->n_deviceids = (size_t)n;
 	return c;
+}
+
+static size_t
+preferred_ids(const void *req, size_t i)
+{
+	const V1beta1__Raw__ContainerPreferredAllocationRequest *cr =
+	    ((const V1beta1__Raw__PreferredAllocationRequest *)req)->
+	    container_requests[i];
+
+	return cr->n_must_include_deviceids > SIZE_MAX -
+	    cr->n_available_deviceids ? SIZE_MAX :
+	    cr->n_must_include_deviceids + cr->n_available_deviceids;
 }
 
 ProtobufCMessage *
 resource_preferred(const struct resource *r, const ProtobufCMessage *request,
-    struct arena *a)
+    struct arena *a, char *msg, size_t msglen)
 {
-	const V1beta1__PreferredAllocationRequest *req =
-	    (const V1beta1__PreferredAllocationRequest *)request;
+	const V1beta1__Raw__PreferredAllocationRequest *req =
+	    (const V1beta1__Raw__PreferredAllocationRequest *)request;
+	const struct req_kind k = { "preferred allocation", r, msg, msglen };
 	size_t nc = req->n_container_requests;
-	V1beta1__PreferredAllocationResponse *resp =
-	    arena_alloc(a, sizeof(*resp));
-	V1beta1__ContainerPreferredAllocationResponse **out =
-	    arena_array(a, nc, sizeof(*out));
+	V1beta1__PreferredAllocationResponse *resp;
+	V1beta1__ContainerPreferredAllocationResponse **out;
+	int rc = check_bounds(&k, nc, preferred_ids, req);
 
-	if (resp == NULL || out == NULL)
+	if (rc < 0) {
+		errno = -rc;
 		return NULL;
+	}
+	resp = arena_alloc(a, sizeof(*resp));
+	out = arena_array(a, nc, sizeof(*out));
+	if (resp == NULL || out == NULL)
+		goto out_nomem;
 	v1beta1__preferred_allocation_response__init(resp);
 	for (size_t i = 0; i < nc; i++) {
-		out[i] = container_preference(r, req->container_requests[i],
+		out[i] = container_preference(&k, req->container_requests[i],
 		    a);
+		if (out[i] == NULL && errno != EINVAL)
+			goto out_nomem;
 		if (out[i] == NULL)
 			return NULL;
 	}
 	resp->container_responses = out;
 	resp->n_container_responses = nc;
 	return &resp->base;
+out_nomem:
+	snprintf(msg, msglen, "out of memory for the preferred allocation");
+	errno = ENOMEM;
+	return NULL;
 }

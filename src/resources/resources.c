@@ -151,6 +151,7 @@ id_cmp(const char *id, size_t len, const char *s)
 	size_t slen = strlen(s);
 	int c = memcmp(id, s, len < slen ? len : slen);
 
+	resources_id_compares++;
 	if (c != 0)
 		return c;
 	return len < slen ? -1 : len > slen;

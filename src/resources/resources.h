@@ -15,6 +15,15 @@
  * system here (what is on the file system, such as which /dev control
  * nodes exist, is passed in). The answer is built in an arena that the
  * caller frees once it is sent; request ids are looked up in O(log n).
+ *
+ * Requests are bounded (docs/plugin.md) before any answer is built: the
+ * device ids of one request, over all its container requests, at most
+ * resource_max_ids() (twice the devices advertised, never fewer than
+ * RESOURCES_MIN_MAX_IDS: a kubelet may still hold the list from before a
+ * device change); as many container requests at most, each carrying at
+ * least one id. The kubelet sends one container request with ids it took
+ * from our list, so it never meets them; past them a request is refused
+ * with EINVAL, and an answer stays a constant times the device count.
  */
 #ifndef GDP_RESOURCES_H
 #define GDP_RESOURCES_H
@@ -28,6 +37,9 @@
 #include "gpu/inventory.h"
 #include "health/status.h"
 #include "resources/arena.h"
+
+/* The least resource_max_ids() is, whatever the device count. */
+#define RESOURCES_MIN_MAX_IDS 256
 
 /* gi/ci of a view that is not scoped to a MIG instance. */
 #define RESOURCES_WHOLE HEALTH_WHOLE
@@ -97,6 +109,14 @@ int resource_index(struct resource *r);
 /* The view of |r| advertised as |id| (|len| bytes, no NUL needed). */
 const struct view *resource_find(const struct resource *r, const char *id,
     size_t len);
+/* The most device ids one request to |r| may carry (see the top). */
+size_t resource_max_ids(const struct resource *r);
+/*
+ * Id comparisons made so far by look-ups and duplicate detection: a work
+ * counter, for the tests that hold a request's work to O(m log m). The
+ * answers are built on the loop thread only.
+ */
+extern unsigned long long resources_id_compares;
 
 /* ---- health ---- */
 
@@ -120,13 +140,16 @@ bool resources_set_health(struct resources *r,
 ProtobufCMessage *resource_list(const struct resource *r, struct arena *a);
 
 /*
- * The Allocate answer for |request| (a V1beta1__AllocateRequest): per
- * container NVIDIA_VISIBLE_DEVICES (ids de-duplicated, in request order;
- * UUIDs, or indexes with --device-id-strategy=index) and, with
- * --pass-device-specs, the control nodes that exist then each GPU's
- * /dev node, host paths under --dev-root. Built in |a|. Returns the
- * message, or NULL with errno and a message in |msg|: ENOENT an unknown
- * device id, ENODEV an unhealthy device (with its reason), ENOMEM.
+ * The Allocate answer for |request| (a V1beta1__Raw__AllocateRequest,
+ * proto/requests.proto): per container NVIDIA_VISIBLE_DEVICES (ids
+ * de-duplicated, in request order; UUIDs, or indexes with
+ * --device-id-strategy=index) and, with --pass-device-specs, the control
+ * nodes that exist then each GPU's /dev node, host paths under
+ * --dev-root. Built in |a|. Returns the message, or NULL with errno and
+ * a message in |msg|: EINVAL a request past the bounds (naming the
+ * bound) or an id with a NUL byte or invalid UTF-8 (naming it, escaped),
+ * ENOENT an unknown device id, ENODEV an unhealthy device (with its
+ * reason), ENOMEM.
  */
 ProtobufCMessage *resource_allocate(const struct resource *r,
     const ProtobufCMessage *request, struct arena *a, char *msg,
@@ -134,12 +157,14 @@ ProtobufCMessage *resource_allocate(const struct resource *r,
 
 /*
  * The GetPreferredAllocation answer for |request| (a
- * V1beta1__PreferredAllocationRequest): per container, the must-include
- * ids first, then the available ids in GPU order, then available ids we
- * do not know, each once, up to the size asked. Built in |a|. Returns
- * NULL with errno ENOMEM.
+ * V1beta1__Raw__PreferredAllocationRequest): per container, the
+ * must-include ids first, then the available ids in GPU order, then
+ * available ids we do not know, each once, up to the size asked. Built
+ * in |a|. Returns NULL with errno and a message in |msg|: EINVAL as for
+ * resource_allocate(), ENOMEM.
  */
 ProtobufCMessage *resource_preferred(const struct resource *r,
-    const ProtobufCMessage *request, struct arena *a);
+    const ProtobufCMessage *request, struct arena *a, char *msg,
+    size_t msglen);
 
 #endif /* GDP_RESOURCES_H */

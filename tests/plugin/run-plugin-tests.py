@@ -927,6 +927,246 @@ def case_nvml_loaded_under_filter(node):
     assert node.stop_plugin() == 0
 
 
+# ---- issue 8 item 4: the socket and its directory ----------------------
+
+import resource  # noqa: E402 - kept with the cases that use them
+import stat  # noqa: E402
+
+def plugin_sock(node):
+    return os.path.join(node.dir, "nvidia-gpu.sock")
+
+
+def wait_for_line(node, *words, timeout=10):
+    """Waits until one line of the plugin's log has all |words|."""
+    deadline = time.monotonic() + timeout
+    while not any(all(w in ln for w in words)
+                  for ln in open(node.plugin_log).read().splitlines()):
+        if time.monotonic() > deadline:
+            raise AssertionError("no line with %r in the log: %s" % (
+                words, node.log_tail()))
+        time.sleep(0.01)
+
+
+def start_plugin_umask(node, mask, extra=()):
+    """start_plugin with the process's umask set to |mask|."""
+    old = os.umask(mask)
+    try:
+        return node.start_plugin(extra)
+    finally:
+        os.umask(old)
+
+
+def case_socket_owner_only(node):
+    # Created 0600 whatever the umask: with umask 000 a plain bind()
+    # makes the socket 0777, connectable by every local user.
+    node.start_kubelet()
+    start_plugin_umask(node, 0)
+    node.wait(allocatable=1, registrations_at_least=1)
+    mode = os.lstat(plugin_sock(node)).st_mode
+    assert mode & 0o777 == 0o600, oct(mode)
+    # Served again after a kubelet restart: 0600 again.
+    node.call("POST", "/restart")
+    node.wait(allocatable=1, registrations_at_least=2)
+    mode = os.lstat(plugin_sock(node)).st_mode
+    assert mode & 0o777 == 0o600, oct(mode)
+    assert node.stop_plugin() == 0
+
+
+def case_stale_paths_replaced(node):
+    # What a crashed instance or a container runtime leaves at the path
+    # (a file, an empty directory from a hostPath mount of a missing
+    # file, a symlink) is removed and the plugin serves; a symlink is
+    # never followed: its target survives untouched.
+    sock = plugin_sock(node)
+    outside = os.path.join(node.tmp, "outside")
+    with open(outside, "w") as f:
+        f.write("keep me\n")
+    makers = [("a regular file", lambda: open(sock, "w").close()),
+              ("an empty directory", lambda: os.mkdir(sock)),
+              ("a symlink to a file", lambda: os.symlink(outside, sock)),
+              ("a dangling symlink",
+               lambda: os.symlink(os.path.join(node.tmp, "nowhere"), sock))]
+    node.start_kubelet()
+    for what, make in makers:
+        make()
+        before = node.call("GET", "/node")["registrations"]
+        node.start_plugin()
+        try:
+            node.wait(allocatable=1, registrations_at_least=before + 1,
+                      timeout_ms=10000)
+        except AssertionError as e:
+            raise AssertionError("%s at the path: %s" % (what, e))
+        assert stat.S_ISSOCK(os.lstat(sock).st_mode), what
+        assert stat.S_ISREG(os.lstat(outside).st_mode), what
+        with open(outside) as f:
+            assert f.read() == "keep me\n", what
+        assert node.stop_plugin() == 0, what
+        assert not os.path.lexists(sock), what
+
+
+def case_live_socket_not_stolen(node):
+    # Another process serving on the path keeps it: the plugin exits 1
+    # naming the path, and the other listener still accepts.
+    sock = plugin_sock(node)
+    node.start_kubelet()   # first: it removes every socket in the folder
+    other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    other.bind(sock)
+    other.listen(8)
+    ino = os.lstat(sock).st_ino
+    p = node.start_plugin()
+    try:
+        rc = p.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the plugin did not exit; it took the path "
+                             "over: %s" % node.log_tail())
+    node.plugin = None
+    assert rc == 1, rc
+    log = open(node.plugin_log).read()
+    assert sock in log and "another" in log.lower(), log
+    assert os.lstat(sock).st_ino == ino, "socket file replaced"
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.settimeout(10)
+    client.connect(sock)
+    client.sendall(b"still mine")
+    other.settimeout(10)
+    got = b""
+    while got != b"still mine":   # the plugin's probe may come first
+        conn, _ = other.accept()
+        conn.settimeout(10)
+        got = conn.recv(64)
+        conn.close()
+    client.close()
+    other.close()
+    assert node.call("GET", "/node")["registrations"] == 0
+
+
+def case_live_socket_later_waited_out(node):
+    # Later (not at start) a live socket at our path is waited out, not
+    # taken: our socket was gone and could not be made again (no fds),
+    # and meanwhile another process serves there. The plugin keeps
+    # running without registering, and serves once the other is gone
+    # (here: it crashed, leaving its socket file behind).
+    sock = plugin_sock(node)
+    node.start_kubelet()
+    node.start_plugin()
+    node.wait(allocatable=1, registrations_at_least=1)
+    pid = node.plugin.pid
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (3, hard))
+    node.call("POST", "/restart")
+    wait_for_line(node, sock, "Too many open files")
+    other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    other.bind(sock)
+    other.listen(8)
+    ino = os.lstat(sock).st_ino
+    before = node.call("GET", "/node")["registrations"]
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+    wait_for_line(node, sock, "Another process is serving", "once it")
+    time.sleep(0.3)
+    assert node.plugin.poll() is None, "plugin exited"
+    assert os.lstat(sock).st_ino == ino, "socket file replaced"
+    assert node.call("GET", "/node")["registrations"] == before, \
+        "registered an endpoint it does not serve"
+    other.close()      # a crash: the file stays, nobody accepts
+    node.wait(allocatable=1, connected=True,
+              registrations_at_least=before + 1)
+    assert node.stop_plugin() == 0
+
+
+def remove_tree(path):
+    """rm -rf |path|, again while the plugin serves again in it (it
+    makes its socket anew each time the last one is removed)."""
+    for _ in range(100):
+        try:
+            shutil.rmtree(path)
+            return
+        except OSError:
+            time.sleep(0.01)
+    raise AssertionError("cannot remove %s" % path)
+
+
+def case_dir_recreated(node):
+    # The device-plugins directory removed (or moved away, or removed
+    # with its parent) and created again, then a kubelet restart in it:
+    # the plugin serves in the new directory and registers; and it still
+    # watches the new directory (a second kubelet restart there is
+    # noticed too).
+    parent = os.path.join(node.tmp, "kubelet")
+    os.rmdir(node.dir)
+    node.dir = os.path.join(parent, "device-plugins")
+    os.makedirs(node.dir)
+    node.start_kubelet()
+    node.start_plugin()
+    node.wait(allocatable=1, registrations_at_least=1)
+    for how in ("removed", "removed for a while", "moved away",
+                "removed with its parent"):
+        if how == "moved away":
+            os.rename(node.dir, node.dir + ".old")
+        else:
+            remove_tree(parent if how.endswith("parent") else node.dir)
+        if how != "removed":
+            time.sleep(0.3)   # not a wait: lets the plugin see it gone
+        os.makedirs(node.dir)
+        for _ in range(2):
+            before = node.call("GET", "/node")["registrations"]
+            node.call("POST", "/restart")
+            try:
+                node.wait(allocatable=1, connected=True,
+                          registrations_at_least=before + 1)
+            except AssertionError as e:
+                raise AssertionError("directory %s: %s" % (how, e))
+            assert os.path.exists(plugin_sock(node)), how
+    assert node.stop_plugin() == 0
+
+
+def case_failed_serve_retried(node):
+    # A serve that fails is retried until it works, without a restart:
+    # (1) a directory that is not empty at the path is refused, named,
+    # and never deleted; once emptied it is removed and the plugin
+    # serves; (2) EMFILE (the fd limit lowered under the running plugin)
+    # when the kubelet restarts: served again once fds are back.
+    sock = plugin_sock(node)
+    os.mkdir(sock)
+    keep = os.path.join(sock, "keep")
+    open(keep, "w").close()
+    node.start_kubelet()
+    node.start_plugin()
+    wait_for_line(node, sock, "not empty")
+    time.sleep(0.3)
+    assert node.plugin.poll() is None, "plugin exited"
+    assert os.path.exists(keep), "the directory's content was deleted"
+    assert node.call("GET", "/node")["registrations"] == 0
+    os.unlink(keep)
+    node.wait(allocatable=1, registrations_at_least=1)
+    pid = node.plugin.pid
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (3, hard))
+    before = node.call("GET", "/node")["registrations"]
+    node.call("POST", "/restart")
+    wait_for_line(node, sock, "Too many open files")
+    time.sleep(0.3)
+    assert not os.path.exists(sock), "served with no fds to spare?"
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+    node.wait(allocatable=1, registrations_at_least=before + 1)
+    assert node.stop_plugin() == 0
+
+
+SOCKET_CASES = [
+    ("socket: mode 0600 whatever the umask", "azure-nc6", {},
+     case_socket_owner_only),
+    ("socket: a stale file, empty directory or symlink is replaced",
+     "azure-nc6", {}, case_stale_paths_replaced),
+    ("socket: a live socket is not stolen: exit 1 naming it", "azure-nc6",
+     {}, case_live_socket_not_stolen),
+    ("socket: later, a live socket is waited out, then served",
+     "azure-nc6", {}, case_live_socket_later_waited_out),
+    ("socket: the directory removed and created again: served again",
+     "azure-nc6", {}, case_dir_recreated),
+    ("socket: a failed serve is retried until it works", "azure-nc6", {},
+     case_failed_serve_retried),
+]
+
+
 CASES = [
     ("registers and advertises nvidia.com/gpu: 1", "azure-nc6", {},
      case_registers_and_advertises),
@@ -1016,7 +1256,311 @@ CASES = [
     ("NVML that appears after start is loaded on SIGHUP under the filter",
      "azure-nc6", {"fake": False}, case_nvml_loaded_under_filter),
 ] + [("profile %s advertises every GPU" % p, p, {}, profile_case(p))
-     for p in ("azure-nc6", "azure-nc24", "azure-nd96asr-v4", "dgx-h100")]
+     for p in ("azure-nc6", "azure-nc24", "azure-nd96asr-v4", "dgx-h100")] \
+    + SOCKET_CASES
+
+
+# ---- issue 8: request bounds, id bytes, XID floods, stale watchers ------
+# Requests the kubelet never sends, made on the plugin's socket by a
+# grpcio client (the messages hand-encoded) or by raw HTTP/2 frames; the
+# bounds they meet are in docs/plugin.md.
+
+PLUGIN_METHOD = "/v1beta1.DevicePlugin/"
+
+
+def pb_varint(n):
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def pb_field(number, data):
+    """A length-delimited protobuf field (wire type 2)."""
+    return pb_varint(number << 3 | 2) + pb_varint(len(data)) + data
+
+
+def pb_allocate(containers):
+    """AllocateRequest{container_requests: [{devices_ids: ids}, ...]}."""
+    return b"".join(pb_field(1, b"".join(pb_field(1, i) for i in ids))
+                    for ids in containers)
+
+
+def pb_preferred(available, size):
+    """PreferredAllocationRequest with one container request."""
+    c = b"".join(pb_field(1, i) for i in available) + \
+        pb_varint(3 << 3) + pb_varint(size)
+    return pb_field(1, c)
+
+
+def plugin_call(node, method, body, timeout=120):
+    """One raw unary call on a connection of its own: (code, details,
+    answer bytes); code is a grpc.StatusCode."""
+    import grpc
+    ch = grpc.insecure_channel(
+        "unix:" + os.path.join(node.dir, "nvidia-gpu.sock"),
+        options=[("grpc.default_authority", "localhost"),
+                 ("grpc.max_send_message_length", -1),
+                 ("grpc.max_receive_message_length", -1)])
+    try:
+        answer = ch.unary_unary(PLUGIN_METHOD + method)(body,
+                                                        timeout=timeout)
+        return grpc.StatusCode.OK, "", answer
+    except grpc.RpcError as e:
+        return e.code(), e.details() or "", b""
+    finally:
+        ch.close()
+
+
+def bound_named(details, what):
+    """The bound an error names as "at most N <what>"."""
+    import re
+    m = re.search(r"at most (\d+) %s" % what, details)
+    assert m, "no bound named for %s: %r" % (what, details)
+    return int(m.group(1))
+
+
+def case_preferred_huge_list(node):
+    import grpc
+    import threading
+    node.start_kubelet()
+    node.start_plugin()
+    node.wait(allocatable=4)
+    u = profile_uuids("azure-nc24")
+    n = 150000   # 1.2 MB of unknown ids: 42 s of loop once
+    body = pb_preferred([b"GPU-%08d" % i for i in range(n)], n)
+    got = {}
+    t = threading.Thread(target=lambda: got.update(
+        r=plugin_call(node, "GetPreferredAllocation", body)))
+    t.start()
+    # Another connection is served meanwhile.
+    ok = node.allocate([u[1]])
+    t.join(120)
+    assert not t.is_alive(), "GetPreferredAllocation not answered"
+    assert envs_of(ok)["NVIDIA_VISIBLE_DEVICES"] == u[1], ok
+    code, details, _ = got["r"]
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, (code, details)
+    assert str(n) in details and RESOURCE in details, details
+    most = bound_named(details, "device ids")
+    assert 4 <= most < n, details
+    # One id past the bound is refused; at the bound it is answered.
+    code, details, answer = plugin_call(node, "GetPreferredAllocation",
+                                        pb_preferred([b"GPU-%08d" % i for
+                                                      i in range(most)] +
+                                                     [u[2].encode()], 2))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, (code, details)
+    code, details, answer = plugin_call(node, "GetPreferredAllocation",
+                                        pb_preferred([u[2].encode()] +
+                                                     [b"GPU-%08d" % i for
+                                                      i in range(most - 1)],
+                                                     most))
+    assert code == grpc.StatusCode.OK, (code, details)
+    assert u[2].encode() in answer and answer.count(b"GPU-") == most
+
+
+def case_allocate_empty_containers(node):
+    import grpc
+    node.start_kubelet()
+    node.start_plugin()
+    node.wait(allocatable=4)
+    u = profile_uuids("azure-nc24")
+    # 2 million empty container requests: 4 MB in, once 56 MB out.
+    code, details, _ = plugin_call(node, "Allocate", b"\x0a\x00" * 2000000)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, (code, details)
+    assert "2000000" in details and RESOURCE in details, details
+    most = bound_named(details, "container requests")
+    assert 1 <= most < 2000000, details
+    # Fewer of them, but one empty: refused, naming the empty one.
+    code, details, _ = plugin_call(node, "Allocate", pb_allocate(
+        [[u[0].encode()], [], [u[1].encode()]]))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, (code, details)
+    assert "container request 2 of 3" in details and \
+        "no device id" in details, details
+    # Containers that each ask for a device are answered, one each.
+    code, details, answer = plugin_call(node, "Allocate", pb_allocate(
+        [[u[0].encode()], [u[1].encode()]]))
+    assert code == grpc.StatusCode.OK, (code, details)
+    assert answer.count(b"NVIDIA_VISIBLE_DEVICES") == 2, answer
+    # More ids in one request than any node has: refused, naming it.
+    code, details, _ = plugin_call(node, "Allocate", pb_allocate(
+        [[u[0].encode()] * 50000]))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, (code, details)
+    assert "50000" in details, details
+    assert 4 <= bound_named(details, "device ids") < 50000, details
+    assert node.allocate([u[3]])["ok"]
+
+
+def case_ids_are_length_delimited(node):
+    import grpc
+    node.start_kubelet()
+    node.start_plugin()
+    node.wait(allocatable=4)
+    u = profile_uuids("azure-nc24")
+    nul = u[0].encode() + b"\x00junk"
+    for method, body in (("Allocate", pb_allocate([[nul]])),
+                         ("GetPreferredAllocation",
+                          pb_preferred([u[1].encode(), nul], 1))):
+        code, details, _ = plugin_call(node, method, body)
+        assert code == grpc.StatusCode.INVALID_ARGUMENT, \
+            (method, code, details)
+        assert u[0] + "\\x00junk" in details and "NUL" in details, \
+            (method, details)
+    bad = u[1].encode() + b"\xff\xfe"
+    code, details, _ = plugin_call(node, "Allocate", pb_allocate([[bad]]))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, (code, details)
+    assert u[1] + "\\xff\\xfe" in details and "UTF-8" in details, details
+    # The GPU's own id still allocates it.
+    r = node.allocate([u[0]])
+    assert envs_of(r)["NVIDIA_VISIBLE_DEVICES"] == u[0], r
+
+
+def case_xid_flood_logs_bounded(node):
+    u = health_node(node)
+    line = ("xid %s 13\n" % u[0]).encode()
+    sent = 0
+    fd = os.open(node.fifo, os.O_WRONLY)
+    for _ in range(40):                 # 2,000 XIDs in bursts
+        os.write(fd, line * 50)
+        sent += 50
+        time.sleep(0.005)
+    os.close(fd)
+    # Events are handled in order: once a marker XID after the flood
+    # shows, the flood has been read (the fake drops what its queue of
+    # 64 cannot hold, so the marker is sent until it lands).
+    for _ in range(20):
+        inject(node, "xid %s 48" % u[1])
+        r = node.call("POST", "/wait", {"resource": RESOURCE,
+                                        "allocatable": 3,
+                                        "timeout_ms": 1000})
+        if r.get("ok"):
+            break
+    else:
+        raise AssertionError("marker XID never seen: " + node.log_tail())
+
+    def xid13():
+        return [ln for ln in open(node.plugin_log).read().splitlines()
+                if "XID 13 " in ln]
+    first = xid13()
+    assert 1 <= len(first) <= 2, "%d lines: %s" % (len(first), first[:4])
+    assert "application error" in first[0], first
+    # The rest are summed up once the interval is over.
+    deadline = time.monotonic() + 20
+    while not any("repeated" in ln for ln in xid13()):
+        assert time.monotonic() < deadline, "no summary: %s" % xid13()
+        time.sleep(0.2)
+    lines = xid13()
+    summary = [ln for ln in lines if "repeated" in ln][0]
+    import re
+    m = re.search(r"XID 13 on GPU 0 \(%s\) repeated (\d+) times in the "
+                  r"last (\d+) s" % re.escape(u[0]), summary)
+    assert m and 1 <= int(m.group(1)) < sent, summary
+    assert len(lines) == 2, lines
+
+
+def h2_frame(kind, flags, stream, payload=b""):
+    return len(payload).to_bytes(3, "big") + bytes([kind, flags]) + \
+        stream.to_bytes(4, "big") + payload
+
+
+def hpack_literal(name, value):
+    """A literal header field without indexing, new name, no Huffman."""
+    n, v = name.encode(), value.encode()
+    assert len(n) < 127 and len(v) < 127
+    return b"\x00" + bytes([len(n)]) + n + bytes([len(v)]) + v
+
+
+def never_reading_watchers(node, streams):
+    """A connection with |streams| ListAndWatch streams whose window is 0:
+    no list can leave the plugin's queue, and the socket is never read
+    after the handshake. Returns the socket (keep it open)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(os.path.join(node.dir, "nvidia-gpu.sock"))
+    # SETTINGS: ENABLE_PUSH 0, INITIAL_WINDOW_SIZE 0.
+    s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2_frame(
+        4, 0, 0, b"\x00\x02\x00\x00\x00\x00\x00\x04\x00\x00\x00\x00"))
+    head = s.recv(9)
+    assert len(head) == 9 and head[3] == 4, head   # the server's SETTINGS
+    want = int.from_bytes(head[:3], "big")
+    while want > 0:
+        want -= len(s.recv(want))
+    block = b"".join(hpack_literal(k, v) for k, v in (
+        (":method", "POST"), (":scheme", "http"),
+        (":path", PLUGIN_METHOD + "ListAndWatch"),
+        (":authority", "localhost"), ("content-type", "application/grpc"),
+        ("te", "trailers")))
+    out = [h2_frame(4, 1, 0)]                      # SETTINGS ACK
+    for i in range(streams):
+        sid = 2 * i + 1
+        out.append(h2_frame(1, 4, sid, block))     # END_HEADERS
+        out.append(h2_frame(0, 1, sid, b"\x00" * 5))  # empty, END_STREAM
+    s.sendall(b"".join(out))
+    return s
+
+
+def loop_wakeups(pid):
+    """Voluntary context switches of the plugin's main (loop) thread."""
+    with open("/proc/%d/task/%d/status" % (pid, pid)) as f:
+        for ln in f:
+            if ln.startswith("voluntary_ctxt_switches:"):
+                return int(ln.split()[1])
+    raise AssertionError("no context switch count")
+
+
+def case_stale_watchers_cost_nothing(node):
+    node.fifo = os.path.join(node.tmp, "nvml-control")
+    node.env["FAKE_NVML_CONTROL"] = node.fifo
+    node.start_kubelet()
+    node.start_plugin()
+    node.wait(allocatable=4)
+    wait_for_log(node, "Health events registered")
+    u = profile_uuids("azure-nc24")
+    socks = [never_reading_watchers(node, 1000) for _ in range(3)]
+    try:
+        lists = node.resource()["lists_received"]
+        time.sleep(0.5)
+        # A change: 3,000 streams now hold an old list they cannot send.
+        inject(node, "xid %s 48" % u[0])
+        node.wait(allocatable=3, lists_at_least=lists + 1)
+        time.sleep(3)                  # the resend timer backs off
+        w0, c0, t0 = loop_wakeups(node.plugin.pid), \
+            cpu_of_main(node.plugin.pid), time.monotonic()
+        time.sleep(4)
+        took = time.monotonic() - t0
+        wakes = loop_wakeups(node.plugin.pid) - w0
+        share = (cpu_of_main(node.plugin.pid) - c0) / 1e9 / took
+        assert wakes <= 2 * took, "%d loop wake-ups in %.1f s" % (
+            wakes, took)
+        assert share <= 0.01, "loop CPU %.1f %%" % (share * 100)
+        # The kubelet still gets every change at once.
+        lists = node.resource()["lists_received"]
+        inject(node, "xid %s 48" % u[1])
+        node.wait(allocatable=2, lists_at_least=lists + 1)
+        assert node.plugin.poll() is None
+    finally:
+        for s in socks:
+            s.close()
+
+
+def cpu_of_main(pid):
+    with open("/proc/%d/task/%d/schedstat" % (pid, pid)) as f:
+        return int(f.read().split()[0])
+
+
+CASES += [
+    ("GetPreferredAllocation of 150,000 ids: refused naming the bound, "
+     "others served", "azure-nc24", {}, case_preferred_huge_list),
+    ("Allocate of 2 million empty container requests: refused naming the "
+     "bound", "azure-nc24", {}, case_allocate_empty_containers),
+    ("an id with a NUL or bad UTF-8 is refused, not taken for the GPU",
+     "azure-nc24", {}, case_ids_are_length_delimited),
+    ("health: an XID flood logs one line, then one summary per interval",
+     "azure-nc24", {}, case_xid_flood_logs_bounded),
+    ("3,000 never-reading ListAndWatch streams: the loop stays idle",
+     "azure-nc24", {}, case_stale_watchers_cost_nothing),
+]
 
 
 def main():

@@ -4,14 +4,17 @@
  *
  * Every step goes through snap(), which also checks the invariants the
  * application relies on: an unhealthy GPU and a MIG-scoped fault always
- * carry a reason, a healthy GPU none.
+ * carry a reason, a healthy GPU none. The rate limit on repeated event
+ * lines is checked on what reaches stderr.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -552,6 +555,180 @@ test_reason_change_is_published(void **state)
 	assert_false(f->changed);
 }
 
+/* ---- repeated event lines ---- */
+
+#define REPEAT INT64_C(10000)
+
+/* stderr, while a test captures it. */
+static FILE *captured;
+static int saved_stderr = -1;
+
+static void
+capture(void)
+{
+	captured = tmpfile();
+	assert_non_null(captured);
+	saved_stderr = dup(STDERR_FILENO);
+	assert_true(saved_stderr >= 0);
+	assert_true(dup2(fileno(captured), STDERR_FILENO) >= 0);
+}
+
+/* What was logged since capture() (or the last call), as a string. */
+static char *
+logged(void)
+{
+	static char text[1 << 16];
+	size_t n;
+
+	fflush(stderr);
+	rewind(captured);
+	n = fread(text, 1, sizeof(text) - 1, captured);
+	text[n] = '\0';
+	assert_int_equal(ftruncate(fileno(captured), 0), 0);
+	rewind(captured);
+	return text;
+}
+
+static void
+release(void)
+{
+	assert_true(dup2(saved_stderr, STDERR_FILENO) >= 0);
+	close(saved_stderr);
+	fclose(captured);
+}
+
+static size_t
+count(const char *text, const char *what)
+{
+	size_t n = 0;
+
+	for (const char *p = text; (p = strstr(p, what)) != NULL; p++)
+		n++;
+	return n;
+}
+
+static int
+setup_repeat(void **state)
+{
+	static const char *const names[NGPUS] = { "GPU-a", "GPU-b", "GPU-c",
+		"GPU-d" };
+	static struct fixture f;
+	struct health_config cfg = { .quiet_ms = QUIET,
+		.log_repeat_ms = REPEAT };
+	char warn[128];
+
+	memset(&f, 0, sizeof(f));
+	policy_init(&cfg.policy, NULL, NULL, warn, sizeof(warn));
+	f.s = health_state_new(NGPUS, names, &cfg);
+	*state = &f;
+	capture();
+	return f.s == NULL ? -1 : 0;
+}
+
+static int
+teardown_repeat(void **state)
+{
+	release();
+	return teardown(state);
+}
+
+static void
+test_repeated_xid_is_one_line_then_one_summary_per_interval(void **state)
+{
+	struct fixture *f = *state;
+	const char *first = "XID 13 (graphics engine exception) on GPU 0 "
+	    "(GPU-a): an application error";
+	char *text;
+
+	for (int64_t t = 0; t < 1000; t++)
+		gpu_xid(f, 0, 13, t);
+	text = logged();
+	assert_int_equal(count(text, "\n"), 1);
+	assert_int_equal(count(text, first), 1);
+	/* Its summary is due at the end of the interval, and only then. */
+	assert_int_equal(health_state_next_deadline(f->s), REPEAT);
+	health_state_tick(f->s, REPEAT - 1);
+	assert_string_equal(logged(), "");
+	health_state_tick(f->s, REPEAT);
+	text = logged();
+	assert_int_equal(count(text, "\n"), 1);
+	assert_int_equal(count(text, "XID 13 on GPU 0 (GPU-a) repeated 999 "
+	    "times in the last 10 s"), 1);
+	/* A flood that goes on: one summary per interval, no new first. */
+	for (int64_t t = REPEAT; t < 2 * REPEAT; t += 4)
+		gpu_xid(f, 0, 13, t);
+	assert_string_equal(logged(), "");
+	health_state_tick(f->s, 2 * REPEAT);
+	assert_int_equal(count(logged(), "repeated 2500 times"), 1);
+	/* Quiet for an interval: nothing to say, nothing due; the next one
+	 * is a first again. */
+	health_state_tick(f->s, 3 * REPEAT);
+	assert_string_equal(logged(), "");
+	assert_int_equal(health_state_next_deadline(f->s), INT64_MAX);
+	gpu_xid(f, 0, 13, 4 * REPEAT);
+	assert_int_equal(count(logged(), first), 1);
+	assert_true(healthy(f, 0));
+}
+
+static void
+test_repeat_limit_is_per_gpu_and_kind(void **state)
+{
+	struct fixture *f = *state;
+	struct health_record ecc = { .kind = HEALTH_REC_EVENT, .gpu = 2,
+		.type = nvmlEventTypeSingleBitEccError };
+	char *text;
+
+	for (int64_t t = 0; t < 50; t++) {
+		gpu_xid(f, 0, 13, t);
+		gpu_xid(f, 1, 13, t);
+		gpu_xid(f, 0, 31, t);
+		xid(f, 3, 48, 1, 0, t);      /* critical, MIG-scoped */
+		xid(f, 3, 48, 2, 0, t);
+		health_state_apply(f->s, &ecc, t);
+	}
+	text = logged();
+	assert_int_equal(count(text, "\n"), 6);
+	assert_int_equal(count(text, "XID 13 (graphics engine exception) on "
+	    "GPU 0"), 1);
+	assert_int_equal(count(text, "XID 13 (graphics engine exception) on "
+	    "GPU 1"), 1);
+	assert_int_equal(count(text, "XID 31 "), 1);
+	assert_int_equal(count(text, "GPU instance 1, compute instance 0"), 1);
+	assert_int_equal(count(text, "GPU instance 2, compute instance 0"), 1);
+	assert_int_equal(count(text, "ECC single-bit event on GPU 2"), 1);
+	health_state_tick(f->s, REPEAT);
+	text = logged();
+	assert_int_equal(count(text, "\n"), 6);
+	assert_int_equal(count(text, "repeated 49 times"), 6);
+	assert_int_equal(count(text, "XID 48 (GPU instance 2, compute "
+	    "instance 0) on GPU 3 (GPU-d) repeated 49 times"), 1);
+	assert_int_equal(count(text, "ECC single-bit event on GPU 2 (GPU-c) "
+	    "repeated 49 times"), 1);
+	/* Suppressed lines still count for health. */
+	snap(f);
+	assert_int_equal(f->snap.nfaults, 2);
+}
+
+static void
+test_more_kinds_than_slots_are_counted_together(void **state)
+{
+	struct fixture *f = *state;
+	unsigned kinds = HEALTH_REPEAT_KINDS + 4;
+	char *text;
+
+	for (int64_t t = 0; t < 10; t++)
+		for (unsigned gi = 0; gi < kinds; gi++)
+			xid(f, 0, 48, gi, 0, t);
+	text = logged();
+	assert_int_equal(count(text, "\n"), HEALTH_REPEAT_KINDS);
+	health_state_tick(f->s, REPEAT);
+	text = logged();
+	assert_int_equal(count(text, "\n"), HEALTH_REPEAT_KINDS + 1);
+	assert_int_equal(count(text, "repeated 9 times"), HEALTH_REPEAT_KINDS);
+	assert_int_equal(count(text, "GPU 0 (GPU-a): 40 more XID or ECC "
+	    "events, of more kinds than are told apart, in the last 10 s"), 1);
+}
+
 int
 main(void)
 {
@@ -580,6 +757,12 @@ main(void)
 		T(test_past_the_bound_marks_the_gpu_with_a_reason),
 		T(test_reason_change_is_published),
 #undef T
+#define R(fn) cmocka_unit_test_setup_teardown(fn, setup_repeat, \
+	teardown_repeat)
+		R(test_repeated_xid_is_one_line_then_one_summary_per_interval),
+		R(test_repeat_limit_is_per_gpu_and_kind),
+		R(test_more_kinds_than_slots_are_counted_together),
+#undef R
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

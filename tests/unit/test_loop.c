@@ -2,7 +2,8 @@
  * test_loop.c: the event loop: timers in order and re-armed by their
  * return value, cancellation from any callback, fds removed mid-round
  * never called, wake-ups from another thread, signals through signalfd,
- * and the before-sleep hook.
+ * the before-sleep hook, and descriptors that cannot be had reported as
+ * what they are (EMFILE), not as a lack of memory.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -12,7 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -323,6 +326,61 @@ test_before_sleep_hook(void **state)
 	loop_free(loop);
 }
 
+static void
+never_woken(struct loop *loop, void *arg)
+{
+}
+
+/*
+ * In a child (the limit dies with it): lowers RLIMIT_NOFILE to the lowest
+ * free descriptor, so that every new one fails with EMFILE, and exits 0
+ * if a wake-up (|what| 'w') or a whole loop ('l') then fails with errno
+ * EMFILE, 2 if it was made, 3 if errno said something else.
+ */
+static int
+without_fds(char what)
+{
+	struct loop *loop = what == 'w' ? loop_new() : NULL;
+	struct rlimit rl;
+	pid_t pid;
+	int status;
+
+	if (what == 'w')
+		assert_non_null(loop);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int lowest = dup(0);
+		void *made;
+
+		close(lowest);
+		getrlimit(RLIMIT_NOFILE, &rl);
+		rl.rlim_cur = (rlim_t)lowest;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			_exit(4);
+		errno = 0;
+		made = what == 'w' ? (void *)loop_add_wakeup(loop, never_woken,
+		    NULL) : (void *)loop_new();
+		_exit(made != NULL ? 2 : errno == EMFILE ? 0 : 3);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	loop_free(loop);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static void
+test_wakeup_without_fds_says_emfile(void **state)
+{
+	assert_int_equal(without_fds('w'), 0);
+}
+
+static void
+test_loop_without_fds_says_emfile(void **state)
+{
+	assert_int_equal(without_fds('l'), 0);
+}
+
 int
 main(void)
 {
@@ -336,6 +394,8 @@ main(void)
 		cmocka_unit_test(test_wakeup_from_another_thread),
 		cmocka_unit_test(test_signal_through_signalfd),
 		cmocka_unit_test(test_before_sleep_hook),
+		cmocka_unit_test(test_wakeup_without_fds_says_emfile),
+		cmocka_unit_test(test_loop_without_fds_says_emfile),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,7 +3,10 @@
  *
  * Every message of v1beta1 must come out of the messages-only proto (the
  * build's filter once dropped messages silently), and the encoder must
- * produce the bytes grpc-go and Python produce for the same message.
+ * produce the bytes grpc-go and Python produce for the same message. The
+ * raw requests the plugin decodes (proto/requests.proto) must be their
+ * API twins field for field, ids as bytes, so that the same bytes decode
+ * to the same request, and an id keeps its length, NULs included.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +17,7 @@
 #include <cmocka.h>
 
 #include "deviceplugin.pb-c.h"
+#include "requests.pb-c.h"
 
 static void
 test_every_message_is_generated(void **state)
@@ -99,6 +103,68 @@ test_encoding_matches_other_implementations(void **state)
 	}
 }
 
+/* |raw| is |api| with every string field a bytes field; recursively. */
+static void
+assert_twins(const ProtobufCMessageDescriptor *raw,
+    const ProtobufCMessageDescriptor *api)
+{
+	assert_string_equal(raw->short_name, api->short_name);
+	assert_string_equal(raw->package_name, "v1beta1.raw");
+	assert_int_equal(raw->n_fields, api->n_fields);
+	for (unsigned i = 0; i < raw->n_fields; i++) {
+		const ProtobufCFieldDescriptor *r = &raw->fields[i];
+		const ProtobufCFieldDescriptor *a =
+		    protobuf_c_message_descriptor_get_field(api, r->id);
+
+		assert_non_null(a);
+		assert_string_equal(r->name, a->name);
+		assert_int_equal(r->label, a->label);
+		if (a->type == PROTOBUF_C_TYPE_STRING)
+			assert_int_equal(r->type, PROTOBUF_C_TYPE_BYTES);
+		else
+			assert_int_equal(r->type, a->type);
+		if (a->type == PROTOBUF_C_TYPE_MESSAGE)
+			assert_twins(r->descriptor, a->descriptor);
+	}
+}
+
+static void
+test_raw_requests_are_the_api_with_bytes_ids(void **state)
+{
+	assert_twins(&v1beta1__raw__allocate_request__descriptor,
+	    &v1beta1__allocate_request__descriptor);
+	assert_twins(&v1beta1__raw__preferred_allocation_request__descriptor,
+	    &v1beta1__preferred_allocation_request__descriptor);
+}
+
+static void
+test_raw_ids_keep_their_length(void **state)
+{
+	/* AllocateRequest{[{devices_ids:["GPU-0\0x", "GPU-1"]}]} */
+	const uint8_t wire[] = { 0x0a, 0x10, 0x0a, 0x07, 'G', 'P', 'U',
+		'-', '0', 0, 'x', 0x0a, 0x05, 'G', 'P', 'U', '-', '1' };
+	V1beta1__Raw__AllocateRequest *raw =
+	    v1beta1__raw__allocate_request__unpack(NULL, sizeof(wire), wire);
+	V1beta1__AllocateRequest *api =
+	    v1beta1__allocate_request__unpack(NULL, sizeof(wire), wire);
+	const V1beta1__Raw__ContainerAllocateRequest *c;
+
+	assert_non_null(raw);
+	assert_int_equal(raw->n_container_requests, 1);
+	c = raw->container_requests[0];
+	assert_int_equal(c->n_devices_ids, 2);
+	assert_int_equal(c->devices_ids[0].len, 7);
+	assert_memory_equal(c->devices_ids[0].data, "GPU-0\0x", 7);
+	assert_int_equal(c->devices_ids[1].len, 5);
+	assert_memory_equal(c->devices_ids[1].data, "GPU-1", 5);
+	/* Why: as a string the first id reads as "GPU-0". */
+	assert_non_null(api);
+	assert_string_equal(api->container_requests[0]->devices_ids[0],
+	    "GPU-0");
+	v1beta1__allocate_request__free_unpacked(api, NULL);
+	v1beta1__raw__allocate_request__free_unpacked(raw, NULL);
+}
+
 int
 main(void)
 {
@@ -106,6 +172,8 @@ main(void)
 		cmocka_unit_test(test_every_message_is_generated),
 		cmocka_unit_test(test_field_numbers),
 		cmocka_unit_test(test_encoding_matches_other_implementations),
+		cmocka_unit_test(test_raw_requests_are_the_api_with_bytes_ids),
+		cmocka_unit_test(test_raw_ids_keep_their_length),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,7 +5,10 @@
  * MIG-instance faults to every view (whole GPUs, replicas, MIG devices).
  *
  * The inventory is plain data, so each test writes the machine it needs;
- * requests are protobuf-c structs, as the gRPC layer hands them over.
+ * requests are protobuf-c structs, as the gRPC layer hands them over
+ * (the raw requests of proto/requests.proto: ids as bytes). The bounds
+ * on a request and the work it costs (id comparisons, counted by the
+ * core) are held here too.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -19,6 +22,7 @@
 #include <cmocka.h>
 
 #include "deviceplugin.pb-c.h"
+#include "requests.pb-c.h"
 #include "resources/resources.h"
 
 static const char *const uuids[] = {
@@ -145,24 +149,32 @@ test_find_is_exact_and_length_delimited(void **state)
 
 /* ---- Allocate ---- */
 
+/* An id as the wire gives it: |s| without its NUL. */
+static ProtobufCBinaryData
+bin(const char *s)
+{
+	return (ProtobufCBinaryData){ strlen(s), (uint8_t *)s };
+}
+
 /* An AllocateRequest with one container per NULL-terminated id list. */
 struct request {
-	V1beta1__AllocateRequest req;
-	V1beta1__ContainerAllocateRequest c[4];
-	V1beta1__ContainerAllocateRequest *cp[4];
+	V1beta1__Raw__AllocateRequest req;
+	V1beta1__Raw__ContainerAllocateRequest c[4];
+	V1beta1__Raw__ContainerAllocateRequest *cp[4];
+	ProtobufCBinaryData ids[4][8];
 };
 
 static void
 request_init(struct request *q, size_t nc, char **ids[])
 {
-	v1beta1__allocate_request__init(&q->req);
+	v1beta1__raw__allocate_request__init(&q->req);
 	for (size_t i = 0; i < nc; i++) {
 		size_t n = 0;
 
-		v1beta1__container_allocate_request__init(&q->c[i]);
-		while (ids[i][n] != NULL)
-			n++;
-		q->c[i].devices_ids = ids[i];
+		v1beta1__raw__container_allocate_request__init(&q->c[i]);
+		for (; ids[i][n] != NULL; n++)
+			q->ids[i][n] = bin(ids[i][n]);
+		q->c[i].devices_ids = q->ids[i];
 		q->c[i].n_devices_ids = n;
 		q->cp[i] = &q->c[i];
 	}
@@ -341,26 +353,49 @@ test_allocate_no_containers_is_an_empty_answer(void **state)
 
 /* ---- GetPreferredAllocation ---- */
 
-static V1beta1__ContainerPreferredAllocationResponse *
-prefer(const struct resources *r, char **must, size_t n_must, char **avail,
-    size_t n_avail, int size, struct arena *a)
+/* |n| ids as the wire gives them, in |a|. */
+static ProtobufCBinaryData *
+bins(char **ids, size_t n, struct arena *a)
 {
-	V1beta1__PreferredAllocationRequest req =
-	    V1BETA1__PREFERRED_ALLOCATION_REQUEST__INIT;
-	V1beta1__ContainerPreferredAllocationRequest c =
-	    V1BETA1__CONTAINER_PREFERRED_ALLOCATION_REQUEST__INIT;
-	V1beta1__ContainerPreferredAllocationRequest *cp = &c;
-	V1beta1__PreferredAllocationResponse *resp;
+	ProtobufCBinaryData *b = arena_array(a, n, sizeof(*b));
 
-	c.must_include_deviceids = must;
+	assert_true(b != NULL || n == 0);
+	for (size_t i = 0; i < n; i++)
+		b[i] = bin(ids[i]);
+	return b;
+}
+
+/* GetPreferredAllocation of one container on |res|: NULL if refused. */
+static V1beta1__PreferredAllocationResponse *
+prefer_on(const struct resource *res, char **must, size_t n_must,
+    char **avail, size_t n_avail, int size, struct arena *a, char *msg,
+    size_t msglen)
+{
+	V1beta1__Raw__PreferredAllocationRequest req =
+	    V1BETA1__RAW__PREFERRED_ALLOCATION_REQUEST__INIT;
+	V1beta1__Raw__ContainerPreferredAllocationRequest c =
+	    V1BETA1__RAW__CONTAINER_PREFERRED_ALLOCATION_REQUEST__INIT;
+	V1beta1__Raw__ContainerPreferredAllocationRequest *cp = &c;
+
+	c.must_include_deviceids = bins(must, n_must, a);
 	c.n_must_include_deviceids = n_must;
-	c.available_deviceids = avail;
+	c.available_deviceids = bins(avail, n_avail, a);
 	c.n_available_deviceids = n_avail;
 	c.allocation_size = size;
 	req.container_requests = &cp;
 	req.n_container_requests = 1;
-	resp = (V1beta1__PreferredAllocationResponse *)resource_preferred(
-	    &r->res[0], &req.base, a);
+	return (V1beta1__PreferredAllocationResponse *)resource_preferred(
+	    res, &req.base, a, msg, msglen);
+}
+
+static V1beta1__ContainerPreferredAllocationResponse *
+prefer(const struct resources *r, char **must, size_t n_must, char **avail,
+    size_t n_avail, int size, struct arena *a)
+{
+	char msg[512];
+	V1beta1__PreferredAllocationResponse *resp = prefer_on(&r->res[0],
+	    must, n_must, avail, n_avail, size, a, msg, sizeof(msg));
+
 	assert_non_null(resp);
 	assert_int_equal(resp->n_container_responses, 1);
 	return resp->container_responses[0];
@@ -422,32 +457,312 @@ test_preferred_size_bounds_the_answer(void **state)
 	resources_free(r);
 }
 
-static void
-test_preferred_many_ids_answers(void **state)
-{
-	/* 20,000 unknown ids and duplicates: answered, each once. */
-	struct resources *r = build(ID_STRATEGY_UUID, false, NULL);
-	enum { N = 20000 };
-	char **avail = calloc(N, sizeof(*avail));
-	char (*names)[24] = calloc(N, sizeof(*names));
-	struct arena a = ARENA_INIT;
-	const V1beta1__ContainerPreferredAllocationResponse *c;
+/* ---- bounds and work ---- */
 
-	assert_non_null(avail);
-	assert_non_null(names);
-	for (size_t i = 0; i < N; i++) {
-		snprintf(names[i], sizeof(names[i]), "u-%zu", i % (N / 2));
-		avail[i] = names[i];
+/* |n| distinct names "<prefix>-<i>" (|i| modulo |distinct|), in |a|. */
+static char **
+names(size_t n, size_t distinct, const char *prefix, struct arena *a)
+{
+	char **v = arena_array(a, n, sizeof(*v));
+
+	assert_non_null(v);
+	for (size_t i = 0; i < n; i++) {
+		v[i] = arena_alloc(a, 48);
+		assert_non_null(v[i]);
+		snprintf(v[i], 48, "%s-%zu", prefix, i % distinct);
 	}
-	avail[N - 1] = (char *)uuids[3];
-	c = prefer(r, NULL, 0, avail, N, N, &a);
-	assert_int_equal(c->n_deviceids, N / 2 + 1);
-	assert_string_equal(c->deviceids[0], uuids[3]);
-	assert_string_equal(c->deviceids[1], "u-0");
-	arena_free(&a);
-	free(avail);
-	free(names);
+	return v;
+}
+
+static void
+test_bound_is_twice_the_devices_at_least_the_floor(void **state)
+{
+	struct resources *r = build(ID_STRATEGY_UUID, false, NULL);
+	struct resource big = { .n = 1000 };
+
+	assert_int_equal(resource_max_ids(&r->res[0]), RESOURCES_MIN_MAX_IDS);
+	assert_int_equal(resource_max_ids(&big), 2000);
+	big.n = SIZE_MAX / 2 + 1;
+	assert_int_equal(resource_max_ids(&big), SIZE_MAX);
 	resources_free(r);
+}
+
+static void
+test_allocate_past_the_bounds_is_refused_naming_them(void **state)
+{
+	struct resources *r = build(ID_STRATEGY_UUID, false, NULL);
+	size_t most = resource_max_ids(&r->res[0]);
+	struct arena a = ARENA_INIT;
+	V1beta1__Raw__AllocateRequest req =
+	    V1BETA1__RAW__ALLOCATE_REQUEST__INIT;
+	V1beta1__Raw__ContainerAllocateRequest *cs[3], c[3];
+	ProtobufCBinaryData one = bin(uuids[0]);
+	ProtobufCBinaryData *many = arena_array(&a, most + 1, sizeof(*many));
+	char msg[512], want[256];
+
+	for (size_t i = 0; i < 3; i++) {
+		v1beta1__raw__container_allocate_request__init(&c[i]);
+		c[i].devices_ids = &one;
+		c[i].n_devices_ids = 1;
+		cs[i] = &c[i];
+	}
+	req.container_requests = cs;
+	req.n_container_requests = 3;
+	/* One container request without an id. */
+	c[1].n_devices_ids = 0;
+	assert_null(resource_allocate(&r->res[0], &req.base, &a, msg,
+	    sizeof(msg)));
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(msg, "\"nvidia.com/gpu\": container request "
+	    "2 of 3 carries no device id"));
+	/* More container requests than ids may be in one request: refused
+	 * before any is looked at. */
+	req.n_container_requests = most + 1;
+	assert_null(resource_allocate(&r->res[0], &req.base, &a, msg,
+	    sizeof(msg)));
+	assert_int_equal(errno, EINVAL);
+	snprintf(want, sizeof(want), "%zu container requests; at most %zu "
+	    "container requests", most + 1, most);
+	assert_non_null(strstr(msg, want));
+	/* Ids: at the bound answered, one more refused naming it. */
+	assert_non_null(many);
+	for (size_t i = 0; i <= most; i++)
+		many[i] = bin(uuids[i % NGPUS]);
+	c[0].devices_ids = many;
+	c[0].n_devices_ids = most;
+	req.n_container_requests = 1;
+	assert_non_null(resource_allocate(&r->res[0], &req.base, &a, msg,
+	    sizeof(msg)));
+	c[0].n_devices_ids = most - 1;
+	c[1].n_devices_ids = 2;
+	req.n_container_requests = 2;
+	assert_null(resource_allocate(&r->res[0], &req.base, &a, msg,
+	    sizeof(msg)));
+	assert_int_equal(errno, EINVAL);
+	snprintf(want, sizeof(want), "%zu device ids; at most %zu device ids",
+	    most + 1, most);
+	assert_non_null(strstr(msg, want));
+	arena_free(&a);
+	resources_free(r);
+}
+
+static void
+test_preferred_past_the_bounds_is_refused_naming_them(void **state)
+{
+	/* 20,000 ids on a node of 4 GPUs: no kubelet sends that. */
+	struct resources *r = build(ID_STRATEGY_UUID, false, NULL);
+	size_t most = resource_max_ids(&r->res[0]);
+	struct arena a = ARENA_INIT;
+	char **many = names(20000, 10000, "u", &a);
+	char msg[512], want[256];
+
+	assert_null(prefer_on(&r->res[0], NULL, 0, many, 20000, 2, &a, msg,
+	    sizeof(msg)));
+	assert_int_equal(errno, EINVAL);
+	snprintf(want, sizeof(want), "invalid preferred allocation request "
+	    "for \"nvidia.com/gpu\": 20000 device ids; at most %zu device "
+	    "ids", most);
+	assert_non_null(strstr(msg, want));
+	/* Must-include ids count too. */
+	assert_null(prefer_on(&r->res[0], many, 1, many + 1, most, 2, &a, msg,
+	    sizeof(msg)));
+	assert_int_equal(errno, EINVAL);
+	/* An empty container request is refused, naming it. */
+	assert_null(prefer_on(&r->res[0], NULL, 0, NULL, 0, 1, &a, msg,
+	    sizeof(msg)));
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(msg, "container request 1 of 1 carries no "
+	    "device id"));
+	arena_free(&a);
+	resources_free(r);
+}
+
+static void
+check_refused_id(const struct resources *r, const char *id, size_t len,
+    const char *shown, const char *flaw)
+{
+	ProtobufCBinaryData b = { len, (uint8_t *)id };
+	V1beta1__Raw__ContainerAllocateRequest c =
+	    V1BETA1__RAW__CONTAINER_ALLOCATE_REQUEST__INIT;
+	V1beta1__Raw__ContainerAllocateRequest *cp = &c;
+	V1beta1__Raw__AllocateRequest req =
+	    V1BETA1__RAW__ALLOCATE_REQUEST__INIT;
+	V1beta1__Raw__ContainerPreferredAllocationRequest pc =
+	    V1BETA1__RAW__CONTAINER_PREFERRED_ALLOCATION_REQUEST__INIT;
+	V1beta1__Raw__ContainerPreferredAllocationRequest *pcp = &pc;
+	V1beta1__Raw__PreferredAllocationRequest preq =
+	    V1BETA1__RAW__PREFERRED_ALLOCATION_REQUEST__INIT;
+	struct arena a = ARENA_INIT;
+	char msg[512], want[512];
+
+	c.devices_ids = &b;
+	c.n_devices_ids = 1;
+	req.container_requests = &cp;
+	req.n_container_requests = 1;
+	snprintf(want, sizeof(want), "device id \"%s\" %s", shown, flaw);
+	assert_null(resource_allocate(&r->res[0], &req.base, &a, msg,
+	    sizeof(msg)));
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(msg, want));
+	pc.must_include_deviceids = &b;
+	pc.n_must_include_deviceids = 1;
+	pc.allocation_size = 1;
+	preq.container_requests = &pcp;
+	preq.n_container_requests = 1;
+	assert_null(resource_preferred(&r->res[0], &preq.base, &a, msg,
+	    sizeof(msg)));
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(msg, want));
+	arena_free(&a);
+}
+
+static void
+test_ids_with_nul_or_bad_utf8_are_refused_by_name(void **state)
+{
+	struct resources *r = build(ID_STRATEGY_UUID, false, NULL);
+	const char *nul = "GPU-aaaa0000-0000-0000-0000-000000000000\0junk";
+	char shown[128], msg[512];
+	struct request q;
+	char *ok[] = { "GPU-\xc3\xa9", NULL };   /* UTF-8, just unknown */
+	char **ids[] = { ok };
+	struct arena a = ARENA_INIT;
+
+	/* The GPU's UUID, a NUL, more: not that GPU. */
+	snprintf(shown, sizeof(shown), "%s\\x00junk", uuids[0]);
+	check_refused_id(r, nul, strlen(uuids[0]) + 5, shown,
+	    "holds a NUL byte");
+	check_refused_id(r, "GPU-\xff", 5, "GPU-\\xff", "is not valid UTF-8");
+	/* Overlong, a surrogate, cut short, past U+10FFFF. */
+	check_refused_id(r, "\xc0\x80", 2, "\\xc0\\x80", "is not valid UTF-8");
+	check_refused_id(r, "\xed\xa0\x80", 3, "\\xed\\xa0\\x80",
+	    "is not valid UTF-8");
+	check_refused_id(r, "GPU-\xe2\x82", 6, "GPU-\\xe2\\x82",
+	    "is not valid UTF-8");
+	check_refused_id(r, "\xf4\x90\x80\x80", 4, "\\xf4\\x90\\x80\\x80",
+	    "is not valid UTF-8");
+	/* Quotes and backslashes cannot end the quoted id early. */
+	check_refused_id(r, "a\"b\\\n\0", 6, "a\\x22b\\x5c\\x0a\\x00",
+	    "holds a NUL byte");
+	/* Valid UTF-8 is only unknown, and named escaped. */
+	request_init(&q, 1, ids);
+	assert_null(allocate(r, &q, &a, msg, sizeof(msg)));
+	assert_int_equal(errno, ENOENT);
+	assert_non_null(strstr(msg, "unknown device: GPU-\\xc3\\xa9"));
+	arena_free(&a);
+	resources_free(r);
+}
+
+/* A resource of |n| views named "GPU-<i>", index built. */
+static struct resource *
+many_views(size_t n, struct resources *all)
+{
+	struct resource *res = calloc(1, sizeof(*res));
+
+	assert_non_null(res);
+	res->views = calloc(n, sizeof(*res->views));
+	assert_non_null(res->views);
+	res->n = n;
+	res->all = all;
+	snprintf(res->name, sizeof(res->name), "nvidia.com/gpu");
+	for (size_t i = 0; i < n; i++) {
+		snprintf(res->views[i].id, sizeof(res->views[i].id), "GPU-%zu",
+		    i);
+		res->views[i].healthy = true;
+	}
+	assert_int_equal(resource_index(res), 0);
+	return res;
+}
+
+static void
+free_views(struct resource *res)
+{
+	free(res->views);
+	free(res->by_id);
+	free(res);
+}
+
+static double
+log2_of(size_t n)
+{
+	double l = 0;
+
+	for (; n > 1; n >>= 1)
+		l++;
+	return l + 1;
+}
+
+/* Comparisons for a preference among |m| ids, half of them twins. */
+static unsigned long long
+preferred_work(const struct resource *res, size_t m)
+{
+	struct arena a = ARENA_INIT;
+	char **ids = names(m, m / 2, "unknown", &a);
+	unsigned long long before = resources_id_compares;
+	char msg[512];
+	V1beta1__PreferredAllocationResponse *resp;
+
+	ids[m - 1] = (char *)res->views[7].id;
+	resp = prefer_on(res, NULL, 0, ids, m, (int)m, &a, msg, sizeof(msg));
+	assert_non_null(resp);
+	/* Every distinct id once, the known one first. */
+	assert_int_equal(resp->container_responses[0]->n_deviceids, m / 2 + 1);
+	assert_string_equal(resp->container_responses[0]->deviceids[0],
+	    res->views[7].id);
+	arena_free(&a);
+	return resources_id_compares - before;
+}
+
+static void
+test_preferred_work_is_m_log_m(void **state)
+{
+	/* A node big enough that 64k ids are within its bound: the work
+	 * grows as m log m (a quadratic core did 2e9 comparisons here). */
+	struct resources all = { 0 };
+	struct resource *res = many_views(40000, &all);
+	unsigned long long last = 0;
+
+	for (size_t m = 4096; m <= 65536; m *= 4) {
+		unsigned long long w = preferred_work(res, m);
+		double bound = 4.0 * (double)m * (log2_of(m) + log2_of(res->n));
+
+		assert_true((double)w <= bound);
+		if (last > 0)
+			assert_true(w <= 6 * last); /* 4x the ids */
+		last = w;
+	}
+	free_views(res);
+}
+
+static void
+test_allocate_work_is_m_log_n(void **state)
+{
+	struct resources all = { 0 };
+	struct resource *res = many_views(40000, &all);
+	enum { M = 60000 };
+	struct arena a = ARENA_INIT;
+	V1beta1__Raw__ContainerAllocateRequest c =
+	    V1BETA1__RAW__CONTAINER_ALLOCATE_REQUEST__INIT;
+	V1beta1__Raw__ContainerAllocateRequest *cp = &c;
+	V1beta1__Raw__AllocateRequest req =
+	    V1BETA1__RAW__ALLOCATE_REQUEST__INIT;
+	unsigned long long before = resources_id_compares;
+	char msg[512];
+	const V1beta1__AllocateResponse *resp;
+
+	c.devices_ids = arena_array(&a, M, sizeof(*c.devices_ids));
+	assert_non_null(c.devices_ids);
+	for (size_t i = 0; i < M; i++)
+		c.devices_ids[i] = bin(res->views[i % res->n].id);
+	c.n_devices_ids = M;
+	req.container_requests = &cp;
+	req.n_container_requests = 1;
+	resp = (const V1beta1__AllocateResponse *)resource_allocate(res,
+	    &req.base, &a, msg, sizeof(msg));
+	assert_non_null(resp);
+	assert_true((double)(resources_id_compares - before) <=
+	    2.0 * M * log2_of(res->n));
+	arena_free(&a);
+	free_views(res);
 }
 
 /* ---- ListAndWatch ---- */
@@ -654,7 +969,16 @@ main(void)
 		cmocka_unit_test(test_preferred_must_include_then_gpu_order),
 		cmocka_unit_test(test_preferred_each_id_once_unknown_last),
 		cmocka_unit_test(test_preferred_size_bounds_the_answer),
-		cmocka_unit_test(test_preferred_many_ids_answers),
+		cmocka_unit_test(
+		    test_bound_is_twice_the_devices_at_least_the_floor),
+		cmocka_unit_test(
+		    test_allocate_past_the_bounds_is_refused_naming_them),
+		cmocka_unit_test(
+		    test_preferred_past_the_bounds_is_refused_naming_them),
+		cmocka_unit_test(
+		    test_ids_with_nul_or_bad_utf8_are_refused_by_name),
+		cmocka_unit_test(test_preferred_work_is_m_log_m),
+		cmocka_unit_test(test_allocate_work_is_m_log_n),
 		cmocka_unit_test(test_list_health_and_numa),
 		cmocka_unit_test(test_failing_gpu_marks_every_replica),
 		cmocka_unit_test(test_failing_gpu_marks_every_mig_device),

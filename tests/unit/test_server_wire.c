@@ -44,6 +44,8 @@ struct peer {
 	bool goaway;
 	uint32_t goaway_code;
 	size_t data_len;
+	unsigned nclosed;    /* streams closed, all together */
+	unsigned nok;        /* grpc-status 0 received */
 	/* What the request body is. */
 	const uint8_t *body;
 	size_t body_len, body_off;
@@ -61,8 +63,10 @@ on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
 	snprintf(v, sizeof(v), "%.*s", (int)vl, value);
 	if (nl == 7 && memcmp(name, ":status", 7) == 0)
 		snprintf(p->status, sizeof(p->status), "%.7s", v);
-	else if (nl == 11 && memcmp(name, "grpc-status", 11) == 0)
+	else if (nl == 11 && memcmp(name, "grpc-status", 11) == 0) {
 		p->grpc_status = atoi(v);
+		p->nok += p->grpc_status == 0;
+	}
 	else if (nl == 12 && memcmp(name, "grpc-message", 12) == 0)
 		memcpy(p->grpc_message, v, sizeof(p->grpc_message));
 	return 0;
@@ -103,6 +107,7 @@ on_close(nghttp2_session *s, int32_t id, uint32_t code, void *arg)
 
 	p->closed = true;
 	p->close_code = code;
+	p->nclosed++;
 	return 0;
 }
 
@@ -128,7 +133,7 @@ read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
 }
 
 static int
-setup(void **state)
+setup_type(void **state, int type)
 {
 	struct peer *p = calloc(1, sizeof(*p));
 	nghttp2_session_callbacks *cb;
@@ -138,7 +143,7 @@ setup(void **state)
 	p->grpc_status = -1;
 	p->loop = loop_new();
 	p->ts = testservice_new(p->loop, NULL);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+	assert_int_equal(socketpair(AF_UNIX, type | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0, sv), 0);
 	assert_int_equal(grpc_server_adopt(testservice_server(p->ts), sv[0]),
 	    0);
@@ -156,6 +161,19 @@ setup(void **state)
 	nghttp2_submit_settings(p->s, NGHTTP2_FLAG_NONE, NULL, 0);
 	*state = p;
 	return 0;
+}
+
+static int
+setup(void **state)
+{
+	return setup_type(state, SOCK_STREAM);
+}
+
+/* Every send on a SOCK_SEQPACKET socket is one record for the peer. */
+static int
+setup_seqpacket(void **state)
+{
+	return setup_type(state, SOCK_SEQPACKET);
 }
 
 static int
@@ -610,6 +628,72 @@ test_shutdown_sends_goaway(void **state)
 	assert_int_equal(n, 0);
 }
 
+/* Each stream's copy of the same Allocate request. */
+static ssize_t
+read_alloc(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
+    uint32_t *flags, nghttp2_data_source *src, void *arg)
+{
+	/* AllocateRequest{container_requests:[{devices_ids:["GPU-0"]}]} */
+	static const uint8_t msg[] = { 0, 0, 0, 0, 9, 0x0a, 0x07, 0x0a, 0x05,
+		'G', 'P', 'U', '-', '0' };
+
+	assert_true(len >= sizeof(msg));
+	memcpy(buf, msg, sizeof(msg));
+	*flags |= NGHTTP2_DATA_FLAG_EOF;
+	return (ssize_t)sizeof(msg);
+}
+
+/*
+ * 32 Allocate calls arrive in one write: their 96 frames (headers, DATA,
+ * trailers) leave in one write, or two, not one write per frame. Over
+ * SOCK_SEQPACKET each of the server's sends is one record here.
+ */
+static void
+test_a_batch_of_calls_is_answered_in_one_write(void **state)
+{
+	enum { N = 32 };
+	struct peer *p = *state;
+	nghttp2_nv nva[] = {
+		NV(":method", "POST"), NV(":scheme", "http"),
+		NV(":path", "/v1beta1.DevicePlugin/Allocate"),
+		NV(":authority", "localhost"),
+		NV("content-type", "application/grpc"),
+	};
+	nghttp2_data_provider dp = { .read_callback = read_alloc };
+	uint8_t batch[16384];
+	size_t len = 0;
+	unsigned records = 0;
+	const uint8_t *out;
+	ssize_t n;
+	int64_t end;
+
+	pump(p, 20);   /* SETTINGS both ways */
+	for (int i = 0; i < N; i++)
+		assert_true(nghttp2_submit_request(p->s, NULL, nva, 5, &dp,
+		    NULL) > 0);
+	while ((n = nghttp2_session_mem_send(p->s, &out)) > 0) {
+		assert_true(len + (size_t)n <= sizeof(batch));
+		memcpy(batch + len, out, (size_t)n);
+		len += (size_t)n;
+	}
+	assert_int_equal(write(p->fd, batch, len), (ssize_t)len);
+	end = loop_now_ms() + 3000;
+	while (p->nclosed < N && loop_now_ms() < end) {
+		uint8_t buf[1 << 18];
+
+		loop_run_once(p->loop, 2);
+		while ((n = read(p->fd, buf, sizeof(buf))) > 0) {
+			records++;
+			assert_true(nghttp2_session_mem_recv(p->s, buf,
+			    (size_t)n) == n);
+		}
+	}
+	assert_int_equal(p->nclosed, N);
+	assert_int_equal(p->nok, N);
+	print_message("%d calls answered in %u writes\n", N, records);
+	assert_true(records <= 2);
+}
+
 int
 main(void)
 {
@@ -635,6 +719,9 @@ main(void)
 		T(test_deadline_then_cancel_if_client_still_sending),
 		T(test_deadline_after_headers_sends_trailers),
 		T(test_shutdown_sends_goaway),
+		cmocka_unit_test_setup_teardown(
+		    test_a_batch_of_calls_is_answered_in_one_write,
+		    setup_seqpacket, teardown),
 	};
 #undef T
 
