@@ -7,7 +7,8 @@
  * monitor's snapshots go straight to the resource core, which marks what
  * changed for the plugin to publish. SIGHUP discovers again and sends
  * the new list on the open stream. `list` prints what a node would
- * advertise and exits.
+ * advertise and exits. Serving drops every capability first and puts
+ * every thread under a seccomp allowlist once set up (src/sandbox).
  *
  * Exit codes: 0 stopped by a signal or --help/--version/list; 1 a start-up
  * failure (bad flag, NVML failure with --fail-on-init-error, no GPUs with
@@ -31,6 +32,7 @@
 #include "plugin/kubelet.h"
 #include "plugin/plugin.h"
 #include "resources/resources.h"
+#include "sandbox/sandbox.h"
 #include "util/alloc.h"
 #include "util/log.h"
 #include "version.h"
@@ -447,9 +449,50 @@ socket_dir_of(const char *kubelet_socket, char *out, size_t len)
 		    kubelet_socket);
 }
 
+/*
+ * Least privilege (docs/security.md), in two steps: capabilities and
+ * no_new_privs first, while this is the only thread (capabilities are
+ * each thread's own); the seccomp filter once set-up is done, on every
+ * thread, NVML's included.
+ */
+static int
+drop_privileges(void)
+{
+	char note[256], err[256];
+
+	if (sandbox_drop_privileges(note, sizeof(note), err,
+	    sizeof(err)) < 0) {
+		log_error("Cannot drop privileges: %s", err);
+		return -1;
+	}
+	if (note[0] != '\0')
+		log_warn("%s", note);
+	return 0;
+}
+
+static int
+install_filter(const char *mode)
+{
+	char err[256];
+	int n = sandbox_install_filter(!strcmp(mode, "log") ?
+	    SANDBOX_FILTER_LOG : !strcmp(mode, "off") ? SANDBOX_FILTER_OFF :
+	    SANDBOX_FILTER_ENFORCE, err, sizeof(err));
+
+	if (n < 0) {
+		log_error("Cannot install the system-call filter: %s "
+		    "(--seccomp=off runs without one)", err);
+		return -1;
+	}
+	log_info("No capabilities, no_new_privs; system-call filter: %s "
+	    "(%d calls named)", mode, n);
+	return 0;
+}
+
 static int
 serve(struct daemon *d)
 {
+	if (drop_privileges() < 0)
+		return 1;
 	d->loop = loop_new();
 	if (d->loop == NULL || loop_add_signal(d->loop, SIGTERM, on_stop, d) ||
 	    loop_add_signal(d->loop, SIGINT, on_stop, d) ||
@@ -466,6 +509,8 @@ serve(struct daemon *d)
 	} else if (build_plugin(d) < 0 || start_serving(d, true) < 0) {
 		return 1;
 	}
+	if (install_filter(d->cfg.seccomp) < 0)
+		return 1;
 	if (loop_run(d->loop) < 0)
 		return 1;
 	return 0;

@@ -119,6 +119,9 @@ static const struct setting settings[] = {
 	{ { "idle-timeout" }, { "GDP_IDLE_TIMEOUT" }, KIND_DURATION, "5m",
 	  OFF(idle_timeout_ms), "a connection without a stream is closed "
 	  "after this (0: never)" },
+	{ { "seccomp" }, { "GDP_SECCOMP" }, KIND_STRING, "enforce",
+	  OFF(seccomp), "enforce | log | off: the system-call allowlist; "
+	  "log lets a call off it run and the kernel log it" },
 };
 
 static const struct setting id_strategy_setting = {
@@ -340,6 +343,13 @@ check_values(struct config *cfg, const char *id_strategy, char *err,
 		    "the %lld bytes allowed",
 		    (long long)cfg->max_header_list_size,
 		    (long long)MAX_HEADER_LIST);
+		return -EINVAL;
+	}
+	if (strcmp(cfg->seccomp, "enforce") != 0 &&
+	    strcmp(cfg->seccomp, "log") != 0 &&
+	    strcmp(cfg->seccomp, "off") != 0) {
+		snprintf(err, errlen, "invalid --seccomp option (GDP_SECCOMP): "
+		    "\"%s\" (enforce, log or off)", cfg->seccomp);
 		return -EINVAL;
 	}
 	if (cfg->dev_root[0] == '\0')

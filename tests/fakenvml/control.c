@@ -22,6 +22,10 @@
  *	reset UUID		it answers normally again
  *	wait-error NVML_ERROR_X	every nvmlEventSetWait fails with that code
  *	wait-ok			until this
+ *	syscall NAME		make a system call a device plugin never needs
+ *				(unshare, execve, socket-inet): how the
+ *				plugin's tests show that its seccomp filter
+ *				holds for code inside the NVML library too
  *
  * Empty lines and lines starting with '#' are skipped. A bad line gets a
  * one-line message on stderr and is otherwise ignored: a typo must not
@@ -39,7 +43,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fakenvml.h"
@@ -213,6 +219,64 @@ cmd_wait_ok(int argc, char **argv)
 	fake_events_set_wait_error(NVML_SUCCESS);
 }
 
+/* The calls "syscall NAME" makes: each is harmless when it is allowed
+ * (unshare(0) changes nothing, the program does not exist, the socket is
+ * closed again), so a program without a filter just carries on. */
+static long
+call_unshare(void)
+{
+	return syscall(SYS_unshare, 0);
+}
+
+static long
+call_execve(void)
+{
+	char *const argv[] = { "/nonexistent-fakenvml/exec", NULL };
+	char *const envp[] = { NULL };
+
+	return execve(argv[0], argv, envp);
+}
+
+static long
+call_socket_inet(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0)
+		close(fd);
+	return fd < 0 ? -1 : 0;
+}
+
+static void
+cmd_syscall(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		long (*call)(void);
+	} calls[] = {
+		{ "unshare", call_unshare },
+		{ "execve", call_execve },
+		{ "socket-inet", call_socket_inet },
+	};
+	size_t i;
+	long rc;
+
+	for (i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		if (strcmp(calls[i].name, argv[1]) != 0)
+			continue;
+		errno = 0;
+		rc = calls[i].call();
+		if (rc < 0)
+			complain("syscall %s: failed: %s", argv[1],
+			    strerror(errno));
+		else
+			complain("syscall %s: returned %ld", argv[1], rc);
+		return;
+	}
+	complain("syscall: \"%s\" is not unshare, execve or socket-inet",
+	    argv[1]);
+}
+
 static const struct command commands[] = {
 	{ "xid", 2, 4, "xid UUID XID [GI CI]", cmd_xid },
 	{ "ecc", 2, 2, "ecc UUID single|double", cmd_ecc },
@@ -220,6 +284,7 @@ static const struct command commands[] = {
 	{ "reset", 1, 1, "reset UUID", cmd_reset },
 	{ "wait-error", 1, 1, "wait-error NVML_ERROR_NAME", cmd_wait_error },
 	{ "wait-ok", 0, 0, "wait-ok", cmd_wait_ok },
+	{ "syscall", 1, 1, "syscall unshare|execve|socket-inet", cmd_syscall },
 };
 
 /* Splits |line| into words and runs the command they make. */

@@ -764,6 +764,169 @@ def case_old_driver_layouts(node):
     assert "00000000:1B:00.0" in "\n".join(old).upper(), old
 
 
+# ---- least privilege: capabilities, no_new_privs, seccomp ---------------
+# (docs/security.md). The tests run as root, so the capabilities are
+# really there to drop; the forbidden calls come from inside the NVML
+# library (the fake's "syscall NAME" control command, run on a thread the
+# library started before the filter was installed).
+
+CAP_FIELDS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")
+CAP_SETPCAP = 8
+
+
+def can_empty_bounding_set():
+    """Whether a child of ours can empty its bounding set: it needs
+    CAP_SETPCAP, which the tests have as root (as CI runs them)."""
+    with open("/proc/self/status") as f:
+        eff = [ln.split()[1] for ln in f if ln.startswith("CapEff:")][0]
+    return bool(int(eff, 16) >> CAP_SETPCAP & 1)
+
+
+def thread_status(pid):
+    """The /proc status of every thread of |pid|, as {tid: {key: value}}."""
+    threads = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                threads[tid] = dict((k, v.strip()) for k, _, v in
+                                    (ln.partition(":") for ln in f))
+        except FileNotFoundError:
+            continue        # a thread that just ended
+    return threads
+
+
+def assert_least_privilege(pid, seccomp="2"):
+    """Every thread: no capability in any set, no_new_privs, and the
+    seccomp mode (2: a filter; 0: none)."""
+    threads = thread_status(pid)
+    fields = [k for k in CAP_FIELDS
+              if k != "CapBnd" or can_empty_bounding_set()]
+    for tid, st in threads.items():
+        for k in fields:
+            assert int(st[k], 16) == 0, (tid, k, st[k])
+        assert st["NoNewPrivs"] == "1", (tid, st["NoNewPrivs"])
+        assert st["Seccomp"] == seccomp, (tid, st["Seccomp"])
+    return threads
+
+
+def sandbox_node(node, args=()):
+    """A serving plugin with health checks and the fake's control FIFO."""
+    node.plugin_args = list(args)
+    return health_node(node)
+
+
+def case_least_privilege(node):
+    u = sandbox_node(node)
+    # The loop, the health thread, and the thread the fake NVML started
+    # at init (before any sandboxing): all of them.
+    threads = assert_least_privilege(node.plugin.pid)
+    assert len(threads) >= 3, threads.keys()
+    # And it still does its work under the filter: Allocate, a SIGHUP
+    # rediscovery, an XID seen by the (new) health thread, a kubelet
+    # restart.
+    assert envs_of(node.allocate([u[1]]))["NVIDIA_VISIBLE_DEVICES"] == u[1]
+    lists = node.resource()["lists_received"]
+    node.plugin.send_signal(signal.SIGHUP)
+    node.wait(allocatable=4, lists_at_least=lists + 1)
+    deadline = time.monotonic() + 10     # the new thread is watching
+    while open(node.plugin_log).read().count(
+            "Health events registered") < 2:
+        assert time.monotonic() < deadline, node.log_tail()
+        time.sleep(0.01)
+    inject(node, "xid %s 48" % u[0])
+    node.wait(allocatable=3)
+    before = node.call("GET", "/node")["registrations"]
+    node.call("POST", "/restart")
+    node.wait(allocatable=3, registrations_at_least=before + 1)
+    assert node.plugin.poll() is None, "plugin exited"
+    assert_least_privilege(node.plugin.pid)
+    assert node.stop_plugin() == 0
+
+
+def case_seccomp_kills(node):
+    # Default (enforce): a call off the list ends the process at once with
+    # SIGSYS; the call never returns to say anything.
+    for call in ("unshare", "execve"):
+        sandbox_node(node)
+        inject(node, "syscall %s" % call)
+        rc = node.plugin.wait(timeout=30)
+        node.plugin = None
+        assert rc == -signal.SIGSYS, (call, rc, node.log_tail())
+        assert "syscall %s:" % call not in open(node.plugin_log).read()
+
+
+def case_seccomp_refuses_other_sockets(node):
+    # A socket other than AF_UNIX is refused with an errno the caller can
+    # handle (a library probing for a network), not with death.
+    sandbox_node(node)
+    inject(node, "syscall socket-inet")
+    wait_for_log(node, "syscall socket-inet: failed: Address family not "
+                 "supported by protocol")
+    assert node.allocate(profile_uuids("azure-nc24")[:1])["ok"]
+    assert node.stop_plugin() == 0
+
+
+def case_seccomp_log(node):
+    # --seccomp=log: the same filter, but a call off the list is let
+    # through (the kernel logs it), so development can find what is
+    # missing without the daemon dying.
+    sandbox_node(node, ["--seccomp=log"])
+    assert_least_privilege(node.plugin.pid)
+    inject(node, "syscall unshare")
+    wait_for_log(node, "syscall unshare: returned 0")
+    inject(node, "syscall execve")
+    wait_for_log(node, "syscall execve: failed: No such file or directory")
+    assert node.allocate(profile_uuids("azure-nc24")[:1])["ok"]
+    assert node.stop_plugin() == 0
+
+
+def case_seccomp_off(node):
+    # GDP_SECCOMP=off: no filter; capabilities still dropped, and
+    # no_new_privs still set.
+    node.env["GDP_SECCOMP"] = "off"
+    sandbox_node(node)
+    assert_least_privilege(node.plugin.pid, seccomp="0")
+    inject(node, "syscall unshare")
+    wait_for_log(node, "syscall unshare: returned 0")
+    assert node.stop_plugin() == 0
+
+
+def case_seccomp_bad_value(node):
+    bad = subprocess.run([PLUGIN, "--seccomp=strict"], env=node.env,
+                         capture_output=True, text=True, timeout=10)
+    assert bad.returncode == 2, bad
+    assert "--seccomp" in bad.stderr and "strict" in bad.stderr and \
+        "enforce" in bad.stderr, bad.stderr
+    env = dict(node.env, GDP_SECCOMP="")
+    bad = subprocess.run([PLUGIN], env=env, capture_output=True, text=True,
+                         timeout=10)
+    assert bad.returncode == 2 and "GDP_SECCOMP" in bad.stderr, bad
+
+
+def case_nvml_loaded_under_filter(node):
+    # No NVML at start (idle, filter on); then the driver's library
+    # appears and a SIGHUP finds it: dlopen, init, discovery, a new
+    # socket and registration, all under the filter.
+    root = os.path.join(node.tmp, "driver")
+    node.env["FAKE_NVML_PROFILE"] = os.path.join(PROFILES, "azure-nc6.yaml")
+    node.start_kubelet()
+    node.start_plugin(["--fail-on-init-error=false",
+                       "--driver-root-ctr-path", root,
+                       "--driver-root", root])
+    wait_for_log(node, "continuing without GPUs")
+    wait_for_log(node, "system-call filter: enforce")
+    assert_least_privilege(node.plugin.pid)
+    os.makedirs(os.path.join(root, "usr/lib64"))
+    shutil.copy(os.path.join(FAKE_LIB_DIR, "libnvidia-ml.so.1"),
+                os.path.join(root, "usr/lib64"))
+    node.plugin.send_signal(signal.SIGHUP)
+    node.wait(allocatable=1, registrations_at_least=1)
+    assert "Loaded NVML from %s/usr/lib64" % root in \
+        open(node.plugin_log).read(), node.log_tail()
+    assert_least_privilege(node.plugin.pid)
+    assert node.stop_plugin() == 0
+
+
 # ---- issue 8 item 4: the socket and its directory ----------------------
 
 import resource  # noqa: E402 - kept with the cases that use them
@@ -1157,6 +1320,21 @@ CASES = [
      {}, case_old_driver_whole_gpu_xid),
     ("health: a failed event registration is retried once the GPU answers",
      "azure-nc24", {}, case_registration_retried),
+    ("least privilege: every thread without capabilities, no_new_privs, "
+     "seccomp filter; serving, health, SIGHUP and kubelet restart work",
+     "azure-nc24", {}, case_least_privilege),
+    ("seccomp enforce (default): a forbidden call inside NVML: SIGSYS",
+     "azure-nc24", {}, case_seccomp_kills),
+    ("seccomp: a socket other than AF_UNIX fails with EAFNOSUPPORT",
+     "azure-nc24", {}, case_seccomp_refuses_other_sockets),
+    ("--seccomp=log: a forbidden call runs, the daemon serves on",
+     "azure-nc24", {}, case_seccomp_log),
+    ("GDP_SECCOMP=off: no filter, capabilities still dropped",
+     "azure-nc24", {}, case_seccomp_off),
+    ("a bad --seccomp or GDP_SECCOMP: exit 2 naming it", "azure-nc6", {},
+     case_seccomp_bad_value),
+    ("NVML that appears after start is loaded on SIGHUP under the filter",
+     "azure-nc6", {"fake": False}, case_nvml_loaded_under_filter),
 ] + [("profile %s advertises every GPU" % p, p, {}, profile_case(p))
      for p in ("azure-nc6", "azure-nc24", "azure-nd96asr-v4", "dgx-h100")] \
     + SOCKET_CASES
