@@ -70,7 +70,9 @@ on_frame(nghttp2_session *s, const nghttp2_frame *f, void *arg)
 		    (int)f->goaway.opaque_data_len,
 		    (const char *)f->goaway.opaque_data);
 	} else if (st != NULL && f->hd.type == NGHTTP2_HEADERS) {
-		st->header_frames++;
+		if (st->header_frames++ == 0 &&
+		    (f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+			st->trailers_only = true;
 	} else if (st != NULL && f->hd.type == NGHTTP2_RST_STREAM) {
 		st->rst = true;
 		st->rst_code = f->rst_stream.error_code;
@@ -152,16 +154,25 @@ peer_init(struct h2peer *p, struct loop *loop, int fd, bool handshake)
 		h2peer_handshake(p);
 }
 
-void
-h2peer_adopt(struct h2peer *p, struct loop *loop, struct grpc_server *server,
+int
+h2peer_socketpair(struct h2peer *p, struct loop *loop, int type,
     bool handshake)
 {
 	int sv[2];
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+	assert_int_equal(socketpair(AF_UNIX, type | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(grpc_server_adopt(server, sv[0]), 0);
 	peer_init(p, loop, sv[1], handshake);
+	return sv[0];
+}
+
+void
+h2peer_adopt(struct h2peer *p, struct loop *loop, struct grpc_server *server,
+    bool handshake)
+{
+	int fd = h2peer_socketpair(p, loop, SOCK_STREAM, handshake);
+
+	assert_int_equal(grpc_server_adopt(server, fd), 0);
 }
 
 int
@@ -211,7 +222,27 @@ h2peer_handshake(struct h2peer *p)
 void
 h2peer_write(struct h2peer *p, const void *data, size_t len)
 {
-	assert_int_equal(write(p->fd, data, len), (ssize_t)len);
+	assert_int_equal(send(p->fd, data, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+void
+h2peer_flush(struct h2peer *p)
+{
+	const uint8_t *data;
+	uint8_t *grown;
+	ssize_t n;
+
+	assert_int_equal(p->out_len, 0);
+	while ((n = nghttp2_session_mem_send(p->s, &data)) > 0) {
+		grown = realloc(p->out, p->out_len + (size_t)n);
+		assert_non_null(grown);
+		p->out = grown;
+		memcpy(p->out + p->out_len, data, (size_t)n);
+		p->out_len += (size_t)n;
+	}
+	assert_true(n == 0 && p->out_len > 0);
+	h2peer_write(p, p->out, p->out_len);
+	p->out_len = 0;
 }
 
 struct h2stream *
@@ -225,12 +256,23 @@ h2peer_request(struct h2peer *p, const char *path, const nghttp2_nv *extra,
 		{ (uint8_t *)":path", (uint8_t *)path, 5, strlen(path),
 		  NGHTTP2_NV_FLAG_NONE },
 	};
+	size_t nv = 5;
+
+	assert_true(n <= 24 - nv);
+	for (size_t i = 0; i < n; i++)
+		nva[nv++] = extra[i];
+	return h2peer_request_nv(p, nva, nv, body, len, chunk, keep_open);
+}
+
+struct h2stream *
+h2peer_request_nv(struct h2peer *p, const nghttp2_nv *nva, size_t n,
+    const uint8_t *body, size_t len, size_t chunk, bool keep_open)
+{
 	struct h2stream *st;
 	nghttp2_data_provider dp = { .read_callback = read_body };
-	size_t nv = 5;
 	int32_t id;
 
-	assert_true(p->nstreams < H2PEER_STREAMS && n <= 24 - nv);
+	assert_true(p->nstreams < H2PEER_STREAMS);
 	st = &p->streams[p->nstreams++];
 	memset(st, 0, sizeof(*st));
 	st->grpc_status = -1;
@@ -239,43 +281,47 @@ h2peer_request(struct h2peer *p, const char *path, const nghttp2_nv *extra,
 	st->chunk = chunk;
 	st->keep_open = keep_open;
 	dp.source.ptr = st;
-	for (size_t i = 0; i < n; i++)
-		nva[nv++] = extra[i];
 	if (body == NULL && keep_open)
 		id = nghttp2_submit_headers(p->s, NGHTTP2_FLAG_NONE, -1, NULL,
-		    nva, nv, NULL);
+		    nva, n, NULL);
 	else
-		id = nghttp2_submit_request(p->s, NULL, nva, nv,
+		id = nghttp2_submit_request(p->s, NULL, nva, n,
 		    body != NULL ? &dp : NULL, NULL);
 	assert_true(id > 0);
 	st->id = id;
 	return st;
 }
 
-/* Writes what nghttp2 has; what the socket does not take waits. */
-static void
+/*
+ * Writes what nghttp2 has; what the socket does not take waits. A closed
+ * socket is not the end yet: what the server wrote before closing is
+ * still to be read. Returns whether bytes went out.
+ */
+static bool
 send_out(struct h2peer *p)
 {
 	const uint8_t *data;
 	ssize_t n;
+	bool moved = false;
 
 	for (;;) {
 		if (p->out_len > 0) {
-			n = write(p->fd, p->out, p->out_len);
+			n = send(p->fd, p->out, p->out_len, MSG_NOSIGNAL);
 			if (n < 0) {
 				assert_true(errno == EAGAIN || errno == EPIPE ||
 				    errno == ECONNRESET);
-				return;
+				return moved;
 			}
+			moved = true;
 			memmove(p->out, p->out + n, p->out_len - (size_t)n);
 			p->out_len -= (size_t)n;
 			if (p->out_len > 0)
-				return;
+				return moved;
 		}
 		n = nghttp2_session_mem_send(p->s, &data);
 		assert_true(n >= 0);
 		if (n == 0)
-			return;
+			return moved;
 		p->out = realloc(p->out, (size_t)n);
 		assert_non_null(p->out);
 		memcpy(p->out, data, (size_t)n);
@@ -283,44 +329,59 @@ send_out(struct h2peer *p)
 	}
 }
 
-static void
+/* Reads until the socket is empty or ends; returns whether bytes came. */
+static bool
 recv_in(struct h2peer *p)
 {
 	uint8_t buf[65536];
+	bool moved = false;
 	ssize_t n;
 
-	while ((n = read(p->fd, buf, sizeof(buf))) > 0)
-		assert_true(nghttp2_session_mem_recv(p->s, buf,
-		    (size_t)n) >= 0);
-	if (n == 0 || (n < 0 && errno == ECONNRESET))
+	while ((n = read(p->fd, buf, sizeof(buf))) > 0) {
+		moved = true;
+		p->reads++;
+		assert_int_equal(nghttp2_session_mem_recv(p->s, buf,
+		    (size_t)n), n);
+	}
+	if (n == 0 || (n < 0 && errno != EAGAIN))
 		p->eof = true;
+	return moved;
 }
 
 void
+h2peer_recv(struct h2peer *p)
+{
+	if (p->fd >= 0 && !p->eof)
+		recv_in(p);
+}
+
+bool
 h2peer_pump(struct h2peer *p, int ms)
 {
 	struct h2peer *one[] = { p };
 
-	h2peer_pump_all(one, 1, ms, NULL, NULL);
+	return h2peer_pump_all(one, 1, ms, NULL, NULL);
 }
 
-void
+bool
 h2peer_pump_all(struct h2peer **peers, size_t n, int ms,
     bool (*done)(void *arg), void *arg)
 {
 	int64_t end = loop_now_ms() + ms;
+	bool moved = false;
 
 	do {
 		for (size_t i = 0; i < n; i++)
 			if (peers[i]->fd >= 0 && !peers[i]->eof &&
 			    peers[i]->started)
-				send_out(peers[i]);
-		loop_run_once(peers[0]->loop, 1);
+				moved |= send_out(peers[i]);
+		moved |= loop_run_once(peers[0]->loop, 1) > 0;
 		for (size_t i = 0; i < n; i++)
 			if (peers[i]->fd >= 0 && peers[i]->reading &&
 			    !peers[i]->eof)
-				recv_in(peers[i]);
+				moved |= recv_in(peers[i]);
 	} while (loop_now_ms() < end && (done == NULL || !done(arg)));
+	return moved;
 }
 
 struct wait_arg {

@@ -1,14 +1,17 @@
 /*
  * h2peer.h: a scriptable HTTP/2 client for the server's unit tests.
  *
- * A bare nghttp2 client session (HTTP checks off, so it can send what no
- * gRPC library would) on a socket that the server adopted from a
- * socketpair or accepted from its listener. The test drives both sides
- * on one thread: h2peer_pump() moves the client's bytes to the socket,
- * runs the server's loop once and feeds back what the server wrote. A
- * peer can stop reading (to play a client that never reads its answers)
- * and can write raw bytes (a slow preface, frames nghttp2 would not
- * send). What each stream and the connection saw is recorded.
+ * The one raw client that test_server_wire.c, test_server_faults.c and
+ * test_server_limits.c share: a bare nghttp2 client session (HTTP checks
+ * off, so it can send what no gRPC library would) on a socket that the
+ * server adopted from a socketpair or accepted from its listener. The
+ * test drives both sides on one thread: h2peer_pump() moves the client's
+ * bytes to the socket, runs the server's loop once and feeds back what
+ * the server wrote. A peer can stop reading (to play a client that never
+ * reads its answers), can write raw bytes (a slow preface, frames nghttp2
+ * would not send) or all it has in one write (one record on
+ * SOCK_SEQPACKET), and can read without running the loop. What each
+ * stream and the connection saw is recorded.
  *
  * Ownership: the peer owns its socket and session; the loop and the
  * server stay the test's. Failures abort the test (cmocka asserts).
@@ -33,6 +36,7 @@ struct h2stream {
 	int grpc_status;            /* -1 until trailers */
 	char grpc_message[256];
 	int header_frames;
+	bool trailers_only;         /* the first HEADERS ended the stream */
 	bool closed;
 	uint32_t close_code;
 	bool rst;
@@ -60,6 +64,8 @@ struct h2peer {
 	char goaway_debug[256];
 	uint8_t *out;               /* bytes the socket did not take yet */
 	size_t out_len;
+	size_t reads;               /* reads that returned bytes (records,
+	                             * on SOCK_SEQPACKET) */
 	struct h2stream streams[H2PEER_STREAMS];
 	size_t nstreams;
 };
@@ -68,6 +74,11 @@ struct h2peer {
  * |handshake| false the client says nothing until told (raw writes). */
 void h2peer_adopt(struct h2peer *p, struct loop *loop,
     struct grpc_server *server, bool handshake);
+/* Makes a socketpair of |type| (SOCK_STREAM, SOCK_SEQPACKET), keeps one
+ * end in |p| and returns the other, for the test to give the server
+ * (grpc_server_adopt()) when and how it likes. */
+int h2peer_socketpair(struct h2peer *p, struct loop *loop, int type,
+    bool handshake);
 /* Connects |p| to the server listening on |path|, without blocking.
  * Returns 0, or -errno from connect(2) (-EAGAIN: the listener's backlog
  * is full); then |p| holds nothing. */
@@ -79,6 +90,11 @@ void h2peer_close(struct h2peer *p);
 void h2peer_handshake(struct h2peer *p);
 /* Writes |len| raw bytes (they must all fit in the socket). */
 void h2peer_write(struct h2peer *p, const void *data, size_t len);
+/* Writes all the session has to send in one write (it must fit): on
+ * SOCK_SEQPACKET, one record. */
+void h2peer_flush(struct h2peer *p);
+/* Reads and decodes what the server wrote, without running the loop. */
+void h2peer_recv(struct h2peer *p);
 
 /*
  * Opens a stream: POST |path| with content-type application/grpc, the
@@ -89,11 +105,16 @@ void h2peer_write(struct h2peer *p, const void *data, size_t len);
 struct h2stream *h2peer_request(struct h2peer *p, const char *path,
     const nghttp2_nv *extra, size_t n, const uint8_t *body, size_t len,
     size_t chunk, bool keep_open);
+/* The same with exactly the |n| headers in |nva|, whatever they say. */
+struct h2stream *h2peer_request_nv(struct h2peer *p, const nghttp2_nv *nva,
+    size_t n, const uint8_t *body, size_t len, size_t chunk, bool keep_open);
 
-/* One round: client output out, one loop turn (|ms| at most), input in. */
-void h2peer_pump(struct h2peer *p, int ms);
+/* Rounds of client output out, one loop turn, input in, for |ms| (0: one
+ * round). Returns whether anything moved: bytes either way, or a server
+ * callback run. */
+bool h2peer_pump(struct h2peer *p, int ms);
 /* Pumps every peer in |peers| (|n|) for |ms| or until |done| says so. */
-void h2peer_pump_all(struct h2peer **peers, size_t n, int ms,
+bool h2peer_pump_all(struct h2peer **peers, size_t n, int ms,
     bool (*done)(void *arg), void *arg);
 /* Pumps |p| until |st| closes, the connection ends, or |ms| pass. */
 void h2peer_wait_stream(struct h2peer *p, struct h2stream *st, int ms);

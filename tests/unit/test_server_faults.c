@@ -8,7 +8,7 @@
  * an accepted one) carrying a unary call with a deadline and a message
  * split across DATA frames, a server-streaming call that sends two
  * messages and ends, and a call that only its deadline can end. The
- * client is a bare nghttp2 session, as in test_server_wire.c.
+ * client is h2peer.c, as in test_server_wire.c.
  *
  * Whatever fails, once the server is idle each stream must have ended
  * (trailers or RST_STREAM), or the connection must be closed: never a call
@@ -17,7 +17,6 @@
  * The handlers answer the way the plugin does, ignoring what ending a call
  * returns: ending must work by itself.
  */
-#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,13 +25,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <cmocka.h>
-#include <nghttp2/nghttp2.h>
 
 #include "deviceplugin.pb-c.h"
 #include "grpc/server.h"
+#include "h2peer.h"
 #include "util/alloc.h"
 
 #define MAX_N 5000
@@ -40,26 +38,6 @@
 /* The held call's grpc-timeout, and how long a quiet server is watched. */
 #define HOLD_TIMEOUT "20m"
 #define IDLE_MS 200
-
-struct stream {
-	int32_t id;
-	bool closed;
-	uint32_t close_code;
-	int grpc_status;
-	unsigned messages;      /* DATA bytes seen, as a crude count */
-	int want_status;        /* when nothing failed */
-};
-
-struct peer {
-	struct loop *loop;
-	struct grpc_server *server;
-	int fd;
-	nghttp2_session *s;
-	struct stream streams[NSTREAMS];
-	bool conn_closed;
-	const uint8_t *body;
-	size_t body_len, body_off;
-};
 
 /* ---- the service: answers like the plugin, ignoring what ending returns */
 
@@ -133,180 +111,40 @@ static const struct grpc_method methods[] = {
 
 /* ---- the client ---- */
 
-static struct stream *
-find_stream(struct peer *p, int32_t id)
-{
-	for (int i = 0; i < NSTREAMS; i++)
-		if (p->streams[i].id == id)
-			return &p->streams[i];
-	return NULL;
-}
-
-static int
-on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
-    size_t nl, const uint8_t *value, size_t vl, uint8_t flags, void *arg)
-{
-	struct stream *st = find_stream(arg, f->hd.stream_id);
-	char v[16];
-
-	if (st != NULL && nl == 11 && memcmp(name, "grpc-status", 11) == 0 &&
-	    vl < sizeof(v)) {
-		memcpy(v, value, vl);
-		v[vl] = '\0';
-		st->grpc_status = atoi(v);
-	}
-	return 0;
-}
-
-static int
-on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *d,
-    size_t len, void *arg)
-{
-	struct stream *st = find_stream(arg, id);
-
-	if (st != NULL)
-		st->messages += (unsigned)len;
-	return 0;
-}
-
-static int
-on_close(nghttp2_session *s, int32_t id, uint32_t code, void *arg)
-{
-	struct stream *st = find_stream(arg, id);
-
-	if (st != NULL) {
-		st->closed = true;
-		st->close_code = code;
-	}
-	return 0;
-}
-
-/* The unary body goes out two bytes per DATA frame: reassembly allocates. */
-static ssize_t
-read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
-    uint32_t *flags, nghttp2_data_source *src, void *arg)
-{
-	struct peer *p = arg;
-	size_t n = p->body_len - p->body_off;
-
-	if (n > 2)
-		n = 2;
-	if (n > len)
-		n = len;
-	memcpy(buf, p->body + p->body_off, n);
-	p->body_off += n;
-	if (p->body_off == p->body_len)
-		*flags |= NGHTTP2_DATA_FLAG_EOF;
-	return (ssize_t)n;
-}
-
-static ssize_t
-read_empty(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
-    uint32_t *flags, nghttp2_data_source *src, void *arg)
-{
-	memset(buf, 0, 5);
-	*flags |= NGHTTP2_DATA_FLAG_EOF;
-	return 5;
-}
-
-static void
-client_new(struct peer *p)
-{
-	nghttp2_session_callbacks *cb;
-	nghttp2_option *opt;
-
-	assert_int_equal(nghttp2_session_callbacks_new(&cb), 0);
-	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
-	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
-	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_close);
-	assert_int_equal(nghttp2_option_new(&opt), 0);
-	nghttp2_option_set_no_http_messaging(opt, 1);
-	assert_int_equal(nghttp2_session_client_new2(&p->s, cb, p, opt), 0);
-	nghttp2_option_del(opt);
-	nghttp2_session_callbacks_del(cb);
-	assert_int_equal(nghttp2_submit_settings(p->s, NGHTTP2_FLAG_NONE,
-	    NULL, 0), 0);
-}
-
-#define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, \
-	sizeof(v) - 1, NGHTTP2_NV_FLAG_NONE }
-
 /* AllocateRequest{container_requests:[{devices_ids:["GPU-0"]}]} */
 static const uint8_t ALLOCATE[] = { 0, 0, 0, 0, 9, 0x0a, 0x07, 0x0a, 0x05,
 	'G', 'P', 'U', '-', '0' };
+static const uint8_t EMPTY_MSG[] = { 0, 0, 0, 0, 0 };
+
+/* The three calls, in p->streams[0..2]; what each ends with, unfailed. */
+static const int want_status[NSTREAMS] = { GRPC_OK, GRPC_OK,
+	GRPC_DEADLINE_EXCEEDED };
 
 static void
-submit_calls(struct peer *p)
+submit_calls(struct h2peer *p)
 {
-	nghttp2_nv unary_nva[] = {
-		NV(":method", "POST"), NV(":scheme", "http"),
-		NV(":path", "/t.Faults/Unary"), NV(":authority", "localhost"),
-		NV("content-type", "application/grpc"), NV("te", "trailers"),
-		NV("grpc-timeout", "20S"),
+	const nghttp2_nv unary_nv[] = {
+		H2NV("te", "trailers"), H2NV("grpc-timeout", "20S"),
 	};
-	nghttp2_nv stream_nva[] = {
-		NV(":method", "POST"), NV(":scheme", "http"),
-		NV(":path", "/t.Faults/Stream"), NV(":authority", "localhost"),
-		NV("content-type", "application/grpc"), NV("te", "trailers"),
+	const nghttp2_nv stream_nv[] = { H2NV("te", "trailers") };
+	const nghttp2_nv hold_nv[] = {
+		H2NV("te", "trailers"), H2NV("grpc-timeout", HOLD_TIMEOUT),
 	};
-	nghttp2_nv hold_nva[] = {
-		NV(":method", "POST"), NV(":scheme", "http"),
-		NV(":path", "/t.Faults/Hold"), NV(":authority", "localhost"),
-		NV("content-type", "application/grpc"), NV("te", "trailers"),
-		NV("grpc-timeout", HOLD_TIMEOUT),
-	};
-	nghttp2_data_provider body = { .read_callback = read_body };
-	nghttp2_data_provider empty = { .read_callback = read_empty };
 
-	p->body = ALLOCATE;
-	p->body_len = sizeof(ALLOCATE);
-	p->streams[0].id = nghttp2_submit_request(p->s, NULL, unary_nva,
-	    sizeof(unary_nva) / sizeof(unary_nva[0]), &body, NULL);
-	p->streams[1].id = nghttp2_submit_request(p->s, NULL, stream_nva,
-	    sizeof(stream_nva) / sizeof(stream_nva[0]), &empty, NULL);
-	p->streams[2].id = nghttp2_submit_request(p->s, NULL, hold_nva,
-	    sizeof(hold_nva) / sizeof(hold_nva[0]), &empty, NULL);
-	p->streams[2].want_status = GRPC_DEADLINE_EXCEEDED;
-	for (int i = 0; i < NSTREAMS; i++)
-		assert_true(p->streams[i].id > 0);
-}
-
-/* One round both ways; returns whether anything moved. */
-static bool
-pump_once(struct peer *p)
-{
-	uint8_t buf[65536];
-	const uint8_t *out;
-	bool moved = false;
-	ssize_t n;
-
-	while (!p->conn_closed && (n = nghttp2_session_mem_send(p->s,
-	    &out)) > 0) {
-		if (write(p->fd, out, (size_t)n) != n)
-			p->conn_closed = true;
-		moved = true;
-	}
-	if (loop_run_once(p->loop, 1) > 0)
-		moved = true;
-	while (!p->conn_closed) {
-		n = read(p->fd, buf, sizeof(buf));
-		if (n == 0 || (n < 0 && errno != EAGAIN)) {
-			p->conn_closed = true;
-			break;
-		}
-		if (n < 0)
-			break;
-		moved = true;
-		if (nghttp2_session_mem_recv(p->s, buf, (size_t)n) < 0)
-			p->conn_closed = true;
-	}
-	return moved;
+	/* The unary body goes out two bytes per DATA frame: reassembly
+	 * allocates. */
+	h2peer_request(p, "/t.Faults/Unary", unary_nv, 2, ALLOCATE,
+	    sizeof(ALLOCATE), 2, false);
+	h2peer_request(p, "/t.Faults/Stream", stream_nv, 1, EMPTY_MSG,
+	    sizeof(EMPTY_MSG), 0, false);
+	h2peer_request(p, "/t.Faults/Hold", hold_nv, 2, EMPTY_MSG,
+	    sizeof(EMPTY_MSG), 0, false);
 }
 
 static bool
-all_closed(const struct peer *p)
+all_closed(const struct h2peer *p)
 {
-	for (int i = 0; i < NSTREAMS; i++)
+	for (size_t i = 0; i < p->nstreams; i++)
 		if (!p->streams[i].closed)
 			return false;
 	return true;
@@ -317,13 +155,13 @@ all_closed(const struct peer *p)
  * for IDLE_MS (longer than the held call's deadline).
  */
 static void
-pump_until_idle(struct peer *p)
+pump_until_idle(struct h2peer *p)
 {
 	int64_t quiet_since = loop_now_ms();
 
-	while (!all_closed(p) && !p->conn_closed &&
+	while (!all_closed(p) && !p->eof &&
 	    loop_now_ms() - quiet_since < IDLE_MS)
-		if (pump_once(p))
+		if (h2peer_pump(p, 0))
 			quiet_since = loop_now_ms();
 }
 
@@ -331,47 +169,45 @@ pump_until_idle(struct peer *p)
 static unsigned long
 run_scenario(unsigned long n, bool persistent)
 {
-	struct peer p = { 0 };
-	int sv[2];
+	struct h2peer p;
+	struct loop *loop = loop_new();
+	struct grpc_server *server;
 	unsigned long failed;
+	int fd;
 
-	for (int i = 0; i < NSTREAMS; i++)
-		p.streams[i].grpc_status = -1;
-	p.loop = loop_new();
-	assert_non_null(p.loop);
-	p.server = grpc_server_new(p.loop, methods,
+	assert_non_null(loop);
+	server = grpc_server_new(loop, methods,
 	    sizeof(methods) / sizeof(methods[0]), NULL, NULL);
-	assert_non_null(p.server);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0, sv), 0);
-	p.fd = sv[1];
-	client_new(&p);
+	assert_non_null(server);
+	fd = h2peer_socketpair(&p, loop, SOCK_STREAM, true);
 	submit_calls(&p);
+	assert_int_equal(p.nstreams, NSTREAMS);
 
 	gdp_alloc_fail_at(n, persistent);
-	if (grpc_server_adopt(p.server, sv[0]) < 0)
-		p.conn_closed = true;      /* it closed sv[0] */
+	if (grpc_server_adopt(server, fd) < 0) {
+		h2peer_recv(&p);      /* it closed fd */
+		assert_true(p.eof);
+	}
 	pump_until_idle(&p);
 	failed = gdp_alloc_failed();
 	gdp_alloc_fail_at(0, false);
 
-	for (int i = 0; i < NSTREAMS; i++) {
-		const struct stream *st = &p.streams[i];
+	for (size_t i = 0; i < NSTREAMS; i++) {
+		const struct h2stream *st = &p.streams[i];
 
-		if (!st->closed && !p.conn_closed)
+		if (!st->closed && !p.eof)
 			fail_msg("n=%lu%s: stream %d left open (status %d, "
-			    "%u data bytes) with the server idle", n,
+			    "%zu data bytes) with the server idle", n,
 			    persistent ? "+" : "", st->id, st->grpc_status,
-			    st->messages);
-		if (failed == 0 && st->grpc_status != st->want_status)
+			    st->data_len);
+		if (failed == 0 && st->grpc_status != want_status[i])
 			fail_msg("no failure, yet stream %d ended with %d, "
 			    "not %d", st->id, st->grpc_status,
-			    st->want_status);
+			    want_status[i]);
 	}
-	nghttp2_session_del(p.s);
-	close(p.fd);
-	grpc_server_free(p.server);
-	loop_free(p.loop);
+	h2peer_close(&p);
+	grpc_server_free(server);
+	loop_free(loop);
 	return failed;
 }
 

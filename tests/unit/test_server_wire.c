@@ -7,8 +7,6 @@
  * a socketpair that the server adopts as a connection, exactly as an
  * accepted socket. Each case checks what a client would see on the wire.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,146 +18,34 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <nghttp2/nghttp2.h>
 
 #include "deviceplugin.pb-c.h"
-#include "grpc/server.h"
+#include "h2peer.h"
 #include "testservice.h"
 
-struct peer {
+#define OPTIONS "/v1beta1.DevicePlugin/GetDevicePluginOptions"
+#define ALLOCATE "/v1beta1.DevicePlugin/Allocate"
+#define LIST_AND_WATCH "/v1beta1.DevicePlugin/ListAndWatch"
+
+struct fixture {
 	struct loop *loop;
 	struct testservice *ts;
-	int fd;
-	nghttp2_session *s;
-	/* What the response looked like. */
-	char status[8];
-	int grpc_status;
-	char grpc_message[256];
-	int header_frames;
-	bool headers_ended_stream;
-	bool closed;
-	uint32_t close_code;
-	bool rst_received;
-	uint32_t rst_code;
-	bool goaway;
-	uint32_t goaway_code;
-	size_t data_len;
-	unsigned nclosed;    /* streams closed, all together */
-	unsigned nok;        /* grpc-status 0 received */
-	/* What the request body is. */
-	const uint8_t *body;
-	size_t body_len, body_off;
-	size_t chunk;        /* bytes per DATA frame; 0: all at once */
-	bool keep_open;      /* no END_STREAM after the body */
+	struct h2peer p;
 };
-
-static int
-on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
-    size_t nl, const uint8_t *value, size_t vl, uint8_t flags, void *arg)
-{
-	struct peer *p = arg;
-	char v[256];
-
-	snprintf(v, sizeof(v), "%.*s", (int)vl, value);
-	if (nl == 7 && memcmp(name, ":status", 7) == 0)
-		snprintf(p->status, sizeof(p->status), "%.7s", v);
-	else if (nl == 11 && memcmp(name, "grpc-status", 11) == 0) {
-		p->grpc_status = atoi(v);
-		p->nok += p->grpc_status == 0;
-	}
-	else if (nl == 12 && memcmp(name, "grpc-message", 12) == 0)
-		memcpy(p->grpc_message, v, sizeof(p->grpc_message));
-	return 0;
-}
-
-static int
-on_frame(nghttp2_session *s, const nghttp2_frame *f, void *arg)
-{
-	struct peer *p = arg;
-
-	if (f->hd.type == NGHTTP2_HEADERS) {
-		p->header_frames++;
-		if (p->header_frames == 1 &&
-		    (f->hd.flags & NGHTTP2_FLAG_END_STREAM))
-			p->headers_ended_stream = true;
-	} else if (f->hd.type == NGHTTP2_RST_STREAM) {
-		p->rst_received = true;
-		p->rst_code = f->rst_stream.error_code;
-	} else if (f->hd.type == NGHTTP2_GOAWAY) {
-		p->goaway = true;
-		p->goaway_code = f->goaway.error_code;
-	}
-	return 0;
-}
-
-static int
-on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *d,
-    size_t len, void *arg)
-{
-	((struct peer *)arg)->data_len += len;
-	return 0;
-}
-
-static int
-on_close(nghttp2_session *s, int32_t id, uint32_t code, void *arg)
-{
-	struct peer *p = arg;
-
-	p->closed = true;
-	p->close_code = code;
-	p->nclosed++;
-	return 0;
-}
-
-static ssize_t
-read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
-    uint32_t *flags, nghttp2_data_source *src, void *arg)
-{
-	struct peer *p = arg;
-	size_t n = p->body_len - p->body_off;
-
-	if (p->chunk > 0 && n > p->chunk)
-		n = p->chunk;
-	if (n > len)
-		n = len;
-	memcpy(buf, p->body + p->body_off, n);
-	p->body_off += n;
-	if (p->body_off == p->body_len) {
-		*flags |= NGHTTP2_DATA_FLAG_EOF;
-		if (p->keep_open)
-			*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-	}
-	return (ssize_t)n;
-}
 
 static int
 setup_type(void **state, int type)
 {
-	struct peer *p = calloc(1, sizeof(*p));
-	nghttp2_session_callbacks *cb;
-	nghttp2_option *opt;
-	int sv[2];
+	struct fixture *f = calloc(1, sizeof(*f));
 
-	p->grpc_status = -1;
-	p->loop = loop_new();
-	p->ts = testservice_new(p->loop, NULL);
-	assert_int_equal(socketpair(AF_UNIX, type | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(grpc_server_adopt(testservice_server(p->ts), sv[0]),
-	    0);
-	p->fd = sv[1];
-	nghttp2_session_callbacks_new(&cb);
-	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
-	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame);
-	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
-	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_close);
-	nghttp2_option_new(&opt);
-	nghttp2_option_set_no_http_messaging(opt, 1);
-	assert_int_equal(nghttp2_session_client_new2(&p->s, cb, p, opt), 0);
-	nghttp2_option_del(opt);
-	nghttp2_session_callbacks_del(cb);
-	nghttp2_submit_settings(p->s, NGHTTP2_FLAG_NONE, NULL, 0);
-	*state = p;
+	assert_non_null(f);
+	f->loop = loop_new();
+	assert_non_null(f->loop);
+	f->ts = testservice_new(f->loop, NULL);
+	assert_non_null(f->ts);
+	assert_int_equal(grpc_server_adopt(testservice_server(f->ts),
+	    h2peer_socketpair(&f->p, f->loop, type, true)), 0);
+	*state = f;
 	return 0;
 }
 
@@ -179,58 +65,52 @@ setup_seqpacket(void **state)
 static int
 teardown(void **state)
 {
-	struct peer *p = *state;
+	struct fixture *f = *state;
 
-	nghttp2_session_del(p->s);
-	close(p->fd);
-	testservice_free(p->ts);
-	loop_free(p->loop);
-	free(p);
+	h2peer_close(&f->p);
+	testservice_free(f->ts);
+	loop_free(f->loop);
+	free(f);
 	return 0;
 }
 
-/* Moves bytes both ways until the stream closes or |ms| pass. */
-static void
-pump(struct peer *p, int ms)
+static struct h2peer *
+peer(void **state)
 {
-	int64_t end = loop_now_ms() + ms;
-
-	while (loop_now_ms() < end && !p->closed) {
-		const uint8_t *out;
-		ssize_t n;
-		uint8_t buf[65536];
-
-		while ((n = nghttp2_session_mem_send(p->s, &out)) > 0)
-			assert_int_equal(write(p->fd, out, (size_t)n), n);
-		loop_run_once(p->loop, 2);
-		while ((n = read(p->fd, buf, sizeof(buf))) > 0)
-			assert_true(nghttp2_session_mem_recv(p->s, buf,
-			    (size_t)n) >= 0);
-	}
+	return &((struct fixture *)*state)->p;
 }
 
-#define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, \
-	sizeof(v) - 1, NGHTTP2_NV_FLAG_NONE }
+/* Pumps until |st| ends (or 3 s pass); returns it. */
+static struct h2stream *
+answered(struct h2peer *p, struct h2stream *st)
+{
+	h2peer_wait_stream(p, st, 3000);
+	return st;
+}
+
+/* A request with every header given in |nva|; answered() as above. */
+static struct h2stream *
+call_nv(struct h2peer *p, const nghttp2_nv *nva, size_t n,
+    const uint8_t *body, size_t len)
+{
+	return answered(p, h2peer_request_nv(p, nva, n, body, len, 0, false));
+}
+
+/* POST |path| with the usual headers and |extra| (|n|), answered. */
+static struct h2stream *
+call(struct h2peer *p, const char *path, const nghttp2_nv *extra, size_t n,
+    const uint8_t *body, size_t len)
+{
+	return answered(p, h2peer_request(p, path, extra, n, body, len, 0,
+	    false));
+}
 
 static const uint8_t EMPTY_MSG[] = { 0, 0, 0, 0, 0 };
 
 static void
-request(struct peer *p, const nghttp2_nv *nva, size_t n,
-    const uint8_t *body, size_t len)
-{
-	nghttp2_data_provider dp = { .read_callback = read_body };
-
-	p->body = body;
-	p->body_len = len;
-	assert_true(nghttp2_submit_request(p->s, NULL, nva, n,
-	    body ? &dp : NULL, NULL) > 0);
-	pump(p, 3000);
-}
-
-static void
 test_settings_is_the_first_frame(void **state)
 {
-	struct peer *p = *state;
+	struct h2peer *p = peer(state);
 	uint8_t buf[64];
 	ssize_t n;
 
@@ -245,19 +125,20 @@ test_settings_is_the_first_frame(void **state)
 static void
 test_any_authority_accepted(void **state)
 {
-	struct peer *p = *state;
+	struct h2peer *p = peer(state);
 	const char *variants[] = { NULL, "",
 		"/var/lib/kubelet/device-plugins/kubelet.sock",
 		"%2Fvar%2Flib%2Fx.sock", "localhost" };
 
 	for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
 		nghttp2_nv nva[6] = {
-			NV(":method", "POST"), NV(":scheme", "http"),
-			NV(":path", "/v1beta1.DevicePlugin/GetDevicePluginOptions"),
-			NV("content-type", "application/grpc"),
-			NV("te", "trailers, deflate"),
+			H2NV(":method", "POST"), H2NV(":scheme", "http"),
+			H2NV(":path", OPTIONS),
+			H2NV("content-type", "application/grpc"),
+			H2NV("te", "trailers, deflate"),
 		};
 		size_t n = 5;
+		struct h2stream *st;
 
 		if (variants[i] != NULL) {
 			nghttp2_nv a = { (uint8_t *)":authority",
@@ -266,261 +147,206 @@ test_any_authority_accepted(void **state)
 
 			nva[n++] = a;
 		}
-		p->closed = false;
-		p->grpc_status = -1;
-		p->body_off = 0;
-		request(p, nva, n, EMPTY_MSG, sizeof(EMPTY_MSG));
-		assert_true(p->closed);
-		assert_string_equal(p->status, "200");
-		assert_int_equal(p->grpc_status, 0);
+		st = call_nv(p, nva, n, EMPTY_MSG, sizeof(EMPTY_MSG));
+		assert_true(st->closed);
+		assert_string_equal(st->status, "200");
+		assert_int_equal(st->grpc_status, 0);
 	}
+}
+
+/* POST OPTIONS with |content_type|, and every other header as usual. */
+static struct h2stream *
+call_with_content_type(struct h2peer *p, const char *content_type)
+{
+	nghttp2_nv nva[] = {
+		H2NV(":method", "POST"), H2NV(":scheme", "http"),
+		H2NV(":path", OPTIONS), H2NV(":authority", "localhost"),
+		{ (uint8_t *)"content-type", (uint8_t *)content_type, 12,
+		  strlen(content_type), NGHTTP2_NV_FLAG_NONE },
+	};
+
+	return call_nv(p, nva, 5, EMPTY_MSG, sizeof(EMPTY_MSG));
 }
 
 static void
 test_wrong_content_type_is_415(void **state)
 {
-	struct peer *p = *state;
-	nghttp2_nv nva[] = {
-		NV(":method", "POST"), NV(":scheme", "http"),
-		NV(":path", "/v1beta1.DevicePlugin/GetDevicePluginOptions"),
-		NV(":authority", "localhost"),
-		NV("content-type", "application/grpc-web"),
-	};
+	struct h2stream *st = call_with_content_type(peer(state),
+	    "application/grpc-web");
 
-	request(p, nva, 5, EMPTY_MSG, sizeof(EMPTY_MSG));
-	assert_string_equal(p->status, "415");
-	assert_int_equal(p->grpc_status, GRPC_INVALID_ARGUMENT);
-	assert_non_null(strstr(p->grpc_message, "application/grpc-web"));
+	assert_string_equal(st->status, "415");
+	assert_int_equal(st->grpc_status, GRPC_INVALID_ARGUMENT);
+	assert_non_null(strstr(st->grpc_message, "application/grpc-web"));
 }
 
 static void
 test_content_type_variants_accepted(void **state)
 {
-	struct peer *p = *state;
-	nghttp2_nv nva[] = {
-		NV(":method", "POST"), NV(":scheme", "http"),
-		NV(":path", "/v1beta1.DevicePlugin/GetDevicePluginOptions"),
-		NV(":authority", "localhost"),
-		NV("content-type", "application/grpc+proto"),
-	};
+	struct h2stream *st = call_with_content_type(peer(state),
+	    "application/grpc+proto");
 
-	request(p, nva, 5, EMPTY_MSG, sizeof(EMPTY_MSG));
-	assert_int_equal(p->grpc_status, 0);
+	assert_int_equal(st->grpc_status, 0);
 }
 
 static void
 test_not_post_is_reset(void **state)
 {
-	struct peer *p = *state;
 	nghttp2_nv nva[] = {
-		NV(":method", "GET"), NV(":scheme", "http"),
-		NV(":path", "/v1beta1.DevicePlugin/GetDevicePluginOptions"),
-		NV(":authority", "localhost"),
-		NV("content-type", "application/grpc"),
+		H2NV(":method", "GET"), H2NV(":scheme", "http"),
+		H2NV(":path", OPTIONS), H2NV(":authority", "localhost"),
+		H2NV("content-type", "application/grpc"),
 	};
+	struct h2stream *st = call_nv(peer(state), nva, 5, NULL, 0);
 
-	request(p, nva, 5, NULL, 0);
-	assert_true(p->rst_received);
-	assert_int_equal(p->rst_code, NGHTTP2_PROTOCOL_ERROR);
+	assert_true(st->rst);
+	assert_int_equal(st->rst_code, NGHTTP2_PROTOCOL_ERROR);
 }
 
 static void
-check_unimplemented(struct peer *p, const char *path, const char *want)
+check_unimplemented(struct h2peer *p, const char *path, const char *want)
 {
-	nghttp2_nv nva[] = {
-		NV(":method", "POST"), NV(":scheme", "http"),
-		{ (uint8_t *)":path", (uint8_t *)path, 5, strlen(path),
-		  NGHTTP2_NV_FLAG_NONE },
-		NV(":authority", "localhost"),
-		NV("content-type", "application/grpc"),
-	};
+	struct h2stream *st = call(p, path, NULL, 0, EMPTY_MSG,
+	    sizeof(EMPTY_MSG));
 
-	request(p, nva, 5, EMPTY_MSG, sizeof(EMPTY_MSG));
-	assert_string_equal(p->status, "200");
-	assert_int_equal(p->grpc_status, GRPC_UNIMPLEMENTED);
-	assert_string_equal(p->grpc_message, want);
+	assert_string_equal(st->status, "200");
+	assert_int_equal(st->grpc_status, GRPC_UNIMPLEMENTED);
+	assert_string_equal(st->grpc_message, want);
 	/* Trailers-Only: one HEADERS frame, which ends the stream. */
-	assert_int_equal(p->header_frames, 1);
-	assert_true(p->headers_ended_stream);
-	assert_int_equal(p->data_len, 0);
+	assert_int_equal(st->header_frames, 1);
+	assert_true(st->trailers_only);
+	assert_int_equal(st->data_len, 0);
 }
 
 static void
 test_unknown_method_trailers_only(void **state)
 {
-	check_unimplemented(*state, "/v1beta1.DevicePlugin/Nope",
+	check_unimplemented(peer(state), "/v1beta1.DevicePlugin/Nope",
 	    "unknown method Nope for service v1beta1.DevicePlugin");
 }
 
 static void
 test_unknown_service(void **state)
 {
-	check_unimplemented(*state, "/v1beta1.Registration/Register",
+	check_unimplemented(peer(state), "/v1beta1.Registration/Register",
 	    "unknown service v1beta1.Registration");
 }
 
 static void
 test_malformed_path(void **state)
 {
-	check_unimplemented(*state, "nope",
+	check_unimplemented(peer(state), "nope",
 	    "malformed method name: \"nope\"");
 }
 
 static void
 test_oversize_prefix_answered_at_once(void **state)
 {
-	struct peer *p = *state;
-	nghttp2_nv nva[] = {
-		NV(":method", "POST"), NV(":scheme", "http"),
-		NV(":path", "/v1beta1.DevicePlugin/Allocate"),
-		NV(":authority", "localhost"),
-		NV("content-type", "application/grpc"),
-	};
+	struct h2peer *p = peer(state);
 	/* Announces 5 MiB and sends none of it, stream left open. */
 	static const uint8_t prefix[] = { 0, 0, 0x50, 0, 0 };
+	struct h2stream *st = answered(p, h2peer_request(p, ALLOCATE, NULL,
+	    0, prefix, sizeof(prefix), 0, true));
 
-	p->keep_open = true;
-	request(p, nva, 5, prefix, sizeof(prefix));
-	assert_int_equal(p->grpc_status, GRPC_RESOURCE_EXHAUSTED);
-	assert_non_null(strstr(p->grpc_message, "5242880 vs. 4194304"));
+	assert_int_equal(st->grpc_status, GRPC_RESOURCE_EXHAUSTED);
+	assert_non_null(strstr(st->grpc_message, "5242880 vs. 4194304"));
 	/* The client never half-closed: trailers, then RST_STREAM(NO_ERROR). */
-	assert_true(p->rst_received);
-	assert_int_equal(p->rst_code, NGHTTP2_NO_ERROR);
+	assert_true(st->rst);
+	assert_int_equal(st->rst_code, NGHTTP2_NO_ERROR);
 }
 
 static void
 test_compressed_flag_is_an_error(void **state)
 {
-	struct peer *p = *state;
-	nghttp2_nv nva[] = {
-		NV(":method", "POST"), NV(":scheme", "http"),
-		NV(":path", "/v1beta1.DevicePlugin/Allocate"),
-		NV(":authority", "localhost"),
-		NV("content-type", "application/grpc"),
-	};
 	static const uint8_t msg[] = { 1, 0, 0, 0, 2, 0x0a, 0x00 };
+	struct h2stream *st = call(peer(state), ALLOCATE, NULL, 0, msg,
+	    sizeof(msg));
 
-	request(p, nva, 5, msg, sizeof(msg));
-	assert_true(p->closed);
-	assert_int_equal(p->grpc_status, GRPC_INTERNAL);
-	assert_non_null(strstr(p->grpc_message, "compressed"));
+	assert_true(st->closed);
+	assert_int_equal(st->grpc_status, GRPC_INTERNAL);
+	assert_non_null(strstr(st->grpc_message, "compressed"));
 }
 
 static void
 test_grpc_encoding_is_unimplemented(void **state)
 {
-	struct peer *p = *state;
-	nghttp2_nv nva[] = {
-		NV(":method", "POST"), NV(":scheme", "http"),
-		NV(":path", "/v1beta1.DevicePlugin/Allocate"),
-		NV(":authority", "localhost"),
-		NV("content-type", "application/grpc"),
-		NV("grpc-encoding", "gzip"),
-	};
+	const nghttp2_nv gzip[] = { H2NV("grpc-encoding", "gzip") };
 	static const uint8_t msg[] = { 1, 0, 0, 0, 2, 0x0a, 0x00 };
+	struct h2stream *st = call(peer(state), ALLOCATE, gzip, 1, msg,
+	    sizeof(msg));
 
-	request(p, nva, 6, msg, sizeof(msg));
-	assert_int_equal(p->grpc_status, GRPC_UNIMPLEMENTED);
+	assert_int_equal(st->grpc_status, GRPC_UNIMPLEMENTED);
 }
+
+/* AllocateRequest{container_requests:[{devices_ids:["GPU-0"]}]} */
+static const uint8_t ALLOCATE_GPU0[] = { 0, 0, 0, 0, 9, 0x0a, 0x07, 0x0a,
+	0x05, 'G', 'P', 'U', '-', '0' };
 
 static void
 test_request_split_into_one_byte_frames(void **state)
 {
-	struct peer *p = *state;
-	nghttp2_nv nva[] = {
-		NV(":method", "POST"), NV(":scheme", "http"),
-		NV(":path", "/v1beta1.DevicePlugin/Allocate"),
-		NV(":authority", "localhost"),
-		NV("content-type", "application/grpc"),
-	};
-	/* AllocateRequest{container_requests:[{devices_ids:["GPU-0"]}]} */
-	static const uint8_t msg[] = { 0, 0, 0, 0, 9, 0x0a, 0x07, 0x0a, 0x05,
-		'G', 'P', 'U', '-', '0' };
+	struct h2peer *p = peer(state);
+	struct h2stream *st = answered(p, h2peer_request(p, ALLOCATE, NULL, 0,
+	    ALLOCATE_GPU0, sizeof(ALLOCATE_GPU0), 1, false));
 
-	p->chunk = 1;
-	request(p, nva, 5, msg, sizeof(msg));
-	assert_int_equal(p->grpc_status, 0);
-	assert_int_equal(p->header_frames, 2);   /* headers, trailers */
-	assert_true(p->data_len > 5);
+	assert_int_equal(st->grpc_status, 0);
+	assert_int_equal(st->header_frames, 2);   /* headers, trailers */
+	assert_true(st->data_len > 5);
 }
 
 static void
 test_two_messages_for_unary_is_an_error(void **state)
 {
-	struct peer *p = *state;
-	nghttp2_nv nva[] = {
-		NV(":method", "POST"), NV(":scheme", "http"),
-		NV(":path", "/v1beta1.DevicePlugin/GetDevicePluginOptions"),
-		NV(":authority", "localhost"),
-		NV("content-type", "application/grpc"),
-	};
 	static const uint8_t two[] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+	struct h2stream *st = call(peer(state), OPTIONS, NULL, 0, two,
+	    sizeof(two));
 
-	request(p, nva, 5, two, sizeof(two));
-	assert_int_equal(p->grpc_status, GRPC_UNIMPLEMENTED);
+	assert_int_equal(st->grpc_status, GRPC_UNIMPLEMENTED);
 }
 
 static void
 test_no_message_is_an_error(void **state)
 {
-	struct peer *p = *state;
-	nghttp2_nv nva[] = {
-		NV(":method", "POST"), NV(":scheme", "http"),
-		NV(":path", "/v1beta1.DevicePlugin/GetDevicePluginOptions"),
-		NV(":authority", "localhost"),
-		NV("content-type", "application/grpc"),
-	};
+	struct h2stream *st = call(peer(state), OPTIONS, NULL, 0, NULL, 0);
 
-	request(p, nva, 5, NULL, 0);
-	assert_int_equal(p->grpc_status, GRPC_UNIMPLEMENTED);
-	assert_non_null(strstr(p->grpc_message, "got none"));
+	assert_int_equal(st->grpc_status, GRPC_UNIMPLEMENTED);
+	assert_non_null(strstr(st->grpc_message, "got none"));
 }
 
 static void
 test_bad_protobuf_is_internal(void **state)
 {
-	struct peer *p = *state;
-	nghttp2_nv nva[] = {
-		NV(":method", "POST"), NV(":scheme", "http"),
-		NV(":path", "/v1beta1.DevicePlugin/Allocate"),
-		NV(":authority", "localhost"),
-		NV("content-type", "application/grpc"),
-	};
 	/* Field 1, length 100, but only 1 byte follows. */
 	static const uint8_t msg[] = { 0, 0, 0, 0, 3, 0x0a, 100, 0x0a };
+	struct h2stream *st = call(peer(state), ALLOCATE, NULL, 0, msg,
+	    sizeof(msg));
 
-	request(p, nva, 5, msg, sizeof(msg));
-	assert_int_equal(p->grpc_status, GRPC_INTERNAL);
+	assert_int_equal(st->grpc_status, GRPC_INTERNAL);
 }
 
 /* Allocate "sleep:5000": the answer would come after 5 s. */
 static const uint8_t SLEEP_5S[] = { 0, 0, 0, 0, 14, 0x0a, 0x0c, 0x0a, 0x0a,
 	's', 'l', 'e', 'e', 'p', ':', '5', '0', '0', '0' };
 
+static const nghttp2_nv TIMEOUT_50MS[] = { H2NV("grpc-timeout", "50m") };
+
 static void
 test_deadline_is_deadline_exceeded(void **state)
 {
-	struct peer *p = *state;
-	nghttp2_nv nva[] = {
-		NV(":method", "POST"), NV(":scheme", "http"),
-		NV(":path", "/v1beta1.DevicePlugin/Allocate"),
-		NV(":authority", "localhost"),
-		NV("content-type", "application/grpc"),
-		NV("grpc-timeout", "50m"),
-	};
-	const struct grpc_server_stats *st =
-	    grpc_server_stats(testservice_server(p->ts));
+	struct fixture *f = *state;
+	const struct grpc_server_stats *stats =
+	    grpc_server_stats(testservice_server(f->ts));
+	struct h2stream *st = call(&f->p, ALLOCATE, TIMEOUT_50MS, 1,
+	    SLEEP_5S, sizeof(SLEEP_5S));
 
-	request(p, nva, 6, SLEEP_5S, sizeof(SLEEP_5S));
-	assert_true(p->closed);
+	assert_true(st->closed);
 	/* Trailers-Only with grpc-status 4; the client had half-closed, so
 	 * that ends the stream and no reset follows. */
-	assert_string_equal(p->status, "200");
-	assert_int_equal(p->grpc_status, GRPC_DEADLINE_EXCEEDED);
-	assert_int_equal(p->header_frames, 1);
-	assert_true(p->headers_ended_stream);
-	assert_false(p->rst_received);
-	assert_int_equal(st->deadline_cancelled, 1);
+	assert_string_equal(st->status, "200");
+	assert_int_equal(st->grpc_status, GRPC_DEADLINE_EXCEEDED);
+	assert_int_equal(st->header_frames, 1);
+	assert_true(st->trailers_only);
+	assert_false(st->rst);
+	assert_int_equal(stats->deadline_cancelled, 1);
 }
 
 /*
@@ -534,113 +360,87 @@ test_huge_timeout_keeps_timers_running(void **state)
 {
 	static const char *const huge[] = { "2562047H", "2562048H",
 		"99999999H" };
-	struct peer *p = *state;
+	enum { N = sizeof(huge) / sizeof(huge[0]) };
+	struct h2peer *p = peer(state);
+	struct h2stream *held[N];
+	struct h2stream *st;
 
-	for (size_t i = 0; i < sizeof(huge) / sizeof(huge[0]); i++) {
-		nghttp2_nv nva[] = {
-			NV(":method", "POST"), NV(":scheme", "http"),
-			NV(":path", "/v1beta1.DevicePlugin/Allocate"),
-			NV(":authority", "localhost"),
-			NV("content-type", "application/grpc"),
-			{ (uint8_t *)"grpc-timeout", (uint8_t *)huge[i], 12,
-			    strlen(huge[i]), NGHTTP2_NV_FLAG_NONE },
-		};
-		nghttp2_data_provider dp = { .read_callback = read_body };
+	for (size_t i = 0; i < N; i++) {
+		nghttp2_nv timeout = { (uint8_t *)"grpc-timeout",
+			(uint8_t *)huge[i], 12, strlen(huge[i]),
+			NGHTTP2_NV_FLAG_NONE };
 
-		p->body = SLEEP_5S;
-		p->body_len = sizeof(SLEEP_5S);
-		p->body_off = 0;
-		assert_true(nghttp2_submit_request(p->s, NULL, nva, 6, &dp,
-		    NULL) > 0);
-		pump(p, 50);
-		assert_false(p->closed); /* sleeping, no deadline soon */
-		nva[5].value = (uint8_t *)"50m";
-		nva[5].valuelen = 3;
-		p->body_off = 0;
-		p->grpc_status = -1;
-		request(p, nva, 6, SLEEP_5S, sizeof(SLEEP_5S));
-		assert_true(p->closed);
-		assert_int_equal(p->grpc_status, GRPC_DEADLINE_EXCEEDED);
-		p->closed = false;
+		held[i] = h2peer_request(p, ALLOCATE, &timeout, 1, SLEEP_5S,
+		    sizeof(SLEEP_5S), 0, false);
+		h2peer_wait_stream(p, held[i], 50);
+		assert_false(held[i]->closed); /* sleeping, no deadline soon */
+		st = call(p, ALLOCATE, TIMEOUT_50MS, 1, SLEEP_5S,
+		    sizeof(SLEEP_5S));
+		assert_true(st->closed);
+		assert_int_equal(st->grpc_status, GRPC_DEADLINE_EXCEEDED);
+		for (size_t j = 0; j <= i; j++)
+			assert_false(held[j]->closed);
 	}
 }
 
 static void
 test_deadline_then_cancel_if_client_still_sending(void **state)
 {
-	struct peer *p = *state;
-	nghttp2_nv nva[] = {
-		NV(":method", "POST"), NV(":scheme", "http"),
-		NV(":path", "/v1beta1.DevicePlugin/Allocate"),
-		NV(":authority", "localhost"),
-		NV("content-type", "application/grpc"),
-		NV("grpc-timeout", "50m"),
-	};
-
+	struct h2peer *p = peer(state);
 	/* The whole message, but no END_STREAM: never dispatched. */
-	p->keep_open = true;
-	request(p, nva, 6, SLEEP_5S, sizeof(SLEEP_5S));
-	assert_int_equal(p->grpc_status, GRPC_DEADLINE_EXCEEDED);
-	assert_true(p->rst_received);
-	assert_int_equal(p->rst_code, NGHTTP2_CANCEL);
+	struct h2stream *st = answered(p, h2peer_request(p, ALLOCATE,
+	    TIMEOUT_50MS, 1, SLEEP_5S, sizeof(SLEEP_5S), 0, true));
+
+	assert_int_equal(st->grpc_status, GRPC_DEADLINE_EXCEEDED);
+	assert_true(st->rst);
+	assert_int_equal(st->rst_code, NGHTTP2_CANCEL);
 }
 
 static void
 test_deadline_after_headers_sends_trailers(void **state)
 {
-	struct peer *p = *state;
-	nghttp2_nv nva[] = {
-		NV(":method", "POST"), NV(":scheme", "http"),
-		NV(":path", "/v1beta1.DevicePlugin/ListAndWatch"),
-		NV(":authority", "localhost"),
-		NV("content-type", "application/grpc"),
-		NV("grpc-timeout", "50m"),
-	};
-
 	/* ListAndWatch answers at once and stays open: headers, DATA, and
 	 * at the deadline, trailers with grpc-status 4. */
-	request(p, nva, 6, EMPTY_MSG, sizeof(EMPTY_MSG));
-	assert_true(p->closed);
-	assert_string_equal(p->status, "200");
-	assert_true(p->data_len > 0);
-	assert_int_equal(p->header_frames, 2);
-	assert_int_equal(p->grpc_status, GRPC_DEADLINE_EXCEEDED);
-	assert_false(p->rst_received);
+	struct h2stream *st = call(peer(state), LIST_AND_WATCH, TIMEOUT_50MS,
+	    1, EMPTY_MSG, sizeof(EMPTY_MSG));
+
+	assert_true(st->closed);
+	assert_string_equal(st->status, "200");
+	assert_true(st->data_len > 0);
+	assert_int_equal(st->header_frames, 2);
+	assert_int_equal(st->grpc_status, GRPC_DEADLINE_EXCEEDED);
+	assert_false(st->rst);
 }
 
 static void
 test_shutdown_sends_goaway(void **state)
 {
-	struct peer *p = *state;
-	uint8_t buf[4096];
-	ssize_t n;
+	struct fixture *f = *state;
 
-	pump(p, 20);
-	grpc_server_shutdown(testservice_server(p->ts));
-	n = read(p->fd, buf, sizeof(buf));
-	assert_true(n > 0);
-	assert_true(nghttp2_session_mem_recv(p->s, buf, (size_t)n) >= 0);
-	assert_true(p->goaway);
-	assert_int_equal(p->goaway_code, NGHTTP2_NO_ERROR);
-	/* And the connection is closed after it. */
-	while ((n = read(p->fd, buf, sizeof(buf))) > 0)
-		;
-	assert_int_equal(n, 0);
+	h2peer_pump(&f->p, 20);
+	grpc_server_shutdown(testservice_server(f->ts));
+	/* Without another loop turn: GOAWAY, and the connection closed. */
+	h2peer_recv(&f->p);
+	assert_true(f->p.goaway);
+	assert_int_equal(f->p.goaway_code, NGHTTP2_NO_ERROR);
+	assert_true(f->p.eof);
 }
 
-/* Each stream's copy of the same Allocate request. */
-static ssize_t
-read_alloc(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
-    uint32_t *flags, nghttp2_data_source *src, void *arg)
-{
-	/* AllocateRequest{container_requests:[{devices_ids:["GPU-0"]}]} */
-	static const uint8_t msg[] = { 0, 0, 0, 0, 9, 0x0a, 0x07, 0x0a, 0x05,
-		'G', 'P', 'U', '-', '0' };
+struct batch {
+	struct h2peer *p;
+	size_t n;
+};
 
-	assert_true(len >= sizeof(msg));
-	memcpy(buf, msg, sizeof(msg));
-	*flags |= NGHTTP2_DATA_FLAG_EOF;
-	return (ssize_t)sizeof(msg);
+/* Whether every stream of the batch has ended. */
+static bool
+batch_done(void *arg)
+{
+	const struct batch *b = arg;
+	size_t closed = 0;
+
+	for (size_t i = 0; i < b->p->nstreams; i++)
+		closed += b->p->streams[i].closed;
+	return closed == b->n;
 }
 
 /*
@@ -652,45 +452,28 @@ static void
 test_a_batch_of_calls_is_answered_in_one_write(void **state)
 {
 	enum { N = 32 };
-	struct peer *p = *state;
-	nghttp2_nv nva[] = {
-		NV(":method", "POST"), NV(":scheme", "http"),
-		NV(":path", "/v1beta1.DevicePlugin/Allocate"),
-		NV(":authority", "localhost"),
-		NV("content-type", "application/grpc"),
-	};
-	nghttp2_data_provider dp = { .read_callback = read_alloc };
-	uint8_t batch[16384];
-	size_t len = 0;
-	unsigned records = 0;
-	const uint8_t *out;
-	ssize_t n;
+	struct h2peer *p = peer(state);
+	struct batch b = { p, N };
+	size_t records, ok = 0;
 	int64_t end;
 
-	pump(p, 20);   /* SETTINGS both ways */
+	h2peer_pump(p, 20);   /* SETTINGS both ways */
 	for (int i = 0; i < N; i++)
-		assert_true(nghttp2_submit_request(p->s, NULL, nva, 5, &dp,
-		    NULL) > 0);
-	while ((n = nghttp2_session_mem_send(p->s, &out)) > 0) {
-		assert_true(len + (size_t)n <= sizeof(batch));
-		memcpy(batch + len, out, (size_t)n);
-		len += (size_t)n;
-	}
-	assert_int_equal(write(p->fd, batch, len), (ssize_t)len);
+		h2peer_request(p, ALLOCATE, NULL, 0, ALLOCATE_GPU0,
+		    sizeof(ALLOCATE_GPU0), 0, false);
+	h2peer_flush(p);
+	records = p->reads;
 	end = loop_now_ms() + 3000;
-	while (p->nclosed < N && loop_now_ms() < end) {
-		uint8_t buf[1 << 18];
-
+	while (!batch_done(&b) && loop_now_ms() < end) {
 		loop_run_once(p->loop, 2);
-		while ((n = read(p->fd, buf, sizeof(buf))) > 0) {
-			records++;
-			assert_true(nghttp2_session_mem_recv(p->s, buf,
-			    (size_t)n) == n);
-		}
+		h2peer_recv(p);
 	}
-	assert_int_equal(p->nclosed, N);
-	assert_int_equal(p->nok, N);
-	print_message("%d calls answered in %u writes\n", N, records);
+	records = p->reads - records;
+	assert_true(batch_done(&b));
+	for (size_t i = 0; i < p->nstreams; i++)
+		ok += p->streams[i].grpc_status == 0;
+	assert_int_equal(ok, N);
+	print_message("%d calls answered in %zu writes\n", N, records);
 	assert_true(records <= 2);
 }
 
