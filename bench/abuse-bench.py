@@ -40,7 +40,7 @@ sending at that point.
 Usage: bench/abuse-bench.py [--build DIR] [--seconds 30] [--scenarios
 idle,slow,...] [--daemon-arg=--flag=value ...] [--daemon-nofile N]
 [--rss-limit-mb M]    (see --help). Prints a markdown report on stdout,
-progress on stderr.
+progress on stderr; exits 0 when every check passed, 1 when one failed.
 """
 
 import argparse
@@ -656,12 +656,20 @@ class Node:
                  "--health-recovery-quiet=" + a.recovery_quiet] +
                 a.daemon_arg, env=env, stderr=err,
                 preexec_fn=lambda: set_nofile(a.daemon_nofile))
-        r = ctl(self.control, "POST", "/wait", {
-            "resource": RES, "allocatable": GPUS, "connected": True,
-            "registrations_at_least": before + 1, "timeout_ms": 30000})
-        if not r["ok"]:
-            raise RuntimeError("the plugin did not register: " +
-                               self.log_tail())
+        deadline = time.monotonic() + 30
+        while True:
+            r = ctl(self.control, "POST", "/wait", {
+                "resource": RES, "allocatable": GPUS, "connected": True,
+                "registrations_at_least": before + 1, "timeout_ms": 500},
+                timeout=10)
+            if r["ok"]:
+                break
+            if self.plugin.poll() is not None:
+                raise RuntimeError("the plugin exited with status %d: %s" % (
+                    self.plugin.returncode, self.log_tail()))
+            if time.monotonic() > deadline:
+                raise RuntimeError("the plugin did not register in 30 s: " +
+                                   self.log_tail())
         devs = r["node"]["resources"][RES]["devices"]
         self.uuids = [d["id"] for d in devs]
         if self.fifo_fd is not None:
@@ -1076,6 +1084,15 @@ def main():
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         Abuser(a).run()
         return
+    try:
+        rows = measure(a)
+    except RuntimeError as e:
+        sys.exit("abuse-bench: %s" % e)
+    sys.exit(0 if report(a, rows) else 1)
+
+
+def measure(a):
+    """Every phase, in order; returns their rows."""
     node = Node(a)
     rows = []
     try:
@@ -1099,12 +1116,17 @@ def main():
         sampler.done.set()
     finally:
         node.close()
+    return rows
+
+
+def report(a, rows):
     # The baseline is the lower of the two quiet phases: the stricter.
     qp = min(rows[0]["p99_ms"] or 0.0, rows[-1]["p99_ms"] or 0.0)
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     print("\n".join(table(rows, qp)))
     print("")
-    print("\n".join(verdicts(a, rows, qp)))
+    lines = verdicts(a, rows, qp)
+    print("\n".join(lines))
     print("")
     print("\n".join(details(rows)))
     print("")
@@ -1114,6 +1136,7 @@ def main():
               min(a.daemon_nofile, hard), a.daemon_nofile, a.seconds,
               a.interval_ms, TRANSIENT_XID, a.recovery_quiet,
               " ".join(a.daemon_arg) or "(none)"))
+    return all(line.startswith("- PASS") for line in lines)
 
 
 if __name__ == "__main__":
