@@ -16,7 +16,7 @@ GPUs, a control FIFO to inject XIDs) against the kubelet stand-in, and:
                 announcing a 4 MiB gRPC message and sending all of it but
                 the last byte (round robin, as flow control allows),
                 never finishing;
-       r1       one open Allocate call with grpc-timeout 2562047H;
+       r1       one open ListAndWatch call with grpc-timeout 2562047H;
        r1-max   the same with 99999999H;
        r2       one GetPreferredAllocation with 150,000 unknown ids
                 (about 1.2 MB) and an allocation size of 150,000;
@@ -446,7 +446,10 @@ class Abuser:
         self.connect(1, True)
         c = self.conns[0]
         t0 = time.monotonic()
-        s = c.open_stream("Allocate", timeout=R1_TIMEOUTS[self.a.abuser])
+        # ListAndWatch: the request is whole (an empty message), and the
+        # call stays open by design, so no request timeout may end it.
+        s = c.open_stream("ListAndWatch", timeout=R1_TIMEOUTS[self.a.abuser])
+        c.send_data(s, bytes(5), end=True)
         self.report(ready=not c.closed, conns=1)
         self.hold()
         self.notes["call_ended_after_s"] = (
