@@ -816,14 +816,19 @@ def stop_abuser(proc):
         proc.stdin.close()
     except OSError:
         pass
-    final = read_line(proc, 15)
+    final, deadline = None, time.monotonic() + 15
+    while final is None and time.monotonic() < deadline:
+        msg = read_line(proc, deadline - time.monotonic())
+        if msg is None:
+            break
+        final = msg.get("final")      # other lines ("capped") come first
     if proc.poll() is None:
         try:
             proc.wait(5)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    return (final or {}).get("final", {"abuser": "no report"})
+    return final or {"abuser": "no report"}
 
 
 def quiet(a, node, sampler, alloc, name):
