@@ -916,10 +916,10 @@ def settle(a, node, sampler, alloc, row, t_stop):
     if node.plugin.poll() is not None or row["answering_after_s"] is None:
         row["restarted"] = True
         log("restarting the plugin after %s" % row["scenario"])
-        restart(a, node, sampler)
+        restart(node, sampler)
 
 
-def restart(a, node, sampler):
+def restart(node, sampler):
     node.stop_plugin()
     node.start_plugin()
     sampler.pid = node.plugin.pid
@@ -967,10 +967,13 @@ def details(rows):
         if r["scenario"].startswith("quiet"):
             pass
         elif r.get("answering_after_s") is not None:
-            extra.append("answering %.2f s after the abusers stopped" %
-                         r["answering_after_s"])
+            extra.append("answering again %.2f s after the scenario "
+                         "ended" % r["answering_after_s"])
         else:
-            extra.append("**not answering** after the abusers stopped")
+            extra.append("**not answering** after the scenario ended")
+        if "ready" in r and r["ready"] is None:
+            extra.append("**the abuser was not ready** within its set-up "
+                         "bound")
         if r.get("restarted"):
             extra.append("plugin restarted for the next scenario")
         if r.get("abuser"):
