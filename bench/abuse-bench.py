@@ -156,7 +156,8 @@ class H2Conn:
         self.buf = b""
         self.closed = False      # either of the two below
         self.eof = False         # the server closed (EOF or reset)
-        self.broken = False      # a send failed or timed out
+        self.broken = False      # a send timed out: the server stopped
+                                 # reading
         self.reply = True        # acknowledge SETTINGS and PING
         self.goaway = False
         self.got_settings = False
@@ -176,9 +177,25 @@ class H2Conn:
         try:
             self.sock.sendall(data)
             return True
-        except OSError:
+        except socket.timeout:
             self.closed = self.broken = True
-            return False
+        except OSError:
+            # Reset or closed by the server: read what it said (GOAWAY).
+            self.closed = self.eof = True
+            self._drain()
+        return False
+
+    def _drain(self):
+        try:
+            self.sock.settimeout(0.0)
+            while len(self.buf) < 1 << 20:
+                data = self.sock.recv(1 << 16)
+                if not data:
+                    break
+                self.buf += data
+        except OSError:
+            pass
+        self._frames()
 
     def start(self):
         """Preface, SETTINGS (huge window: we never block the server's
@@ -363,7 +380,7 @@ class Abuser:
     def finish(self):
         self.notes["conns"] = len(self.conns)
         self.notes["closed_by_server"] = sum(c.eof for c in self.conns)
-        self.notes["send_failed"] = sum(c.broken for c in self.conns)
+        self.notes["send_timed_out"] = sum(c.broken for c in self.conns)
         self.notes["goaway"] = sum(c.goaway for c in self.conns)
         for c in self.conns:
             c.close()
