@@ -1,6 +1,6 @@
 /*
  * call.c: a server call's lifetime and its answers (see server.h for the
- * contract, server_int.h for what server.c shares with this file).
+ * contract, server_int.h for what the server files share with this file).
  *
  * A call is born when a request's HEADERS begin and dies when nghttp2
  * closes its stream (or its connection goes). In between it is answered
