@@ -3,10 +3,19 @@
  * header checks (through request.c), the body through the codec's reader,
  * decoding under a budget, and dispatch once the client half-closes.
  * A request that fails is answered here (call.c) and never dispatched.
+ *
+ * Per call, the request message is decoded into the call's arena (one
+ * allocation, sized from the message), under the decode budget; the
+ * first answers take the arena's rest (call.c). The budget counts every
+ * allocation as malloc would, arena or not, so the limits (limits.c)
+ * see the same bytes either way; the heap serves what the arena cannot,
+ * and its failures give the errors they always did.
  */
 #include "server_int.h"
 
 #include <errno.h>
+#include <stdalign.h>
+#include <stddef.h>
 
 #include "util/alloc.h"
 
@@ -20,14 +29,16 @@
 #define DECODE_SLACK ((size_t)64 << 10)
 /* What malloc adds to each allocation, roughly. */
 #define MALLOC_OVERHEAD 16
-
-/* protobuf-c's allocator while a request decodes: counts, and refuses
- * past the budget. Freed memory goes back through gdp_free() as usual. */
-struct decode_budget {
-	size_t used;
-	size_t max;
-	bool refused;
-};
+/*
+ * A call's arena: room for its request decoded (a few times its wire
+ * size: protobuf-c's structs are larger than their fields on the wire)
+ * and a small answer. Past ARENA_MAX the heap takes the rest, so a large
+ * request costs what it did before the arena, plus one allocation.
+ */
+#define ARENA_BASE 512
+#define ARENA_PER_BYTE 4
+#define ARENA_MAX ((size_t)8 << 10)
+#define ARENA_ALIGN alignof(max_align_t)
 
 /* All request headers are in: answer bad requests, or get ready. */
 void
@@ -69,32 +80,99 @@ call_headers_done(struct grpc_call *call)
 		    "grpc: out of memory for the call's deadline");
 }
 
-static void *
-budget_alloc(void *data, size_t size)
+/* ---- the call's arena ---- */
+
+void *
+call_arena_alloc(struct grpc_call *call, size_t size)
 {
-	struct decode_budget *b = data;
+	struct call_arena *a = &call->arena;
+	size_t need = (size + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+	void *p;
+
+	if (a->base == NULL || need < size || need > a->cap - a->used)
+		return NULL;
+	p = a->base + a->used;
+	a->used += need;
+	return p;
+}
+
+static bool
+arena_owns(const struct call_arena *a, const void *p)
+{
+	const uint8_t *q = p;
+
+	return a->base != NULL && q >= a->base && q < a->base + a->cap;
+}
+
+/* Made when the request message arrives; without it, the heap serves. */
+static void
+arena_make(struct grpc_call *call, size_t msg_len)
+{
+	size_t cap = ARENA_MAX;
+
+	if (call->arena.base != NULL)
+		return;
+	if (msg_len < (ARENA_MAX - ARENA_BASE) / ARENA_PER_BYTE)
+		cap = ARENA_BASE + ARENA_PER_BYTE * msg_len;
+	call->arena.base = gdp_malloc(cap);
+	call->arena.cap = call->arena.base != NULL ? cap : 0;
+	call->arena.used = 0;
+}
+
+void
+call_arena_free(struct grpc_call *call)
+{
+	gdp_free(call->arena.base);
+	call->arena.base = NULL;
+	call->arena.cap = call->arena.used = 0;
+}
+
+/* ---- decoding ---- */
+
+/*
+ * protobuf-c's allocator for a request: counts every allocation as malloc
+ * would (whether the arena or the heap serves it), refuses past the
+ * budget, and takes from the call's arena while it has room.
+ */
+static void *
+decode_alloc(void *data, size_t size)
+{
+	struct grpc_call *call = data;
+	struct decode_budget *b = &call->budget;
+	void *p;
 
 	if (size > b->max || b->used + MALLOC_OVERHEAD > b->max - size) {
 		b->refused = true;
 		return NULL;
 	}
 	b->used += size + MALLOC_OVERHEAD;
-	return gdp_malloc(size);
+	p = call_arena_alloc(call, size);
+	return p != NULL ? p : gdp_malloc(size);
 }
 
+/* The arena's part goes with the call; the heap's goes now. */
 static void
-budget_free(void *data, void *p)
+decode_free(void *data, void *p)
 {
-	gdp_free(p);
+	struct grpc_call *call = data;
+
+	if (!arena_owns(&call->arena, p))
+		gdp_free(p);
+}
+
+void
+call_free_request(struct grpc_call *call)
+{
+	if (call->request != NULL)
+		protobuf_c_message_free_unpacked(call->request, &call->decoder);
+	call->request = NULL;
 }
 
 static int
 on_request_message(const uint8_t *msg, size_t len, void *arg)
 {
 	struct grpc_call *call = arg;
-	struct decode_budget b = { 0, DECODE_FACTOR * len + DECODE_SLACK,
-		false };
-	ProtobufCAllocator a = { budget_alloc, budget_free, &b };
+	struct decode_budget *b = &call->budget;
 
 	if (++call->nmsgs > 1) {
 		call_respond_early_fmt(call, GRPC_UNIMPLEMENTED,
@@ -102,16 +180,21 @@ on_request_message(const uint8_t *msg, size_t len, void *arg)
 		    call->method->path);
 		return -EPROTO;
 	}
-	call->request = protobuf_c_message_unpack(call->method->request, &a,
-	    len, msg);
+	*b = (struct decode_budget){ 0, DECODE_FACTOR * len + DECODE_SLACK,
+		false };
+	call->decoder = (ProtobufCAllocator){ decode_alloc, decode_free,
+		call };
+	arena_make(call, len);
+	call->request = protobuf_c_message_unpack(call->method->request,
+	    &call->decoder, len, msg);
 	/* Until call_dispatch it counts as an unfinished request. */
-	call->decoded = b.used;
+	call->decoded = b->used;
 	if (call->request == NULL)   /* protobuf-c freed what it made */
-		server_freed(call->conn->server, b.used);
-	if (call->request == NULL && b.refused) {
+		server_freed(call->conn->server, b->used);
+	if (call->request == NULL && b->refused) {
 		call_respond_early_fmt(call, GRPC_RESOURCE_EXHAUSTED,
 		    "grpc: the request for %s decodes to more than %zu bytes",
-		    call->method->path, b.max);
+		    call->method->path, b->max);
 		return -EPROTO;
 	}
 	if (call->request == NULL) {
@@ -167,5 +250,5 @@ call_dispatch(struct grpc_call *call)
 	server->stats.calls++;
 	conn_progress(call->conn);
 	call->method->handler(call, request, server->app);
-	protobuf_c_message_free_unpacked(request, gdp_protobuf_allocator());
+	protobuf_c_message_free_unpacked(request, &call->decoder);
 }

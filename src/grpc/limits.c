@@ -186,10 +186,7 @@ call_drop_request(struct grpc_call *call)
 {
 	grpc_reader_reset(&call->reader);
 	call->reader.failed = true;   /* takes nothing more */
-	if (call->request != NULL)
-		protobuf_c_message_free_unpacked(call->request,
-		    gdp_protobuf_allocator());
-	call->request = NULL;
+	call_free_request(call);
 	call_account_partial(call);
 }
 

@@ -37,7 +37,29 @@ struct outmsg {
 	STAILQ_ENTRY(outmsg) link;
 	size_t len;
 	size_t off;
+	bool in_arena;                   /* freed with its call's arena */
 	uint8_t data[];
+};
+
+/*
+ * A call's bump allocator (dispatch.c): one allocation, made when the
+ * request message arrives, holds the decoded request and, room
+ * permitting, the first answers, so that a small call costs two heap
+ * allocations (the call and this) instead of one per protobuf field and
+ * message. Nothing in it is freed before the call is.
+ */
+struct call_arena {
+	uint8_t *base;                   /* owned; NULL: none (the heap) */
+	size_t used;
+	size_t cap;
+};
+
+/* The decode budget of a request (dispatch.c): what protobuf-c may
+ * allocate for it, counted as malloc would. */
+struct decode_budget {
+	size_t used;
+	size_t max;
+	bool refused;
 };
 
 struct conn;
@@ -50,6 +72,9 @@ struct grpc_call {
 	struct grpc_request_head head;   /* what the request headers said */
 	struct grpc_reader reader;
 	ProtobufCMessage *request;       /* decoded, until dispatch */
+	ProtobufCAllocator decoder;      /* |request|'s: budget, arena */
+	struct decode_budget budget;
+	struct call_arena arena;
 	size_t decoded;                  /* bytes |request| holds */
 	unsigned nmsgs;
 	int64_t deadline_ns;             /* loop_now_ns() clock; 0: none */
@@ -176,6 +201,11 @@ void call_headers_done(struct grpc_call *call);
 void call_feed(struct grpc_call *call, const uint8_t *data, size_t len);
 /* The client half-closed: run the handler if the request is whole. */
 void call_dispatch(struct grpc_call *call);
+/* Frees the decoded request, if any (its memory counts as freed). */
+void call_free_request(struct grpc_call *call);
+/* |size| bytes from |call|'s arena, or NULL (no errno) if it has no room. */
+void *call_arena_alloc(struct grpc_call *call, size_t size);
+void call_arena_free(struct grpc_call *call);
 
 /* ---- limits.c ---- */
 
