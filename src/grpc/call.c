@@ -42,10 +42,11 @@ static int call_kick(struct grpc_call *call);
 struct grpc_call *
 call_new(struct conn *conn, int32_t stream_id)
 {
-	struct grpc_call *call = gdp_calloc(1, sizeof(*call));
+	struct grpc_call *call = pool_get(&conn->server->call_pool);
 
 	if (call == NULL)
 		return NULL;
+	memset(call, 0, sizeof(*call));
 	call->conn = conn;
 	call->stream_id = stream_id;
 	grpc_request_head_init(&call->head);
@@ -121,7 +122,7 @@ call_free(struct grpc_call *call)
 	grpc_request_head_reset(&call->head);
 	call_arena_free(call);
 	gdp_free(call->status_msg);
-	gdp_free(call);
+	pool_put(&call->conn->server->call_pool, call);
 }
 
 /*

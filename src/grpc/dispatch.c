@@ -5,7 +5,8 @@
  * A request that fails is answered here (call.c) and never dispatched.
  *
  * Per call, the request message is decoded into the call's arena (one
- * allocation, sized from the message), under the decode budget; the
+ * block, sized from the message; small ones are reused from the server's
+ * pool), under the decode budget; the
  * first answers take the arena's rest (call.c). The budget counts every
  * allocation as malloc would, arena or not, so the limits (limits.c)
  * see the same bytes either way; the heap serves what the arena cannot,
@@ -104,27 +105,41 @@ arena_owns(const struct call_arena *a, const void *p)
 	return a->base != NULL && q >= a->base && q < a->base + a->cap;
 }
 
-/* Made when the request message arrives; without it, the heap serves. */
+/*
+ * Made when the request message arrives, from the server's pool when
+ * small enough (most are); without it, the heap serves.
+ */
 static void
 arena_make(struct grpc_call *call, size_t msg_len)
 {
+	struct call_arena *a = &call->arena;
 	size_t cap = ARENA_MAX;
 
-	if (call->arena.base != NULL)
+	if (a->base != NULL)
 		return;
 	if (msg_len < (ARENA_MAX - ARENA_BASE) / ARENA_PER_BYTE)
 		cap = ARENA_BASE + ARENA_PER_BYTE * msg_len;
-	call->arena.base = gdp_malloc(cap);
-	call->arena.cap = call->arena.base != NULL ? cap : 0;
-	call->arena.used = 0;
+	if (cap <= CALL_ARENA_POOLED) {
+		cap = CALL_ARENA_POOLED;
+		a->base = pool_get(&call->conn->server->arena_pool);
+	} else {
+		a->base = gdp_malloc(cap);
+	}
+	a->cap = a->base != NULL ? cap : 0;
+	a->used = 0;
 }
 
 void
 call_arena_free(struct grpc_call *call)
 {
-	gdp_free(call->arena.base);
-	call->arena.base = NULL;
-	call->arena.cap = call->arena.used = 0;
+	struct call_arena *a = &call->arena;
+
+	if (a->cap == CALL_ARENA_POOLED)
+		pool_put(&call->conn->server->arena_pool, a->base);
+	else
+		gdp_free(a->base);
+	a->base = NULL;
+	a->cap = a->used = 0;
 }
 
 /* ---- decoding ---- */

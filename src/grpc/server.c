@@ -171,6 +171,8 @@ grpc_server_new(struct loop *loop, const struct grpc_method *methods,
 	TAILQ_INIT(&server->dirty);
 	TAILQ_INIT(&server->requests);
 	set_options(&server->opts, opts);
+	pool_init(&server->call_pool, sizeof(struct grpc_call), CALL_POOL_MAX);
+	pool_init(&server->arena_pool, CALL_ARENA_POOLED, CALL_POOL_MAX);
 	server->sweep_at_ms = SWEEP_NEVER;
 	server->accept_rest_ms = ACCEPT_REST_MIN_MS;
 	if (server_make_callbacks(&server->callbacks) < 0 ||
@@ -282,6 +284,8 @@ grpc_server_free(struct grpc_server *server)
 		loop_cancel_timer(server->loop, server->sweep);
 	if (server->accept_rest != NULL)
 		loop_cancel_timer(server->loop, server->accept_rest);
+	pool_drain(&server->call_pool);
+	pool_drain(&server->arena_pool);
 	nghttp2_session_callbacks_del(server->callbacks);
 	nghttp2_option_del(server->option);
 	gdp_free(server->path);

@@ -29,6 +29,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "grpc/h2conn.h"
+#include "grpc/pool.h"
 #include "grpc/request.h"
 #include "grpc/server.h"
 
@@ -51,8 +52,13 @@ struct outmsg {
 struct call_arena {
 	uint8_t *base;                   /* owned; NULL: none (the heap) */
 	size_t used;
-	size_t cap;
+	size_t cap;                      /* CALL_ARENA_POOLED: pooled */
 };
+
+/* The size of the arenas the server pools (larger ones are not), and
+ * how many free calls and arenas each pool keeps (pool.h). */
+#define CALL_ARENA_POOLED ((size_t)2048)
+#define CALL_POOL_MAX 64
 
 /* The decode budget of a request (dispatch.c): what protobuf-c may
  * allocate for it, counted as malloc would. */
@@ -159,6 +165,8 @@ struct grpc_server {
 	int64_t accept_rest_ms;               /* the next rest's length */
 	bool accept_paused;
 	bool accept_told;                     /* on_event ran this episode */
+	struct pool call_pool;                /* free struct grpc_call */
+	struct pool arena_pool;               /* free call arenas */
 	size_t partial_total;
 	size_t trim_debt;                     /* bytes freed since a trim */
 	bool shutting_down;
