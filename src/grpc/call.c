@@ -1,13 +1,14 @@
 /*
  * call.c: a server call's lifetime and its answers (see server.h for the
- * contract, server_int.h for what server.c shares with this file).
+ * contract, server_int.h for what the server files share with this file).
  *
  * A call is born when a request's HEADERS begin and dies when nghttp2
  * closes its stream (or its connection goes). In between it is answered
  * once: early, by the server, for a bad request (Trailers-Only); or by the
  * application through grpc_call_*. Messages wait in the call's queue until
  * HTTP/2 flow control lets nghttp2 pull them through read_queue(), which
- * also puts the trailers behind the last one.
+ * also puts the trailers behind the last one. A message takes the call's
+ * arena (dispatch.c) while it has room, else its own allocation.
  *
  * Ending a call cannot leave its stream open, whatever memory allows (the
  * kubelet gives Allocate no deadline: a call left open hangs a pod's
@@ -41,10 +42,11 @@ static int call_kick(struct grpc_call *call);
 struct grpc_call *
 call_new(struct conn *conn, int32_t stream_id)
 {
-	struct grpc_call *call = gdp_calloc(1, sizeof(*call));
+	struct grpc_call *call = pool_get(&conn->server->call_pool);
 
 	if (call == NULL)
 		return NULL;
+	memset(call, 0, sizeof(*call));
 	call->conn = conn;
 	call->stream_id = stream_id;
 	grpc_request_head_init(&call->head);
@@ -55,6 +57,31 @@ call_new(struct conn *conn, int32_t stream_id)
 	return call;
 }
 
+/* A message from the call's arena when it has room (see dispatch.c). */
+static struct outmsg *
+outmsg_new(struct grpc_call *call, size_t len)
+{
+	size_t size = sizeof(struct outmsg) + len;
+	struct outmsg *m = call_arena_alloc(call, size);
+	bool in_arena = m != NULL;
+
+	if (m == NULL && (m = gdp_malloc(size)) == NULL)
+		return NULL;
+	m->in_arena = in_arena;
+	m->off = 0;
+	m->len = len;
+	return m;
+}
+
+static void
+outmsg_free(struct grpc_call *call, struct outmsg *m)
+{
+	if (m->in_arena)
+		return;   /* goes with the call */
+	server_freed(call->conn->server, m->len);
+	gdp_free(m);
+}
+
 static void
 call_drop_queue(struct grpc_call *call)
 {
@@ -63,8 +90,7 @@ call_drop_queue(struct grpc_call *call)
 
 	while ((m = STAILQ_FIRST(&call->queue)) != NULL) {
 		STAILQ_REMOVE_HEAD(&call->queue, link);
-		server_freed(server, m->len);
-		gdp_free(m);
+		outmsg_free(call, m);
 	}
 	server->stats.queued_bytes -= call->queued;
 	call->conn->queued -= call->queued;
@@ -86,10 +112,7 @@ call_notify_closed(struct grpc_call *call, enum grpc_close_reason reason)
 void
 call_free(struct grpc_call *call)
 {
-	if (call->request != NULL)
-		protobuf_c_message_free_unpacked(call->request,
-		    gdp_protobuf_allocator());
-	call->request = NULL;
+	call_free_request(call);
 	conn_call_removed(call->conn, call);
 	LIST_REMOVE(call, link);
 	if (call->deadline != NULL)
@@ -97,8 +120,9 @@ call_free(struct grpc_call *call)
 	call_drop_queue(call);
 	grpc_reader_reset(&call->reader);
 	grpc_request_head_reset(&call->head);
+	call_arena_free(call);
 	gdp_free(call->status_msg);
-	gdp_free(call);
+	pool_put(&call->conn->server->call_pool, call);
 }
 
 /*
@@ -211,8 +235,7 @@ copy_queued(struct grpc_call *call, uint8_t *buf, size_t length)
 		st->queued_bytes -= n;
 		if (m->off == m->len) {
 			STAILQ_REMOVE_HEAD(&call->queue, link);
-			server_freed(call->conn->server, m->len);
-			gdp_free(m);
+			outmsg_free(call, m);
 		}
 	}
 	return copied;
@@ -449,11 +472,9 @@ grpc_call_send(struct grpc_call *call, const ProtobufCMessage *msg)
 		server->stats.sends_refused++;
 		return -ENOBUFS;
 	}
-	m = gdp_malloc(sizeof(*m) + GRPC_PREFIX_LEN + len);
+	m = outmsg_new(call, GRPC_PREFIX_LEN + len);
 	if (m == NULL)
 		return -ENOMEM;
-	m->off = 0;
-	m->len = GRPC_PREFIX_LEN + len;
 	grpc_prefix_write(m->data, (uint32_t)len);
 	protobuf_c_message_pack(msg, m->data + GRPC_PREFIX_LEN);
 	STAILQ_INSERT_TAIL(&call->queue, m, link);

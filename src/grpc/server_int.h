@@ -1,6 +1,9 @@
 /*
- * server_int.h: what server.c (sessions, dispatch) and call.c (a call's
- * lifetime and answers) share. Internal to src/grpc.
+ * server_int.h: what the server's files share (server.c: the server
+ * object, listening, accepting; conn.c: connections; callbacks.c: the
+ * nghttp2 callbacks; dispatch.c: the request path; limits.c: what a peer
+ * may hold and for how long; call.c: a call's lifetime and answers).
+ * Internal to src/grpc.
  *
  * Ownership: the server owns its connections (conns), a connection owns
  * its calls (calls), a call owns its queued output, its request until
@@ -8,7 +11,7 @@
  * nghttp2's stream-close callback or from conn_destroy(); never inside a
  * handler or a close callback.
  *
- * Bookkeeping for the limits (server.c): every connection is on one
+ * Bookkeeping for the limits (limits.c): every connection is on one
  * eviction list (fresh: never made progress; ranked: by last progress,
  * stalest first), on at most one wait list (preface or idle, in the order
  * the wait began: all waits of a kind have the same timeout, so the head
@@ -26,6 +29,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "grpc/h2conn.h"
+#include "grpc/pool.h"
 #include "grpc/request.h"
 #include "grpc/server.h"
 
@@ -34,7 +38,34 @@ struct outmsg {
 	STAILQ_ENTRY(outmsg) link;
 	size_t len;
 	size_t off;
+	bool in_arena;                   /* freed with its call's arena */
 	uint8_t data[];
+};
+
+/*
+ * A call's bump allocator (dispatch.c): one allocation, made when the
+ * request message arrives, holds the decoded request and, room
+ * permitting, the first answers, so that a small call costs two heap
+ * allocations (the call and this) instead of one per protobuf field and
+ * message. Nothing in it is freed before the call is.
+ */
+struct call_arena {
+	uint8_t *base;                   /* owned; NULL: none (the heap) */
+	size_t used;
+	size_t cap;                      /* CALL_ARENA_POOLED: pooled */
+};
+
+/* The size of the arenas the server pools (larger ones are not), and
+ * how many free calls and arenas each pool keeps (pool.h). */
+#define CALL_ARENA_POOLED ((size_t)2048)
+#define CALL_POOL_MAX 64
+
+/* The decode budget of a request (dispatch.c): what protobuf-c may
+ * allocate for it, counted as malloc would. */
+struct decode_budget {
+	size_t used;
+	size_t max;
+	bool refused;
 };
 
 struct conn;
@@ -47,6 +78,9 @@ struct grpc_call {
 	struct grpc_request_head head;   /* what the request headers said */
 	struct grpc_reader reader;
 	ProtobufCMessage *request;       /* decoded, until dispatch */
+	ProtobufCAllocator decoder;      /* |request|'s: budget, arena */
+	struct decode_budget budget;
+	struct call_arena arena;
 	size_t decoded;                  /* bytes |request| holds */
 	unsigned nmsgs;
 	int64_t deadline_ns;             /* loop_now_ns() clock; 0: none */
@@ -131,23 +165,83 @@ struct grpc_server {
 	int64_t accept_rest_ms;               /* the next rest's length */
 	bool accept_paused;
 	bool accept_told;                     /* on_event ran this episode */
+	struct pool call_pool;                /* free struct grpc_call */
+	struct pool arena_pool;               /* free call arenas */
 	size_t partial_total;
 	size_t trim_debt;                     /* bytes freed since a trim */
 	bool shutting_down;
 	bool hooked;
 };
 
-/* ---- server.c, for call.c ---- */
+/* The sweep timer's next run when nothing waits. */
+#define SWEEP_NEVER INT64_MAX
 
+/* ---- conn.c ---- */
+
+/* Starts a connection on |fd| (closed on failure). Returns 0 or -ENOMEM. */
+int conn_start(struct grpc_server *server, int fd);
+/* Closes |conn| now, telling its calls; frees it. Not from its callbacks. */
+void conn_destroy(struct conn *conn);
+/*
+ * Tells the peer why with GOAWAY(|code|) and a debug text, lets go of
+ * what it buffered, and closes the connection after a last flush. Safe
+ * inside the connection's nghttp2 callbacks.
+ */
+void conn_calm(struct conn *conn, uint32_t code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Sends |conn| away now, to make room (not from its own callbacks). */
+void conn_evict(struct conn *conn, const char *why);
 /* |conn| has output for nghttp2 to send: the before-sleep hook flushes it. */
 void conn_touch(struct conn *conn);
+/* The before-sleep hook (|arg| is the server). */
+void server_flush_all(struct loop *loop, void *arg);
+
+/* ---- callbacks.c ---- */
+
+/* The server sessions' callbacks, into |out|. Returns 0 or -ENOMEM. */
+int server_make_callbacks(nghttp2_session_callbacks **out);
+
+/* ---- dispatch.c ---- */
+
+/* All request headers are in: answer bad requests, or get ready. */
+void call_headers_done(struct grpc_call *call);
+/* |len| bytes of the request body arrived. */
+void call_feed(struct grpc_call *call, const uint8_t *data, size_t len);
+/* The client half-closed: run the handler if the request is whole. */
+void call_dispatch(struct grpc_call *call);
+/* Frees the decoded request, if any (its memory counts as freed). */
+void call_free_request(struct grpc_call *call);
+/* |size| bytes from |call|'s arena, or NULL (no errno) if it has no room. */
+void *call_arena_alloc(struct grpc_call *call, size_t size);
+void call_arena_free(struct grpc_call *call);
+
+/* ---- limits.c ---- */
+
+/* A request dispatched or our DATA sent: last in line to be evicted. */
+void conn_progress(struct conn *conn);
+/* The connection to send away first, or NULL if there is none. */
+struct conn *server_stalest(struct grpc_server *server);
+/* Starts waiting for |wait| (or stops waiting, with CONN_WAIT_NONE). */
+void conn_wait(struct conn *conn, enum conn_wait wait);
+/* The client's preface and first SETTINGS are in. */
+void conn_preface_done(struct conn *conn);
 /* A call was made, or is about to be freed, on its connection. */
 void conn_call_added(struct conn *conn, struct grpc_call *call);
 void conn_call_removed(struct conn *conn, struct grpc_call *call);
+/* The request is whole (or answered): its timeout no longer runs. */
+void call_request_done(struct grpc_call *call);
 /* Brings the partial-message accounting up to date with |call|'s reader. */
 void call_account_partial(struct grpc_call *call);
-/* Counts |bytes| freed towards the next malloc_trim(). */
+/* Lets go of |call|'s unfinished message and undispatched request. */
+void call_drop_request(struct grpc_call *call);
+void conn_drop_partials(struct conn *conn);
+/* After |conn| buffered more: GOAWAY past a limit. */
+void conn_check_partials(struct conn *conn);
+/* Counts |bytes| freed towards the next malloc_trim(), and trims. */
 void server_freed(struct grpc_server *server, size_t bytes);
+void server_maybe_trim(struct grpc_server *server);
+/* The sweep timer's callback (|arg| is the server). */
+int64_t server_sweep(struct loop *loop, void *arg);
 
 /* ---- call.c ---- */
 

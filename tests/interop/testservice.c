@@ -44,6 +44,13 @@ struct testservice {
 
 /* ---- building Allocate answers ---- */
 
+/*
+ * An answer is one allocation: the struct, its arrays and |text| bytes
+ * for the env values answer_text() hands out, the way the plugin builds
+ * its answers in an arena (src/resources/arena.c), so that the bench
+ * measures the transport, not the test service's mallocs. Values given
+ * to answer_env() from elsewhere are taken over and freed with it.
+ */
 struct answer {
 	V1beta1__AllocateResponse resp;
 	V1beta1__ContainerAllocateResponse *conts;
@@ -51,7 +58,16 @@ struct answer {
 	V1beta1__ContainerAllocateResponse__EnvsEntry *entries;
 	V1beta1__ContainerAllocateResponse__EnvsEntry **entry_ptrs;
 	size_t per_cont;
+	char *text;       /* in the block */
+	size_t text_left;
+	char *block_end;
 };
+
+static bool
+in_block(const struct answer *a, const char *p)
+{
+	return p >= (const char *)a && p < a->block_end;
+}
 
 static void
 answer_free(struct answer *a)
@@ -60,33 +76,35 @@ answer_free(struct answer *a)
 		return;
 	for (size_t i = 0; i < a->resp.n_container_responses; i++)
 		for (size_t k = 0; k < a->conts[i].n_envs; k++)
-			free(a->conts[i].envs[k]->value);
-	free(a->conts);
-	free(a->cont_ptrs);
-	free(a->entries);
-	free(a->entry_ptrs);
+			if (!in_block(a, a->conts[i].envs[k]->value))
+				free(a->conts[i].envs[k]->value);
 	free(a);
 }
 
-/* An answer with |n| containers and room for |per_cont| envs each. */
+/* An answer with |n| containers, room for |per_cont| envs each and
+ * |text| bytes of values. */
 static struct answer *
-answer_new(size_t n, size_t per_cont)
+answer_new(size_t n, size_t per_cont, size_t text)
 {
-	struct answer *a = calloc(1, sizeof(*a));
+	size_t nc = n ? n : 1, ne = n * per_cont + 1;
+	size_t size = sizeof(struct answer) +
+	    nc * (sizeof(V1beta1__ContainerAllocateResponse) + sizeof(void *)) +
+	    ne * (sizeof(V1beta1__ContainerAllocateResponse__EnvsEntry) +
+	    sizeof(void *)) + text;
+	struct answer *a = calloc(1, size);
 	V1beta1__AllocateResponse init = V1BETA1__ALLOCATE_RESPONSE__INIT;
 
 	if (a == NULL)
 		return NULL;
 	a->resp = init;
 	a->per_cont = per_cont;
-	a->conts = calloc(n ? n : 1, sizeof(*a->conts));
-	a->cont_ptrs = calloc(n ? n : 1, sizeof(*a->cont_ptrs));
-	a->entries = calloc(n * per_cont + 1, sizeof(*a->entries));
-	a->entry_ptrs = calloc(n * per_cont + 1, sizeof(*a->entry_ptrs));
-	if (!a->conts || !a->cont_ptrs || !a->entries || !a->entry_ptrs) {
-		answer_free(a);
-		return NULL;
-	}
+	a->conts = (void *)(a + 1);
+	a->entries = (void *)(a->conts + nc);
+	a->cont_ptrs = (void *)(a->entries + ne);
+	a->entry_ptrs = (void *)(a->cont_ptrs + nc);
+	a->text = (char *)(a->entry_ptrs + ne);
+	a->text_left = text;
+	a->block_end = (char *)a + size;
 	for (size_t i = 0; i < n; i++) {
 		V1beta1__ContainerAllocateResponse c =
 		    V1BETA1__CONTAINER_ALLOCATE_RESPONSE__INIT;
@@ -100,7 +118,21 @@ answer_new(size_t n, size_t per_cont)
 	return a;
 }
 
-/* Adds env |key| (static) = |value| (taken over) to container |i|. */
+/* |len| bytes of the answer's text room (asked for in answer_new). */
+static char *
+answer_text(struct answer *a, size_t len)
+{
+	char *p = a->text;
+
+	if (len > a->text_left)
+		return NULL;
+	a->text += len;
+	a->text_left -= len;
+	return p;
+}
+
+/* Adds env |key| (static) = |value| (the answer's text, or taken over)
+ * to container |i|. */
 static int
 answer_env(struct answer *a, size_t i, const char *key, char *value)
 {
@@ -119,18 +151,25 @@ answer_env(struct answer *a, size_t i, const char *key, char *value)
 	return 0;
 }
 
-static char *
-join_ids(char **ids, size_t n)
+/* What join_ids() needs for |ids|, its terminator included. */
+static size_t
+joined_len(char **ids, size_t n)
 {
 	size_t len = 1;
-	char *out, *p;
 
 	for (size_t i = 0; i < n; i++)
 		len += strlen(ids[i]) + 1;
-	out = malloc(len);
+	return len;
+}
+
+/* |ids| joined with commas, in |out| (joined_len() bytes). */
+static char *
+join_ids(char *out, char **ids, size_t n)
+{
+	char *p = out;
+
 	if (out == NULL)
 		return NULL;
-	p = out;
 	*p = '\0';
 	for (size_t i = 0; i < n; i++) {
 		size_t l = strlen(ids[i]);
@@ -147,17 +186,21 @@ join_ids(char **ids, size_t n)
 static struct answer *
 devices_answer(const V1beta1__AllocateRequest *req, size_t pad)
 {
-	size_t n = req->n_container_requests;
-	struct answer *a = answer_new(n, 2);
+	size_t n = req->n_container_requests, text = 0;
+	struct answer *a;
 
-	if (a == NULL)
+	for (size_t i = 0; i < n; i++)
+		text += joined_len(req->container_requests[i]->devices_ids,
+		    req->container_requests[i]->n_devices_ids);
+	if ((a = answer_new(n, 2, text)) == NULL)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		V1beta1__ContainerAllocateRequest *cr =
 		    req->container_requests[i];
+		size_t len = joined_len(cr->devices_ids, cr->n_devices_ids);
 
-		if (answer_env(a, i, "DEVICES", join_ids(cr->devices_ids,
-		    cr->n_devices_ids)) < 0)
+		if (answer_env(a, i, "DEVICES", join_ids(answer_text(a, len),
+		    cr->devices_ids, cr->n_devices_ids)) < 0)
 			goto fail;
 	}
 	if (pad > 0 && n > 0) {
@@ -203,7 +246,7 @@ static struct answer *
 stats_answer(struct testservice *ts)
 {
 	const struct grpc_server_stats *st = grpc_server_stats(ts->server);
-	struct answer *a = answer_new(1, 8);
+	struct answer *a = answer_new(1, 8, 0);
 	const struct { const char *key; uint64_t value; } rows[] = {
 		{ "calls", st->calls },
 		{ "conns_open", st->conns_open },
