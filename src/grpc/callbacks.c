@@ -72,6 +72,8 @@ on_header(nghttp2_session *session, const nghttp2_frame *frame,
 		call->headers_too_large = true;
 		return 0;
 	}
+	if (!grpc_request_header_wanted(namelen))
+		return 0;   /* counted above, not read */
 	if (grpc_request_head_add(&call->head, conn->server->methods,
 	    conn->server->nmethods, name, namelen, value, valuelen) < 0)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;

@@ -94,7 +94,8 @@ add_timeout(struct grpc_request_head *h, const uint8_t *value, size_t len)
 /*
  * Dispatches on the name's length first: most headers a client sends
  * (:scheme, :authority, user-agent, te, ...) have a length no header we
- * read has, and cost one switch.
+ * read has, and cost one switch (none when the caller asks
+ * grpc_request_header_wanted() first; the lengths there match these).
  */
 int
 grpc_request_head_add(struct grpc_request_head *h,
@@ -126,6 +127,11 @@ grpc_request_head_add(struct grpc_request_head *h,
 	default:
 		break;
 	}
+	_Static_assert(sizeof(":path") - 1 == 5 &&
+	    sizeof(":method") - 1 == 7 && sizeof("content-type") - 1 == 12 &&
+	    sizeof("grpc-timeout") - 1 == 12 &&
+	    sizeof("grpc-encoding") - 1 == 13,
+	    "grpc_request_header_wanted() lists these lengths");
 	return 0;
 }
 
