@@ -113,6 +113,8 @@ void
 call_free(struct grpc_call *call)
 {
 	call_free_request(call);
+	if (call->conn->last_call == call)
+		call->conn->last_stream = 0;   /* forget the cached call */
 	conn_call_removed(call->conn, call);
 	LIST_REMOVE(call, link);
 	if (call->deadline != NULL)
@@ -158,7 +160,11 @@ call_stream_closed(struct grpc_call *call, uint32_t error_code)
 /* ---- the wire: headers, queued DATA, trailers ---- */
 
 #define NV(name, value) { (uint8_t *)(name), (uint8_t *)(value), \
-	sizeof(name) - 1, strlen(value), NGHTTP2_NV_FLAG_NONE }
+	sizeof(name) - 1, strlen(value), NGHTTP2_NV_FLAG_NO_COPY_NAME }
+/* A header of two literals (or static strings): nghttp2 copies neither. */
+#define NV_STATIC(name, value) { (uint8_t *)(name), (uint8_t *)(value), \
+	sizeof(name) - 1, strlen(value), \
+	NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE }
 
 /* grpc-status: decimal, no leading zeros; codes are small. */
 static void
@@ -176,6 +182,29 @@ format_code(char out[12], int code)
 	snprintf(out, 12, "%d", code);
 }
 
+/* grpc-status for |code|: a static string for gRPC's codes, else |buf|. */
+static nghttp2_nv
+status_nv(int code, char buf[12])
+{
+	static const char *const codes[] = { "0", "1", "2", "3", "4", "5",
+		"6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16" };
+
+	if (code >= 0 && (size_t)code < sizeof(codes) / sizeof(codes[0])) {
+		nghttp2_nv nv = NV_STATIC("grpc-status", codes[code]);
+
+		return nv;
+	}
+	format_code(buf, code);
+	nghttp2_nv nv = NV("grpc-status", buf);
+
+	return nv;
+}
+
+/*
+ * Queues the trailers (with the response headers first when
+ * |with_headers|; |http_status| then is a static string). Names and static
+ * values are not copied by nghttp2; a formatted message is.
+ */
 static int
 submit_trailers(struct grpc_call *call, bool with_headers,
     const char *http_status)
@@ -186,23 +215,20 @@ submit_trailers(struct grpc_call *call, bool with_headers,
 	nghttp2_session *session = call->conn->h2.session;
 	int rc;
 
-	format_code(code, call->status);
 	if (with_headers) {
-		nghttp2_nv st = NV(":status", http_status);
-		nghttp2_nv ct = NV("content-type", "application/grpc");
+		nghttp2_nv st = NV_STATIC(":status", http_status);
+		nghttp2_nv ct = NV_STATIC("content-type", "application/grpc");
 
 		nva[n++] = st;
 		nva[n++] = ct;
 	}
-	nghttp2_nv gs = NV("grpc-status", code);
-
-	nva[n++] = gs;
+	nva[n++] = status_nv(call->status, code);
 	if (call->status_msg != NULL && call->status_msg[0] != '\0') {
 		nghttp2_nv gm = NV("grpc-message", call->status_msg);
 
 		nva[n++] = gm;
 	} else if (call->status_static != NULL) {
-		nghttp2_nv gm = NV("grpc-message", call->status_static);
+		nghttp2_nv gm = NV_STATIC("grpc-message", call->status_static);
 
 		nva[n++] = gm;
 	}
@@ -294,8 +320,8 @@ call_kick(struct grpc_call *call)
 {
 	nghttp2_session *session = call->conn->h2.session;
 	nghttp2_nv nva[] = {
-		NV(":status", "200"),
-		NV("content-type", "application/grpc"),
+		NV_STATIC(":status", "200"),
+		NV_STATIC("content-type", "application/grpc"),
 	};
 	nghttp2_data_provider dp = { .source.ptr = call,
 		.read_callback = read_queue };

@@ -15,6 +15,22 @@ is_request_headers(const nghttp2_frame *frame)
 	    frame->headers.cat == NGHTTP2_HCAT_REQUEST;
 }
 
+/*
+ * The call of |stream_id|, or NULL. A HEADERS frame and its DATA arrive
+ * together, so one cached entry saves most of nghttp2's lookups; call.c's
+ * call_free() drops the entry of a call it frees.
+ */
+static struct grpc_call *
+stream_call(struct conn *conn, nghttp2_session *session, int32_t stream_id)
+{
+	if (stream_id != conn->last_stream) {
+		conn->last_call = nghttp2_session_get_stream_user_data(session,
+		    stream_id);
+		conn->last_stream = stream_id;
+	}
+	return conn->last_call;
+}
+
 static int
 on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame,
     void *user_data)
@@ -33,6 +49,8 @@ on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame,
 		call_free(call);
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	}
+	conn->last_stream = frame->hd.stream_id;
+	conn->last_call = call;
 	return 0;
 }
 
@@ -46,8 +64,7 @@ on_header(nghttp2_session *session, const nghttp2_frame *frame,
 
 	if (!is_request_headers(frame))
 		return 0;
-	call = nghttp2_session_get_stream_user_data(session,
-	    frame->hd.stream_id);
+	call = stream_call(conn, session, frame->hd.stream_id);
 	if (call == NULL || call->headers_too_large)
 		return 0;
 	call->header_bytes += namelen + valuelen + 32;   /* RFC 9113 6.5.2 */
@@ -55,6 +72,8 @@ on_header(nghttp2_session *session, const nghttp2_frame *frame,
 		call->headers_too_large = true;
 		return 0;
 	}
+	if (!grpc_request_header_wanted(namelen))
+		return 0;   /* counted above, not read */
 	if (grpc_request_head_add(&call->head, conn->server->methods,
 	    conn->server->nmethods, name, namelen, value, valuelen) < 0)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -74,8 +93,7 @@ on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
 	if ((frame->hd.type != NGHTTP2_HEADERS &&
 	    frame->hd.type != NGHTTP2_DATA) || conn->closing)
 		return 0;
-	call = nghttp2_session_get_stream_user_data(session,
-	    frame->hd.stream_id);
+	call = stream_call(conn, session, frame->hd.stream_id);
 	if (call == NULL)
 		return 0;
 	if (is_request_headers(frame))
@@ -95,7 +113,7 @@ on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id,
 	struct conn *conn = user_data;
 	struct grpc_call *call;
 
-	call = nghttp2_session_get_stream_user_data(session, stream_id);
+	call = stream_call(conn, session, stream_id);
 	if (call != NULL && !call->responded && !call->dispatched &&
 	    !conn->closing)
 		call_feed(call, data, len);

@@ -62,6 +62,17 @@ int grpc_request_head_add(struct grpc_request_head *h,
     const struct grpc_method *methods, size_t n, const uint8_t *name,
     size_t namelen, const uint8_t *value, size_t valuelen);
 /*
+ * Whether a header name of |namelen| bytes can be one that
+ * grpc_request_head_add() reads (:path, :method, content-type,
+ * grpc-timeout, grpc-encoding); the others need not be passed to it.
+ */
+static inline bool
+grpc_request_header_wanted(size_t namelen)
+{
+	return namelen == 5 || namelen == 7 || namelen == 12 ||
+	    namelen == 13;
+}
+/*
  * The verdict on complete headers. Unless GRPC_REQUEST_OK or _RESET, the
  * grpc-message is written to |msg| (|len| bytes, truncated, always
  * terminated).

@@ -138,6 +138,9 @@ struct conn {
 	bool dirty;
 	bool dead;                       /* reap without flushing */
 	bool closing;                    /* reap after a last flush */
+	/* The last stream's call, to spare nghttp2's lookup per callback. */
+	int32_t last_stream;             /* 0: none cached */
+	struct grpc_call *last_call;     /* not owned; NULL: no call */
 };
 
 TAILQ_HEAD(conn_queue, conn);

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""count-plugin.py: heap allocations per Allocate in the plugin itself.
+
+The plugin (fake NVML, kubelet stand-in, set up as bench/plugin-bench.py
+does) answers h2load's Allocate calls with bench/mcount.c preloaded; like
+bench/count-calls.sh, a first run warms up and only a second is counted.
+(Instructions are counted on grpc-testserver with bench/count-calls.sh: under
+valgrind the plugin's registration does not complete; see
+docs/benchmarks.md.)
+Usage: bench/count-plugin.py allocs [BUILD_DIR] [CALLS]
+"""
+import importlib.util
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MODE = sys.argv[1] if len(sys.argv) > 1 else ""
+BUILD = sys.argv[2] if len(sys.argv) > 2 else "build"
+CALLS = int(sys.argv[3]) if len(sys.argv) > 3 else 20000
+if MODE != "allocs":
+    sys.exit(__doc__)
+sys.path.insert(0, HERE)
+sys.argv = [sys.argv[0], BUILD]
+spec = importlib.util.spec_from_file_location(
+    "plugin_bench", os.path.join(HERE, "plugin-bench.py"))
+pb = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(pb)
+
+
+class Counted(pb.Setup):
+    """The plugin with the counting preload."""
+
+    def start_plugin(self):
+        lib = os.path.join(self.tmp, "mcount.so")
+        subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", lib,
+                        os.path.join(HERE, "mcount.c")], check=True)
+        self.count = os.path.join(self.tmp, "count")
+        env = dict(self.env, LD_PRELOAD=lib, MCOUNT_OUT=self.count)
+        self.plugin = subprocess.Popen(
+            [pb.PLUGIN, "--kubelet-socket",
+             os.path.join(self.dir, "kubelet.sock"), "--sysfs-root",
+             self.sys], env=env, stderr=subprocess.DEVNULL)
+
+
+def main():
+    s = Counted()
+    try:
+        s.start_plugin()
+        s.wait(allocatable=8, registrations_at_least=1)
+        node = pb.ctl(s.control, "GET", "/node")
+        dev = node["resources"]["nvidia.com/gpu"]["devices"][0]["id"]
+        sock = os.path.join(s.dir, "nvidia-gpu.sock")
+        pid = s.plugin.pid
+        pb.h2load(pid, sock, dev, CALLS)
+        s.plugin.send_signal(12)
+        time.sleep(0.3)
+        pb.h2load(pid, sock, dev, CALLS)
+        s.plugin.send_signal(12)
+        time.sleep(0.3)
+        with open(s.count) as f:
+            a, b = [int(x) for x in f.read().split()]
+        print("%.2f allocations per Allocate" % ((b - a) / CALLS))
+    finally:
+        s.close()
+
+
+if __name__ == "__main__":
+    main()
