@@ -49,14 +49,7 @@ def ctl(path, method, url, body=None):
 
 def cpu_ns(pid):
     """CPU time of every thread of |pid|, in ns."""
-    total = 0
-    for tid in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
-                total += int(f.read().split()[0])
-        except OSError:
-            pass  # a thread that just ended
-    return total
+    return PT.daemon_cpu_ns(pid)
 
 
 def profile(tmp, changes):

@@ -1194,6 +1194,7 @@ def case_limit_flags(node):
 
 
 def daemon_cpu_ns(pid):
+    """CPU time of every thread of |pid|, in ns (nospin-test.py too)."""
     total = 0
     for tid in os.listdir("/proc/%d/task" % pid):
         try:
