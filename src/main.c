@@ -99,6 +99,7 @@ server_options_of(const struct config *cfg, struct grpc_server_options *o)
 	o->max_partial_total = (size_t)cfg->max_partial_total;
 	o->max_stream_queue = (size_t)cfg->max_output_per_call;
 	o->max_conn_queue = (size_t)cfg->max_output_per_connection;
+	o->max_total_queue = (size_t)cfg->max_output_total;
 	o->max_header_list = (uint32_t)cfg->max_header_list_size;
 	/* 0 on the command line is "no limit"; for the server, -1. */
 	o->preface_timeout_ms = no_limit_if_0(cfg->preface_timeout_ms);

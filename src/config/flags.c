@@ -107,6 +107,10 @@ static const struct setting settings[] = {
 	  { "GDP_MAX_QUEUED_OUTPUT_PER_CONNECTION" }, KIND_SIZE, "16Mi",
 	  OFF(max_output_per_connection), "bytes of answers queued on one "
 	  "connection" },
+	{ { "max-queued-output-total" }, { "GDP_MAX_QUEUED_OUTPUT_TOTAL" },
+	  KIND_SIZE, "64Mi", OFF(max_output_total), "bytes of answers "
+	  "queued on all connections (past it the one holding the most is "
+	  "closed)" },
 	{ { "max-header-list-size" }, { "GDP_MAX_HEADER_LIST_SIZE" },
 	  KIND_SIZE, "16Ki", OFF(max_header_list_size), "bytes of request "
 	  "headers per stream (SETTINGS_MAX_HEADER_LIST_SIZE)" },

@@ -44,6 +44,7 @@ struct config {
 	int64_t max_partial_total;
 	int64_t max_output_per_call;
 	int64_t max_output_per_connection;
+	int64_t max_output_total;
 	int64_t max_header_list_size;
 	int64_t preface_timeout_ms;
 	int64_t request_timeout_ms;

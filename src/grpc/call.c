@@ -466,7 +466,7 @@ call_arm_deadline(struct grpc_call *call, int64_t timeout_ns)
  * True when |len| more bytes fit the call's queue and its connection's
  * (its calls' queues and the output its socket has not taken), the
  * call's first message included: a client that never reads holds at
- * most that much.
+ * most that much. Past the total, others holding more are sent away.
  */
 static bool
 room_for(const struct grpc_call *call, size_t len)
@@ -478,7 +478,8 @@ room_for(const struct grpc_call *call, size_t len)
 	    call->queued <= o->max_stream_queue - len &&
 	    conn->queued + h2conn_queued(&conn->h2) <= o->max_conn_queue &&
 	    len <= o->max_conn_queue - conn->queued -
-	    h2conn_queued(&conn->h2);
+	    h2conn_queued(&conn->h2) &&
+	    server_output_room(call->conn, len);
 }
 
 int

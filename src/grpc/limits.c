@@ -7,6 +7,9 @@
  * flush (conn_calm), or its call is answered with RESOURCE_EXHAUSTED.
  *   - Unfinished request bytes (the reader's partial message and an
  *     undispatched request) are counted per connection and in all.
+ *   - Queued output is bounded in all too: past the total, the other
+ *     connection holding the most is sent away (a peer that does not
+ *     read), so the kubelet, which reads, is still answered.
  *   - Eviction order: at max_connections (conn.c) or EMFILE (server.c)
  *     the connection longest without progress (a request dispatched, or
  *     DATA of ours sent) is sent away, those that never made any first.
@@ -232,6 +235,54 @@ conn_check_partials(struct conn *conn)
 		    "messages over %zu bytes on all connections, this one "
 		    "holding the most", server->opts.max_partial_total);
 	}
+}
+
+/* Output queued on connections not already on their way out. */
+static size_t
+live_output(const struct grpc_server *server)
+{
+	const struct conn *conn;
+	size_t live = 0;
+
+	LIST_FOREACH(conn, &server->conns, link)
+		if (!conn->closing && !conn->dead)
+			live += conn->queued;
+	return live;
+}
+
+static struct conn *
+biggest_output(struct grpc_server *server, const struct conn *self)
+{
+	struct conn *conn, *big = NULL;
+
+	LIST_FOREACH(conn, &server->conns, link)
+		if (conn != self && !conn->closing && !conn->dead &&
+		    conn->queued > 0 && (big == NULL ||
+		    conn->queued > big->queued))
+			big = conn;
+	return big;
+}
+
+/* O(1) under the limit; a walk of the connections only past it. */
+bool
+server_output_room(struct conn *conn, size_t len)
+{
+	struct grpc_server *server = conn->server;
+	size_t max = server->opts.max_total_queue, live;
+	struct conn *big;
+
+	if (len <= max && server->stats.queued_bytes <= max - len)
+		return true;
+	live = live_output(server);
+	while ((len > max || live > max - len) &&
+	    (big = biggest_output(server, conn)) != NULL) {
+		server->stats.output_calmed++;
+		live -= big->queued;
+		conn_calm(big, NGHTTP2_ENHANCE_YOUR_CALM, "answers queued over "
+		    "%zu bytes on all connections, this one holding the most",
+		    max);
+	}
+	return len <= max && live <= max - len;
 }
 
 static void

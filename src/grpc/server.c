@@ -34,6 +34,7 @@
 #define DEFAULT_MAX_PARTIAL_PER_CONN ((size_t)16 << 20)
 #define DEFAULT_MAX_PARTIAL_TOTAL ((size_t)64 << 20)
 #define DEFAULT_MAX_CONN_QUEUE ((size_t)16 << 20)
+#define DEFAULT_MAX_TOTAL_QUEUE ((size_t)64 << 20)
 #define DEFAULT_MAX_HEADER_LIST 16384
 #define DEFAULT_PREFACE_TIMEOUT_MS 10000
 #define DEFAULT_REQUEST_TIMEOUT_MS 30000
@@ -143,6 +144,7 @@ set_options(struct grpc_server_options *o,
 	DEFAULT(max_partial_per_conn, DEFAULT_MAX_PARTIAL_PER_CONN);
 	DEFAULT(max_partial_total, DEFAULT_MAX_PARTIAL_TOTAL);
 	DEFAULT(max_conn_queue, DEFAULT_MAX_CONN_QUEUE);
+	DEFAULT(max_total_queue, DEFAULT_MAX_TOTAL_QUEUE);
 	DEFAULT(max_header_list, DEFAULT_MAX_HEADER_LIST);
 	DEFAULT(preface_timeout_ms, DEFAULT_PREFACE_TIMEOUT_MS);
 	DEFAULT(request_timeout_ms, DEFAULT_REQUEST_TIMEOUT_MS);

@@ -120,6 +120,10 @@ struct grpc_server_options {
 	/* Bytes queued for output on one connection, in its calls' queues
 	 * and its socket buffer (default 16 MiB). */
 	size_t max_conn_queue;
+	/* Bytes queued for output on all connections together (default
+	 * 64 MiB): past it the connection holding the most (not the
+	 * sender's) is sent away, and the send fits. */
+	size_t max_total_queue;
 	/* Advertised and enforced SETTINGS_MAX_HEADER_LIST_SIZE, as
 	 * RFC 9113 counts it (default 16 KiB). */
 	uint32_t max_header_list;
@@ -149,6 +153,7 @@ struct grpc_server_stats {
 	uint64_t request_timeouts;
 	uint64_t idle_timeouts;
 	uint64_t headers_too_large;
+	uint64_t output_calmed;      /* sent away: most queued output */
 	uint64_t sends_refused;      /* -ENOBUFS from grpc_call_send */
 	uint64_t accept_pauses;      /* accept(2) rested after a failure */
 	/* Bytes now held in unfinished request messages. */

@@ -240,6 +240,12 @@ void call_drop_request(struct grpc_call *call);
 void conn_drop_partials(struct conn *conn);
 /* After |conn| buffered more: GOAWAY past a limit. */
 void conn_check_partials(struct conn *conn);
+/*
+ * Makes room for |len| more bytes of output from |conn| under the total
+ * limit, sending away the other connections holding the most; false if
+ * even that cannot (|conn| itself holds the most).
+ */
+bool server_output_room(struct conn *conn, size_t len);
 /* Counts |bytes| freed towards the next malloc_trim(), and trims. */
 void server_freed(struct grpc_server *server, size_t bytes);
 void server_maybe_trim(struct grpc_server *server);

@@ -1172,7 +1172,8 @@ SOCKET_CASES = [
 LIMIT_FLAGS = ("max-connections", "max-streams-per-connection",
                "max-partial-bytes-per-connection", "max-partial-bytes-total",
                "max-queued-output-per-call",
-               "max-queued-output-per-connection", "max-header-list-size",
+               "max-queued-output-per-connection", "max-queued-output-total",
+               "max-header-list-size",
                "preface-timeout", "request-timeout", "idle-timeout")
 
 

@@ -381,6 +381,52 @@ test_output_per_connection(void **state)
 	stop(f);
 }
 
+/*
+ * Past the total, the other connection holding the most queued output
+ * (a client that never reads) is sent away, and a reading client's call
+ * is answered in full.
+ */
+static void
+test_output_total(void **state)
+{
+	struct grpc_server_options o = { .max_total_queue = 256 * KIB };
+	struct fixture *f = start(&o);
+	struct h2peer hog, reader;
+	uint8_t body[128];
+	size_t n = allocate_body(body, sizeof(body), "size:100000");
+	struct h2stream *st;
+
+	h2peer_adopt(&hog, f->loop, f->server, true);
+	h2peer_adopt(&reader, f->loop, f->server, true);
+	h2peer_pump(&hog, 50);
+	hog.reading = false;
+	for (int i = 0; i < 4; i++)
+		(void)h2peer_request(&hog, ALLOCATE, NULL, 0, body, n, 0,
+		    false);
+	h2peer_pump(&hog, 300);
+	assert_true(stats(f)->queued_bytes <= 256 * KIB);
+	assert_true(stats(f)->queued_bytes > 128 * KIB);
+	assert_int_equal(stats(f)->output_calmed, 0);
+
+	/* More than is left under the total. */
+	n = allocate_body(body, sizeof(body), "size:200000");
+	st = h2peer_request(&reader, ALLOCATE, NULL, 0, body, n, 0, false);
+	h2peer_wait_stream(&reader, st, 5000);
+	assert_true(st->closed);
+	assert_int_equal(st->grpc_status, 0);
+	assert_true(st->data_len > 200000);
+	assert_int_equal(stats(f)->output_calmed, 1);
+
+	hog.reading = true;
+	h2peer_pump(&hog, 1000);
+	assert_true(hog.goaway);
+	assert_int_equal(hog.goaway_code, NGHTTP2_ENHANCE_YOUR_CALM);
+	assert_non_null(strstr(hog.goaway_debug, "on all connections"));
+	h2peer_close(&hog);
+	h2peer_close(&reader);
+	stop(f);
+}
+
 /* ---- headers, SETTINGS, PRIORITY ---- */
 
 static void
@@ -680,6 +726,7 @@ main(void)
 		T(test_decoded_requests_count_as_partial),
 		T(test_first_message_capped),
 		T(test_output_per_connection),
+		T(test_output_total),
 		T(test_settings_advertise_limits),
 		T(test_header_list_too_large),
 		T(test_preface_timeout),
