@@ -202,14 +202,28 @@ conn_drop_partials(struct conn *conn)
 		call_drop_request(call);
 }
 
+/* What a connection holds that a total limit counts. */
+enum holding { HOLDING_PARTIAL, HOLDING_OUTPUT };
+
+static size_t
+held(const struct conn *conn, enum holding what)
+{
+	return what == HOLDING_PARTIAL ? conn->partial : conn->queued;
+}
+
+/*
+ * The live connection other than |self| (NULL: any) that holds the most
+ * of |what|, or NULL if none holds any.
+ */
 static struct conn *
-biggest_partial(struct grpc_server *server)
+biggest_holder(struct grpc_server *server, const struct conn *self,
+    enum holding what)
 {
 	struct conn *conn, *big = NULL;
 
 	LIST_FOREACH(conn, &server->conns, link)
-		if (!conn->closing && !conn->dead &&
-		    (big == NULL || conn->partial > big->partial))
+		if (conn != self && !conn->closing && !conn->dead &&
+		    held(conn, what) > (big ? held(big, what) : 0))
 			big = conn;
 	return big;
 }
@@ -229,7 +243,8 @@ conn_check_partials(struct conn *conn)
 		return;
 	}
 	while (server->partial_total > server->opts.max_partial_total &&
-	    (big = biggest_partial(server)) != NULL && big->partial > 0) {
+	    (big = biggest_holder(server, NULL,
+	    HOLDING_PARTIAL)) != NULL) {
 		server->stats.partial_calmed++;
 		conn_calm(big, NGHTTP2_ENHANCE_YOUR_CALM, "unfinished request "
 		    "messages over %zu bytes on all connections, this one "
@@ -250,19 +265,6 @@ live_output(const struct grpc_server *server)
 	return live;
 }
 
-static struct conn *
-biggest_output(struct grpc_server *server, const struct conn *self)
-{
-	struct conn *conn, *big = NULL;
-
-	LIST_FOREACH(conn, &server->conns, link)
-		if (conn != self && !conn->closing && !conn->dead &&
-		    conn->queued > 0 && (big == NULL ||
-		    conn->queued > big->queued))
-			big = conn;
-	return big;
-}
-
 /* O(1) under the limit; a walk of the connections only past it. */
 bool
 server_output_room(struct conn *conn, size_t len)
@@ -275,7 +277,8 @@ server_output_room(struct conn *conn, size_t len)
 		return true;
 	live = live_output(server);
 	while ((len > max || live > max - len) &&
-	    (big = biggest_output(server, conn)) != NULL) {
+	    (big = biggest_holder(server, conn,
+	    HOLDING_OUTPUT)) != NULL) {
 		server->stats.output_calmed++;
 		live -= big->queued;
 		conn_calm(big, NGHTTP2_ENHANCE_YOUR_CALM, "answers queued over "
