@@ -58,6 +58,12 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "tests", "plugin"))
+from h2wire import h2_frame as frame  # noqa: E402 - after its path
+from h2wire import hpack_literal, pb_varint  # noqa: E402
+from h2wire import pb_field as pb_bytes  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROFILE = os.path.join(ROOT, "tests/fakenvml/profiles/dgx-h100.yaml")
 MAKE_SYSFS = os.path.join(ROOT, "tests/fakenvml/make-sysfs.sh")
@@ -88,28 +94,10 @@ MAX_FRAME = 16384
 BIG_WINDOW = (1 << 31) - 1
 
 
-def frame(ftype, flags, stream, payload=b""):
-    return (struct.pack(">I", len(payload))[1:] +
-            struct.pack(">BBI", ftype, flags, stream) + payload)
 
 
-def hpack_int(value, prefix_bits, first=0):
-    limit = (1 << prefix_bits) - 1
-    if value < limit:
-        return bytes([first | value])
-    out = [first | limit]
-    value -= limit
-    while value >= 128:
-        out.append(value % 128 + 128)
-        value //= 128
-    out.append(value)
-    return bytes(out)
 
 
-def hpack_literal(name, value):
-    """A literal header field without indexing, new name, no Huffman."""
-    n, v = name.encode(), value.encode()
-    return b"\x00" + hpack_int(len(n), 7) + n + hpack_int(len(v), 7) + v
 
 
 def grpc_headers(method, timeout=None):
@@ -122,18 +110,8 @@ def grpc_headers(method, timeout=None):
     return b"".join(hpack_literal(n, v) for n, v in fields)
 
 
-def pb_varint(n):
-    out = []
-    while n >= 128:
-        out.append(n % 128 + 128)
-        n //= 128
-    out.append(n)
-    return bytes(out)
 
 
-def pb_bytes(field, data):
-    """A length-delimited protobuf field."""
-    return bytes([field << 3 | 2]) + pb_varint(len(data)) + data
 
 
 def preferred_request(n_ids):

@@ -22,6 +22,8 @@ import tempfile
 import time
 import traceback
 
+from h2wire import h2_frame, hpack_literal, pb_field, pb_varint
+
 PLUGIN, STANDIN, FAKE_LIB_DIR, PROFILES, MAKE_SYSFS = sys.argv[1:6]
 RESOURCE = "nvidia.com/gpu"
 SANITIZED = os.environ.get("GDP_SANITIZED") == "1"
@@ -1350,18 +1352,8 @@ CASES = [
 PLUGIN_METHOD = "/v1beta1.DevicePlugin/"
 
 
-def pb_varint(n):
-    out = bytearray()
-    while True:
-        b, n = n & 0x7F, n >> 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
 
 
-def pb_field(number, data):
-    """A length-delimited protobuf field (wire type 2)."""
-    return pb_varint(number << 3 | 2) + pb_varint(len(data)) + data
 
 
 def pb_allocate(containers):
@@ -1548,16 +1540,8 @@ def case_xid_flood_logs_bounded(node):
     assert len(lines) == 2, lines
 
 
-def h2_frame(kind, flags, stream, payload=b""):
-    return len(payload).to_bytes(3, "big") + bytes([kind, flags]) + \
-        stream.to_bytes(4, "big") + payload
 
 
-def hpack_literal(name, value):
-    """A literal header field without indexing, new name, no Huffman."""
-    n, v = name.encode(), value.encode()
-    assert len(n) < 127 and len(v) < 127
-    return b"\x00" + bytes([len(n)]) + n + bytes([len(v)]) + v
 
 
 def never_reading_watchers(node, streams):
