@@ -22,7 +22,9 @@ import tempfile
 import time
 import traceback
 
-from h2wire import h2_frame, hpack_literal, pb_field, pb_varint
+# Beside this file, also when it is loaded from elsewhere (faultloop.py).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from h2wire import h2_frame, hpack_literal, pb_field, pb_varint  # noqa: E402
 
 PLUGIN, STANDIN, FAKE_LIB_DIR, PROFILES, MAKE_SYSFS = sys.argv[1:6]
 RESOURCE = "nvidia.com/gpu"
