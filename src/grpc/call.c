@@ -49,6 +49,7 @@ call_new(struct conn *conn, int32_t stream_id)
 	memset(call, 0, sizeof(*call));
 	call->conn = conn;
 	call->stream_id = stream_id;
+	call->header_room = conn->server->opts.max_header_list;
 	grpc_request_head_init(&call->head);
 	grpc_reader_init(&call->reader, conn->server->opts.max_recv_message);
 	STAILQ_INIT(&call->queue);
@@ -482,11 +483,42 @@ room_for(const struct grpc_call *call, size_t len)
 	    server_output_room(call->conn, len);
 }
 
+/* The method's own encoder for |msg|, or NULL for protobuf-c's. */
+static const struct grpc_codec *
+encoder(const struct grpc_call *call, const ProtobufCMessage *msg)
+{
+	const struct grpc_codec *codec = call->method->codec;
+
+	return codec != NULL && codec->pack != NULL &&
+	    codec->response == msg->descriptor ? codec : NULL;
+}
+
+static size_t
+packed_size(const struct grpc_call *call, const ProtobufCMessage *msg)
+{
+	const struct grpc_codec *codec = encoder(call, msg);
+
+	return codec != NULL ? codec->packed_size(msg) :
+	    protobuf_c_message_get_packed_size(msg);
+}
+
+static void
+pack(const struct grpc_call *call, const ProtobufCMessage *msg, size_t len,
+    uint8_t *out)
+{
+	const struct grpc_codec *codec = encoder(call, msg);
+
+	if (codec != NULL)
+		codec->pack(msg, len, out);
+	else
+		protobuf_c_message_pack(msg, out);
+}
+
 int
 grpc_call_send(struct grpc_call *call, const ProtobufCMessage *msg)
 {
 	struct grpc_server *server = call->conn->server;
-	size_t len = protobuf_c_message_get_packed_size(msg);
+	size_t len = packed_size(call, msg);
 	struct outmsg *m;
 
 	if (call->finished)
@@ -503,7 +535,7 @@ grpc_call_send(struct grpc_call *call, const ProtobufCMessage *msg)
 	if (m == NULL)
 		return -ENOMEM;
 	grpc_prefix_write(m->data, (uint32_t)len);
-	protobuf_c_message_pack(msg, m->data + GRPC_PREFIX_LEN);
+	pack(call, msg, len, m->data + GRPC_PREFIX_LEN);
 	STAILQ_INSERT_TAIL(&call->queue, m, link);
 	call->queued += m->len;
 	call->conn->queued += m->len;
@@ -557,7 +589,7 @@ grpc_call_reply(struct grpc_call *call, const ProtobufCMessage *msg)
 		(void)grpc_call_fail(call, GRPC_RESOURCE_EXHAUSTED, "grpc: no "
 		    "room to queue the response (%zu bytes; limits: %zu per "
 		    "call, %zu per connection)",
-		    protobuf_c_message_get_packed_size(msg) + GRPC_PREFIX_LEN,
+		    packed_size(call, msg) + GRPC_PREFIX_LEN,
 		    o->max_stream_queue, o->max_conn_queue);
 		return rc;
 	}

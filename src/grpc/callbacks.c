@@ -61,21 +61,23 @@ on_header(nghttp2_session *session, const nghttp2_frame *frame,
 {
 	struct conn *conn = user_data;
 	struct grpc_call *call;
+	size_t cost = namelen + valuelen + 32;   /* RFC 9113 6.5.2 */
 
 	if (!is_request_headers(frame))
 		return 0;
 	call = stream_call(conn, session, frame->hd.stream_id);
-	if (call == NULL || call->headers_too_large)
+	if (call == NULL)
 		return 0;
-	call->header_bytes += namelen + valuelen + 32;   /* RFC 9113 6.5.2 */
-	if (call->header_bytes > conn->server->opts.max_header_list) {
+	if (cost > call->header_room) {   /* and all after it */
+		call->header_room = 0;
 		call->headers_too_large = true;
 		return 0;
 	}
+	call->header_room -= cost;
 	if (!grpc_request_header_wanted(namelen))
 		return 0;   /* counted above, not read */
-	if (grpc_request_head_add(&call->head, conn->server->methods,
-	    conn->server->nmethods, name, namelen, value, valuelen) < 0)
+	if (grpc_request_head_add(&call->head, &conn->server->methods, name,
+	    namelen, value, valuelen) < 0)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	return 0;
 }

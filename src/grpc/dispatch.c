@@ -57,8 +57,8 @@ call_headers_done(struct grpc_call *call)
 		    server->opts.max_header_list);
 		return;
 	}
-	switch (grpc_request_check(&call->head, server->methods,
-	    server->nmethods, msg, sizeof(msg))) {
+	switch (grpc_request_check(&call->head, &server->methods, msg,
+	    sizeof(msg))) {
 	case GRPC_REQUEST_RESET:
 		call->responded = true;
 		call_reset(call, NGHTTP2_PROTOCOL_ERROR);
@@ -175,11 +175,34 @@ decode_free(void *data, void *p)
 		gdp_free(p);
 }
 
+/* A request as its method's codec decodes it, or protobuf-c. */
+static ProtobufCMessage *
+request_unpack(struct grpc_call *call, const uint8_t *msg, size_t len)
+{
+	const struct grpc_codec *codec = call->method->codec;
+
+	if (codec != NULL && codec->unpack != NULL)
+		return codec->unpack(&call->decoder, len, msg);
+	return protobuf_c_message_unpack(call->method->request,
+	    &call->decoder, len, msg);
+}
+
+static void
+request_free(struct grpc_call *call, ProtobufCMessage *request)
+{
+	const struct grpc_codec *codec = call->method->codec;
+
+	if (codec != NULL && codec->unpack != NULL)
+		codec->free_unpacked(request, &call->decoder);
+	else
+		protobuf_c_message_free_unpacked(request, &call->decoder);
+}
+
 void
 call_free_request(struct grpc_call *call)
 {
 	if (call->request != NULL)
-		protobuf_c_message_free_unpacked(call->request, &call->decoder);
+		request_free(call, call->request);
 	call->request = NULL;
 }
 
@@ -200,8 +223,7 @@ on_request_message(const uint8_t *msg, size_t len, void *arg)
 	call->decoder = (ProtobufCAllocator){ decode_alloc, decode_free,
 		call };
 	arena_make(call, len);
-	call->request = protobuf_c_message_unpack(call->method->request,
-	    &call->decoder, len, msg);
+	call->request = request_unpack(call, msg, len);
 	/* Until call_dispatch it counts as an unfinished request. */
 	call->decoded = b->used;
 	if (call->request == NULL)   /* protobuf-c freed what it made */
@@ -265,5 +287,5 @@ call_dispatch(struct grpc_call *call)
 	server->stats.calls++;
 	conn_progress(call->conn);
 	call->method->handler(call, request, server->app);
-	protobuf_c_message_free_unpacked(request, &call->decoder);
+	request_free(call, request);
 }

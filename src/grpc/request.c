@@ -32,16 +32,26 @@ grpc_request_head_reset(struct grpc_request_head *h)
 #define NAME_IS(name, len, want) \
 	((len) == sizeof(want) - 1 && memcmp((name), (want), (len)) == 0)
 
-static const struct grpc_method *
-find_method(const struct grpc_method *methods, size_t n, const uint8_t *path,
-    size_t len)
+int
+grpc_methods_init(struct grpc_methods *t, const struct grpc_method *m,
+    size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		const char *p = methods[i].path;
+	if (n > GRPC_METHODS_MAX)
+		return -E2BIG;
+	t->m = m;
+	t->n = n;
+	for (size_t i = 0; i < n; i++)
+		t->path_len[i] = strlen(m[i].path);
+	return 0;
+}
 
-		if (strlen(p) == len && memcmp(p, path, len) == 0)
-			return &methods[i];
-	}
+static const struct grpc_method *
+find_method(const struct grpc_methods *t, const uint8_t *path, size_t len)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->path_len[i] == len &&
+		    memcmp(t->m[i].path, path, len) == 0)
+			return &t->m[i];
 	return NULL;
 }
 
@@ -57,12 +67,12 @@ content_type_is_grpc(const uint8_t *ct, size_t len)
 }
 
 static int
-add_path(struct grpc_request_head *h, const struct grpc_method *methods,
-    size_t n, const uint8_t *value, size_t len)
+add_path(struct grpc_request_head *h, const struct grpc_methods *t,
+    const uint8_t *value, size_t len)
 {
 	h->path_seen = true;
 	h->has_path = len > 0;
-	h->method = find_method(methods, n, value, len);
+	h->method = find_method(t, value, len);
 	if (h->method == NULL &&
 	    (h->path = gdp_strndup((const char *)value, len)) == NULL)
 		return -ENOMEM;
@@ -99,13 +109,13 @@ add_timeout(struct grpc_request_head *h, const uint8_t *value, size_t len)
  */
 int
 grpc_request_head_add(struct grpc_request_head *h,
-    const struct grpc_method *methods, size_t n, const uint8_t *name,
-    size_t namelen, const uint8_t *value, size_t valuelen)
+    const struct grpc_methods *t, const uint8_t *name, size_t namelen,
+    const uint8_t *value, size_t valuelen)
 {
 	switch (namelen) {
 	case sizeof(":path") - 1:
 		if (NAME_IS(name, namelen, ":path") && !h->path_seen)
-			return add_path(h, methods, n, value, valuelen);
+			return add_path(h, t, value, valuelen);
 		break;
 	case sizeof(":method") - 1:
 		if (NAME_IS(name, namelen, ":method"))
@@ -170,7 +180,7 @@ unknown_path_message(const char *path, const struct grpc_method *methods,
 
 enum grpc_request_verdict
 grpc_request_check(const struct grpc_request_head *h,
-    const struct grpc_method *methods, size_t n, char *msg, size_t len)
+    const struct grpc_methods *t, char *msg, size_t len)
 {
 	if (!h->is_post || !h->has_path)
 		return GRPC_REQUEST_RESET;
@@ -180,7 +190,7 @@ grpc_request_check(const struct grpc_request_head *h,
 		return GRPC_REQUEST_BAD_CONTENT_TYPE;
 	}
 	if (h->method == NULL) {
-		unknown_path_message(h->path, methods, n, msg, len);
+		unknown_path_message(h->path, t->m, t->n, msg, len);
 		return GRPC_REQUEST_UNKNOWN_PATH;
 	}
 	if (h->bad_encoding) {

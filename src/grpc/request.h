@@ -50,17 +50,32 @@ enum grpc_request_verdict {
 	GRPC_REQUEST_COMPRESSED,         /* UNIMPLEMENTED */
 };
 
+/*
+ * A server's methods, with their paths' lengths: a :path is matched by
+ * length first, then bytes, with no strlen per method per request.
+ */
+#define GRPC_METHODS_MAX 16
+struct grpc_methods {
+	const struct grpc_method *m;
+	size_t n;
+	size_t path_len[GRPC_METHODS_MAX];
+};
+
+/* Indexes |m| (|n| entries, outliving |t|): 0, or -E2BIG past the max. */
+int grpc_methods_init(struct grpc_methods *t, const struct grpc_method *m,
+    size_t n);
+
 void grpc_request_head_init(struct grpc_request_head *h);
 /* Frees what |h| owns and initialises it again. */
 void grpc_request_head_reset(struct grpc_request_head *h);
 /*
- * Takes one header. |methods| (|n| entries) is the server's table; a
- * known :path sets h->method to its entry. Returns 0, or -ENOMEM when the
- * copy kept to name a wrong path or content-type cannot be made.
+ * Takes one header. |t| is the server's table; a known :path sets
+ * h->method to its entry. Returns 0, or -ENOMEM when the copy kept to
+ * name a wrong path or content-type cannot be made.
  */
 int grpc_request_head_add(struct grpc_request_head *h,
-    const struct grpc_method *methods, size_t n, const uint8_t *name,
-    size_t namelen, const uint8_t *value, size_t valuelen);
+    const struct grpc_methods *t, const uint8_t *name, size_t namelen,
+    const uint8_t *value, size_t valuelen);
 /*
  * Whether a header name of |namelen| bytes can be one that
  * grpc_request_head_add() reads (:path, :method, content-type,
@@ -78,8 +93,8 @@ grpc_request_header_wanted(size_t namelen)
  * terminated).
  */
 enum grpc_request_verdict grpc_request_check(
-    const struct grpc_request_head *h, const struct grpc_method *methods,
-    size_t n, char *msg, size_t len);
+    const struct grpc_request_head *h, const struct grpc_methods *t,
+    char *msg, size_t len);
 /*
  * The answer to the request body's reader failing with |err| (from
  * grpc_reader_feed(), callback errors excluded): a status code, and its

@@ -160,9 +160,12 @@ grpc_server_new(struct loop *loop, const struct grpc_method *methods,
 
 	if (server == NULL)
 		return NULL;
+	if (grpc_methods_init(&server->methods, methods, n) < 0) {
+		gdp_free(server);
+		errno = E2BIG;
+		return NULL;
+	}
 	server->loop = loop;
-	server->methods = methods;
-	server->nmethods = n;
 	server->app = app;
 	server->listen_fd = -1;
 	LIST_INIT(&server->conns);

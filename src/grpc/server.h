@@ -66,11 +66,28 @@ enum grpc_method_kind {
 typedef void (*grpc_handler)(struct grpc_call *call,
     const ProtobufCMessage *request, void *app);
 
+/*
+ * A method's own encoder and decoder, in place of protobuf-c's generic
+ * ones (for the hot path: see wire/wire.h). Each must give protobuf-c's
+ * results. The decoder's message is freed with its free_unpacked; the
+ * encoder is used for messages of type |response| only.
+ */
+struct grpc_codec {
+	ProtobufCMessage *(*unpack)(ProtobufCAllocator *a, size_t len,
+	    const uint8_t *data);
+	void (*free_unpacked)(ProtobufCMessage *msg, ProtobufCAllocator *a);
+	const ProtobufCMessageDescriptor *response;
+	size_t (*packed_size)(const ProtobufCMessage *msg);
+	/* Writes exactly packed_size(msg) = |size| bytes at |out|. */
+	void (*pack)(const ProtobufCMessage *msg, size_t size, uint8_t *out);
+};
+
 struct grpc_method {
 	const char *path;  /* "/v1beta1.DevicePlugin/Allocate" */
 	enum grpc_method_kind kind;
 	const ProtobufCMessageDescriptor *request;
 	grpc_handler handler;
+	const struct grpc_codec *codec;   /* NULL: protobuf-c's */
 };
 
 /* Why a call ended before the application finished it. */
@@ -168,7 +185,7 @@ struct grpc_server_stats {
  * Creates a server that serves |methods| (|n| entries; the table and its
  * strings must outlive the server) with |app| passed to every handler.
  * |opts| may be NULL for the defaults (copied). Returns NULL with errno =
- * ENOMEM.
+ * ENOMEM, or E2BIG for more than GRPC_METHODS_MAX (16) methods.
  */
 struct grpc_server *grpc_server_new(struct loop *loop,
     const struct grpc_method *methods, size_t n, void *app,

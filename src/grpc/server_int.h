@@ -104,7 +104,8 @@ struct grpc_call {
 	size_t queued;
 	size_t partial;                  /* bytes the reader and an
 	                                  * undispatched request hold */
-	size_t header_bytes;             /* RFC 9113 header list size */
+	/* What is left of max_header_list, as RFC 9113 6.5.2 counts. */
+	size_t header_room;
 	int64_t opened_ms;               /* when its stream opened */
 	TAILQ_ENTRY(grpc_call) req_link; /* in server->requests */
 	size_t sent_msgs;
@@ -147,8 +148,7 @@ TAILQ_HEAD(conn_queue, conn);
 
 struct grpc_server {
 	struct loop *loop;
-	const struct grpc_method *methods;
-	size_t nmethods;
+	struct grpc_methods methods;
 	void *app;
 	struct grpc_server_options opts;
 	struct grpc_server_stats stats;

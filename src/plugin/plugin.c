@@ -15,6 +15,8 @@
 #include "plugin.h"
 
 #include <errno.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,7 @@
 #include "requests.pb-c.h"
 #include "util/alloc.h"
 #include "util/log.h"
+#include "wire/wire.h"
 
 /*
  * A stream whose queue still held an older list at the last change is
@@ -209,16 +212,26 @@ plugin_publish(struct plugin *p)
 
 /* ---- the unary methods ---- */
 
-/* Replies with |msg|, or ends the call with why it could not be built. */
+/*
+ * Replies with |msg|, or ends the call with why it could not be built
+ * (|why|, or |fallback| when the core said nothing: out of memory).
+ */
 static void
 answer(struct grpc_call *call, const ProtobufCMessage *msg, int code,
-    const char *why)
+    const char *why, const char *fallback)
 {
 	if (msg == NULL || grpc_call_reply(call, msg) < 0)
 		grpc_call_fail(call, msg == NULL ? code :
-		    GRPC_RESOURCE_EXHAUSTED, "%s", msg == NULL ? why :
+		    GRPC_RESOURCE_EXHAUSTED, "%s", msg == NULL ?
+		    (why != NULL && why[0] != '\0' ? why : fallback) :
 		    "out of memory for the answer");
 }
+
+/*
+ * Where an answer is built: enough for a few GPUs' worth without a trip to
+ * the heap (a one-GPU Allocate answer takes about 400 bytes).
+ */
+#define ANSWER_BUFFER 2048
 
 /* The status of a request the resource core refused with |err|. */
 static int
@@ -233,13 +246,16 @@ allocate(struct grpc_call *call, const ProtobufCMessage *request,
     void *app)
 {
 	struct plugin *p = app;
-	struct arena a = ARENA_INIT;
-	char why[768] = "out of memory for the Allocate answer";
+	alignas(max_align_t) unsigned char buf[ANSWER_BUFFER];
+	struct arena a = ARENA_IN(buf, sizeof(buf));
+	char why[768];
 	ProtobufCMessage *msg;
 
+	why[0] = '\0';
 	errno = ENOMEM;
 	msg = resource_allocate(p->res, request, &a, why, sizeof(why));
-	answer(call, msg, refusal(errno), why);
+	answer(call, msg, refusal(errno), why,
+	    "out of memory for the Allocate answer");
 	arena_free(&a);
 }
 
@@ -248,13 +264,16 @@ preferred(struct grpc_call *call, const ProtobufCMessage *request,
     void *app)
 {
 	struct plugin *p = app;
-	struct arena a = ARENA_INIT;
-	char why[768] = "out of memory for the preferred allocation";
+	alignas(max_align_t) unsigned char buf[ANSWER_BUFFER];
+	struct arena a = ARENA_IN(buf, sizeof(buf));
+	char why[768];
 	ProtobufCMessage *msg;
 
+	why[0] = '\0';
 	errno = ENOMEM;
 	msg = resource_preferred(p->res, request, &a, why, sizeof(why));
-	answer(call, msg, refusal(errno), why);
+	answer(call, msg, refusal(errno), why,
+	    "out of memory for the preferred allocation");
 	arena_free(&a);
 }
 
@@ -266,7 +285,7 @@ get_options(struct grpc_call *call, const ProtobufCMessage *request,
 	    V1BETA1__DEVICE_PLUGIN_OPTIONS__INIT;
 
 	opts.get_preferred_allocation_available = 1;
-	answer(call, &opts.base, GRPC_OK, NULL);
+	answer(call, &opts.base, GRPC_OK, NULL, NULL);
 }
 
 static void
@@ -276,22 +295,23 @@ pre_start(struct grpc_call *call, const ProtobufCMessage *request,
 	V1beta1__PreStartContainerResponse resp =
 	    V1BETA1__PRE_START_CONTAINER_RESPONSE__INIT;
 
-	answer(call, &resp.base, GRPC_OK, NULL);
+	answer(call, &resp.base, GRPC_OK, NULL, NULL);
 }
 
 static const struct grpc_method methods[] = {
 	{ "/v1beta1.DevicePlugin/GetDevicePluginOptions", GRPC_METHOD_UNARY,
-	  &v1beta1__empty__descriptor, get_options },
+	  &v1beta1__empty__descriptor, get_options, NULL },
 	{ "/v1beta1.DevicePlugin/ListAndWatch",
 	  GRPC_METHOD_SERVER_STREAMING, &v1beta1__empty__descriptor,
-	  list_and_watch },
+	  list_and_watch, NULL },
 	{ "/v1beta1.DevicePlugin/GetPreferredAllocation", GRPC_METHOD_UNARY,
 	  &v1beta1__raw__preferred_allocation_request__descriptor,
-	  preferred },
+	  preferred, &wire_preferred_codec },
 	{ "/v1beta1.DevicePlugin/Allocate", GRPC_METHOD_UNARY,
-	  &v1beta1__raw__allocate_request__descriptor, allocate },
+	  &v1beta1__raw__allocate_request__descriptor, allocate,
+	  &wire_allocate_codec },
 	{ "/v1beta1.DevicePlugin/PreStartContainer", GRPC_METHOD_UNARY,
-	  &v1beta1__pre_start_container_request__descriptor, pre_start },
+	  &v1beta1__pre_start_container_request__descriptor, pre_start, NULL },
 };
 
 /* ---- lifetime ---- */

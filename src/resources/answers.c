@@ -340,9 +340,12 @@ resolve(const struct req_kind *k,
 		char shown[RESOURCES_ID_ESCAPED];
 		size_t at;
 
-		if ((rc = check_id(k, id)) < 0)
+		/* An id that names a view is sound (views' ids are): only
+		 * one that names none is looked at closely. */
+		if ((v = find_id(r, id)) == NULL &&
+		    (rc = check_id(k, id)) < 0)
 			break;
-		if ((v = find_id(r, id)) == NULL) {
+		if (v == NULL) {
 			escape_id(shown, id);
 			snprintf(k->msg, k->msglen, "invalid allocation "
 			    "request for \"%s\": invalid request: unknown "

@@ -1,8 +1,10 @@
 /*
  * arena.c: the bump allocator (see arena.h).
  *
- * Chunks of 4 KiB, or one of the size asked for when that is larger, so
- * that a small answer costs one malloc and a large one a handful.
+ * The caller's buffer first, if any; then chunks of 4 KiB, or one of the
+ * size asked for when that is larger, so that a small answer costs at most
+ * one malloc and a large one a handful. Once a chunk is taken, the rest of
+ * the buffer is left unused: allocations stay in order.
  */
 #include "arena.h"
 
@@ -31,7 +33,7 @@ round_up(size_t n)
 }
 
 void *
-arena_alloc(struct arena *a, size_t size)
+arena_alloc_chunk(struct arena *a, size_t size)
 {
 	struct arena_chunk *c = a->head;
 	size_t need = round_up(size == 0 ? 1 : size);
@@ -40,6 +42,12 @@ arena_alloc(struct arena *a, size_t size)
 	if (need < size) {
 		errno = ENOMEM;
 		return NULL;
+	}
+	if (c == NULL && a->first_cap - a->first_used >= need) {
+		p = a->first + a->first_used;
+		a->first_used += need;
+		memset(p, 0, size);
+		return p;
 	}
 	if (c == NULL || c->cap - c->used < need) {
 		size_t cap = need > CHUNK_BYTES ? need : CHUNK_BYTES;
@@ -92,4 +100,5 @@ arena_free(struct arena *a)
 		gdp_free(a->head);
 		a->head = next;
 	}
+	a->first_used = 0;
 }

@@ -59,8 +59,10 @@ resource_index(struct resource *r)
 	r->by_id = gdp_calloc(r->n + 1, sizeof(*r->by_id));
 	if (r->by_id == NULL)
 		return -ENOMEM;
-	for (size_t i = 0; i < r->n; i++)
+	for (size_t i = 0; i < r->n; i++) {
 		r->by_id[i] = i;
+		r->views[i].id_len = strlen(r->views[i].id);
+	}
 	qsort_r(r->by_id, r->n, sizeof(*r->by_id), by_id_cmp, r->views);
 	return 0;
 }
@@ -144,12 +146,12 @@ resources_free(struct resources *r)
 	gdp_free(r);
 }
 
-/* strcmp of |id| (|len| bytes, maybe not NUL-terminated) with |s|. */
+/* strcmp of |id| (|len| bytes, maybe not NUL-terminated) with |v|'s. */
 static int
-id_cmp(const char *id, size_t len, const char *s)
+id_cmp(const char *id, size_t len, const struct view *v)
 {
-	size_t slen = strlen(s);
-	int c = memcmp(id, s, len < slen ? len : slen);
+	size_t slen = v->id_len;
+	int c = memcmp(id, v->id, len < slen ? len : slen);
 
 	resources_id_compares++;
 	if (c != 0)
@@ -165,7 +167,7 @@ resource_find(const struct resource *r, const char *id, size_t len)
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const struct view *v = &r->views[r->by_id[mid]];
-		int c = id_cmp(id, len, v->id);
+		int c = id_cmp(id, len, v);
 
 		if (c == 0)
 			return v;

@@ -48,6 +48,7 @@
 /* One device as the kubelet sees it. */
 struct view {
 	char id[NVML_DEVICE_UUID_V2_BUFFER_SIZE];   /* as advertised */
+	size_t id_len;           /* strlen(id), set by resource_index() */
 	char index_id[16];       /* for --device-id-strategy=index */
 	size_t gpu;              /* index into the inventory's gpus */
 	unsigned gi, ci;         /* RESOURCES_WHOLE: the whole GPU */

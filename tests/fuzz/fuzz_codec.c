@@ -32,9 +32,9 @@ handler(struct grpc_call *call, const ProtobufCMessage *req, void *app)
 
 static const struct grpc_method methods[] = {
 	{ "/v1beta1.DevicePlugin/Allocate", GRPC_METHOD_UNARY, NULL,
-	  handler },
+	  handler, NULL },
 	{ "/v1beta1.DevicePlugin/ListAndWatch", GRPC_METHOD_SERVER_STREAMING,
-	  NULL, handler },
+	  NULL, handler, NULL },
 };
 
 static const char *const names[] = {
@@ -50,7 +50,10 @@ judge_headers(const uint8_t *data, size_t size)
 	struct grpc_reader r;
 	char msg[256];
 	const size_t nnames = sizeof(names) / sizeof(names[0]);
+	struct grpc_methods t;
 
+	if (grpc_methods_init(&t, methods, 2) < 0)
+		abort();
 	grpc_request_head_init(&h);
 	while (size >= 2) {
 		const char *name = names[data[0] % nnames];
@@ -60,13 +63,13 @@ judge_headers(const uint8_t *data, size_t size)
 		size -= 2;
 		if (len > size)
 			len = size;
-		if (grpc_request_head_add(&h, methods, 2,
-		    (const uint8_t *)name, strlen(name), data, len) < 0)
+		if (grpc_request_head_add(&h, &t, (const uint8_t *)name,
+		    strlen(name), data, len) < 0)
 			break;
 		data += len;
 		size -= len;
 	}
-	if (grpc_request_check(&h, methods, 2, msg, sizeof(msg)) !=
+	if (grpc_request_check(&h, &t, msg, sizeof(msg)) !=
 	    GRPC_REQUEST_OK && h.method != NULL && !h.bad_encoding &&
 	    h.content_type_ok && h.is_post)
 		abort();

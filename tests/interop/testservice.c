@@ -5,6 +5,10 @@
  * command (status:, sleep:, size:, stats, push:, flood:, end:) so that a
  * plain gRPC client can make the server do anything the interop suites
  * need to observe, without a second protocol.
+ *
+ * It decodes and encodes Allocate and GetPreferredAllocation with the
+ * plugin's own codecs (wire/wire.h), so the interop suites check those
+ * against grpc-go too; requests come with ids as bytes (requests.proto).
  */
 #include "testservice.h"
 
@@ -16,6 +20,8 @@
 #include <unistd.h>
 
 #include "deviceplugin.pb-c.h"
+#include "requests.pb-c.h"
+#include "wire/wire.h"
 
 struct watcher {
 	struct testservice *ts;
@@ -153,18 +159,18 @@ answer_env(struct answer *a, size_t i, const char *key, char *value)
 
 /* What join_ids() needs for |ids|, its terminator included. */
 static size_t
-joined_len(char **ids, size_t n)
+joined_len(const ProtobufCBinaryData *ids, size_t n)
 {
 	size_t len = 1;
 
 	for (size_t i = 0; i < n; i++)
-		len += strlen(ids[i]) + 1;
+		len += ids[i].len + 1;
 	return len;
 }
 
 /* |ids| joined with commas, in |out| (joined_len() bytes). */
 static char *
-join_ids(char *out, char **ids, size_t n)
+join_ids(char *out, const ProtobufCBinaryData *ids, size_t n)
 {
 	char *p = out;
 
@@ -172,11 +178,12 @@ join_ids(char *out, char **ids, size_t n)
 		return NULL;
 	*p = '\0';
 	for (size_t i = 0; i < n; i++) {
-		size_t l = strlen(ids[i]);
+		size_t l = ids[i].len;
 
 		if (i > 0)
 			*p++ = ',';
-		memcpy(p, ids[i], l);
+		if (l > 0)
+			memcpy(p, ids[i].data, l);
 		p += l;
 	}
 	*p = '\0';
@@ -184,7 +191,7 @@ join_ids(char *out, char **ids, size_t n)
 }
 
 static struct answer *
-devices_answer(const V1beta1__AllocateRequest *req, size_t pad)
+devices_answer(const V1beta1__Raw__AllocateRequest *req, size_t pad)
 {
 	size_t n = req->n_container_requests, text = 0;
 	struct answer *a;
@@ -195,7 +202,7 @@ devices_answer(const V1beta1__AllocateRequest *req, size_t pad)
 	if ((a = answer_new(n, 2, text)) == NULL)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
-		V1beta1__ContainerAllocateRequest *cr =
+		V1beta1__Raw__ContainerAllocateRequest *cr =
 		    req->container_requests[i];
 		size_t len = joined_len(cr->devices_ids, cr->n_devices_ids);
 
@@ -475,11 +482,17 @@ allocate_later(struct testservice *ts, struct grpc_call *call,
 /* Runs a command; returns false if |cmd| is an ordinary device id. */
 static bool
 run_command(struct testservice *ts, struct grpc_call *call,
-    const V1beta1__AllocateRequest *req, const char *cmd)
+    const V1beta1__Raw__AllocateRequest *req, const ProtobufCBinaryData *id)
 {
+	char cmd[256];
 	long n;
 	int consumed = 0;
 
+	if (id->len == 0 || id->len >= sizeof(cmd) ||
+	    memchr(id->data, '\0', id->len) != NULL)
+		return false;
+	memcpy(cmd, id->data, id->len);
+	cmd[id->len] = '\0';
 	if (strchr(cmd, ':') == NULL && strcmp(cmd, "stats") != 0)
 		return false; /* the common case: a plain device id */
 	if (sscanf(cmd, "status:%ld:%n", &n, &consumed) == 1 && consumed) {
@@ -509,13 +522,13 @@ static void
 allocate(struct grpc_call *call, const ProtobufCMessage *request,
     void *app)
 {
-	const V1beta1__AllocateRequest *req =
-	    (const V1beta1__AllocateRequest *)request;
+	const V1beta1__Raw__AllocateRequest *req =
+	    (const V1beta1__Raw__AllocateRequest *)request;
 
 	if (req->n_container_requests > 0 &&
 	    req->container_requests[0]->n_devices_ids > 0 &&
 	    run_command(app, call, req,
-	    req->container_requests[0]->devices_ids[0]))
+	    &req->container_requests[0]->devices_ids[0]))
 		return;
 	reply_answer(call, devices_answer(req, 0));
 }
@@ -544,26 +557,67 @@ pre_start(struct grpc_call *call, const ProtobufCMessage *request,
 }
 
 static bool
-contains(char **ids, size_t n, const char *id)
+same_id(const ProtobufCBinaryData *a, const ProtobufCBinaryData *b)
+{
+	return a->len == b->len && (a->len == 0 ||
+	    memcmp(a->data, b->data, a->len) == 0);
+}
+
+static bool
+contains(const ProtobufCBinaryData **ids, size_t n,
+    const ProtobufCBinaryData *id)
 {
 	for (size_t i = 0; i < n; i++)
-		if (strcmp(ids[i], id) == 0)
+		if (same_id(ids[i], id))
 			return true;
 	return false;
 }
 
-/* Fills |out| (room for |cap|): must-include ids, then available ones. */
+/* Picks (room for |cap|): must-include ids, then available ones. */
 static size_t
-prefer(const V1beta1__ContainerPreferredAllocationRequest *cr, char **out,
-    size_t cap)
+pick(const V1beta1__Raw__ContainerPreferredAllocationRequest *cr,
+    const ProtobufCBinaryData **out, size_t cap)
 {
 	size_t n = 0;
 
 	for (size_t i = 0; i < cr->n_must_include_deviceids && n < cap; i++)
-		out[n++] = cr->must_include_deviceids[i];
+		out[n++] = &cr->must_include_deviceids[i];
 	for (size_t i = 0; i < cr->n_available_deviceids && n < cap; i++)
-		if (!contains(out, n, cr->available_deviceids[i]))
-			out[n++] = cr->available_deviceids[i];
+		if (!contains(out, n, &cr->available_deviceids[i]))
+			out[n++] = &cr->available_deviceids[i];
+	return n;
+}
+
+/* The picked ids as strings, in one block at |out| (NULL on failure). */
+static size_t
+prefer(const V1beta1__Raw__ContainerPreferredAllocationRequest *cr,
+    char ***out, size_t cap)
+{
+	const ProtobufCBinaryData **picked = calloc(cap + 1, sizeof(*picked));
+	size_t n, text = 0;
+	char **ids, *p;
+
+	*out = NULL;
+	if (picked == NULL)
+		return 0;
+	n = pick(cr, picked, cap);
+	for (size_t i = 0; i < n; i++)
+		text += picked[i]->len + 1;
+	ids = malloc((n + 1) * sizeof(char *) + text);
+	if (ids == NULL) {
+		free(picked);
+		return 0;
+	}
+	p = (char *)(ids + n + 1);
+	for (size_t i = 0; i < n; i++) {
+		ids[i] = p;
+		if (picked[i]->len > 0)
+			memcpy(p, picked[i]->data, picked[i]->len);
+		p += picked[i]->len;
+		*p++ = '\0';
+	}
+	free(picked);
+	*out = ids;
 	return n;
 }
 
@@ -571,8 +625,8 @@ static void
 preferred(struct grpc_call *call, const ProtobufCMessage *request,
     void *app)
 {
-	const V1beta1__PreferredAllocationRequest *req =
-	    (const V1beta1__PreferredAllocationRequest *)request;
+	const V1beta1__Raw__PreferredAllocationRequest *req =
+	    (const V1beta1__Raw__PreferredAllocationRequest *)request;
 	size_t n = req->n_container_requests;
 	V1beta1__PreferredAllocationResponse resp =
 	    V1BETA1__PREFERRED_ALLOCATION_RESPONSE__INIT;
@@ -581,7 +635,7 @@ preferred(struct grpc_call *call, const ProtobufCMessage *request,
 	conts = calloc(n + 1, sizeof(*conts));
 	ptrs = calloc(n + 1, sizeof(*ptrs));
 	for (size_t i = 0; conts && ptrs && i < n; i++) {
-		const V1beta1__ContainerPreferredAllocationRequest *cr =
+		const V1beta1__Raw__ContainerPreferredAllocationRequest *cr =
 		    req->container_requests[i];
 		V1beta1__ContainerPreferredAllocationResponse init =
 		    V1BETA1__CONTAINER_PREFERRED_ALLOCATION_RESPONSE__INIT;
@@ -589,10 +643,7 @@ preferred(struct grpc_call *call, const ProtobufCMessage *request,
 		    (size_t)cr->allocation_size : 0;
 
 		conts[i] = init;
-		conts[i].deviceids = calloc(cap + 1, sizeof(char *));
-		if (conts[i].deviceids != NULL)
-			conts[i].n_deviceids = prefer(cr, conts[i].deviceids,
-			    cap);
+		conts[i].n_deviceids = prefer(cr, &conts[i].deviceids, cap);
 		ptrs[i] = &conts[i];
 	}
 	resp.container_responses = ptrs;
@@ -606,16 +657,18 @@ preferred(struct grpc_call *call, const ProtobufCMessage *request,
 
 static const struct grpc_method methods[] = {
 	{ "/v1beta1.DevicePlugin/GetDevicePluginOptions", GRPC_METHOD_UNARY,
-	  &v1beta1__empty__descriptor, get_options },
+	  &v1beta1__empty__descriptor, get_options, NULL },
 	{ "/v1beta1.DevicePlugin/ListAndWatch",
 	  GRPC_METHOD_SERVER_STREAMING, &v1beta1__empty__descriptor,
-	  list_and_watch },
+	  list_and_watch, NULL },
 	{ "/v1beta1.DevicePlugin/GetPreferredAllocation", GRPC_METHOD_UNARY,
-	  &v1beta1__preferred_allocation_request__descriptor, preferred },
+	  &v1beta1__raw__preferred_allocation_request__descriptor, preferred,
+	  &wire_preferred_codec },
 	{ "/v1beta1.DevicePlugin/Allocate", GRPC_METHOD_UNARY,
-	  &v1beta1__allocate_request__descriptor, allocate },
+	  &v1beta1__raw__allocate_request__descriptor, allocate,
+	  &wire_allocate_codec },
 	{ "/v1beta1.DevicePlugin/PreStartContainer", GRPC_METHOD_UNARY,
-	  &v1beta1__pre_start_container_request__descriptor, pre_start },
+	  &v1beta1__pre_start_container_request__descriptor, pre_start, NULL },
 };
 
 struct testservice *

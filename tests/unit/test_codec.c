@@ -288,9 +288,9 @@ handler(struct grpc_call *call, const ProtobufCMessage *req, void *app)
 
 static const struct grpc_method methods[] = {
 	{ "/v1beta1.DevicePlugin/Allocate", GRPC_METHOD_UNARY, NULL,
-	  handler },
+	  handler, NULL },
 	{ "/v1beta1.DevicePlugin/ListAndWatch", GRPC_METHOD_SERVER_STREAMING,
-	  NULL, handler },
+	  NULL, handler, NULL },
 };
 #define NMETHODS (sizeof(methods) / sizeof(methods[0]))
 
@@ -303,13 +303,16 @@ static enum grpc_request_verdict
 judge(const struct hdr *hdrs, struct grpc_request_head *h, char *msg,
     size_t len)
 {
+	struct grpc_methods t;
+
+	assert_int_equal(grpc_methods_init(&t, methods, NMETHODS), 0);
 	grpc_request_head_init(h);
 	for (; hdrs->name != NULL; hdrs++)
-		assert_int_equal(grpc_request_head_add(h, methods, NMETHODS,
+		assert_int_equal(grpc_request_head_add(h, &t,
 		    (const uint8_t *)hdrs->name, strlen(hdrs->name),
 		    (const uint8_t *)hdrs->value, strlen(hdrs->value)), 0);
 	msg[0] = '\0';
-	return grpc_request_check(h, methods, NMETHODS, msg, len);
+	return grpc_request_check(h, &t, msg, len);
 }
 
 #define GOOD_PATH { ":path", "/v1beta1.DevicePlugin/Allocate" }

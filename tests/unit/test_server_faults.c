@@ -102,11 +102,11 @@ hold(struct grpc_call *call, const ProtobufCMessage *request, void *app)
 
 static const struct grpc_method methods[] = {
 	{ "/t.Faults/Unary", GRPC_METHOD_UNARY,
-	  &v1beta1__allocate_request__descriptor, unary },
+	  &v1beta1__allocate_request__descriptor, unary, NULL },
 	{ "/t.Faults/Stream", GRPC_METHOD_SERVER_STREAMING,
-	  &v1beta1__empty__descriptor, streaming },
+	  &v1beta1__empty__descriptor, streaming, NULL },
 	{ "/t.Faults/Hold", GRPC_METHOD_UNARY,
-	  &v1beta1__empty__descriptor, hold },
+	  &v1beta1__empty__descriptor, hold, NULL },
 };
 
 /* ---- the client ---- */

@@ -33,6 +33,7 @@
 
 #define ALLOCATE "/v1beta1.DevicePlugin/Allocate"
 #define LIST_AND_WATCH "/v1beta1.DevicePlugin/ListAndWatch"
+#define PRE_START "/v1beta1.DevicePlugin/PreStartContainer"
 #define MIB ((size_t)1 << 20)
 #define KIB ((size_t)1 << 10)
 
@@ -271,9 +272,11 @@ fill_container_requests(uint8_t *p, size_t n)
 }
 
 /*
- * R8: 4 MiB of tiny unknown fields decoded to 180 MB. A request may
- * decode to 16 times its size (plus 64 KiB): past that it is refused
- * while decoding, and the peak stays near that.
+ * R8: 4 MiB of tiny unknown fields decoded to 180 MB. A request that
+ * protobuf-c decodes (it keeps unknown fields) may decode to 16 times its
+ * size (plus 64 KiB): past that it is refused while decoding, and the
+ * peak stays near that. Allocate's own decoder (src/wire/) skips unknown
+ * fields: the same request holds nothing and is answered.
  */
 static void
 test_decode_is_bounded(void **state)
@@ -285,11 +288,15 @@ test_decode_is_bounded(void **state)
 	struct h2stream *st;
 
 	h2peer_adopt(&p, f->loop, f->server, true);
-	st = h2peer_request(&p, ALLOCATE, NULL, 0, body, 5 + n, 0, false);
+	st = h2peer_request(&p, PRE_START, NULL, 0, body, 5 + n, 0, false);
 	h2peer_wait_stream(&p, st, 20000);
 	assert_true(st->closed);
 	assert_int_equal(st->grpc_status, GRPC_RESOURCE_EXHAUSTED);
 	assert_non_null(strstr(st->grpc_message, "decodes to more than"));
+	st = h2peer_request(&p, ALLOCATE, NULL, 0, body, 5 + n, 0, false);
+	h2peer_wait_stream(&p, st, 20000);
+	assert_true(st->closed);
+	assert_int_equal(st->grpc_status, GRPC_OK);
 	good_call(&p);
 	h2peer_close(&p);
 	free(body);
