@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""count-plugin.py: heap allocations per Allocate in the plugin itself.
+"""count-plugin.py: heap allocations or instructions per Allocate in the
+plugin itself.
 
 The plugin (fake NVML, kubelet stand-in, set up as bench/plugin-bench.py
-does) answers h2load's Allocate calls with bench/mcount.c preloaded; like
-bench/count-calls.sh, a first run warms up and only a second is counted.
-(Instructions are counted on grpc-testserver with bench/count-calls.sh: under
-valgrind the plugin's registration does not complete; see
-docs/benchmarks.md.)
-Usage: bench/count-plugin.py allocs [BUILD_DIR] [CALLS]
+does) answers h2load's Allocate calls, with bench/mcount.c preloaded
+(allocs) or under callgrind (ir: instructions, server side, as
+bench/count-calls.sh counts them for grpc-testserver). As there, a first
+run warms up and only a second is counted. Under callgrind the plugin runs
+with --seccomp=off: valgrind makes system calls of its own that the
+allowlist does not name. KEEP=FILE keeps the callgrind output.
+Usage: bench/count-plugin.py allocs|ir [BUILD_DIR] [CALLS]
 """
 import importlib.util
 import os
@@ -19,7 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 MODE = sys.argv[1] if len(sys.argv) > 1 else ""
 BUILD = sys.argv[2] if len(sys.argv) > 2 else "build"
 CALLS = int(sys.argv[3]) if len(sys.argv) > 3 else 20000
-if MODE != "allocs":
+if MODE not in ("allocs", "ir"):
     sys.exit(__doc__)
 sys.path.insert(0, HERE)
 sys.argv = [sys.argv[0], BUILD]
@@ -44,7 +46,54 @@ class Counted(pb.Setup):
              self.sys], env=env, stderr=subprocess.DEVNULL)
 
 
+class Profiled(pb.Setup):
+    """The plugin under callgrind, instrumentation on from the start."""
+
+    def start_plugin(self):
+        self.cg = os.path.join(self.tmp, "cg")
+        self.plugin = subprocess.Popen(
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=" +
+             self.cg + ".%p", pb.PLUGIN, "--seccomp=off",
+             "--kubelet-socket", os.path.join(self.dir, "kubelet.sock"),
+             "--sysfs-root", self.sys], env=self.env,
+            stderr=subprocess.DEVNULL)
+
+    def count(self, pid, sock, dev):
+        """Instructions per call of the second of two h2load runs."""
+        pb.h2load(pid, sock, dev, CALLS)
+        subprocess.run(["callgrind_control", "-z", str(pid)], check=True,
+                       stdout=subprocess.DEVNULL)
+        pb.h2load(pid, sock, dev, CALLS)
+        subprocess.run(["callgrind_control", "-d", str(pid)], check=True,
+                       stdout=subprocess.DEVNULL)
+        time.sleep(0.5)
+        dumps = sorted(f for f in os.listdir(self.tmp)
+                       if f.startswith("cg.%d." % pid))
+        path = os.path.join(self.tmp, dumps[-1])
+        if os.environ.get("KEEP"):
+            subprocess.run(["cp", path, os.environ["KEEP"]], check=True)
+        with open(path) as f:
+            total = [int(line.split()[1]) for line in f
+                     if line.startswith("summary:")][0]
+        print("%d instructions per Allocate" % (total // CALLS))
+
+
+def profile():
+    s = Profiled()
+    try:
+        s.start_plugin()
+        s.wait(allocatable=8, registrations_at_least=1)
+        node = pb.ctl(s.control, "GET", "/node")
+        dev = node["resources"]["nvidia.com/gpu"]["devices"][0]["id"]
+        s.count(s.plugin.pid, os.path.join(s.dir, "nvidia-gpu.sock"), dev)
+    finally:
+        s.close()
+
+
 def main():
+    if MODE == "ir":
+        profile()
+        return
     s = Counted()
     try:
         s.start_plugin()
