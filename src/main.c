@@ -495,7 +495,8 @@ list_command(struct daemon *d)
 		printf("  %s: %zu (socket %s/nvidia-gpu.sock)\n",
 		    d->cfg.resource_name, inv->n, d->socket_dir);
 	else
-		printf("  none (no GPUs)\n");
+		printf("  none (no GPUs%s)\n", d->cfg.mig_strategy ==
+		    MIG_STRATEGY_NONE ? "" : " served whole; see the log");
 	inventory_free(inv);
 	return 0;
 }

@@ -41,6 +41,8 @@ struct setting {
 	const char *file_key;     /* NULL: not in the config file */
 	const char *const *choices; /* KIND_CHOICE, in enum order */
 	const char *bad;          /* KIND_CHOICE: NVIDIA's words before X */
+	int supported;            /* KIND_CHOICE: the first N are ours
+				   * (0: all); the rest are refused later */
 	const char *pending;      /* set, but not applied yet: what is not */
 	const char *help;
 };
@@ -97,15 +99,14 @@ static const struct setting settings[] = {
 	  .kind = KIND_CHOICE, .def = "none", .offset = OFF(mig_strategy),
 	  .file_key = "flags.migStrategy", .choices = mig_choices,
 	  .bad = "unknown MIG strategy: ", .help = "none | single | mixed "
-	  "(MIG devices are not served yet: with single or mixed a GPU "
-	  "with MIG on is left out)" },
+	  "(single, mixed: GPUs with MIG on are left out for now)" },
 	{ .flags = { "device-list-strategy" },
 	  .envs = { "DEVICE_LIST_STRATEGY" }, .kind = KIND_LIST,
 	  .def = "envvar", .offset = OFF(device_list_strategy),
 	  .file_key = "flags.plugin.deviceListStrategy",
 	  .pending = "Allocate answers use envvar (NVIDIA_VISIBLE_DEVICES) "
-	  "only", .help = "how Allocate passes devices, one or more of "
-	  "envvar, volume-mounts, cdi-annotations, cdi-cri" },
+	  "only", .help = "how Allocate passes devices: "
+	  "envvar, volume-mounts, cdi-annotations, cdi-cri (a list)" },
 	{ .flags = { "device-id-strategy" }, .envs = { "DEVICE_ID_STRATEGY" },
 	  .kind = KIND_CHOICE, .def = "uuid",
 	  .offset = OFF(device_id_strategy),
@@ -161,6 +162,7 @@ static const struct setting settings[] = {
 	  .file_key = "flags.deviceDiscoveryStrategy",
 	  .choices = discovery_choices,
 	  .bad = "invalid --device-discovery-strategy option ",
+	  .supported = 2,
 	  .help = "auto | nvml (tegra is not supported)" },
 	{ .flags = { "imex-channel-ids" }, .envs = { "IMEX_CHANNEL_IDS" },
 	  .kind = KIND_LIST, .def = "", .offset = OFF(imex_channel_ids_given),
@@ -257,6 +259,13 @@ static const struct setting settings[] = {
 
 _Static_assert(NSETTINGS <= CONFIG_MAX_SETTINGS,
     "struct config's origin[] is too small for the settings table");
+
+/* KIND_CHOICE stores an int into an enum field. */
+_Static_assert(sizeof(enum mig_strategy) == sizeof(int) &&
+    sizeof(enum id_strategy) == sizeof(int) &&
+    sizeof(enum discovery_strategy) == sizeof(int) &&
+    sizeof(enum allocation_policy) == sizeof(int),
+    "an enum of struct config is not int-sized");
 
 #define FIELD(cfg, s, type) ((type *)((char *)(cfg) + (s)->offset))
 #define CFIELD(cfg, s, type) \
@@ -369,11 +378,12 @@ store_choice(struct config *cfg, const struct setting *s, const char *value,
 			*FIELD(cfg, s, int) = i;
 			return 0;
 		}
-	used = (size_t)snprintf(err, errlen, "%s%s (%s; one of:", s->bad,
-	    value, source);
-	for (int i = 0; s->choices[i] != NULL && used < errlen; i++)
-		used += (size_t)snprintf(err + used, errlen - used, " %s",
-		    s->choices[i]);
+	used = (size_t)snprintf(err, errlen, "%s%s (from %s; accepted:",
+	    s->bad, value, source);
+	for (int i = 0; s->choices[i] != NULL && used < errlen &&
+	    (s->supported == 0 || i < s->supported); i++)
+		used += (size_t)snprintf(err + used, errlen - used, "%s %s",
+		    i > 0 ? "," : "", s->choices[i]);
 	if (used < errlen)
 		snprintf(err + used, errlen - used, ")");
 	return -EINVAL;
@@ -860,7 +870,12 @@ format_value(const struct config *cfg, const struct setting *s, char *buf,
 			used += (size_t)snprintf(buf + used, len - used, "%s%s",
 			    i > 0 ? "," : "", l->item[i]);
 		break;
-	default:
+	case KIND_DURATION:
+		snprintf(buf, len, "%lldms", (long long)*CFIELD(cfg, s,
+		    int64_t));
+		break;
+	case KIND_COUNT:
+	case KIND_SIZE:
 		snprintf(buf, len, "%lld", (long long)*CFIELD(cfg, s,
 		    int64_t));
 		break;
@@ -889,6 +904,18 @@ config_warnings(const struct config *cfg,
 	return n;
 }
 
+void
+config_each(const struct config *cfg, config_each_fn *fn, void *arg)
+{
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		char value[CONFIG_LIST_MAX * CONFIG_ITEM_MAX];
+
+		format_value(cfg, &settings[i], value, sizeof(value));
+		fn(settings[i].flags[0], settings[i].file_key, value,
+		    cfg->origin[i], arg);
+	}
+}
+
 /* "--a, --b" and "A, B" of |s|. */
 static void
 print_setting(FILE *f, const struct setting *s)
@@ -911,9 +938,9 @@ config_usage(void *out)
 	    "Advertises this node's NVIDIA GPUs to the kubelet as "
 	    "nvidia.com/gpu.\n  list      print the GPUs found and the "
 	    "resources that would be advertised\n\nFlags take one dash or "
-	    "two, and \"=value\" or the value as the next argument (a "
-	    "boolean only \"=value\").\nFlags (environment variable; "
-	    "default):\n");
+	    "two, and \"=value\" or the value as the next argument\n(a "
+	    "boolean only \"=value\"); lists are comma-separated.\n\n"
+	    "Flags (environment variables; default):\n");
 	for (size_t i = 0; i < NSETTINGS; i++)
 		print_setting(f, &settings[i]);
 	fprintf(f, "  -h, --help      this text\n"

@@ -145,6 +145,16 @@ int config_parse_layered(struct config *cfg, int argc, char **argv,
  */
 size_t config_warnings(const struct config *cfg,
     void (*fn)(const char *msg, void *arg), void *arg);
+/*
+ * Calls |fn| for every setting, in the table's order: its flag's name
+ * (no dashes), its config-file key (NULL if none), its value as the flag
+ * would take it (lists comma-separated, durations as "5000ms"; valid during
+ * the call only) and its origin (cfg->origin's; NULL: the default). For
+ * printing the effective configuration.
+ */
+typedef void config_each_fn(const char *flag, const char *file_key,
+    const char *value, const char *origin, void *arg);
+void config_each(const struct config *cfg, config_each_fn *fn, void *arg);
 /* Writes the usage text (the synopsis and every flag) to |f|. */
 void config_usage(void *f);
 

@@ -381,6 +381,45 @@ test_warnings_name_pending_settings(void **state)
 	    "(DEVICE_LIST_STRATEGY)"));
 }
 
+/* config_each: "flag=value<origin>;" for each setting. */
+static void
+each(const char *flag, const char *file_key, const char *value,
+    const char *origin, void *arg)
+{
+	char *out = arg;
+	size_t used = strlen(out);
+
+	snprintf(out + used, 8192 - used, "%s%s%s=%s<%s>;", flag,
+	    file_key ? "/" : "", file_key ? file_key : "", value,
+	    origin ? origin : "default");
+}
+
+static void
+test_each_setting_with_its_origin(void **state)
+{
+	static const char *const file[] = { "flags.migStrategy", "single",
+		NULL };
+	struct config_layer layer = { file_lookup, (void *)file };
+	char out[8192] = "";
+
+	(void)state;
+	setenv("DEVICE_LIST_STRATEGY", "envvar,cdi-cri", 1);
+	assert_int_equal(parse_layered(&layer, "-gds-enabled",
+	    "--health-probe-interval=2s", NULL), 0);
+	config_each(&cfg, each, out);
+	assert_non_null(strstr(out, ";mig-strategy/flags.migStrategy=single"
+	    "<test.yaml:3:5>;"));
+	assert_non_null(strstr(out, ";device-list-strategy/flags.plugin."
+	    "deviceListStrategy=envvar,cdi-cri<DEVICE_LIST_STRATEGY>;"));
+	assert_non_null(strstr(out, ";gds-enabled/flags.gdsEnabled=true"
+	    "<-gds-enabled>;"));
+	assert_non_null(strstr(out, ";health-probe-interval=2000ms"
+	    "<--health-probe-interval=2s>;"));
+	assert_non_null(strstr(out, ";device-id-strategy/flags.plugin."
+	    "deviceIDStrategy=uuid<default>;"));
+	assert_non_null(strstr(out, ";max-connections=128<default>;"));
+}
+
 int
 main(void)
 {
@@ -396,6 +435,8 @@ main(void)
 		cmocka_unit_test_setup(test_new_settings, clean_env),
 		cmocka_unit_test_setup(test_layer_precedence, clean_env),
 		cmocka_unit_test_setup(test_warnings_name_pending_settings,
+		    clean_env),
+		cmocka_unit_test_setup(test_each_setting_with_its_origin,
 		    clean_env),
 	};
 
