@@ -11,9 +11,10 @@
  * every thread under a seccomp allowlist once set up (src/sandbox).
  *
  * Exit codes: 0 stopped by a signal or --help/--version/list; 1 a start-up
- * failure (bad flag, NVML failure with --fail-on-init-error, no GPUs with
- * --fail-on-no-gpus, another process serving on our socket); 2 unusable
- * command line.
+ * failure (a valid NVIDIA setting this plugin does not support, NVML
+ * failure with --fail-on-init-error, no GPUs with --fail-on-no-gpus, a
+ * node --mig-strategy=single refuses, another process serving on our
+ * socket); 2 an unusable command line or value.
  */
 #include <errno.h>
 #include <signal.h>
@@ -171,6 +172,57 @@ discover(struct daemon *d, struct inventory **out)
 	return rc;
 }
 
+static const char *const mig_names[] = { "none", "single", "mixed" };
+
+/* Drops inv->gpus[i], keeping the others in index order. */
+static void
+drop_gpu(struct inventory *inv, size_t i)
+{
+	memmove(&inv->gpus[i], &inv->gpus[i + 1],
+	    (inv->n - i - 1) * sizeof(inv->gpus[0]));
+	inv->n--;
+}
+
+/*
+ * --mig-strategy. none: every GPU is served whole, MIG on or not (as
+ * NVIDIA's none). single and mixed: NVIDIA serves a GPU with MIG on as
+ * its MIG devices, never whole; MIG devices are not served here yet, so
+ * such a GPU is left out, saying so. A node without MIG is served whole
+ * either way. single refuses a node that mixes GPUs with MIG on and off,
+ * in NVIDIA's words. Returns 0 or -EINVAL.
+ */
+static int
+apply_mig_strategy(const struct config *cfg, struct inventory *inv)
+{
+	const char *name = mig_names[cfg->mig_strategy];
+	size_t on = 0;
+
+	if (cfg->mig_strategy == MIG_STRATEGY_NONE)
+		return 0;
+	for (size_t i = 0; i < inv->n; i++)
+		on += inv->gpus[i].mig_enabled;
+	if (cfg->mig_strategy == MIG_STRATEGY_SINGLE && on > 0 &&
+	    on < inv->n) {
+		log_error("--mig-strategy=single: invalid MIG configuration: "
+		    "all devices on the node must be configured with the same "
+		    "migEnabled value (%zu of %zu GPUs have MIG on)", on,
+		    inv->n);
+		return -EINVAL;
+	}
+	for (size_t i = inv->n; i-- > 0;) {
+		const struct gpu *g = &inv->gpus[i];
+
+		if (!g->mig_enabled)
+			continue;
+		log_warn("GPU %u (%s) has MIG on: with --mig-strategy=%s it "
+		    "is served as its MIG devices, which this plugin does not "
+		    "serve yet; the GPU is not advertised (--mig-strategy=none "
+		    "serves it whole)", g->index, g->uuid, name);
+		drop_gpu(inv, i);
+	}
+	return 0;
+}
+
 /* Which /dev control nodes exist: decided here, so Allocate never looks. */
 static void
 find_control_nodes(struct resources_options *o)
@@ -255,6 +307,10 @@ build_plugin(struct daemon *d)
 	if (discover(d, &inv) < 0)
 		return -EIO;
 	log_inventory(inv);
+	if (apply_mig_strategy(&d->cfg, inv) < 0) {
+		inventory_free(inv);
+		return -EINVAL;
+	}
 	if (inv->n == 0) {
 		inventory_free(inv);
 		if (d->cfg.fail_on_no_gpus) {
@@ -350,6 +406,10 @@ start_serving(struct daemon *d, bool at_start)
 		if (rc < 0)
 			log_error("Cannot serve on %s: %s",
 			    plugin_socket_path(d->plugin), strerror(-rc));
+		else
+			log_info("Starting to serve '%s' on %s",
+			    plugin_resource(d->plugin),
+			    plugin_socket_path(d->plugin));
 		return rc;
 	}
 	if (d->link == NULL) {
@@ -426,12 +486,17 @@ list_command(struct daemon *d)
 		printf("not advertised: %s\n", inv->skipped[i]);
 	for (size_t i = 0; i < inv->n_warnings; i++)
 		printf("warning: %s\n", inv->warnings[i]);
+	if (apply_mig_strategy(&d->cfg, inv) < 0) {
+		inventory_free(inv);
+		return 1;
+	}
 	printf("\nResources that would be advertised:\n");
 	if (inv->n > 0)
 		printf("  %s: %zu (socket %s/nvidia-gpu.sock)\n",
 		    d->cfg.resource_name, inv->n, d->socket_dir);
 	else
-		printf("  none (no GPUs)\n");
+		printf("  none (no GPUs%s)\n", d->cfg.mig_strategy ==
+		    MIG_STRATEGY_NONE ? "" : " served whole; see the log");
 	inventory_free(inv);
 	return 0;
 }
@@ -531,6 +596,25 @@ cleanup(struct daemon *d)
 	loop_free(d->loop);
 }
 
+static void
+warn_setting(const char *msg, void *arg)
+{
+	(void)arg;
+	log_warn("%s", msg);
+}
+
+/* The strategies in force, and each NVIDIA setting not applied yet. */
+static void
+log_settings(const struct config *cfg)
+{
+	static const char *const discovery[] = { "auto", "nvml", "tegra" };
+
+	log_info("Using device discovery strategy: %s; MIG strategy: %s",
+	    discovery[cfg->device_discovery_strategy],
+	    mig_names[cfg->mig_strategy]);
+	(void)config_warnings(cfg, warn_setting, NULL);
+}
+
 /* With GDP_FAULT_ALLOC (fault-injection builds): how many there were. */
 static void
 report_allocations(void)
@@ -555,9 +639,10 @@ main(int argc, char **argv)
 		    "or N+\n", getenv("GDP_FAULT_ALLOC"));
 		return 2;
 	}
-	if (config_parse(&d.cfg, argc, argv, err, sizeof(err)) < 0) {
+	rc = config_parse(&d.cfg, argc, argv, err, sizeof(err));
+	if (rc < 0) {
 		fprintf(stderr, "gpu-device-plugin: %s\n", err);
-		return 2;
+		return rc == -ENOTSUP ? 1 : 2;
 	}
 	if (d.cfg.help) {
 		config_usage(stdout);
@@ -576,9 +661,11 @@ main(int argc, char **argv)
 		    "yet; using flags and environment only",
 		    d.cfg.config_file);
 	if (d.cfg.command != NULL) {
+		(void)config_warnings(&d.cfg, warn_setting, NULL);
 		rc = list_command(&d);
 	} else {
 		log_info("Starting gpu-device-plugin %s", GDP_VERSION);
+		log_settings(&d.cfg);
 		rc = serve(&d);
 	}
 	cleanup(&d);

@@ -3,9 +3,14 @@
  * variables, named as NVIDIA's plugin names them so that a DaemonSet
  * written for it works unchanged (reference: nvidia-device-plugin.md §1).
  *
- * Precedence: a flag, then its environment variable, then the default.
- * Values are checked here; a bad one is an error that names the flag,
- * the variable and the accepted values.
+ * Precedence: a flag, then its environment variable, then a caller's
+ * layer (the config file: config_parse_layered), then the default.
+ * The command line is read the way NVIDIA's flag library reads it:
+ * "-name" and "--name", "--name=value" and "--name value", booleans as
+ * Go spells them (1/0, t/f, true/false in any case), list flags
+ * repeated or comma-separated. Values are checked here; a bad one is an
+ * error that names the flag, the variable and the accepted values, in
+ * NVIDIA's words where its plugin has them.
  */
 #ifndef GDP_CONFIG_FLAGS_H
 #define GDP_CONFIG_FLAGS_H
@@ -15,6 +20,30 @@
 #include <stdint.h>
 
 enum id_strategy { ID_STRATEGY_UUID, ID_STRATEGY_INDEX };
+enum mig_strategy { MIG_STRATEGY_NONE, MIG_STRATEGY_SINGLE,
+    MIG_STRATEGY_MIXED };
+/* --device-discovery-strategy; tegra is refused (not supported). */
+enum discovery_strategy { DISCOVERY_AUTO, DISCOVERY_NVML, DISCOVERY_TEGRA };
+enum allocation_policy { ALLOCATION_DISTRIBUTED, ALLOCATION_PACKED };
+
+/* --device-list-strategy: a set of these bits, never empty. */
+#define DEVICE_LIST_ENVVAR		0x1u
+#define DEVICE_LIST_VOLUME_MOUNTS	0x2u
+#define DEVICE_LIST_CDI_ANNOTATIONS	0x4u
+#define DEVICE_LIST_CDI_CRI		0x8u
+#define DEVICE_LIST_ANY_CDI \
+    (DEVICE_LIST_CDI_ANNOTATIONS | DEVICE_LIST_CDI_CRI)
+
+/* A list setting's items (copies: a config can be copied by value). */
+#define CONFIG_LIST_MAX 16
+#define CONFIG_ITEM_MAX 64
+struct config_list {
+	size_t n;
+	char item[CONFIG_LIST_MAX][CONFIG_ITEM_MAX];
+};
+
+/* Room for the origin of every setting of the table in flags.c. */
+#define CONFIG_MAX_SETTINGS 64
 
 struct config {
 	const char *command;            /* NULL (serve) or "list" */
@@ -24,10 +53,27 @@ struct config {
 	const char *driver_root;
 	const char *driver_root_ctr_path;
 	const char *dev_root;
-	const char *mig_strategy;
-	const char *device_list_strategy;
+	enum mig_strategy mig_strategy;
+	/* --device-list-strategy as given, and as the set of bits. */
+	struct config_list device_list_strategy;
+	unsigned device_list_strategies;
 	enum id_strategy device_id_strategy;
 	bool pass_device_specs;
+	bool gdrcopy_enabled;           /* NVIDIA_GDRCOPY=enabled */
+	bool gds_enabled;               /* NVIDIA_GDS=enabled */
+	bool mofed_enabled;             /* NVIDIA_MOFED=enabled */
+	const char *cdi_annotation_prefix;      /* "cdi.k8s.io/" */
+	const char *nvidia_cdi_hook_path;       /* "/usr/bin/nvidia-ctk" */
+	const char *mps_root;           /* "": MPS sharing not possible */
+	enum allocation_policy shared_devices_allocation_policy;
+	enum discovery_strategy device_discovery_strategy;
+	/* --imex-channel-ids: [] or [0], as NVIDIA allows. */
+	struct config_list imex_channel_ids_given;
+	size_t n_imex_channel_ids;
+	int imex_channel_ids[CONFIG_LIST_MAX];
+	bool imex_required;
+	struct config_list cdi_feature_flags;
+	struct config_list cdi_disable_hooks;   /* "all": every hook */
 	const char *config_file;
 	const char *sysfs_root;
 	const char *resource_name;      /* "nvidia.com/gpu" */
@@ -51,15 +97,64 @@ struct config {
 	int64_t idle_timeout_ms;
 	bool help;
 	bool version;
+	/*
+	 * Where each setting came from, by its place in the table: the
+	 * flag as written ("-gds-enabled"), the environment variable's
+	 * name, the layer's |where|, or NULL for the default. Strings are
+	 * argv's, the table's or the layer's.
+	 */
+	const char *origin[CONFIG_MAX_SETTINGS];
+};
+
+/*
+ * A layer between the environment and the defaults: the config file.
+ * |lookup| is asked, once per setting that no flag and no environment
+ * variable set, for the setting's config-file key ("flags.migStrategy",
+ * "flags.plugin.deviceListStrategy", "imex.channelIDs"; settings without
+ * one are not asked). It returns the value as the flag would take it
+ * (booleans "true"/"false", lists comma-separated) and sets |*where| to
+ * what messages should name (e.g. "config.yaml:4:3
+ * (flags.migStrategy)"), or returns NULL: the layer does not set it.
+ * Both strings are the layer's and must outlive the config.
+ */
+struct config_layer {
+	const char *(*lookup)(void *arg, const char *key, const char **where);
+	void *arg;
 };
 
 /*
  * Fills |cfg| from |argv| and the environment. Strings point into argv or
- * the environment (not copied). Returns 0, or -EINVAL with a message in
- * |err| naming what was wrong.
+ * the environment (not copied). Returns 0; -EINVAL with a message in
+ * |err| naming what was wrong (an unusable command line or value); or
+ * -ENOTSUP for a valid NVIDIA value this plugin does not support
+ * (--device-discovery-strategy=tegra), likewise explained.
  */
 int config_parse(struct config *cfg, int argc, char **argv, char *err,
     size_t errlen);
+/*
+ * config_parse() with |file| (may be NULL) between the environment and
+ * the defaults. The config file's name is a flag itself: parse once
+ * without the layer to learn it, then again with it.
+ */
+int config_parse_layered(struct config *cfg, int argc, char **argv,
+    const struct config_layer *file, char *err, size_t errlen);
+/*
+ * Calls |fn| once per warning about |cfg|: each NVIDIA setting given a
+ * value whose effect this plugin does not have yet, naming it and what
+ * is not done. Returns how many there were.
+ */
+size_t config_warnings(const struct config *cfg,
+    void (*fn)(const char *msg, void *arg), void *arg);
+/*
+ * Calls |fn| for every setting, in the table's order: its flag's name
+ * (no dashes), its config-file key (NULL if none), its value as the flag
+ * would take it (lists comma-separated, durations as "5000ms"; valid during
+ * the call only) and its origin (cfg->origin's; NULL: the default). For
+ * printing the effective configuration.
+ */
+typedef void config_each_fn(const char *flag, const char *file_key,
+    const char *value, const char *origin, void *arg);
+void config_each(const struct config *cfg, config_each_fn *fn, void *arg);
 /* Writes the usage text (the synopsis and every flag) to |f|. */
 void config_usage(void *f);
 

@@ -244,7 +244,7 @@ serve_now(struct kubelet_link *link, bool at_start)
 	}
 	link->serve_failed = false;
 	link->serve_error = 0;
-	log_info("Serving '%s' on %s", plugin_resource(link->plugin),
+	log_info("Starting to serve '%s' on %s", plugin_resource(link->plugin),
 	    plugin_socket_path(link->plugin));
 	link->backoff_ms = BACKOFF_FIRST_MS;
 	register_now(link);
