@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "cdi/cdi.h"
 #include "config/flags.h"
 #include "gpu/inventory.h"
 #include "health/monitor.h"
@@ -42,8 +43,28 @@
  * files, the loop's, the registration socket, inotify. */
 #define FD_RESERVE ((rlim_t)64)
 
+/*
+ * The device-list strategy and CDI settings (docs/plugin.md, docs/cdi.md)
+ * that struct config does not carry yet; filled by strategy_settings().
+ */
+struct strategy_settings {
+	unsigned strategies;            /* STRATEGY_*, never 0 */
+	bool gdrcopy, gds, mofed;
+	unsigned imex[RESOURCES_MAX_IMEX];
+	size_t n_imex;
+	bool imex_required;
+	const char *cdi_annotation_prefix;
+	const char *cdi_hook_path;
+	const char *cdi_disable_hooks;  /* comma-separated, "all" */
+	const char *cdi_spec_dir;
+	/* Where this process sees the host's dev root and driver root. */
+	char dev_root_seen[4096];
+	char driver_root_seen[4096];
+};
+
 struct daemon {
 	struct config cfg;
+	struct strategy_settings st;
 	struct loop *loop;
 	struct nvml *nvml;
 	bool nvml_ready;
@@ -171,15 +192,189 @@ discover(struct daemon *d, struct inventory **out)
 	return rc;
 }
 
-/* Which /dev control nodes exist: decided here, so Allocate never looks. */
-static void
-find_control_nodes(struct resources_options *o)
+/* ---- device-list strategies and CDI settings ---- */
+
+/* NVIDIA's booleans (Go's strconv.ParseBool); -1 when |v| is not one. */
+static int
+parse_bool(const char *v)
+{
+	static const char *const yes[] = { "1", "t", "T", "TRUE", "true",
+		"True" };
+	static const char *const no[] = { "0", "f", "F", "FALSE", "false",
+		"False" };
+
+	for (size_t i = 0; i < 6; i++) {
+		if (strcmp(v, yes[i]) == 0)
+			return 1;
+		if (strcmp(v, no[i]) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/* Environment variable |name| as a boolean into |out|; -EINVAL. */
+static int
+env_bool(const char *name, bool *out, char *err, size_t errlen)
+{
+	const char *v = getenv(name);
+	int b;
+
+	if (v == NULL || v[0] == '\0')
+		return 0;
+	if ((b = parse_bool(v)) < 0) {
+		snprintf(err, errlen, "invalid value \"%s\" for %s: not a "
+		    "boolean (1, 0, t, f, true, false)", v, name);
+		return -EINVAL;
+	}
+	*out = b == 1;
+	return 0;
+}
+
+static const char *
+env_or(const char *name, const char *fallback)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && v[0] != '\0' ? v : fallback;
+}
+
+/* --imex-channel-ids: NVIDIA accepts [] or [0]. */
+static int
+parse_imex(const char *v, struct strategy_settings *st, char *err,
+    size_t errlen)
+{
+	st->n_imex = 0;
+	if (v == NULL || v[0] == '\0')
+		return 0;
+	if (strcmp(v, "0") != 0) {
+		snprintf(err, errlen, "invalid --imex-channel-ids option: %s "
+		    "(only none or 0 is supported)", v);
+		return -EINVAL;
+	}
+	st->imex[0] = 0;
+	st->n_imex = 1;
+	return 0;
+}
+
+/*
+ * TEMPORARY until flags land: the settings struct config does not have
+ * yet, read here from the environment under NVIDIA's variable names,
+ * except the strategy list, which config/flags.c still refuses when it
+ * is not "envvar": GDP_DEVICE_LIST_STRATEGY stands in for
+ * DEVICE_LIST_STRATEGY until then. When the flags branch lands, this
+ * function becomes a copy of config fields (docs/cdi.md, "Wiring").
+ */
+static int
+strategy_settings_tmp(struct strategy_settings *st, char *err,
+    size_t errlen)
+{
+	const char *list = env_or("GDP_DEVICE_LIST_STRATEGY", "envvar");
+
+	if (strategies_parse(list, &st->strategies, err, errlen) < 0 ||
+	    env_bool("GDRCOPY_ENABLED", &st->gdrcopy, err, errlen) < 0 ||
+	    env_bool("GDS_ENABLED", &st->gds, err, errlen) < 0 ||
+	    env_bool("MOFED_ENABLED", &st->mofed, err, errlen) < 0 ||
+	    env_bool("IMEX_REQUIRED", &st->imex_required, err, errlen) < 0 ||
+	    parse_imex(getenv("IMEX_CHANNEL_IDS"), st, err, errlen) < 0)
+		return -EINVAL;
+	st->cdi_annotation_prefix = env_or("CDI_ANNOTATION_PREFIX",
+	    RESOURCES_CDI_PREFIX);
+	st->cdi_hook_path = env_or("NVIDIA_CDI_HOOK_PATH",
+	    env_or("NVIDIA_CTK_PATH", CDI_DEFAULT_HOOK_PATH));
+	st->cdi_disable_hooks = env_or("CDI_DISABLE_HOOKS", "");
+	st->cdi_spec_dir = env_or("CDI_SPEC_DIR", CDI_DEFAULT_DIR);
+	return 0;
+}
+
+static bool
+is_dir(const char *path)
 {
 	struct stat st;
 
-	for (size_t i = 0; i < RESOURCES_CONTROL_NODES; i++)
-		o->control_present[i] =
-		    stat(resources_control_nodes[i], &st) == 0;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/*
+ * Where this process sees the host path |host|: under the container
+ * driver root when |host| is under the host driver root and the
+ * container driver root is there (the plugin in a container, the host's
+ * driver root mounted at --driver-root-ctr-path), else |host| itself (the
+ * plugin on the host).
+ */
+static void
+seen_path(const struct config *cfg, const char *host, char *out,
+    size_t len)
+{
+	const char *root = cfg->driver_root, *ctr = cfg->driver_root_ctr_path;
+	size_t rl = strlen(root);
+
+	while (rl > 0 && root[rl - 1] == '/')
+		rl--;
+	if (ctr[0] != '\0' && strcmp(ctr, root) != 0 && is_dir(ctr) &&
+	    strncmp(host, root, rl) == 0 &&
+	    (host[rl] == '/' || host[rl] == '\0'))
+		snprintf(out, len, "%s%s", ctr, host + rl);
+	else
+		snprintf(out, len, "%s", host);
+}
+
+/*
+ * Strategy settings, and the IMEX channels that exist: a channel named
+ * but missing is dropped with a warning, or an error with
+ * --imex-required, as NVIDIA does. 0, or -EINVAL with |err|.
+ */
+static int
+strategy_settings(struct daemon *d, char *err, size_t errlen)
+{
+	struct strategy_settings *st = &d->st;
+	char node[4200];
+	struct stat sb;
+
+	if (strategy_settings_tmp(st, err, errlen) < 0)
+		return -EINVAL;
+	seen_path(&d->cfg, d->cfg.dev_root, st->dev_root_seen,
+	    sizeof(st->dev_root_seen));
+	seen_path(&d->cfg, d->cfg.driver_root, st->driver_root_seen,
+	    sizeof(st->driver_root_seen));
+	for (size_t i = 0; i < st->n_imex; i++) {
+		snprintf(node, sizeof(node), "%s/dev/nvidia-caps-imex-channels/"
+		    "channel%u", strcmp(st->dev_root_seen, "/") ?
+		    st->dev_root_seen : "", st->imex[i]);
+		if (stat(node, &sb) == 0)
+			continue;
+		if (st->imex_required) {
+			snprintf(err, errlen, "IMEX channel %u is required "
+			    "(--imex-required) but %.300s is missing",
+			    st->imex[i], node);
+			return -EINVAL;
+		}
+		log_warn("IMEX channel %u: %s is missing; not passed to "
+		    "containers", st->imex[i], node);
+		st->n_imex = 0;
+	}
+	return 0;
+}
+
+/*
+ * Which /dev control nodes exist, under the dev root as we see it: at
+ * discovery and again before each Allocate that can pass them (a stat
+ * each; nvidia-uvm appears when its module loads, at the first CUDA
+ * call), so the resource core never looks itself.
+ */
+static void
+find_control_nodes(const struct strategy_settings *st,
+    bool present[RESOURCES_CONTROL_NODES])
+{
+	const char *root = strcmp(st->dev_root_seen, "/") ?
+	    st->dev_root_seen : "";
+	char path[4200];
+	struct stat sb;
+
+	for (size_t i = 0; i < RESOURCES_CONTROL_NODES; i++) {
+		snprintf(path, sizeof(path), "%s%s", root,
+		    resources_control_nodes[i]);
+		present[i] = stat(path, &sb) == 0;
+	}
 }
 
 /* The resources of |inv|. */
@@ -187,21 +382,76 @@ static int
 build_resources(struct daemon *d, const struct inventory *inv,
     struct resources **res)
 {
+	const struct strategy_settings *st = &d->st;
 	struct resources_options opts = {
 		.resource_name = d->cfg.resource_name,
 		.id_strategy = d->cfg.device_id_strategy,
+		.strategies = st->strategies,
 		.pass_device_specs = d->cfg.pass_device_specs,
+		.gdrcopy = st->gdrcopy, .gds = st->gds, .mofed = st->mofed,
+		.n_imex = st->n_imex,
+		.cdi_annotation_prefix = st->cdi_annotation_prefix,
 		.dev_root = d->cfg.dev_root,
 	};
 	char err[512];
 	int rc;
 
-	find_control_nodes(&opts);
+	memcpy(opts.imex, st->imex, sizeof(opts.imex));
+	find_control_nodes(st, opts.control_present);
 	rc = resources_build(inv, &opts, res, err, sizeof(err));
 	if (rc < 0)
 		log_error("Cannot build the resources: %s",
 		    rc == -ENOMEM ? "out of memory" : err);
 	return rc;
+}
+
+/* With a cdi-* strategy: the CDI spec files for |res| (cdi/cdi.h). */
+static int
+write_cdi(struct daemon *d, const struct resources *res,
+    const struct inventory *inv)
+{
+	struct cdi_options o = {
+		.driver_root = d->cfg.driver_root,
+		.driver_root_seen = d->st.driver_root_seen,
+		.hook_path = d->st.cdi_hook_path,
+		.disable_hooks = d->st.cdi_disable_hooks,
+		.spec_dir = d->st.cdi_spec_dir,
+		.driver_version = inv->driver_version,
+	};
+	char err[4400];
+	int rc;
+
+	if (!(d->st.strategies & STRATEGY_CDI) || res->n == 0)
+		return 0;
+	rc = cdi_update(&o, &res->res[0], err, sizeof(err));
+	if (rc < 0)
+		log_error("%s", err);
+	else
+		log_info("Wrote the CDI spec %s/%s-gpu.json (%zu devices)",
+		    o.spec_dir, RESOURCES_CDI_VENDOR, res->res[0].n);
+	return rc;
+}
+
+/*
+ * Before each Allocate: the control nodes as they are now; when that
+ * changed, the CDI spec follows, before the runtime resolves the names
+ * this answer gives.
+ */
+static void
+before_allocate(void *arg)
+{
+	struct daemon *d = arg;
+	bool present[RESOURCES_CONTROL_NODES];
+
+	if (d->res == NULL || d->inv == NULL ||
+	    (!d->cfg.pass_device_specs && !(d->st.strategies & STRATEGY_CDI)))
+		return;
+	find_control_nodes(&d->st, present);
+	if (!resources_set_control_nodes(d->res, present))
+		return;
+	log_info("The control nodes under %s changed; Allocate passes those "
+	    "there now", d->st.dev_root_seen);
+	(void)write_cdi(d, d->res, d->inv);
 }
 
 /*
@@ -221,8 +471,10 @@ plugin_for(struct daemon *d, struct resource *res, struct plugin **p)
 		return 1;
 	}
 	*p = plugin_new(d->loop, res, d->socket_dir);
-	if (*p != NULL)
+	if (*p != NULL) {
 		plugin_set_server_options(*p, &d->server_opts);
+		plugin_before_allocate(*p, before_allocate, d);
+	}
 	if (*p == NULL && errno == ENAMETOOLONG) {
 		log_error("Cannot serve '%s': the socket path %s/%s is longer "
 		    "than the %zu bytes a unix socket path may have; give "
@@ -267,6 +519,13 @@ build_plugin(struct daemon *d)
 	if (build_resources(d, inv, &res) < 0) {
 		inventory_free(inv);
 		return -ENOMEM;
+	}
+	if (write_cdi(d, res, inv) < 0) {
+		/* At start that is fatal, as NVIDIA's; at a rediscovery the
+		 * old spec and plugin go on. */
+		resources_free(res);
+		inventory_free(inv);
+		return -EIO;
 	}
 	kept = plugin_for(d, &res->res[0], &p);
 	if (kept < 0) {
@@ -575,6 +834,11 @@ main(int argc, char **argv)
 		log_warn("--config-file %s: config files are not supported "
 		    "yet; using flags and environment only",
 		    d.cfg.config_file);
+	if (d.cfg.command == NULL &&
+	    strategy_settings(&d, err, sizeof(err)) < 0) {
+		fprintf(stderr, "gpu-device-plugin: %s\n", err);
+		return 2;
+	}
 	if (d.cfg.command != NULL) {
 		rc = list_command(&d);
 	} else {

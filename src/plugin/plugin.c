@@ -62,6 +62,8 @@ struct plugin {
 	int64_t resend_ms;          /* the resend timer's next delay */
 	void (*unwatched)(void *arg);
 	void *unwatched_arg;
+	void (*before_allocate)(void *arg);
+	void *before_allocate_arg;
 };
 
 /* ---- ListAndWatch ---- */
@@ -179,6 +181,13 @@ list_and_watch(struct grpc_call *call, const ProtobufCMessage *req,
 }
 
 void
+plugin_before_allocate(struct plugin *p, void (*cb)(void *arg), void *arg)
+{
+	p->before_allocate = cb;
+	p->before_allocate_arg = arg;
+}
+
+void
 plugin_on_unwatched(struct plugin *p, void (*cb)(void *arg), void *arg)
 {
 	p->unwatched = cb;
@@ -237,6 +246,8 @@ allocate(struct grpc_call *call, const ProtobufCMessage *request,
 	char why[768] = "out of memory for the Allocate answer";
 	ProtobufCMessage *msg;
 
+	if (p->before_allocate != NULL)
+		p->before_allocate(p->before_allocate_arg);
 	errno = ENOMEM;
 	msg = resource_allocate(p->res, request, &a, why, sizeof(why));
 	answer(call, msg, refusal(errno), why);
