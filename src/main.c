@@ -2,7 +2,8 @@
  * main.c: gpu-device-plugin, the process.
  *
  * Reads the settings, loads NVML, discovers the GPUs, builds the resource
- * table (src/resources) and serves it to the kubelet on one event loop
+ * table (src/resources), writes the CDI spec when a cdi-* device-list
+ * strategy is on (src/cdi), and serves it to the kubelet on one event loop
  * until SIGTERM or SIGINT (stop, remove the socket, exit 0). The health
  * monitor's snapshots go straight to the resource core, which marks what
  * changed for the plugin to publish. SIGHUP discovers again and sends
@@ -334,6 +335,13 @@ strategy_settings(struct daemon *d, char *err, size_t errlen)
 		return -EINVAL;
 	seen_path(&d->cfg, d->cfg.dev_root, st->dev_root_seen,
 	    sizeof(st->dev_root_seen));
+	snprintf(node, sizeof(node), "%s/dev", st->dev_root_seen);
+	if (!is_dir(node)) {
+		/* Nothing of the host's /dev where the dev root says: look in
+		 * our own, as NVIDIA's plugin always does. */
+		log_info("No %s: control nodes are looked for in /dev", node);
+		snprintf(st->dev_root_seen, sizeof(st->dev_root_seen), "/");
+	}
 	seen_path(&d->cfg, d->cfg.driver_root, st->driver_root_seen,
 	    sizeof(st->driver_root_seen));
 	for (size_t i = 0; i < st->n_imex; i++) {

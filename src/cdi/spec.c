@@ -42,7 +42,6 @@
 struct build {
 	const struct cdi_options *o;
 	const struct resources *all;
-	json_t *spec;
 	bool needs_050;
 };
 
@@ -298,7 +297,7 @@ int
 cdi_gpu_spec(const struct cdi_options *o, const struct resource *r,
     char **json, char *err, size_t errlen)
 {
-	struct build b = { o, r->all, NULL, false };
+	struct build b = { o, r->all, false };
 	struct driver_files f;
 	json_t *devices, *edits = NULL;
 	int rc;
@@ -328,7 +327,7 @@ int
 cdi_imex_spec(const struct resources *all, char **json, char *err,
     size_t errlen)
 {
-	struct build b = { NULL, all, NULL, false };
+	struct build b = { NULL, all, false };
 	json_t *devices = json_array(), *edits = json_object();
 	char name[16], node[64];
 	int rc = devices != NULL && edits != NULL ? 0 : -ENOMEM;

@@ -355,10 +355,28 @@ def case_cdi_hooks_settings(node):
          "--host-driver-version=" + node.version],
         ["nvidia-cdi-hook", "disable-device-node-modification"]], hooks
     assert all(h["path"] == "/opt/tk/nvidia-cdi-hook" for h in hooks)
+    # NVIDIA_CTK_PATH is the other name of NVIDIA_CDI_HOOK_PATH.
+    node.restart({LIST_ENV: "cdi-cri", "NVIDIA_CTK_PATH": "/opt/nvidia-ctk"})
+    hooks = node.spec()["containerEdits"]["hooks"]
+    assert all(h["path"] == "/opt/nvidia-ctk" and h["args"][:2] == [
+        "nvidia-ctk", "hook"] for h in hooks) and len(hooks) == 4, hooks
     node.restart({LIST_ENV: "cdi-cri", "CDI_DISABLE_HOOKS": "all"})
     assert "hooks" not in node.spec()["containerEdits"] or \
         node.spec()["containerEdits"]["hooks"] == [], node.spec()
     validate(node, ["%s/gpu=%s" % (VENDOR, node.gpus[0]["uuid"])])
+
+
+def case_annotation_prefix(node):
+    node.start_kubelet()
+    node.restart({LIST_ENV: "cdi-annotations",
+                  "CDI_ANNOTATION_PREFIX": "example.com/cdi-"})
+    u = node.gpus[0]["uuid"]
+    a = node.allocate([u])
+    (key, value), = a["response"]["annotations"].items()
+    prefix, _, uuid = key.rpartition("_")
+    assert prefix == "example.com/cdi-nvidia-device-plugin", key
+    assert UUID4.match(uuid), key
+    assert value == "%s/gpu=%s" % (VENDOR, u), value
 
 
 def case_cdi_rewritten_at_sighup(node):
@@ -469,6 +487,8 @@ CASES = [
      "azure-nc6", case_cdi_lowest_version),
     ("CDI hooks: --cdi-disable-hooks and --nvidia-cdi-hook-path",
      "azure-nc6", case_cdi_hooks_settings),
+    ("cdi-annotations: the key's prefix is --cdi-annotation-prefix",
+     "azure-nc6", case_annotation_prefix),
     ("CDI spec rewritten atomically at SIGHUP, under the filter",
      "azure-nc24", case_cdi_rewritten_at_sighup),
     ("IMEX channel 0 under every strategy, and its CDI spec",
