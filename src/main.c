@@ -425,6 +425,8 @@ write_cdi(struct daemon *d, const struct resources *res,
 		.disable_hooks = d->st.cdi_disable_hooks,
 		.spec_dir = d->st.cdi_spec_dir,
 		.driver_version = inv->driver_version,
+		.dev_root_seen = d->st.dev_root_seen,
+		.inv = inv,
 	};
 	char err[4400];
 	int rc;

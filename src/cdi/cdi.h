@@ -5,7 +5,8 @@
  *
  * One file per class, <dir>/k8s.device-plugin.nvidia.com-<class>.json:
  * "gpu" always (a device per full GPU, named by the device-id strategy,
- * and the edits every container with one of them gets: the control
+ * with its /dev/nvidia<minor> and DRM nodes, and the edits every
+ * container with one of them gets: the control
  * nodes that exist, the driver's libraries, firmware, binaries and IPC
  * sockets, the toolkit's hooks), "imex-channel" when the node has IMEX
  * channels. The driver's files are found the way NVIDIA's toolkit finds
@@ -36,6 +37,10 @@ struct cdi_options {
 	const char *disable_hooks;
 	const char *spec_dir;         /* CDI_DEFAULT_DIR */
 	const char *driver_version;   /* "535.104.05", from NVML */
+	/* Where this process sees the dev root ("/": its own), for the
+	 * GPUs' DRM nodes; NULL: none looked for. */
+	const char *dev_root_seen;
+	const struct inventory *inv;  /* the GPUs the views are of */
 };
 
 /*

@@ -33,6 +33,21 @@ int driver_files_find(const char *root, const char *version,
     struct driver_files *out);
 void driver_files_free(struct driver_files *f);
 
+/* A GPU's DRM node: "/dev/dri/card1", its by-path link and target. */
+struct drm_node {
+	char node[80];           /* "" when the GPU has none */
+	char link[128];          /* "/dev/dri/by-path/pci-<bdf>-card" */
+	char target[64];         /* what the link says: "../card1" */
+};
+
+/*
+ * The card and render nodes of the GPU at PCI |bdf| ("0000:3b:00.0"),
+ * from the /dev/dri/by-path links under |dev_root| (as this process sees
+ * it; "/" for its own). A node whose link or file is missing is "".
+ */
+void drm_nodes(const char *dev_root, const char *bdf, struct drm_node *card,
+    struct drm_node *render);
+
 int strlist_add(struct strlist *l, const char *s);
 /* Sorts |l| and drops repeats. */
 void strlist_sort_unique(struct strlist *l);

@@ -14,7 +14,9 @@
  *   nvidia-imex-ctl, the first of each in /usr/local/sbin,
  *   /usr/local/bin, /usr/sbin, /usr/bin, /sbin, /bin;
  * - IPC sockets: nvidia-persistenced's and nvidia-fabricmanager's (in
- *   /run or /var/run) and the MPS folder /tmp/nvidia-mps.
+ *   /run or /var/run) and the MPS folder /tmp/nvidia-mps;
+ * - per GPU, its DRM card and render nodes, named by the udev links
+ *   /dev/dri/by-path/pci-<bus id>-{card,render} under the dev root.
  *
  * Links are followed with realpath(3) on the path as this process sees
  * it; a result outside the root (an absolute link meant for the host's
@@ -359,4 +361,42 @@ driver_files_find(const char *root, const char *version,
 	if (rc == 0)
 		rc = find_ipc(root, f);
 	return rc;
+}
+
+/* One of a GPU's DRM nodes: the by-path link |kind| ("card", "render"). */
+static void
+drm_node(const char *dev_root, const char *bdf, const char *kind,
+    const char *prefix, struct drm_node *out)
+{
+	char seen[PATH_MAX], target[64];
+	const char *base;
+	struct stat st;
+	ssize_t n;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->link, sizeof(out->link), "/dev/dri/by-path/pci-%s-%s",
+	    bdf, kind);
+	if (!seen_path(dev_root, out->link, seen, sizeof(seen)) ||
+	    (n = readlink(seen, target, sizeof(target) - 1)) <= 0)
+		return;
+	target[n] = '\0';
+	base = strrchr(target, '/') != NULL ? strrchr(target, '/') + 1 :
+	    target;
+	if (strncmp(base, prefix, strlen(prefix)) != 0)
+		return;
+	snprintf(out->node, sizeof(out->node), "/dev/dri/%s", base);
+	if (!seen_path(dev_root, out->node, seen, sizeof(seen)) ||
+	    stat(seen, &st) < 0 || !S_ISCHR(st.st_mode)) {
+		out->node[0] = '\0';
+		return;
+	}
+	snprintf(out->target, sizeof(out->target), "%s", target);
+}
+
+void
+drm_nodes(const char *dev_root, const char *bdf, struct drm_node *card,
+    struct drm_node *render)
+{
+	drm_node(dev_root, bdf, "card", "card", card);
+	drm_node(dev_root, bdf, "render", "renderD", render);
 }

@@ -3,7 +3,8 @@
  * atomically (see cdi.h).
  *
  * The gpu spec: kind k8s.device-plugin.nvidia.com/gpu; a device per view,
- * named by the device-id strategy, with its /dev/nvidia<minor> node; the
+ * named by the device-id strategy, with its /dev/nvidia<minor> node and
+ * its DRM card and render nodes (and their by-path links); the
  * common edits NVIDIA's toolkit gives (reference §9): env
  * NVIDIA_VISIBLE_DEVICES=void and NVIDIA_CTK_LIBCUDA_DIR, the control
  * nodes that exist, read-only bind mounts of the driver's files
@@ -274,6 +275,49 @@ device(struct build *b, const char *name, const char *node)
 	    "deviceNodes", n);
 }
 
+/*
+ * A GPU's device: its /dev/nvidia<minor>, then its DRM card and render
+ * nodes with a create-symlinks hook for their by-path links, as NVIDIA's
+ * toolkit gives them.
+ */
+static json_t *
+gpu_device(struct build *b, const struct view *v)
+{
+	json_t *d = device(b, resources_view_id(b->all, v), v->dev_path);
+	const struct inventory *inv = b->o->inv;
+	struct drm_node drm[2];
+	char arg[2][288];
+	char *args[4] = { "--link", arg[0], "--link", arg[1] };
+	json_t *edits, *nodes, *hooks;
+	size_t n = 0;
+
+	if (d == NULL || inv == NULL || b->o->dev_root_seen == NULL ||
+	    v->gpu >= inv->n)
+		return d;
+	drm_nodes(b->o->dev_root_seen, inv->gpus[v->gpu].sysfs_bdf, &drm[0],
+	    &drm[1]);
+	edits = json_object_get(d, "containerEdits");
+	nodes = json_object_get(edits, "deviceNodes");
+	for (size_t i = 0; i < 2; i++) {
+		if (drm[i].node[0] == '\0')
+			continue;
+		if (push(nodes, device_node(b, drm[i].node)) < 0)
+			goto fail;
+		snprintf(arg[n++], sizeof(arg[0]), "%s::%s", drm[i].target,
+		    drm[i].link);
+	}
+	if (n == 0 || hook_disabled(b->o->disable_hooks, "create-symlinks"))
+		return d;
+	if ((hooks = json_array()) == NULL ||
+	    json_object_set_new(edits, "hooks", hooks) < 0 ||
+	    add_hook(b->o, hooks, "create-symlinks", args, 2 * n) < 0)
+		goto fail;
+	return d;
+fail:
+	json_decref(d);
+	return NULL;
+}
+
 /* The document: version, kind, |devices|, |edits| (both taken). */
 static char *
 document(struct build *b, const char *class, json_t *devices, json_t *edits)
@@ -307,8 +351,7 @@ cdi_gpu_spec(const struct cdi_options *o, const struct resource *r,
 	rc = driver_files_find(o->driver_root_seen, o->driver_version, &f);
 	devices = json_array();
 	for (size_t i = 0; rc == 0 && devices != NULL && i < r->n; i++)
-		rc = push(devices, device(&b, resources_view_id(r->all,
-		    &r->views[i]), r->views[i].dev_path));
+		rc = push(devices, gpu_device(&b, &r->views[i]));
 	if (rc == 0 && devices != NULL)
 		edits = common_edits(&b, &f);
 	if (rc == 0 && edits != NULL)

@@ -14,7 +14,9 @@ make(root, profile_gpus, version, fake_nvml) builds, under |root|:
   nvidia-cuda-mps-control, nvidia-cuda-mps-server;
 - run/nvidia-persistenced/socket (a real unix socket) and tmp/nvidia-mps;
 - dev: character nodes nvidia<minor> for each GPU and the control nodes
-  (|control| names which), made with mknod (the tests run as root).
+  (|control| names which), made with mknod (the tests run as root); for
+  every GPU but the last, DRM nodes dri/card<n> and dri/renderD<128+n>
+  with udev's by-path links to them.
 
 Returns what a spec built from it must contain, as container paths.
 """
@@ -87,7 +89,33 @@ def make(root, gpus, version, fake_nvml, control=tuple(CONTROL)):
     for name in control:
         mknod(os.path.join(root, "dev", name), *CONTROL[name])
         want["dev"].append("/dev/" + name)
-    for g in gpus:
+    want["drm"] = {}
+    for i, g in enumerate(gpus):
         mknod(os.path.join(root, "dev", "nvidia" + g["minor_number"]),
               195, int(g["minor_number"]))
+        if i == len(gpus) - 1 or "pci_bus_id" not in g:
+            continue
+        bdf = sysfs_bdf(g["pci_bus_id"])
+        card, render = "card%d" % (i + 1), "renderD%d" % (128 + i)
+        mknod(os.path.join(root, "dev/dri", card), 226, i + 1)
+        mknod(os.path.join(root, "dev/dri", render), 226, 128 + i)
+        links = os.path.join(root, "dev/dri/by-path")
+        os.makedirs(links, exist_ok=True)
+        os.symlink("../" + card, os.path.join(links, "pci-%s-card" % bdf))
+        os.symlink("../" + render, os.path.join(
+            links, "pci-%s-render" % bdf))
+        want["drm"][g["uuid"]] = {
+            "nodes": [("/dev/dri/" + card, 226, i + 1),
+                      ("/dev/dri/" + render, 226, 128 + i)],
+            "links": ["../%s::/dev/dri/by-path/pci-%s-card" % (card, bdf),
+                      "../%s::/dev/dri/by-path/pci-%s-render" % (
+                          render, bdf)]}
     return want
+
+
+def sysfs_bdf(bus_id):
+    """NVML's "00000000:3B:00.0" as sysfs writes it: "0000:3b:00.0"."""
+    domain, bus, rest = bus_id.split(":")
+    dev, fn = rest.split(".")
+    return "%04x:%02x:%02x.%x" % (int(domain, 16), int(bus, 16),
+                                  int(dev, 16), int(fn, 16))

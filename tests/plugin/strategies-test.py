@@ -220,16 +220,31 @@ def check_applied(node, r, names):
     oci = r["oci"]
     by_id = {}
     for i, g in enumerate(node.gpus):
-        by_id[g["uuid"]] = by_id[str(i)] = g["minor_number"]
-    minors = [by_id[n.split("=", 1)[1]] for n in names]
+        by_id[g["uuid"]] = by_id[str(i)] = g
+    named = [by_id[n.split("=", 1)[1]] for n in names]
     devs = [(d["path"], d["type"], d["major"], d["minor"])
             for d in oci["devices"]]
     want = [("/dev/nvidia-modeset", "c", 195, 254),
             ("/dev/nvidia-uvm-tools", "c", 237, 1),
             ("/dev/nvidia-uvm", "c", 237, 0),
-            ("/dev/nvidiactl", "c", 195, 255)] + [
-        ("/dev/nvidia" + m, "c", 195, int(m)) for m in minors]
+            ("/dev/nvidiactl", "c", 195, 255)]
+    drm_links = []
+    for g in named:
+        m = g["minor_number"]
+        want.append(("/dev/nvidia" + m, "c", 195, int(m)))
+        drm = node.want["drm"].get(g["uuid"])
+        if drm:
+            want += [(p, "c", ma, mi) for p, ma, mi in drm["nodes"]]
+            drm_links.append(drm["links"])
     assert devs == want, (devs, want)
+    # Each GPU with DRM nodes: their by-path links, in a hook of its own.
+    drm_hooks = [h for h in oci["hooks"]["createContainer"]
+                 if "/dev/dri/by-path" in json.dumps(h["args"])]
+    assert [h["args"][2:] for h in drm_hooks] == [
+        ["create-symlinks", "--link", a, "--link", b]
+        for a, b in drm_links], (drm_hooks, drm_links)
+    assert len(drm_links) == len([g for g in named if g["uuid"] in
+                                  node.want["drm"]]) > 0, drm_links
     mounts = mounts_by_path(oci)
     paths = node.want["libs"] + node.want["firmware"] + \
         node.want["binaries"] + node.want["ipc"]
@@ -241,7 +256,8 @@ def check_applied(node, r, names):
         if p in node.want["ipc"]:
             opts.append("noexec")
         assert m["options"] == opts, m
-    hooks = oci["hooks"]["createContainer"]
+    hooks = [h for h in oci["hooks"]["createContainer"]
+             if h not in drm_hooks]
     assert all(h["path"] == "/usr/bin/nvidia-ctk" for h in hooks), hooks
     by_name = {h["args"][2]: h["args"][3:] for h in hooks}
     assert [h["args"][:2] for h in hooks] == [["nvidia-ctk", "hook"]] * \
@@ -276,9 +292,11 @@ def cdi_spec_case(node, id_strategy):
     # Each device alone: its node and no other GPU's.
     one = validate(node, names[-1:])
     gpu_nodes = [d["path"] for d in one["oci"]["devices"]
-                 if d["path"][len("/dev/nvidia"):].isdigit()]
+                 if d["path"][len("/dev/nvidia"):].isdigit() or
+                 d["path"].startswith("/dev/dri/")]
     assert gpu_nodes == ["/dev/nvidia" + node.gpus[-1]["minor_number"]], \
         one
+    check_applied(node, validate(node, names[:1]), names[:1])
     # The names Allocate gives are the ones the spec resolves.
     a = node.allocate([node.gpus[-1]["uuid"]])
     assert list(a["response"]["annotations"].values()) == names[-1:], a
@@ -314,7 +332,8 @@ def case_cdi_paths_rewritten(node):
     for n in nodes:
         assert n["hostPath"] == host + n["path"], n
         assert os.path.exists(node.root + n["path"]), n
-    assert len(nodes) == 4 + len(node.gpus), nodes
+    assert len(nodes) == 4 + len(node.gpus) + 2 * len(node.want["drm"]), \
+        nodes
     for m in edits["mounts"]:
         assert m["hostPath"] == host + m["containerPath"], m
         assert os.path.lexists(node.root + m["containerPath"]), m
@@ -355,6 +374,9 @@ def case_cdi_hooks_settings(node):
          "--host-driver-version=" + node.version],
         ["nvidia-cdi-hook", "disable-device-node-modification"]], hooks
     assert all(h["path"] == "/opt/tk/nvidia-cdi-hook" for h in hooks)
+    # DRM by-path links are create-symlinks too.
+    assert node.want["drm"], node.want
+    assert "hooks" not in json.dumps(node.spec()["devices"]), node.spec()
     # NVIDIA_CTK_PATH is the other name of NVIDIA_CDI_HOOK_PATH.
     node.restart({LIST_ENV: "cdi-cri", "NVIDIA_CTK_PATH": "/opt/nvidia-ctk"})
     hooks = node.spec()["containerEdits"]["hooks"]
@@ -363,6 +385,7 @@ def case_cdi_hooks_settings(node):
     node.restart({LIST_ENV: "cdi-cri", "CDI_DISABLE_HOOKS": "all"})
     assert "hooks" not in node.spec()["containerEdits"] or \
         node.spec()["containerEdits"]["hooks"] == [], node.spec()
+    assert "hooks" not in json.dumps(node.spec()["devices"]), node.spec()
     validate(node, ["%s/gpu=%s" % (VENDOR, node.gpus[0]["uuid"])])
 
 
@@ -486,7 +509,7 @@ CASES = [
     ("CDI spec: the lowest cdiVersion its contents need",
      "azure-nc6", case_cdi_lowest_version),
     ("CDI hooks: --cdi-disable-hooks and --nvidia-cdi-hook-path",
-     "azure-nc6", case_cdi_hooks_settings),
+     "azure-nc24", case_cdi_hooks_settings),
     ("cdi-annotations: the key's prefix is --cdi-annotation-prefix",
      "azure-nc6", case_annotation_prefix),
     ("CDI spec rewritten atomically at SIGHUP, under the filter",
