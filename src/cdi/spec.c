@@ -286,7 +286,7 @@ gpu_device(struct build *b, const struct view *v)
 	json_t *d = device(b, resources_view_id(b->all, v), v->dev_path);
 	const struct inventory *inv = b->o->inv;
 	struct drm_node drm[2];
-	char arg[2][288];
+	char arg[2][1024];
 	char *args[4] = { "--link", arg[0], "--link", arg[1] };
 	json_t *edits, *nodes, *hooks;
 	size_t n = 0;
