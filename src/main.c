@@ -24,6 +24,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 
 #include "cdi/cdi.h"
 #include "config/flags.h"
@@ -429,16 +430,21 @@ write_cdi(struct daemon *d, const struct resources *res,
 		.inv = inv,
 	};
 	char err[4400];
+	struct timespec t0, t1;
 	int rc;
 
 	if (!(d->st.strategies & STRATEGY_CDI) || res->n == 0)
 		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = cdi_update(&o, &res->res[0], err, sizeof(err));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (rc < 0)
 		log_error("%s", err);
 	else
-		log_info("Wrote the CDI spec %s/%s-gpu.json (%zu devices)",
-		    o.spec_dir, RESOURCES_CDI_VENDOR, res->res[0].n);
+		log_info("Wrote the CDI spec %s/%s-gpu.json (%zu devices) in "
+		    "%.3f ms", o.spec_dir, RESOURCES_CDI_VENDOR,
+		    res->res[0].n, (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	return rc;
 }
 
