@@ -2,7 +2,8 @@
  * main.c: gpu-device-plugin, the process.
  *
  * Reads the settings, loads NVML, discovers the GPUs, builds the resource
- * table (src/resources) and serves it to the kubelet on one event loop
+ * table (src/resources), writes the CDI spec when a cdi-* device-list
+ * strategy is on (src/cdi), and serves it to the kubelet on one event loop
  * until SIGTERM or SIGINT (stop, remove the socket, exit 0). The health
  * monitor's snapshots go straight to the resource core, which marks what
  * changed for the plugin to publish. SIGHUP discovers again and sends
@@ -24,7 +25,9 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 
+#include "cdi/cdi.h"
 #include "config/flags.h"
 #include "gpu/inventory.h"
 #include "health/monitor.h"
@@ -43,8 +46,30 @@
  * files, the loop's, the registration socket, inotify. */
 #define FD_RESERVE ((rlim_t)64)
 
+/*
+ * The device-list strategy and CDI settings (docs/plugin.md, docs/cdi.md)
+ * as the resource core and the CDI writer take them, from struct config;
+ * filled by strategy_settings().
+ */
+struct strategy_settings {
+	unsigned strategies;            /* STRATEGY_*, never 0 */
+	bool gdrcopy, gds, mofed;
+	unsigned imex[RESOURCES_MAX_IMEX];
+	size_t n_imex;
+	bool imex_required;
+	const char *cdi_annotation_prefix;
+	const char *cdi_hook_path;
+	const char *cdi_disable_hooks;  /* comma-separated, "all" */
+	char disable_hooks[CONFIG_LIST_MAX * CONFIG_ITEM_MAX];
+	const char *cdi_spec_dir;
+	/* Where this process sees the host's dev root and driver root. */
+	char dev_root_seen[4096];
+	char driver_root_seen[4096];
+};
+
 struct daemon {
 	struct config cfg;
+	struct strategy_settings st;
 	struct loop *loop;
 	struct nvml *nvml;
 	bool nvml_ready;
@@ -223,15 +248,154 @@ apply_mig_strategy(const struct config *cfg, struct inventory *inv)
 	return 0;
 }
 
-/* Which /dev control nodes exist: decided here, so Allocate never looks. */
+/* ---- device-list strategies and CDI settings ---- */
+
+/* |l|'s items joined with commas into |out| (|len| bytes). */
 static void
-find_control_nodes(struct resources_options *o)
+join_list(const struct config_list *l, char *out, size_t len)
+{
+	size_t at = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < l->n && at < len; i++) {
+		int n = snprintf(out + at, len - at, "%s%s", i ? "," : "",
+		    l->item[i]);
+
+		if (n < 0)
+			break;
+		at += (size_t)n;
+	}
+}
+
+/* The strategy settings from the configuration (flags.c checked them). */
+static void
+strategy_settings_from_config(const struct config *cfg,
+    struct strategy_settings *st)
+{
+	static const struct { unsigned flag, strategy; } bits[] = {
+		{ DEVICE_LIST_ENVVAR, STRATEGY_ENVVAR },
+		{ DEVICE_LIST_VOLUME_MOUNTS, STRATEGY_VOLUME_MOUNTS },
+		{ DEVICE_LIST_CDI_ANNOTATIONS, STRATEGY_CDI_ANNOTATIONS },
+		{ DEVICE_LIST_CDI_CRI, STRATEGY_CDI_CRI },
+	};
+
+	st->strategies = 0;
+	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
+		if (cfg->device_list_strategies & bits[i].flag)
+			st->strategies |= bits[i].strategy;
+	if (st->strategies == 0)
+		st->strategies = STRATEGY_ENVVAR;
+	st->gdrcopy = cfg->gdrcopy_enabled;
+	st->gds = cfg->gds_enabled;
+	st->mofed = cfg->mofed_enabled;
+	st->imex_required = cfg->imex_required;
+	st->n_imex = 0;
+	for (size_t i = 0; i < cfg->n_imex_channel_ids &&
+	    st->n_imex < RESOURCES_MAX_IMEX; i++)
+		st->imex[st->n_imex++] = (unsigned)cfg->imex_channel_ids[i];
+	st->cdi_annotation_prefix = cfg->cdi_annotation_prefix;
+	st->cdi_hook_path = cfg->nvidia_cdi_hook_path;
+	join_list(&cfg->cdi_disable_hooks, st->disable_hooks,
+	    sizeof(st->disable_hooks));
+	st->cdi_disable_hooks = st->disable_hooks;
+	st->cdi_spec_dir = cfg->cdi_spec_dir;
+}
+
+static bool
+is_dir(const char *path)
 {
 	struct stat st;
 
-	for (size_t i = 0; i < RESOURCES_CONTROL_NODES; i++)
-		o->control_present[i] =
-		    stat(resources_control_nodes[i], &st) == 0;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/*
+ * Where this process sees the host path |host|: under the container
+ * driver root when |host| is under the host driver root and the
+ * container driver root is there (the plugin in a container, the host's
+ * driver root mounted at --driver-root-ctr-path), else |host| itself (the
+ * plugin on the host).
+ */
+static void
+seen_path(const struct config *cfg, const char *host, char *out,
+    size_t len)
+{
+	const char *root = cfg->driver_root, *ctr = cfg->driver_root_ctr_path;
+	size_t rl = strlen(root);
+
+	while (rl > 0 && root[rl - 1] == '/')
+		rl--;
+	if (ctr[0] != '\0' && strcmp(ctr, root) != 0 && is_dir(ctr) &&
+	    strncmp(host, root, rl) == 0 &&
+	    (host[rl] == '/' || host[rl] == '\0'))
+		snprintf(out, len, "%s%s", ctr, host + rl);
+	else
+		snprintf(out, len, "%s", host);
+}
+
+/*
+ * Strategy settings, and the IMEX channels that exist: a channel named
+ * but missing is dropped with a warning, or an error with
+ * --imex-required, as NVIDIA does. 0, or -EINVAL with |err|.
+ */
+static int
+strategy_settings(struct daemon *d, char *err, size_t errlen)
+{
+	struct strategy_settings *st = &d->st;
+	char node[4200];
+	struct stat sb;
+
+	strategy_settings_from_config(&d->cfg, st);
+	seen_path(&d->cfg, d->cfg.dev_root, st->dev_root_seen,
+	    sizeof(st->dev_root_seen));
+	snprintf(node, sizeof(node), "%s/dev", st->dev_root_seen);
+	if (!is_dir(node)) {
+		/* Nothing of the host's /dev where the dev root says: look in
+		 * our own, as NVIDIA's plugin always does. */
+		log_info("No %s: control nodes are looked for in /dev", node);
+		snprintf(st->dev_root_seen, sizeof(st->dev_root_seen), "/");
+	}
+	seen_path(&d->cfg, d->cfg.driver_root, st->driver_root_seen,
+	    sizeof(st->driver_root_seen));
+	for (size_t i = 0; i < st->n_imex; i++) {
+		snprintf(node, sizeof(node), "%s/dev/nvidia-caps-imex-channels/"
+		    "channel%u", strcmp(st->dev_root_seen, "/") ?
+		    st->dev_root_seen : "", st->imex[i]);
+		if (stat(node, &sb) == 0)
+			continue;
+		if (st->imex_required) {
+			snprintf(err, errlen, "IMEX channel %u is required "
+			    "(--imex-required) but %.300s is missing",
+			    st->imex[i], node);
+			return -EINVAL;
+		}
+		log_warn("IMEX channel %u: %s is missing; not passed to "
+		    "containers", st->imex[i], node);
+		st->n_imex = 0;
+	}
+	return 0;
+}
+
+/*
+ * Which /dev control nodes exist, under the dev root as we see it: at
+ * discovery and again before each Allocate that can pass them (a stat
+ * each; nvidia-uvm appears when its module loads, at the first CUDA
+ * call), so the resource core never looks itself.
+ */
+static void
+find_control_nodes(const struct strategy_settings *st,
+    bool present[RESOURCES_CONTROL_NODES])
+{
+	const char *root = strcmp(st->dev_root_seen, "/") ?
+	    st->dev_root_seen : "";
+	char path[4200];
+	struct stat sb;
+
+	for (size_t i = 0; i < RESOURCES_CONTROL_NODES; i++) {
+		snprintf(path, sizeof(path), "%s%s", root,
+		    resources_control_nodes[i]);
+		present[i] = stat(path, &sb) == 0;
+	}
 }
 
 /* The resources of |inv|. */
@@ -239,21 +403,83 @@ static int
 build_resources(struct daemon *d, const struct inventory *inv,
     struct resources **res)
 {
+	const struct strategy_settings *st = &d->st;
 	struct resources_options opts = {
 		.resource_name = d->cfg.resource_name,
 		.id_strategy = d->cfg.device_id_strategy,
+		.strategies = st->strategies,
 		.pass_device_specs = d->cfg.pass_device_specs,
+		.gdrcopy = st->gdrcopy, .gds = st->gds, .mofed = st->mofed,
+		.n_imex = st->n_imex,
+		.cdi_annotation_prefix = st->cdi_annotation_prefix,
 		.dev_root = d->cfg.dev_root,
 	};
 	char err[512];
 	int rc;
 
-	find_control_nodes(&opts);
+	memcpy(opts.imex, st->imex, sizeof(opts.imex));
+	find_control_nodes(st, opts.control_present);
 	rc = resources_build(inv, &opts, res, err, sizeof(err));
 	if (rc < 0)
 		log_error("Cannot build the resources: %s",
 		    rc == -ENOMEM ? "out of memory" : err);
 	return rc;
+}
+
+/* With a cdi-* strategy: the CDI spec files for |res| (cdi/cdi.h). */
+static int
+write_cdi(struct daemon *d, const struct resources *res,
+    const struct inventory *inv)
+{
+	struct cdi_options o = {
+		.driver_root = d->cfg.driver_root,
+		.driver_root_seen = d->st.driver_root_seen,
+		.hook_path = d->st.cdi_hook_path,
+		.disable_hooks = d->st.cdi_disable_hooks,
+		.spec_dir = d->st.cdi_spec_dir,
+		.driver_version = inv->driver_version,
+		.dev_root_seen = d->st.dev_root_seen,
+		.inv = inv,
+	};
+	char err[4400];
+	struct timespec t0, t1;
+	int rc;
+
+	if (!(d->st.strategies & STRATEGY_CDI) || res->n == 0)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = cdi_update(&o, &res->res[0], err, sizeof(err));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (rc < 0)
+		log_error("%s", err);
+	else
+		log_info("Wrote the CDI spec %s/%s-gpu.json (%zu devices) in "
+		    "%.3f ms", o.spec_dir, RESOURCES_CDI_VENDOR,
+		    res->res[0].n, (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	return rc;
+}
+
+/*
+ * Before each Allocate: the control nodes as they are now; when that
+ * changed, the CDI spec follows, before the runtime resolves the names
+ * this answer gives.
+ */
+static void
+before_allocate(void *arg)
+{
+	struct daemon *d = arg;
+	bool present[RESOURCES_CONTROL_NODES];
+
+	if (d->res == NULL || d->inv == NULL ||
+	    (!d->cfg.pass_device_specs && !(d->st.strategies & STRATEGY_CDI)))
+		return;
+	find_control_nodes(&d->st, present);
+	if (!resources_set_control_nodes(d->res, present))
+		return;
+	log_info("The control nodes under %s changed; Allocate passes those "
+	    "there now", d->st.dev_root_seen);
+	(void)write_cdi(d, d->res, d->inv);
 }
 
 /*
@@ -273,8 +499,10 @@ plugin_for(struct daemon *d, struct resource *res, struct plugin **p)
 		return 1;
 	}
 	*p = plugin_new(d->loop, res, d->socket_dir);
-	if (*p != NULL)
+	if (*p != NULL) {
 		plugin_set_server_options(*p, &d->server_opts);
+		plugin_before_allocate(*p, before_allocate, d);
+	}
 	if (*p == NULL && errno == ENAMETOOLONG) {
 		log_error("Cannot serve '%s': the socket path %s/%s is longer "
 		    "than the %zu bytes a unix socket path may have; give "
@@ -323,6 +551,13 @@ build_plugin(struct daemon *d)
 	if (build_resources(d, inv, &res) < 0) {
 		inventory_free(inv);
 		return -ENOMEM;
+	}
+	if (write_cdi(d, res, inv) < 0) {
+		/* At start that is fatal, as NVIDIA's; at a rediscovery the
+		 * old spec and plugin go on. */
+		resources_free(res);
+		inventory_free(inv);
+		return -EIO;
 	}
 	kept = plugin_for(d, &res->res[0], &p);
 	if (kept < 0) {
@@ -660,6 +895,11 @@ main(int argc, char **argv)
 		log_warn("--config-file %s: config files are not supported "
 		    "yet; using flags and environment only",
 		    d.cfg.config_file);
+	if (d.cfg.command == NULL &&
+	    strategy_settings(&d, err, sizeof(err)) < 0) {
+		fprintf(stderr, "gpu-device-plugin: %s\n", err);
+		return 2;
+	}
 	if (d.cfg.command != NULL) {
 		(void)config_warnings(&d.cfg, warn_setting, NULL);
 		rc = list_command(&d);

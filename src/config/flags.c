@@ -104,8 +104,7 @@ static const struct setting settings[] = {
 	  .envs = { "DEVICE_LIST_STRATEGY" }, .kind = KIND_LIST,
 	  .def = "envvar", .offset = OFF(device_list_strategy),
 	  .file_key = "flags.plugin.deviceListStrategy",
-	  .pending = "Allocate answers use envvar (NVIDIA_VISIBLE_DEVICES) "
-	  "only", .help = "how Allocate passes devices: "
+	  .help = "how Allocate passes devices: "
 	  "envvar, volume-mounts, cdi-annotations, cdi-cri (a list)" },
 	{ .flags = { "device-id-strategy" }, .envs = { "DEVICE_ID_STRATEGY" },
 	  .kind = KIND_CHOICE, .def = "uuid",
@@ -120,17 +119,14 @@ static const struct setting settings[] = {
 	{ .flags = { "gdrcopy-enabled" }, .envs = { "GDRCOPY_ENABLED" },
 	  .kind = KIND_BOOL, .def = "false", .offset = OFF(gdrcopy_enabled),
 	  .file_key = "flags.gdrcopyEnabled",
-	  .pending = "Allocate answers do not carry NVIDIA_GDRCOPY=enabled",
 	  .help = "containers get GDRCopy (NVIDIA_GDRCOPY=enabled)" },
 	{ .flags = { "gds-enabled" }, .envs = { "GDS_ENABLED" },
 	  .kind = KIND_BOOL, .def = "false", .offset = OFF(gds_enabled),
 	  .file_key = "flags.gdsEnabled",
-	  .pending = "Allocate answers do not carry NVIDIA_GDS=enabled",
 	  .help = "containers get GPUDirect Storage (NVIDIA_GDS=enabled)" },
 	{ .flags = { "mofed-enabled" }, .envs = { "MOFED_ENABLED" },
 	  .kind = KIND_BOOL, .def = "false", .offset = OFF(mofed_enabled),
 	  .file_key = "flags.mofedEnabled",
-	  .pending = "Allocate answers do not carry NVIDIA_MOFED=enabled",
 	  .help = "containers get MOFED (NVIDIA_MOFED=enabled)" },
 	{ .flags = { "cdi-annotation-prefix" },
 	  .envs = { "CDI_ANNOTATION_PREFIX" }, .kind = KIND_STRING,
@@ -143,9 +139,15 @@ static const struct setting settings[] = {
 	  .offset = OFF(nvidia_cdi_hook_path),
 	  .file_key = "flags.plugin.nvidiaCTKPath", .help = "the hook "
 	  "binary CDI specs name" },
+	{ .flags = { "cdi-spec-dir" }, .envs = { "CDI_SPEC_DIR" },
+	  .kind = KIND_STRING, .def = "/var/run/cdi",
+	  .offset = OFF(cdi_spec_dir), .help = "where CDI specs are "
+	  "written (ours; the directory containerd and CRI-O read)" },
 	{ .flags = { "mps-root" }, .envs = { "MPS_ROOT" },
 	  .kind = KIND_STRING, .def = "", .offset = OFF(mps_root),
-	  .file_key = "flags.mpsRoot", .help = "host path of the MPS "
+	  .file_key = "flags.mpsRoot",
+	  .pending = "MPS sharing is not served yet",
+	  .help = "host path of the MPS "
 	  "daemons' pipes and shm (needed for MPS sharing)" },
 	{ .flags = { "shared-devices-allocation-policy" },
 	  .envs = { "SHARED_DEVICES_ALLOCATION_POLICY" },
@@ -167,7 +169,6 @@ static const struct setting settings[] = {
 	{ .flags = { "imex-channel-ids" }, .envs = { "IMEX_CHANNEL_IDS" },
 	  .kind = KIND_LIST, .def = "", .offset = OFF(imex_channel_ids_given),
 	  .file_key = "imex.channelIDs",
-	  .pending = "Allocate answers do not carry IMEX channels",
 	  .help = "IMEX channels to give containers: none or 0" },
 	{ .flags = { "imex-required" }, .envs = { "IMEX_REQUIRED" },
 	  .kind = KIND_BOOL, .def = "false", .offset = OFF(imex_required),
@@ -175,6 +176,7 @@ static const struct setting settings[] = {
 	  "exist" },
 	{ .flags = { "cdi-feature-flags" }, .envs = { "CDI_FEATURE_FLAGS" },
 	  .kind = KIND_LIST, .def = "", .offset = OFF(cdi_feature_flags),
+	  .pending = "CDI specs are generated without feature flags",
 	  .help = "feature flags of CDI spec generation" },
 	{ .flags = { "cdi-disable-hooks" }, .envs = { "CDI_DISABLE_HOOKS" },
 	  .kind = KIND_LIST, .def = "", .offset = OFF(cdi_disable_hooks),

@@ -64,6 +64,7 @@ struct config {
 	bool mofed_enabled;             /* NVIDIA_MOFED=enabled */
 	const char *cdi_annotation_prefix;      /* "cdi.k8s.io/" */
 	const char *nvidia_cdi_hook_path;       /* "/usr/bin/nvidia-ctk" */
+	const char *cdi_spec_dir;               /* "/var/run/cdi" (ours) */
 	const char *mps_root;           /* "": MPS sharing not possible */
 	enum allocation_policy shared_devices_allocation_policy;
 	enum discovery_strategy device_discovery_strategy;

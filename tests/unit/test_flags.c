@@ -364,21 +364,22 @@ test_warnings_name_pending_settings(void **state)
 	assert_int_equal(parse(NULL), 0);
 	assert_int_equal(config_warnings(&cfg, count_warning, out), 0);
 	/* Set, but to their defaults: nothing to say. */
-	setenv("GDS_ENABLED", "false", 1);
-	setenv("DEVICE_LIST_STRATEGY", "envvar", 1);
+	setenv("MPS_ROOT", "", 1);
+	setenv("CDI_FEATURE_FLAGS", "", 1);
 	assert_int_equal(parse(NULL), 0);
 	assert_int_equal(config_warnings(&cfg, count_warning, out), 0);
+	/* Applied (strategies, extras): nothing to say either. */
 	setenv("GDS_ENABLED", "t", 1);
 	setenv("DEVICE_LIST_STRATEGY", "volume-mounts", 1);
 	assert_int_equal(parse("-mofed-enabled", "--gdrcopy-enabled=true",
 	    "--imex-channel-ids=0"), 0);
-	assert_int_equal(config_warnings(&cfg, count_warning, out), 5);
-	assert_non_null(strstr(out, "--gds-enabled=true (GDS_ENABLED)"));
-	assert_non_null(strstr(out, "--mofed-enabled=true (-mofed-enabled)"));
-	assert_non_null(strstr(out, "--gdrcopy-enabled=true"));
-	assert_non_null(strstr(out, "--imex-channel-ids=0"));
-	assert_non_null(strstr(out, "--device-list-strategy=volume-mounts "
-	    "(DEVICE_LIST_STRATEGY)"));
+	assert_int_equal(config_warnings(&cfg, count_warning, out), 0);
+	setenv("MPS_ROOT", "/run/nvidia/mps", 1);
+	assert_int_equal(parse("-cdi-feature-flags=a"), 0);
+	assert_int_equal(config_warnings(&cfg, count_warning, out), 2);
+	assert_non_null(strstr(out, "--mps-root=/run/nvidia/mps (MPS_ROOT)"));
+	assert_non_null(strstr(out, "--cdi-feature-flags=a "
+	    "(-cdi-feature-flags=a)"));
 }
 
 /* config_each: "flag=value<origin>;" for each setting. */
