@@ -10,10 +10,14 @@
  * advertise and exits. Serving drops every capability first and puts
  * every thread under a seccomp allowlist once set up (src/sandbox).
  *
- * Exit codes: 0 stopped by a signal or --help/--version/list; 1 a start-up
- * failure (bad flag, NVML failure with --fail-on-init-error, no GPUs with
- * --fail-on-no-gpus, another process serving on our socket); 2 unusable
- * command line.
+ * --check-config reads flags, environment and config file, prints the
+ * configuration in effect and exits, without NVML or a kubelet.
+ *
+ * Exit codes: 0 stopped by a signal or --help/--version/list, or a good
+ * --check-config; 1 a start-up failure (a bad config file or value from
+ * it, NVML failure with --fail-on-init-error, no GPUs with
+ * --fail-on-no-gpus, another process serving on our socket), or any
+ * error with --check-config; 2 unusable command line.
  */
 #include <errno.h>
 #include <signal.h>
@@ -24,6 +28,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "config/effective.h"
+#include "config/file.h"
 #include "config/flags.h"
 #include "gpu/inventory.h"
 #include "health/monitor.h"
@@ -44,6 +50,7 @@
 
 struct daemon {
 	struct config cfg;
+	struct cfgfile *file;           /* cfg's strings may point into it */
 	struct loop *loop;
 	struct nvml *nvml;
 	bool nvml_ready;
@@ -529,6 +536,7 @@ cleanup(struct daemon *d)
 	 * down and unloaded by whichever of us lets go last. */
 	nvml_close(d->nvml);
 	loop_free(d->loop);
+	cfgfile_free(d->file);
 }
 
 /* With GDP_FAULT_ALLOC (fault-injection builds): how many there were. */
@@ -543,11 +551,99 @@ report_allocations(void)
 		    attempts, failed);
 }
 
+static bool
+check_only(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--check-config") == 0)
+			return true;
+	return false;
+}
+
+/* The config file's warnings and errors, on stderr or in the log. */
+static void
+report_file(const struct cfgfile *cf, bool check)
+{
+	for (size_t i = 0; cf != NULL && i < cf->n_warnings; i++)
+		if (check)
+			fprintf(stderr, "gpu-device-plugin: warning: %s\n",
+			    cf->warnings[i]);
+		else
+			log_warn("%s", cf->warnings[i]);
+	for (size_t i = 0; cf != NULL && i < cf->n_errors; i++)
+		if (check)
+			fprintf(stderr, "gpu-device-plugin: error: %s\n",
+			    cf->errors[i]);
+		else
+			log_error("%s", cf->errors[i]);
+}
+
+/*
+ * The config file named by the flags (if any) under them: parsed, then
+ * the flags parsed again with it as the layer between the environment
+ * and the defaults, then the checks across both. Returns 0 or -1 (all
+ * reported).
+ */
+static int
+load_config_file(struct daemon *d, int argc, char **argv, bool check)
+{
+	struct config_layer layer = { cfgfile_lookup, NULL };
+	char err[2048];
+	int rc;
+
+	if (d->cfg.config_file[0] == '\0')
+		return 0;
+	rc = cfgfile_load(d->cfg.config_file, &d->file);
+	layer.arg = d->file;
+	/* The flags' rules judge the file's values even when the file has
+	 * other errors, so that one run shows them all. */
+	if (rc != -ENOMEM && config_parse_layered(&d->cfg, argc, argv,
+	    &layer, err, sizeof(err)) < 0)
+		rc = cfgfile_error(d->file, "%s", err) < 0 ? -ENOMEM :
+		    -EINVAL;
+	if (rc == 0)
+		rc = effective_check(&d->cfg, d->file);
+	if (rc == -ENOMEM) {
+		fprintf(stderr, "gpu-device-plugin: %s: out of memory\n",
+		    d->cfg.config_file);
+		return -1;
+	}
+	report_file(d->file, check);
+	return d->file->n_errors > 0 ? -1 : 0;
+}
+
+/* --check-config's answer, or the start-up log's "Running with config:"
+ * (in pieces when one log line cannot hold it). */
+static int
+show_config(const struct daemon *d, bool check)
+{
+	char *json = effective_json(&d->cfg, d->file, check);
+	size_t len, piece = 1800;
+
+	if (json == NULL) {
+		fprintf(stderr, "gpu-device-plugin: out of memory\n");
+		return -1;
+	}
+	if (check) {
+		printf("%s\n", json);
+	} else if ((len = strlen(json)) <= piece) {
+		log_info("Running with config: %s", json);
+	} else {
+		for (size_t at = 0; at < len; at += piece)
+			log_info("Running with config (part %zu of %zu): %.*s",
+			    at / piece + 1, (len + piece - 1) / piece,
+			    (int)piece, json + at);
+	}
+	gdp_free(json);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct daemon d = { 0 };
 	char err[512];
+	bool check = check_only(argc, argv);
 	int rc;
 
 	if (gdp_alloc_init_env() < 0) {
@@ -556,8 +652,9 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (config_parse(&d.cfg, argc, argv, err, sizeof(err)) < 0) {
-		fprintf(stderr, "gpu-device-plugin: %s\n", err);
-		return 2;
+		fprintf(stderr, "gpu-device-plugin: %s%s\n",
+		    check ? "error: " : "", err);
+		return check ? 1 : 2;
 	}
 	if (d.cfg.help) {
 		config_usage(stdout);
@@ -567,19 +664,30 @@ main(int argc, char **argv)
 		printf("gpu-device-plugin %s\n", GDP_VERSION);
 		return 0;
 	}
+	if (load_config_file(&d, argc, argv, check) < 0) {
+		cfgfile_free(d.file);
+		return 1;
+	}
+	if (check) {
+		rc = show_config(&d, true);
+		fprintf(stderr, "gpu-device-plugin: configuration %s\n",
+		    rc == 0 ? "OK" : "not checked");
+		cfgfile_free(d.file);
+		return rc == 0 ? 0 : 1;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	server_options_of(&d.cfg, &d.server_opts);
 	socket_dir_of(d.cfg.kubelet_socket, d.socket_dir,
 	    sizeof(d.socket_dir));
-	if (d.cfg.config_file[0] != '\0')
-		log_warn("--config-file %s: config files are not supported "
-		    "yet; using flags and environment only",
-		    d.cfg.config_file);
+	if (strcmp(d.cfg.mig_strategy, "none") != 0)
+		log_warn("--mig-strategy=%s: MIG devices are not advertised "
+		    "yet; the full GPUs are served, as with none",
+		    d.cfg.mig_strategy);
 	if (d.cfg.command != NULL) {
 		rc = list_command(&d);
 	} else {
 		log_info("Starting gpu-device-plugin %s", GDP_VERSION);
-		rc = serve(&d);
+		rc = show_config(&d, false) < 0 ? 1 : serve(&d);
 	}
 	cleanup(&d);
 	report_allocations();

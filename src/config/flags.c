@@ -4,7 +4,8 @@
  * One table describes every setting: flag names (NVIDIA's, with their
  * aliases), environment variables, kind and default. Parsing walks argv
  * against the table, then fills what argv left unset from the
- * environment, then from the defaults, then checks the values.
+ * environment, then from the config file's layer (if any), then from the
+ * defaults, then checks the values.
  */
 #include "flags.h"
 
@@ -126,6 +127,33 @@ static const struct setting settings[] = {
 	{ { "seccomp" }, { "GDP_SECCOMP" }, KIND_STRING, "enforce",
 	  OFF(seccomp), "enforce | log | off: the system-call allowlist; "
 	  "log lets a call off it run and the kernel log it" },
+	/* Config file hook: settings the file maps to, with NVIDIA's
+	 * names and defaults, until the rework of the flags lands. */
+	{ { "mps-root" }, { "MPS_ROOT" }, KIND_STRING, "", OFF(mps_root),
+	  "where the MPS daemons' pipes and shared memory are (sharing)" },
+	{ { "gdrcopy-enabled" }, { "GDRCOPY_ENABLED" }, KIND_BOOL, "false",
+	  OFF(gdrcopy_enabled), "(not in effect yet)" },
+	{ { "gds-enabled" }, { "GDS_ENABLED" }, KIND_BOOL, "false",
+	  OFF(gds_enabled), "(not in effect yet)" },
+	{ { "mofed-enabled" }, { "MOFED_ENABLED" }, KIND_BOOL, "false",
+	  OFF(mofed_enabled), "(not in effect yet)" },
+	{ { "device-discovery-strategy" }, { "DEVICE_DISCOVERY_STRATEGY" },
+	  KIND_STRING, "auto", OFF(device_discovery_strategy),
+	  "(not in effect yet)" },
+	{ { "cdi-annotation-prefix" }, { "CDI_ANNOTATION_PREFIX" },
+	  KIND_STRING, "cdi.k8s.io/", OFF(cdi_annotation_prefix),
+	  "(not in effect yet)" },
+	{ { "nvidia-cdi-hook-path", "nvidia-ctk-path" },
+	  { "NVIDIA_CDI_HOOK_PATH", "NVIDIA_CTK_PATH" }, KIND_STRING,
+	  "/usr/bin/nvidia-ctk", OFF(nvidia_cdi_hook_path),
+	  "(not in effect yet)" },
+	{ { "shared-devices-allocation-policy" },
+	  { "SHARED_DEVICES_ALLOCATION_POLICY" }, KIND_STRING, "distributed",
+	  OFF(shared_devices_allocation_policy), "(not in effect yet)" },
+	{ { "imex-channel-ids" }, { "IMEX_CHANNEL_IDS" }, KIND_STRING, "",
+	  OFF(imex_channel_ids), "(not in effect yet)" },
+	{ { "imex-required" }, { "IMEX_REQUIRED" }, KIND_BOOL, "false",
+	  OFF(imex_required), "(not in effect yet)" },
 };
 
 static const struct setting id_strategy_setting = {
@@ -289,9 +317,37 @@ parse_flag(struct config *cfg, int argc, char **argv, int *i, bool *seen,
 	return store(cfg, s, value, source, err, errlen);
 }
 
-/* Environment, then default, for every setting argv did not set. */
+/* Config file hook: the layer's value for |s|, and its place. */
+static const char *
+from_layer(const struct config_layer *layer, const struct setting *s,
+    const char **where)
+{
+	const char *v = NULL;
+
+	for (size_t k = 0; layer != NULL && k < 3 && s->flags[k] && !v; k++)
+		v = layer->lookup(layer->arg, s->flags[k], where);
+	return v;
+}
+
+/* "WHERE: " when |value| is the layer's text for |flag|, else "". */
+static const char *
+blame(const struct config_layer *layer, const char *flag, const char *value,
+    char *buf, size_t len)
+{
+	const char *where = NULL, *v = NULL;
+
+	if (layer != NULL)
+		v = layer->lookup(layer->arg, flag, &where);
+	if (v == NULL || v != value)
+		return "";
+	snprintf(buf, len, "%s: ", where);
+	return buf;
+}
+
+/* Environment, then the layer, then default, for what argv did not set. */
 static int
-fill_unset(struct config *cfg, const bool *seen, char *err, size_t errlen)
+fill_unset(struct config *cfg, const bool *seen,
+    const struct config_layer *layer, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < NSETTINGS; i++) {
 		const struct setting *s = &settings[i];
@@ -304,6 +360,8 @@ fill_unset(struct config *cfg, const bool *seen, char *err, size_t errlen)
 			value = getenv(s->envs[k]);
 			source = s->envs[k];
 		}
+		if (value == NULL)
+			value = from_layer(layer, s, &source);
 		if (value == NULL) {
 			value = s->def;
 			source = "default";
@@ -317,29 +375,42 @@ fill_unset(struct config *cfg, const bool *seen, char *err, size_t errlen)
 }
 
 static int
-check_values(struct config *cfg, const char *id_strategy, char *err,
-    size_t errlen)
+check_values(struct config *cfg, const char *id_strategy,
+    const struct config_layer *layer, char *err, size_t errlen)
 {
+	char at[1024];
+	const char *where = NULL;
+
 	if (id_strategy == NULL)
 		id_strategy = getenv("DEVICE_ID_STRATEGY");
+	if (id_strategy == NULL && layer != NULL)
+		id_strategy = layer->lookup(layer->arg, "device-id-strategy",
+		    &where);
 	if (id_strategy == NULL || !strcmp(id_strategy, "uuid"))
 		cfg->device_id_strategy = ID_STRATEGY_UUID;
 	else if (!strcmp(id_strategy, "index"))
 		cfg->device_id_strategy = ID_STRATEGY_INDEX;
 	else {
-		snprintf(err, errlen, "invalid --device-id-strategy option: "
-		    "%s (uuid or index)", id_strategy);
+		snprintf(err, errlen, "%s%sinvalid --device-id-strategy "
+		    "option: %s (uuid or index)", where ? where : "",
+		    where ? ": " : "", id_strategy);
 		return -EINVAL;
 	}
-	if (strcmp(cfg->mig_strategy, "none") != 0) {
-		snprintf(err, errlen, "--mig-strategy=%s is not supported yet "
-		    "(none is)", cfg->mig_strategy);
+	/* MIG devices are not advertised yet: single and mixed serve the
+	 * full GPUs, as none does (main.c says so at start). */
+	if (strcmp(cfg->mig_strategy, "none") != 0 &&
+	    strcmp(cfg->mig_strategy, "single") != 0 &&
+	    strcmp(cfg->mig_strategy, "mixed") != 0) {
+		snprintf(err, errlen, "%sunknown MIG strategy: %s (none, "
+		    "single or mixed)", blame(layer, "mig-strategy",
+		    cfg->mig_strategy, at, sizeof(at)), cfg->mig_strategy);
 		return -EINVAL;
 	}
 	if (strcmp(cfg->device_list_strategy, "envvar") != 0) {
-		snprintf(err, errlen, "invalid --device-list-strategy option: "
-		    "%s (envvar is supported so far)",
-		    cfg->device_list_strategy);
+		snprintf(err, errlen, "%sinvalid --device-list-strategy option: "
+		    "%s (envvar is supported so far)", blame(layer,
+		    "device-list-strategy", cfg->device_list_strategy, at,
+		    sizeof(at)), cfg->device_list_strategy);
 		return -EINVAL;
 	}
 	if (cfg->max_header_list_size > MAX_HEADER_LIST) {
@@ -368,6 +439,13 @@ int
 config_parse(struct config *cfg, int argc, char **argv, char *err,
     size_t errlen)
 {
+	return config_parse_layered(cfg, argc, argv, NULL, err, errlen);
+}
+
+int
+config_parse_layered(struct config *cfg, int argc, char **argv,
+    const struct config_layer *layer, char *err, size_t errlen)
+{
 	bool seen[NSETTINGS] = { false };
 	const char *id_strategy = NULL;
 
@@ -380,6 +458,8 @@ config_parse(struct config *cfg, int argc, char **argv, char *err,
 			cfg->help = true;
 		} else if (!strcmp(a, "--version")) {
 			cfg->version = true;
+		} else if (!strcmp(a, "--check-config")) {
+			cfg->check_config = true;
 		} else if (!strncmp(a, "--", 2)) {
 			if (parse_flag(cfg, argc, argv, &i, seen, &id_strategy,
 			    err, errlen) < 0)
@@ -392,9 +472,9 @@ config_parse(struct config *cfg, int argc, char **argv, char *err,
 			return -EINVAL;
 		}
 	}
-	if (fill_unset(cfg, seen, err, errlen) < 0)
+	if (fill_unset(cfg, seen, layer, err, errlen) < 0)
 		return -EINVAL;
-	return check_values(cfg, id_strategy, err, errlen);
+	return check_values(cfg, id_strategy, layer, err, errlen);
 }
 
 void
@@ -414,5 +494,7 @@ config_usage(void *out)
 		fprintf(f, "  --%-22s %s\n      (%s; default \"%s\")\n",
 		    s->flags[0], s->help, s->envs[0], s->def);
 	}
-	fprintf(f, "  --help, --version\n");
+	fprintf(f, "  --check-config            check the flags, environment "
+	    "and config file,\n      print the configuration in effect, exit "
+	    "0 (good) or 1\n  --help, --version\n");
 }

@@ -3,9 +3,10 @@
  * variables, named as NVIDIA's plugin names them so that a DaemonSet
  * written for it works unchanged (reference: nvidia-device-plugin.md §1).
  *
- * Precedence: a flag, then its environment variable, then the default.
- * Values are checked here; a bad one is an error that names the flag,
- * the variable and the accepted values.
+ * Precedence: a flag, then its environment variable, then the config
+ * file (a layer, see config_parse_layered()), then the default. Values
+ * are checked here; a bad one is an error that names the flag, the
+ * variable or the file's key and line, and the accepted values.
  */
 #ifndef GDP_CONFIG_FLAGS_H
 #define GDP_CONFIG_FLAGS_H
@@ -49,8 +50,34 @@ struct config {
 	int64_t preface_timeout_ms;
 	int64_t request_timeout_ms;
 	int64_t idle_timeout_ms;
+	/* Settings the config file maps to, until the rework of the
+	 * flags (issue 9, item 1) gives them their meaning. */
+	const char *mps_root;
+	bool gdrcopy_enabled;
+	bool gds_enabled;
+	bool mofed_enabled;
+	const char *device_discovery_strategy;
+	const char *cdi_annotation_prefix;
+	const char *nvidia_cdi_hook_path;
+	const char *shared_devices_allocation_policy;
+	const char *imex_channel_ids;   /* "" or "0" */
+	bool imex_required;
 	bool help;
 	bool version;
+	bool check_config;              /* --check-config */
+};
+
+/*
+ * Config file hook: a source of values between the environment and the
+ * defaults (src/config/file.c). |lookup| returns the text for the flag
+ * named |flag| (any of its long names), or NULL, and sets |*where| to
+ * the value's place ("FILE:LINE:COLUMN: KEY.PATH") for messages. The
+ * texts must outlive |cfg|: string settings point at them.
+ */
+struct config_layer {
+	const char *(*lookup)(void *arg, const char *flag,
+	    const char **where);
+	void *arg;
 };
 
 /*
@@ -60,6 +87,9 @@ struct config {
  */
 int config_parse(struct config *cfg, int argc, char **argv, char *err,
     size_t errlen);
+/* The same with |layer| (NULL: none) below the environment. */
+int config_parse_layered(struct config *cfg, int argc, char **argv,
+    const struct config_layer *layer, char *err, size_t errlen);
 /* Writes the usage text (the synopsis and every flag) to |f|. */
 void config_usage(void *f);
 
