@@ -666,6 +666,7 @@ main(int argc, char **argv)
 	}
 	if (load_config_file(&d, argc, argv, check) < 0) {
 		cfgfile_free(d.file);
+		report_allocations();
 		return 1;
 	}
 	if (check) {
@@ -673,6 +674,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "gpu-device-plugin: configuration %s\n",
 		    rc == 0 ? "OK" : "not checked");
 		cfgfile_free(d.file);
+		report_allocations();
 		return rc == 0 ? 0 : 1;
 	}
 	signal(SIGPIPE, SIG_IGN);

@@ -3,13 +3,13 @@
  *
  * The JSON is built with jansson, keys in the order NVIDIA's structs
  * have them (jansson keeps insertion order), so "Running with config:"
- * lines from the two plugins diff cleanly. Any jansson failure is an
- * allocation failure: the whole document is then NULL, never partial.
+ * lines from the two plugins diff cleanly. jansson allocates through
+ * util/alloc.c; any jansson failure is an allocation failure, and the
+ * whole document is then NULL, never partial.
  */
 #include "effective.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -283,9 +283,12 @@ char *
 effective_json(const struct config *cfg, const struct cfgfile *cf,
     bool pretty)
 {
-	json_t *root = json_object();
+	json_t *root;
 	char *text, *copy = NULL;
 
+	/* jansson's heap through ours too (the same functions each time). */
+	json_set_alloc_funcs(gdp_malloc, gdp_free);
+	root = json_object();
 	if (root == NULL || put_str(root, "version", "v1") ||
 	    put(root, "flags", flags_json(cfg)) ||
 	    put(root, "resources", resources_json(cfg)) ||
@@ -299,7 +302,7 @@ effective_json(const struct config *cfg, const struct cfgfile *cf,
 	json_decref(root);
 	if (text != NULL)
 		copy = gdp_strdup(text);
-	free(text);  /* jansson's own allocation */
+	gdp_free(text);
 	if (copy == NULL)
 		errno = ENOMEM;
 	return copy;

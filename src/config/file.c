@@ -82,6 +82,14 @@ static const struct flag_key flags_keys[] = {
 
 /* Messages. */
 
+static char *vformat(const char *fmt, va_list ap)
+    __attribute__((format(printf, 1, 0)));
+static int vadd(char ***list, size_t *n, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static int vwalk(struct walk *w, bool error, const yaml_node_t *node,
+    const char *path, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
+
 static char *
 vformat(const char *fmt, va_list ap)
 {

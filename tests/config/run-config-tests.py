@@ -675,6 +675,30 @@ def start_with_a_missing_file_exits_1():
     assert rc == 1 and "cannot open the config file" in err, (rc, err)
 
 
+@case
+def every_allocation_failed_in_turn():
+    """With fault injection compiled in (the ASan stage): the check of a
+    file using every section, allocation N failed for each N the dry run
+    counted, ends either well or with exit 1 naming memory, and never
+    with a crash or a sanitizer report."""
+    path = write("faults.yaml", example("full.yaml") + example(
+        "mig-mixed-time-slicing.yaml").replace("version: v1\n", "")
+        .replace("flags:\n  migStrategy: mixed\n", ""))
+    args = ["--check-config", "--config-file", path]
+    rc, _, err = run(args, {"GDP_FAULT_ALLOC": "0"})
+    count = [ln for ln in err.splitlines() if "fault injection: " in ln]
+    if rc != 0 or not count:
+        assert "fault injection" not in err, err
+        return  # built without fault injection
+    total = int(count[0].split("fault injection: ")[1].split()[0])
+    assert total > 20, total
+    for n in range(1, total + 1):
+        rc, out, err = run(args, {"GDP_FAULT_ALLOC": str(n)})
+        assert "Sanitizer" not in err and "runtime error" not in err, \
+            (n, err)
+        assert rc == 0 or (rc == 1 and "out of memory" in err), (n, rc, err)
+
+
 def main():
     passed = failed = 0
     for fn in CASES:
