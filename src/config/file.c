@@ -533,10 +533,14 @@ list_value(struct walk *w, struct entry *e, char **out)
 	if ((s = gdp_malloc(len)) == NULL)
 		return -ENOMEM;
 	s[0] = '\0';
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0, at = 0; i < n; i++) {
+		const char *t = node_text(walk_item(w, seq, i));
+		size_t tl = strlen(t);
+
 		if (i > 0)
-			strcat(s, ",");
-		strcat(s, node_text(walk_item(w, seq, i)));
+			s[at++] = ',';
+		memcpy(s + at, t, tl + 1);
+		at += tl;
 	}
 	*out = s;
 	return 0;
