@@ -560,20 +560,29 @@ check_only(int argc, char **argv)
 	return false;
 }
 
+/* A message line on stderr, any control byte from the file as '?' (the
+ * log escapes them itself). */
+static void
+print_line(const char *kind, const char *line)
+{
+	fprintf(stderr, "gpu-device-plugin: %s: ", kind);
+	for (const unsigned char *p = (const unsigned char *)line; *p; p++)
+		fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, stderr);
+	fputc('\n', stderr);
+}
+
 /* The config file's warnings and errors, on stderr or in the log. */
 static void
 report_file(const struct cfgfile *cf, bool check)
 {
 	for (size_t i = 0; cf != NULL && i < cf->n_warnings; i++)
 		if (check)
-			fprintf(stderr, "gpu-device-plugin: warning: %s\n",
-			    cf->warnings[i]);
+			print_line("warning", cf->warnings[i]);
 		else
 			log_warn("%s", cf->warnings[i]);
 	for (size_t i = 0; cf != NULL && i < cf->n_errors; i++)
 		if (check)
-			fprintf(stderr, "gpu-device-plugin: error: %s\n",
-			    cf->errors[i]);
+			print_line("error", cf->errors[i]);
 		else
 			log_error("%s", cf->errors[i]);
 }

@@ -10,6 +10,7 @@
 #include "effective.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -87,9 +88,27 @@ put_str(json_t *obj, const char *key, const char *s)
 	return put(obj, key, json_string(s != NULL ? s : ""));
 }
 
-/* A comma-separated list as an array of strings ("" is none). */
+/* One entry of a list: a number when |numbers| and it is one. */
 static json_t *
-string_list(const char *csv)
+list_entry(const char *p, size_t n, bool numbers)
+{
+	char text[24], *end;
+	long long v;
+
+	if (numbers && n > 0 && n < sizeof(text)) {
+		memcpy(text, p, n);
+		text[n] = '\0';
+		errno = 0;
+		v = strtoll(text, &end, 10);
+		if (errno == 0 && *end == '\0')
+			return json_integer((json_int_t)v);
+	}
+	return json_stringn(p, n);
+}
+
+/* A comma-separated list as an array ("" is none). */
+static json_t *
+csv_list(const char *csv, bool numbers)
 {
 	json_t *a = json_array();
 	const char *p = csv;
@@ -98,7 +117,7 @@ string_list(const char *csv)
 		const char *comma = strchr(p, ',');
 		size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
 
-		if (json_array_append_new(a, json_stringn(p, n)) < 0) {
+		if (json_array_append_new(a, list_entry(p, n, numbers)) < 0) {
 			json_decref(a);
 			return NULL;
 		}
@@ -115,7 +134,7 @@ plugin_flags(const struct config *cfg)
 	if (o == NULL || put(o, "passDeviceSpecs",
 	    json_boolean(cfg->pass_device_specs)) ||
 	    put(o, "deviceListStrategy",
-	    string_list(cfg->device_list_strategy)) ||
+	    csv_list(cfg->device_list_strategy, false)) ||
 	    put_str(o, "deviceIDStrategy", cfg->device_id_strategy ==
 	    ID_STRATEGY_INDEX ? "index" : "uuid") ||
 	    put_str(o, "cdiAnnotationPrefix", cfg->cdi_annotation_prefix) ||
@@ -271,7 +290,7 @@ imex_json(const struct config *cfg)
 	json_t *o = json_object();
 
 	if (o == NULL || (cfg->imex_channel_ids[0] != '\0' &&
-	    put(o, "channelIDs", json_pack("[i]", 0))) ||
+	    put(o, "channelIDs", csv_list(cfg->imex_channel_ids, true))) ||
 	    (cfg->imex_required && put(o, "required", json_true()))) {
 		json_decref(o);
 		return NULL;

@@ -494,7 +494,7 @@ config_usage(void *out)
 		fprintf(f, "  --%-22s %s\n      (%s; default \"%s\")\n",
 		    s->flags[0], s->help, s->envs[0], s->def);
 	}
-	fprintf(f, "  --check-config            check the flags, environment "
-	    "and config file,\n      print the configuration in effect, exit "
-	    "0 (good) or 1\n  --help, --version\n");
+	fprintf(f, "  --%-22s %s\n      (%s)\n  --help, --version\n",
+	    "check-config", "check the flags, environment and config file, "
+	    "print the", "configuration in effect; exit 0 if good, else 1");
 }

@@ -661,6 +661,34 @@ def start_logs_running_with_config():
 
 
 @case
+def start_logs_a_long_config_in_parts():
+    text = "sharing:\n  timeSlicing:\n    resources:\n" + "".join(
+        "    - name: nvidia.com/mig-%dg.%dgb\n      replicas: %d\n" %
+        (i, 10 * i, i + 2) for i in range(1, 40))
+    path = write("long.yaml", text)
+    rc, _, err = start(["--config-file", path])
+    parts = [ln.split("): ", 1)[1] for ln in err.splitlines()
+             if "] Running with config (part " in ln]
+    assert rc == 1 and len(parts) >= 2, (rc, err)
+    _, printed, _ = check(["--config-file", path])
+    assert json.loads("".join(parts)) == printed
+
+
+@case
+def control_bytes_never_reach_the_terminal():
+    rc, _, err = run(["--check-config", "--config-file",
+                      write("esc.yaml", 'flags:\n  migStrategy: "\\e[31m"\n')])
+    assert rc == 1 and "\x1b" not in err and "?[31m" in err, (rc, err)
+
+
+@case
+def imex_channels_from_the_environment():
+    rc, got, _ = check([], env={"IMEX_CHANNEL_IDS": "0",
+                                "IMEX_REQUIRED": "true"})
+    assert rc == 0 and got["imex"] == {"channelIDs": [0], "required": True}
+
+
+@case
 def start_with_a_bad_file_exits_1():
     path = write("bad.yaml", "sharing:\n  mps:\n    resources: []\n")
     rc, _, err = start(["--config-file", path])
