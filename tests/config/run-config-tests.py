@@ -16,6 +16,7 @@ Usage: run-config-tests.py PLUGIN EXAMPLES_DIR FAKE_LIB_DIR PROFILES_DIR
 import copy
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -601,6 +602,18 @@ def error_bad_flag_with_check_config():
 
 
 @case
+def error_bad_values_from_flags_and_environment():
+    want = P + "error: unknown MIG strategy: bogus (none, single or mixed)\n"
+    for args, env in [(["--mig-strategy=bogus"], None),
+                      ([], {"MIG_STRATEGY": "bogus"})]:
+        rc, out, err = run(["--check-config"] + args, env)
+        assert rc == 1 and out == "" and err == want, (args, rc, err)
+    # Without --check-config an unusable command line still exits 2.
+    rc, _, err = run(["--mig-strategy=bogus"])
+    assert rc == 2 and "unknown MIG strategy: bogus" in err, (rc, err)
+
+
+@case
 def warnings_unknown_keys_and_resources():
     text = ("version: v1\nbogus: 1\nflags:\n  plugin:\n    extra: x\n"
             "  gfd:\n    unheardOf: 2\nresources:\n  gpus:\n"
@@ -686,6 +699,32 @@ def imex_channels_from_the_environment():
     rc, got, _ = check([], env={"IMEX_CHANNEL_IDS": "0",
                                 "IMEX_REQUIRED": "true"})
     assert rc == 0 and got["imex"] == {"channelIDs": [0], "required": True}
+
+
+@case
+def start_applies_the_file():
+    # failOnInitError: false from the file: NVML failing is no reason to
+    # exit; the daemon idles until SIGTERM, then exits 0.
+    path = write("idle.yaml", "flags:\n  failOnInitError: false\n")
+    env = clean_env({"LD_LIBRARY_PATH": FAKE_LIB_DIR, "FAKE_NVML_PROFILE":
+                     os.path.join(PROFILES, "init-fails.yaml")})
+    p = subprocess.Popen([PLUGIN, "--config-file", path, "--seccomp=off",
+                          "--kubelet-socket=" + os.path.join(TMP, "k.sock")],
+                         env=env, cwd=TMP, stderr=subprocess.PIPE, text=True)
+    try:
+        seen = []
+        for line in p.stderr:
+            seen.append(line)
+            if "continuing without GPUs" in line:
+                break
+        assert p.poll() is None, "exited %s: %s" % (p.returncode, seen)
+        p.send_signal(signal.SIGTERM)
+        rest = p.communicate(timeout=30)[1]
+        assert p.returncode == 0, (p.returncode, rest)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
 
 
 @case
