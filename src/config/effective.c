@@ -68,8 +68,9 @@ effective_check(const struct config *cfg, struct cfgfile *cf)
 		return -ENOMEM;
 	s = mps_active(cf) ? &cf->mps : time_slicing_active(cf) ?
 	    &cf->time_slicing : NULL;
-	if (s != NULL && cf->n_errors == 0 && cfgfile_warning(cf, "%s: valid, but sharing is not "
-	    "applied yet: no replicas are advertised", s->where) < 0)
+	if (s != NULL && cf->n_errors == 0 && cfgfile_warning(cf, "%s: "
+	    "valid, but sharing is not applied yet: no replicas are "
+	    "advertised", s->where) < 0)
 		return -ENOMEM;
 	return 0;
 }

@@ -247,8 +247,8 @@ walk_version(struct walk *w, struct entry *e)
 	if (t == NULL)
 		return walk_expected(w, e->value, e->path, "a version (v1)");
 	if (strcmp(t, "v1") != 0)
-		return walk_error(w, e->value, e->path, "unknown version: %.64s "
-		    "(v1 is the only one)", t);
+		return walk_error(w, e->value, e->path, "unknown version: "
+		    "%.64s (v1 is the only one)", t);
 	return 0;
 }
 
@@ -455,10 +455,10 @@ read_all(struct cfgfile *cf, int fd, char **buf, size_t *len)
 		*len += (size_t)n;
 		if (*len > CFGFILE_MAX_BYTES) {
 			gdp_free(b);
-			return cfgfile_error(cf, "%s: the config file is larger "
-			    "than %zu bytes (a ConfigMap holds at most 1 MiB)",
-			    cf->path, CFGFILE_MAX_BYTES) < 0 ? -ENOMEM :
-			    -EINVAL;
+			return cfgfile_error(cf, "%s: the config file is "
+			    "larger than %zu bytes (a ConfigMap holds at most "
+			    "1 MiB)", cf->path, CFGFILE_MAX_BYTES) < 0 ?
+			    -ENOMEM : -EINVAL;
 		}
 	}
 	if (n != 0) {

@@ -89,8 +89,9 @@ int cfgfile_parse(const char *path, const char *buf, size_t len,
 void cfgfile_free(struct cfgfile *cf);
 
 /*
- * The file's value for the flag named |flag|, or NULL. |*where| gets its place, for messages. |cf| is a
- * struct cfgfile (void * for the flags' layer interface).
+ * The file's value for the flag named |flag|, or NULL. |*where| gets its
+ * place, for messages. |cf| is a struct cfgfile (void * for the flags'
+ * layer interface, flags.h).
  */
 const char *cfgfile_lookup(void *cf, const char *flag, const char **where);
 

@@ -407,8 +407,8 @@ check_values(struct config *cfg, const char *id_strategy,
 		return -EINVAL;
 	}
 	if (strcmp(cfg->device_list_strategy, "envvar") != 0) {
-		snprintf(err, errlen, "%sinvalid --device-list-strategy option: "
-		    "%s (envvar is supported so far)", blame(layer,
+		snprintf(err, errlen, "%sinvalid --device-list-strategy "
+		    "option: %s (envvar is supported so far)", blame(layer,
 		    "device-list-strategy", cfg->device_list_strategy, at,
 		    sizeof(at)), cfg->device_list_strategy);
 		return -EINVAL;

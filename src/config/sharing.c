@@ -270,7 +270,8 @@ device_ref(const char *s)
 	if (is_uuid(s + 4, n - 4))
 		return true;
 	/* MIG-GPU-<uuid>/<gi>/<ci> */
-	if (strncmp(s + 4, "GPU-", 4) != 0 || (slash = strchr(s, '/')) == NULL ||
+	if (strncmp(s + 4, "GPU-", 4) != 0 ||
+	    (slash = strchr(s, '/')) == NULL ||
 	    !is_uuid(s + 8, (size_t)(slash - s - 8)))
 		return false;
 	colon = strchr(slash + 1, '/');

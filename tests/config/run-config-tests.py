@@ -149,7 +149,7 @@ def case(fn):
     return fn
 
 
-# --- defaults and empty files ---------------------------------------------
+# --- defaults and empty files
 
 @case
 def defaults_without_a_file():
@@ -183,7 +183,7 @@ def config_file_from_the_environment():
     assert rc == 0 and got["flags"]["migStrategy"] == "single", (rc, got)
 
 
-# --- NVIDIA's documented examples -------------------------------------------
+# --- NVIDIA's documented examples
 
 @case
 def example_time_slicing():
@@ -299,7 +299,7 @@ def named_configs_switched_like_the_config_manager():
     assert seen["/dev/null"] == DEFAULTS
 
 
-# --- precedence: flag > environment > file > default -------------------------
+# --- precedence: flag > environment > file > default
 
 PRECEDENCE_FILE = """\
 flags:
@@ -368,7 +368,7 @@ def overridden_bad_file_value_is_not_an_error():
     assert rc == 0 and got["flags"]["migStrategy"] == "single", rc
 
 
-# --- the error catalogue ------------------------------------------------------
+# --- the error catalogue
 
 CATALOGUE = [
     # (name, file, errors, warnings)
@@ -647,7 +647,7 @@ def aliases_are_followed():
     assert rc == 0 and len(got["sharing"]["timeSlicing"]["resources"]) == 2
 
 
-# --- the daemon at start ------------------------------------------------------
+# --- the daemon at start
 
 def start(args, env=None):
     """The daemon against the fake NVML whose init fails: it logs its
