@@ -11,11 +11,15 @@
  * advertise and exits. Serving drops every capability first and puts
  * every thread under a seccomp allowlist once set up (src/sandbox).
  *
- * Exit codes: 0 stopped by a signal or --help/--version/list; 1 a start-up
- * failure (a valid NVIDIA setting this plugin does not support, NVML
- * failure with --fail-on-init-error, no GPUs with --fail-on-no-gpus, a
- * node --mig-strategy=single refuses, another process serving on our
- * socket); 2 an unusable command line or value.
+ * --check-config reads flags, environment and config file, prints the
+ * configuration in effect and exits, without NVML or a kubelet.
+ *
+ * Exit codes: 0 stopped by a signal or --help/--version/list, or a good
+ * --check-config; 1 a start-up failure (a bad config file or value from
+ * it, a valid NVIDIA setting this plugin does not support, NVML failure
+ * with --fail-on-init-error, no GPUs with --fail-on-no-gpus, a node
+ * --mig-strategy=single refuses, another process serving on our socket),
+ * or any error with --check-config; 2 an unusable command line or value.
  */
 #include <errno.h>
 #include <signal.h>
@@ -28,6 +32,8 @@
 #include <time.h>
 
 #include "cdi/cdi.h"
+#include "config/effective.h"
+#include "config/file.h"
 #include "config/flags.h"
 #include "gpu/inventory.h"
 #include "health/monitor.h"
@@ -70,6 +76,7 @@ struct strategy_settings {
 struct daemon {
 	struct config cfg;
 	struct strategy_settings st;
+	struct cfgfile *file;           /* cfg's strings may point into it */
 	struct loop *loop;
 	struct nvml *nvml;
 	bool nvml_ready;
@@ -829,6 +836,7 @@ cleanup(struct daemon *d)
 	 * down and unloaded by whichever of us lets go last. */
 	nvml_close(d->nvml);
 	loop_free(d->loop);
+	cfgfile_free(d->file);
 }
 
 static void
@@ -862,11 +870,108 @@ report_allocations(void)
 		    attempts, failed);
 }
 
+static bool
+check_only(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--check-config") == 0)
+			return true;
+	return false;
+}
+
+/* A message line on stderr, any control byte from the file as '?' (the
+ * log escapes them itself). */
+static void
+print_line(const char *kind, const char *line)
+{
+	fprintf(stderr, "gpu-device-plugin: %s: ", kind);
+	for (const unsigned char *p = (const unsigned char *)line; *p; p++)
+		fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, stderr);
+	fputc('\n', stderr);
+}
+
+/* The config file's warnings and errors, on stderr or in the log. */
+static void
+report_file(const struct cfgfile *cf, bool check)
+{
+	for (size_t i = 0; cf != NULL && i < cf->n_warnings; i++)
+		if (check)
+			print_line("warning", cf->warnings[i]);
+		else
+			log_warn("%s", cf->warnings[i]);
+	for (size_t i = 0; cf != NULL && i < cf->n_errors; i++)
+		if (check)
+			print_line("error", cf->errors[i]);
+		else
+			log_error("%s", cf->errors[i]);
+}
+
+/*
+ * The config file named by the flags (if any) under them: parsed, then
+ * the flags parsed again with it as the layer between the environment
+ * and the defaults, then the checks across both. Returns 0 or -1 (all
+ * reported).
+ */
+static int
+load_config_file(struct daemon *d, int argc, char **argv, bool check)
+{
+	struct config_layer layer = { cfgfile_lookup, NULL };
+	char err[2048];
+	int rc;
+
+	if (d->cfg.config_file[0] == '\0')
+		return 0;
+	rc = cfgfile_load(d->cfg.config_file, &d->file);
+	layer.arg = d->file;
+	/* The flags' rules judge the file's values even when the file has
+	 * other errors, so that one run shows them all. */
+	if (rc != -ENOMEM && config_parse_layered(&d->cfg, argc, argv,
+	    &layer, err, sizeof(err)) < 0)
+		rc = cfgfile_error(d->file, "%s", err) < 0 ? -ENOMEM :
+		    -EINVAL;
+	if (rc == 0)
+		rc = effective_check(&d->cfg, d->file);
+	if (rc == -ENOMEM) {
+		fprintf(stderr, "gpu-device-plugin: %s: out of memory\n",
+		    d->cfg.config_file);
+		return -1;
+	}
+	report_file(d->file, check);
+	return d->file->n_errors > 0 ? -1 : 0;
+}
+
+/* --check-config's answer, or the start-up log's "Running with config:"
+ * (in pieces when one log line cannot hold it). */
+static int
+show_config(const struct daemon *d, bool check)
+{
+	char *json = effective_json(&d->cfg, d->file, check);
+	size_t len, piece = 1800;
+
+	if (json == NULL) {
+		fprintf(stderr, "gpu-device-plugin: out of memory\n");
+		return -1;
+	}
+	if (check) {
+		printf("%s\n", json);
+	} else if ((len = strlen(json)) <= piece) {
+		log_info("Running with config: %s", json);
+	} else {
+		for (size_t at = 0; at < len; at += piece)
+			log_info("Running with config (part %zu of %zu): %.*s",
+			    at / piece + 1, (len + piece - 1) / piece,
+			    (int)piece, json + at);
+	}
+	gdp_free(json);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct daemon d = { 0 };
 	char err[512];
+	bool check = check_only(argc, argv);
 	int rc;
 
 	if (gdp_alloc_init_env() < 0) {
@@ -876,8 +981,9 @@ main(int argc, char **argv)
 	}
 	rc = config_parse(&d.cfg, argc, argv, err, sizeof(err));
 	if (rc < 0) {
-		fprintf(stderr, "gpu-device-plugin: %s\n", err);
-		return rc == -ENOTSUP ? 1 : 2;
+		fprintf(stderr, "gpu-device-plugin: %s%s\n",
+		    check ? "error: " : "", err);
+		return check || rc == -ENOTSUP ? 1 : 2;
 	}
 	if (d.cfg.help) {
 		config_usage(stdout);
@@ -887,17 +993,27 @@ main(int argc, char **argv)
 		printf("gpu-device-plugin %s\n", GDP_VERSION);
 		return 0;
 	}
+	if (load_config_file(&d, argc, argv, check) < 0) {
+		cfgfile_free(d.file);
+		report_allocations();
+		return 1;
+	}
+	if (check) {
+		rc = show_config(&d, true);
+		fprintf(stderr, "gpu-device-plugin: configuration %s\n",
+		    rc == 0 ? "OK" : "not checked");
+		cfgfile_free(d.file);
+		report_allocations();
+		return rc == 0 ? 0 : 1;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	server_options_of(&d.cfg, &d.server_opts);
 	socket_dir_of(d.cfg.kubelet_socket, d.socket_dir,
 	    sizeof(d.socket_dir));
-	if (d.cfg.config_file[0] != '\0')
-		log_warn("--config-file %s: config files are not supported "
-		    "yet; using flags and environment only",
-		    d.cfg.config_file);
 	if (d.cfg.command == NULL &&
 	    strategy_settings(&d, err, sizeof(err)) < 0) {
 		fprintf(stderr, "gpu-device-plugin: %s\n", err);
+		cfgfile_free(d.file);
 		return 2;
 	}
 	if (d.cfg.command != NULL) {
@@ -906,7 +1022,7 @@ main(int argc, char **argv)
 	} else {
 		log_info("Starting gpu-device-plugin %s", GDP_VERSION);
 		log_settings(&d.cfg);
-		rc = serve(&d);
+		rc = show_config(&d, false) < 0 ? 1 : serve(&d);
 	}
 	cleanup(&d);
 	report_allocations();

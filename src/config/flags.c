@@ -483,7 +483,10 @@ named(const char *name, size_t len, const char *a, const char *b)
 	    (strlen(b) == len && !strncmp(name, b, len));
 }
 
-/* -h/--help and -v/--version, as urfave/cli has them ("=false" too). */
+/*
+ * -h/--help and -v/--version, as urfave/cli has them ("=false" too), and
+ * ours, --check-config.
+ */
 static int
 parse_action(struct config *cfg, const char *name, size_t len,
     const char *value, const char *arg, char *err, size_t errlen)
@@ -497,6 +500,8 @@ parse_action(struct config *cfg, const char *name, size_t len,
 	}
 	if (named(name, len, "h", "help"))
 		cfg->help = on;
+	else if (named(name, len, "", "check-config"))
+		cfg->check_config = on;
 	else
 		cfg->version = on;
 	return 0;
@@ -522,7 +527,8 @@ parse_flag(struct config *cfg, int argc, char **argv, int *i, bool *seen,
 		snprintf(err, errlen, "bad flag syntax: %s", arg);
 		return -EINVAL;
 	}
-	if (named(name, len, "h", "help") || named(name, len, "v", "version"))
+	if (named(name, len, "h", "help") || named(name, len, "v", "version") ||
+	    named(name, len, "", "check-config"))
 		return parse_action(cfg, name, len, value, arg, err, errlen);
 	s = find_flag(name, len);
 	if (s == NULL) {
@@ -569,12 +575,15 @@ unset_value(const struct setting *s, const struct config_layer *file,
 		return s->kind == KIND_BOOL && value[0] == '\0' ? "false" :
 		    value;
 	}
-	if (file != NULL && s->file_key != NULL) {
+	/* The layer is asked under each long name (config/file.c maps the
+	 * file's keys to NVIDIA's flag names). */
+	for (size_t k = 0; file != NULL && k < 3 && s->flags[k]; k++) {
 		const char *where = NULL;
 
-		value = file->lookup(file->arg, s->file_key, &where);
+		value = file->lookup(file->arg, s->flags[k], &where);
 		if (value != NULL) {
-			*origin = where != NULL ? where : s->file_key;
+			*origin = where != NULL ? where :
+			    s->file_key != NULL ? s->file_key : s->flags[k];
 			snprintf(source, len, "%s", *origin);
 			return value;
 		}

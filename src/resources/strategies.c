@@ -75,6 +75,31 @@ set_env(struct arena *a, Answer *c, const char *key, char *value)
 	return 0;
 }
 
+/* Copies |s| to |at| (no terminator); returns where it ends. Not
+ * sprintf: this runs per id of every Allocate. */
+static char *
+append(char *at, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(at, s, n);
+	return at + n;
+}
+
+static char *
+append_uint(char *at, unsigned v)
+{
+	char digits[12];
+	size_t n = 0;
+
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	while (n > 0)
+		*at++ = digits[--n];
+	return at;
+}
+
 /*
  * Comma-joined: each view's id under the id strategy after |gpu_prefix|
  * (no views when NULL), then each IMEX channel after |imex_prefix| (none
@@ -99,12 +124,14 @@ join_ids(struct arena *a, const struct pick *p, const char *gpu_prefix,
 	for (size_t i = 0; i < nv + ni; i++) {
 		if (i > 0)
 			*at++ = ',';
-		if (i < nv)
-			at += sprintf(at, "%s%s", gpu_prefix,
-			    resources_view_id(all, &p->r->views[p->idx[i]]));
-		else
-			at += sprintf(at, "%s%u", imex_prefix,
+		if (i < nv) {
+			at = append(at, gpu_prefix);
+			at = append(at, resources_view_id(all,
+			    &p->r->views[p->idx[i]]));
+		} else {
+			at = append_uint(append(at, imex_prefix),
 			    all->imex[i - nv]);
+		}
 	}
 	*at = '\0';
 	return out;

@@ -298,7 +298,8 @@ test_new_settings(void **state)
 	assert_int_equal(cfg.n_imex_channel_ids, 1);
 }
 
-/* A config-file stand-in: key=value pairs. */
+/* A config-file stand-in: flag name=value pairs (config/file.c maps the
+ * file's keys to NVIDIA's flag names). */
 static const char *
 file_lookup(void *arg, const char *key, const char **where)
 {
@@ -316,11 +317,11 @@ static void
 test_layer_precedence(void **state)
 {
 	static const char *const file[] = {
-		"flags.migStrategy", "mixed",
-		"flags.plugin.deviceListStrategy", "envvar,cdi-cri",
-		"flags.gdsEnabled", "true",
-		"flags.plugin.deviceIDStrategy", "index",
-		"flags.failOnInitError", "false",
+		"mig-strategy", "mixed",
+		"device-list-strategy", "envvar,cdi-cri",
+		"gds-enabled", "true",
+		"device-id-strategy", "index",
+		"fail-on-init-error", "false",
 		NULL,
 	};
 	struct config_layer layer = { file_lookup, (void *)file };
@@ -337,8 +338,7 @@ test_layer_precedence(void **state)
 	assert_false(cfg.fail_on_init_error);                    /* file */
 	assert_true(cfg.pass_device_specs == false);             /* default */
 	/* A bad value from the layer is named by the layer's |where|. */
-	static const char *const bad[] = { "flags.migStrategy", "some",
-		NULL };
+	static const char *const bad[] = { "mig-strategy", "some", NULL };
 	struct config_layer bad_layer = { file_lookup, (void *)bad };
 
 	assert_int_equal(parse_layered(&bad_layer, NULL), -EINVAL);
@@ -398,8 +398,7 @@ each(const char *flag, const char *file_key, const char *value,
 static void
 test_each_setting_with_its_origin(void **state)
 {
-	static const char *const file[] = { "flags.migStrategy", "single",
-		NULL };
+	static const char *const file[] = { "mig-strategy", "single", NULL };
 	struct config_layer layer = { file_lookup, (void *)file };
 	char out[8192] = "";
 
