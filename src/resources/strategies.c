@@ -75,13 +75,11 @@ set_env(struct arena *a, Answer *c, const char *key, char *value)
 	return 0;
 }
 
-/* Copies |s| to |at| (no terminator); returns where it ends. Not
- * sprintf: this runs per id of every Allocate. */
+/* Copies |n| bytes of |s| to |at| (no terminator); returns where they
+ * end. Not sprintf: this runs per id of every Allocate. */
 static char *
-append(char *at, const char *s)
+append(char *at, const char *s, size_t n)
 {
-	size_t n = strlen(s);
-
 	memcpy(at, s, n);
 	return at + n;
 }
@@ -112,24 +110,27 @@ join_ids(struct arena *a, const struct pick *p, const char *gpu_prefix,
 	const struct resources *all = p->r->all;
 	size_t nv = gpu_prefix != NULL ? p->n : 0;
 	size_t ni = imex_prefix != NULL ? all->n_imex : 0, len = 1;
+	size_t gl = gpu_prefix != NULL ? strlen(gpu_prefix) : 0;
+	size_t il = imex_prefix != NULL ? strlen(imex_prefix) : 0;
 	char *out, *at;
 
 	for (size_t i = 0; i < nv; i++)
-		len += strlen(gpu_prefix) + strlen(resources_view_id(all,
+		len += gl + strlen(resources_view_id(all,
 		    &p->r->views[p->idx[i]])) + 1;
-	if (ni > 0)
-		len += ni * (strlen(imex_prefix) + 12);
+	len += ni * (il + 12);
 	if ((out = at = arena_alloc(a, len)) == NULL)
 		return NULL;
 	for (size_t i = 0; i < nv + ni; i++) {
 		if (i > 0)
 			*at++ = ',';
 		if (i < nv) {
-			at = append(at, gpu_prefix);
-			at = append(at, resources_view_id(all,
-			    &p->r->views[p->idx[i]]));
+			const char *id = resources_view_id(all,
+			    &p->r->views[p->idx[i]]);
+
+			at = append(append(at, gpu_prefix, gl), id,
+			    strlen(id));
 		} else {
-			at = append_uint(append(at, imex_prefix),
+			at = append_uint(append(at, imex_prefix, il),
 			    all->imex[i - nv]);
 		}
 	}
