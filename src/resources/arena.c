@@ -70,16 +70,6 @@ arena_alloc_chunk(struct arena *a, size_t size)
 	return p;
 }
 
-void *
-arena_array(struct arena *a, size_t n, size_t size)
-{
-	if (size != 0 && n > SIZE_MAX / size) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	return arena_alloc(a, n * size);
-}
-
 char *
 arena_strdup(struct arena *a, const char *s)
 {

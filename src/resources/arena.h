@@ -15,8 +15,10 @@
 #ifndef GDP_RESOURCES_ARENA_H
 #define GDP_RESOURCES_ARENA_H
 
+#include <errno.h>
 #include <stdalign.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 struct arena_chunk;
@@ -55,7 +57,15 @@ arena_alloc(struct arena *a, size_t size)
 	return memset(p, 0, size);
 }
 /* |n| zeroed elements of |size|; NULL (ENOMEM) also when n*size overflows. */
-void *arena_array(struct arena *a, size_t n, size_t size);
+static inline void *
+arena_array(struct arena *a, size_t n, size_t size)
+{
+	if (size != 0 && n > SIZE_MAX / size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return arena_alloc(a, n * size);
+}
 /* A copy of |s|; NULL with errno ENOMEM. */
 char *arena_strdup(struct arena *a, const char *s);
 /* Frees every chunk; the arena is empty and usable again (in its

@@ -141,6 +141,13 @@ resources_view_id(const struct resources *r, const struct view *v)
 	return r->id_strategy == ID_STRATEGY_INDEX ? v->index_id : v->id;
 }
 
+size_t
+resources_view_id_len(const struct resources *r, const struct view *v)
+{
+	return r->id_strategy == ID_STRATEGY_INDEX ? strlen(v->index_id) :
+	    v->id_len;
+}
+
 static const char *const strategy_names[] = {
 	"envvar", "volume-mounts", "cdi-annotations", "cdi-cri",
 };

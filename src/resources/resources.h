@@ -146,8 +146,10 @@ struct resources {
  */
 bool resources_set_control_nodes(struct resources *r,
     const bool present[RESOURCES_CONTROL_NODES]);
-/* The id |v| is known by under |r|'s device-id strategy. */
+/* The id |v| is known by under |r|'s device-id strategy, and its length. */
 const char *resources_view_id(const struct resources *r,
+    const struct view *v);
+size_t resources_view_id_len(const struct resources *r,
     const struct view *v);
 
 /*

@@ -115,8 +115,8 @@ join_ids(struct arena *a, const struct pick *p, const char *gpu_prefix,
 	char *out, *at;
 
 	for (size_t i = 0; i < nv; i++)
-		len += gl + strlen(resources_view_id(all,
-		    &p->r->views[p->idx[i]])) + 1;
+		len += gl + resources_view_id_len(all,
+		    &p->r->views[p->idx[i]]) + 1;
 	len += ni * (il + 12);
 	if ((out = at = arena_alloc(a, len)) == NULL)
 		return NULL;
@@ -124,11 +124,11 @@ join_ids(struct arena *a, const struct pick *p, const char *gpu_prefix,
 		if (i > 0)
 			*at++ = ',';
 		if (i < nv) {
-			const char *id = resources_view_id(all,
-			    &p->r->views[p->idx[i]]);
+			const struct view *v = &p->r->views[p->idx[i]];
 
-			at = append(append(at, gpu_prefix, gl), id,
-			    strlen(id));
+			at = append(append(at, gpu_prefix, gl),
+			    resources_view_id(all, v),
+			    resources_view_id_len(all, v));
 		} else {
 			at = append_uint(append(at, imex_prefix, il),
 			    all->imex[i - nv]);
