@@ -78,14 +78,21 @@ class Profiled(pb.Setup):
         print("%d instructions per Allocate" % (total // CALLS))
 
 
+def started(s):
+    """Starts the plugin of |s| and waits for it to serve: its socket and
+    the first GPU's id."""
+    s.start_plugin()
+    s.wait(allocatable=8, registrations_at_least=1)
+    node = pb.ctl(s.control, "GET", "/node")
+    dev = node["resources"]["nvidia.com/gpu"]["devices"][0]["id"]
+    return os.path.join(s.dir, "nvidia-gpu.sock"), dev
+
+
 def profile():
     s = Profiled()
     try:
-        s.start_plugin()
-        s.wait(allocatable=8, registrations_at_least=1)
-        node = pb.ctl(s.control, "GET", "/node")
-        dev = node["resources"]["nvidia.com/gpu"]["devices"][0]["id"]
-        s.count(s.plugin.pid, os.path.join(s.dir, "nvidia-gpu.sock"), dev)
+        sock, dev = started(s)
+        s.count(s.plugin.pid, sock, dev)
     finally:
         s.close()
 
@@ -96,11 +103,7 @@ def main():
         return
     s = Counted()
     try:
-        s.start_plugin()
-        s.wait(allocatable=8, registrations_at_least=1)
-        node = pb.ctl(s.control, "GET", "/node")
-        dev = node["resources"]["nvidia.com/gpu"]["devices"][0]["id"]
-        sock = os.path.join(s.dir, "nvidia-gpu.sock")
+        sock, dev = started(s)
         pid = s.plugin.pid
         pb.h2load(pid, sock, dev, CALLS)
         s.plugin.send_signal(12)

@@ -21,7 +21,6 @@ import re
 import subprocess
 import sys
 import time
-import traceback
 
 _SPEC = importlib.util.spec_from_file_location(
     "plugintests", os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -337,24 +336,8 @@ CASES = [
 
 
 def main():
-    passed = failed = 0
-    for name, profile, fn in CASES:
-        node = PT.Node(profile)
-        try:
-            fn(node)
-            print("ok - %s" % name, flush=True)
-            passed += 1
-        except Exception as e:  # noqa: BLE001 - report every failure
-            why = str(e) or traceback.format_exc().splitlines()[-1]
-            print("not ok - %s: %s" % (name, why.replace("\n", " ")),
-                  flush=True)
-            for line in node.log_tail(10).split(" | "):
-                print("#   plugin: %s" % line)
-            failed += 1
-        finally:
-            node.close()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return PT.run_cases([(name, lambda p=profile: PT.Node(p), fn)
+                         for name, profile, fn in CASES])
 
 
 if __name__ == "__main__":

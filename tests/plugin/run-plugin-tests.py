@@ -1638,10 +1638,14 @@ CASES += [
 ]
 
 
-def main():
+def run_cases(cases):
+    """Runs (name, make_node, fn) cases, each on a node of its own:
+    "ok - NAME" or "not ok - NAME: why" with the plugin's last lines, then
+    "N passed, M failed". Returns the exit status. The other plugin test
+    scripts run their cases with it too."""
     passed = failed = 0
-    for name, profile, opts, fn in CASES:
-        node = Node(profile, fake=opts.get("fake", True))
+    for name, make_node, fn in cases:
+        node = make_node()
         try:
             fn(node)
             print("ok - %s" % name, flush=True)
@@ -1657,6 +1661,12 @@ def main():
             node.close()
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
+
+
+def main():
+    return run_cases([
+        (name, lambda p=profile, o=opts: Node(p, fake=o.get("fake", True)),
+         fn) for name, profile, opts, fn in CASES])
 
 
 if __name__ == "__main__":

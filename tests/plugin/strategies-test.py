@@ -36,7 +36,6 @@ import signal
 import stat
 import subprocess
 import sys
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 _SPEC = importlib.util.spec_from_file_location(
@@ -519,29 +518,15 @@ CASES = [
 ]
 
 
+def node_for(profile, fn):
+    if profile == "azure-nc6" and fn is case_control_nodes_rechecked:
+        return CdiNode(profile, control=("nvidiactl",))
+    return CdiNode(profile)
+
+
 def main():
-    passed = failed = 0
-    for name, profile, fn in CASES:
-        if profile == "azure-nc6":
-            node = CdiNode(profile, control=("nvidiactl",)) \
-                if fn is case_control_nodes_rechecked else CdiNode(profile)
-        else:
-            node = CdiNode(profile)
-        try:
-            fn(node)
-            print("ok - %s" % name, flush=True)
-            passed += 1
-        except Exception as e:  # noqa: BLE001 - report every failure
-            why = str(e) or traceback.format_exc().splitlines()[-1]
-            print("not ok - %s: %s" % (name, why.replace("\n", " ")),
-                  flush=True)
-            for line in node.log_tail(10).split(" | "):
-                print("#   plugin: %s" % line)
-            failed += 1
-        finally:
-            node.close()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return PT.run_cases([(name, lambda p=profile, f=fn: node_for(p, f), fn)
+                         for name, profile, fn in CASES])
 
 
 if __name__ == "__main__":
