@@ -35,16 +35,16 @@ enum kind {
 struct setting {
 	const char *flags[3];     /* long names, without dashes */
 	const char *envs[3];
-	enum kind kind;
 	const char *def;
 	size_t offset;            /* into struct config */
 	const char *file_key;     /* NULL: not in the config file */
 	const char *const *choices; /* KIND_CHOICE, in enum order */
 	const char *bad;          /* KIND_CHOICE: NVIDIA's words before X */
-	int supported;            /* KIND_CHOICE: the first N are ours
-				   * (0: all); the rest are refused later */
 	const char *pending;      /* set, but not applied yet: what is not */
 	const char *help;
+	enum kind kind;
+	int supported;            /* KIND_CHOICE: the first N are ours
+				   * (0: all); the rest are refused later */
 };
 
 /* The largest count and size accepted (a size past what memory holds is
@@ -556,6 +556,28 @@ parse_flag(struct config *cfg, int argc, char **argv, int *i, bool *seen,
 	return store(cfg, s, value, source, err, errlen);
 }
 
+/*
+ * The layer's value for |s|, asked under each long name in turn
+ * (config/file.c maps the file's keys to NVIDIA's flag names), with what
+ * messages should name in |*where|; NULL when it has none.
+ */
+static const char *
+layer_value(const struct config_layer *file, const struct setting *s,
+    const char **where)
+{
+	const char *value = NULL;
+
+	for (size_t k = 0; file != NULL && k < 3 && s->flags[k] &&
+	    value == NULL; k++) {
+		*where = NULL;
+		value = file->lookup(file->arg, s->flags[k], where);
+		if (value != NULL && *where == NULL)
+			*where = s->file_key != NULL ? s->file_key :
+			    s->flags[k];
+	}
+	return value;
+}
+
 /* The value of |s| from the environment, else |file|, else the default;
  * |source| names it for messages. */
 static const char *
@@ -575,18 +597,10 @@ unset_value(const struct setting *s, const struct config_layer *file,
 		return s->kind == KIND_BOOL && value[0] == '\0' ? "false" :
 		    value;
 	}
-	/* The layer is asked under each long name (config/file.c maps the
-	 * file's keys to NVIDIA's flag names). */
-	for (size_t k = 0; file != NULL && k < 3 && s->flags[k]; k++) {
-		const char *where = NULL;
-
-		value = file->lookup(file->arg, s->flags[k], &where);
-		if (value != NULL) {
-			*origin = where != NULL ? where :
-			    s->file_key != NULL ? s->file_key : s->flags[k];
-			snprintf(source, len, "%s", *origin);
-			return value;
-		}
+	value = layer_value(file, s, origin);
+	if (value != NULL) {
+		snprintf(source, len, "%s", *origin);
+		return value;
 	}
 	*origin = NULL;
 	snprintf(source, len, "the default of --%s", s->flags[0]);

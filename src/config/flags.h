@@ -48,31 +48,18 @@ struct config_list {
 struct config {
 	const char *command;            /* NULL (serve) or "list" */
 	const char *kubelet_socket;     /* "" disables registration */
-	bool fail_on_init_error;
-	bool fail_on_no_gpus;
 	const char *driver_root;
 	const char *driver_root_ctr_path;
 	const char *dev_root;
-	enum mig_strategy mig_strategy;
-	/* --device-list-strategy as given, and as the set of bits. */
+	/* --device-list-strategy as given (and as bits, below). */
 	struct config_list device_list_strategy;
-	unsigned device_list_strategies;
-	enum id_strategy device_id_strategy;
-	bool pass_device_specs;
-	bool gdrcopy_enabled;           /* NVIDIA_GDRCOPY=enabled */
-	bool gds_enabled;               /* NVIDIA_GDS=enabled */
-	bool mofed_enabled;             /* NVIDIA_MOFED=enabled */
 	const char *cdi_annotation_prefix;      /* "cdi.k8s.io/" */
 	const char *nvidia_cdi_hook_path;       /* "/usr/bin/nvidia-ctk" */
 	const char *cdi_spec_dir;               /* "/var/run/cdi" (ours) */
 	const char *mps_root;           /* "": MPS sharing not possible */
-	enum allocation_policy shared_devices_allocation_policy;
-	enum discovery_strategy device_discovery_strategy;
 	/* --imex-channel-ids: [] or [0], as NVIDIA allows. */
 	struct config_list imex_channel_ids_given;
 	size_t n_imex_channel_ids;
-	int imex_channel_ids[CONFIG_LIST_MAX];
-	bool imex_required;
 	struct config_list cdi_feature_flags;
 	struct config_list cdi_disable_hooks;   /* "all": every hook */
 	const char *config_file;
@@ -80,7 +67,6 @@ struct config {
 	const char *resource_name;      /* "nvidia.com/gpu" */
 	int64_t health_probe_ms;        /* 0: no probe */
 	int64_t health_quiet_ms;
-	bool health_unhealthy_without_events;
 	const char *seccomp;            /* "enforce", "log" or "off" */
 	const char *disable_healthchecks; /* DP_DISABLE_HEALTHCHECKS */
 	const char *enable_healthchecks;  /* DP_ENABLE_HEALTHCHECKS */
@@ -96,9 +82,6 @@ struct config {
 	int64_t preface_timeout_ms;
 	int64_t request_timeout_ms;
 	int64_t idle_timeout_ms;
-	bool help;
-	bool version;
-	bool check_config;              /* --check-config (ours) */
 	/*
 	 * Where each setting came from, by its place in the table: the
 	 * flag as written ("-gds-enabled"), the environment variable's
@@ -106,6 +89,23 @@ struct config {
 	 * argv's, the table's or the layer's.
 	 */
 	const char *origin[CONFIG_MAX_SETTINGS];
+	int imex_channel_ids[CONFIG_LIST_MAX];
+	unsigned device_list_strategies;        /* DEVICE_LIST_* */
+	enum mig_strategy mig_strategy;
+	enum id_strategy device_id_strategy;
+	enum allocation_policy shared_devices_allocation_policy;
+	enum discovery_strategy device_discovery_strategy;
+	bool fail_on_init_error;
+	bool fail_on_no_gpus;
+	bool pass_device_specs;
+	bool gdrcopy_enabled;           /* NVIDIA_GDRCOPY=enabled */
+	bool gds_enabled;               /* NVIDIA_GDS=enabled */
+	bool mofed_enabled;             /* NVIDIA_MOFED=enabled */
+	bool imex_required;
+	bool health_unhealthy_without_events;
+	bool help;
+	bool version;
+	bool check_config;              /* --check-config (ours) */
 };
 
 /*

@@ -55,7 +55,7 @@ struct testservice {
  * for the env values answer_text() hands out, the way the plugin builds
  * its answers in an arena (src/resources/arena.c), so that the bench
  * measures the transport, not the test service's mallocs. Values given
- * to answer_env() from elsewhere are taken over and freed with it.
+ * to answer_env() from the heap are taken over and freed with it.
  */
 struct answer {
 	V1beta1__AllocateResponse resp;
@@ -64,26 +64,19 @@ struct answer {
 	V1beta1__ContainerAllocateResponse__EnvsEntry *entries;
 	V1beta1__ContainerAllocateResponse__EnvsEntry **entry_ptrs;
 	size_t per_cont;
+	char **taken;     /* in the block: heap values to free */
+	size_t ntaken;
 	char *text;       /* in the block */
 	size_t text_left;
-	char *block_end;
 };
-
-static bool
-in_block(const struct answer *a, const char *p)
-{
-	return p >= (const char *)a && p < a->block_end;
-}
 
 static void
 answer_free(struct answer *a)
 {
 	if (a == NULL)
 		return;
-	for (size_t i = 0; i < a->resp.n_container_responses; i++)
-		for (size_t k = 0; k < a->conts[i].n_envs; k++)
-			if (!in_block(a, a->conts[i].envs[k]->value))
-				free(a->conts[i].envs[k]->value);
+	for (size_t i = 0; i < a->ntaken; i++)
+		free(a->taken[i]);
 	free(a);
 }
 
@@ -96,7 +89,7 @@ answer_new(size_t n, size_t per_cont, size_t text)
 	size_t size = sizeof(struct answer) +
 	    nc * (sizeof(V1beta1__ContainerAllocateResponse) + sizeof(void *)) +
 	    ne * (sizeof(V1beta1__ContainerAllocateResponse__EnvsEntry) +
-	    sizeof(void *)) + text;
+	    2 * sizeof(void *)) + text;
 	struct answer *a = calloc(1, size);
 	V1beta1__AllocateResponse init = V1BETA1__ALLOCATE_RESPONSE__INIT;
 
@@ -108,9 +101,9 @@ answer_new(size_t n, size_t per_cont, size_t text)
 	a->entries = (void *)(a->conts + nc);
 	a->cont_ptrs = (void *)(a->entries + ne);
 	a->entry_ptrs = (void *)(a->cont_ptrs + nc);
-	a->text = (char *)(a->entry_ptrs + ne);
+	a->taken = (void *)(a->entry_ptrs + ne);
+	a->text = (char *)(a->taken + ne);
 	a->text_left = text;
-	a->block_end = (char *)a + size;
 	for (size_t i = 0; i < n; i++) {
 		V1beta1__ContainerAllocateResponse c =
 		    V1BETA1__CONTAINER_ALLOCATE_RESPONSE__INIT;
@@ -137,10 +130,11 @@ answer_text(struct answer *a, size_t len)
 	return p;
 }
 
-/* Adds env |key| (static) = |value| (the answer's text, or taken over)
- * to container |i|. */
+/* Adds env |key| (static) = |value| (the answer's text, or, when
+ * |owned|, the heap's, taken over) to container |i|. */
 static int
-answer_env(struct answer *a, size_t i, const char *key, char *value)
+answer_env(struct answer *a, size_t i, const char *key, char *value,
+    bool owned)
 {
 	V1beta1__ContainerAllocateResponse *c = &a->conts[i];
 	V1beta1__ContainerAllocateResponse__EnvsEntry init =
@@ -149,6 +143,8 @@ answer_env(struct answer *a, size_t i, const char *key, char *value)
 
 	if (value == NULL)
 		return -ENOMEM;
+	if (owned)
+		a->taken[a->ntaken++] = value;
 	e = &a->entries[i * a->per_cont + c->n_envs];
 	*e = init;
 	e->key = (char *)key;
@@ -207,7 +203,7 @@ devices_answer(const V1beta1__Raw__AllocateRequest *req, size_t pad)
 		size_t len = joined_len(cr->devices_ids, cr->n_devices_ids);
 
 		if (answer_env(a, i, "DEVICES", join_ids(answer_text(a, len),
-		    cr->devices_ids, cr->n_devices_ids)) < 0)
+		    cr->devices_ids, cr->n_devices_ids), false) < 0)
 			goto fail;
 	}
 	if (pad > 0 && n > 0) {
@@ -217,7 +213,7 @@ devices_answer(const V1beta1__Raw__AllocateRequest *req, size_t pad)
 			memset(p, 'x', pad);
 			p[pad] = '\0';
 		}
-		if (answer_env(a, 0, "PAD", p) < 0)
+		if (answer_env(a, 0, "PAD", p, true) < 0)
 			goto fail;
 	}
 	return a;
@@ -268,7 +264,8 @@ stats_answer(struct testservice *ts)
 	if (a == NULL)
 		return NULL;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-		if (answer_env(a, 0, rows[i].key, u64_string(rows[i].value))) {
+		if (answer_env(a, 0, rows[i].key, u64_string(rows[i].value),
+		    true) < 0) {
 			answer_free(a);
 			return NULL;
 		}

@@ -64,7 +64,7 @@ parse_layered(const struct config_layer *layer, const char *first, ...)
 	    sizeof(err));
 }
 
-#define parse(...) parse_layered(NULL, __VA_ARGS__, NULL)
+#define parse(...) parse_layered(NULL, __VA_ARGS__, (const char *)NULL)
 
 static void
 test_nvidia_defaults(void **state)
@@ -328,8 +328,8 @@ test_layer_precedence(void **state)
 
 	(void)state;
 	setenv("DEVICE_ID_STRATEGY", "uuid", 1);
-	assert_int_equal(parse_layered(&layer, "--gds-enabled=false", NULL),
-	    0);
+	assert_int_equal(parse_layered(&layer, "--gds-enabled=false",
+	    (const char *)NULL), 0);
 	assert_int_equal(cfg.mig_strategy, MIG_STRATEGY_MIXED);  /* file */
 	assert_int_equal(cfg.device_list_strategies, DEVICE_LIST_ENVVAR |
 	    DEVICE_LIST_CDI_CRI);
@@ -405,7 +405,7 @@ test_each_setting_with_its_origin(void **state)
 	(void)state;
 	setenv("DEVICE_LIST_STRATEGY", "envvar,cdi-cri", 1);
 	assert_int_equal(parse_layered(&layer, "-gds-enabled",
-	    "--health-probe-interval=2s", NULL), 0);
+	    "--health-probe-interval=2s", (const char *)NULL), 0);
 	config_each(&cfg, each, out);
 	assert_non_null(strstr(out, ";mig-strategy/flags.migStrategy=single"
 	    "<test.yaml:3:5>;"));

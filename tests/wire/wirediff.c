@@ -23,7 +23,8 @@ same_ids(const ProtobufCBinaryData *a, size_t na,
 		if (a[i].len != b[i].len ||
 		    (a[i].data == NULL) != (b[i].data == NULL))
 			return false;
-		if (a[i].len > 0 && memcmp(a[i].data, b[i].data, a[i].len))
+		if (a[i].len > 0 && (a[i].data == NULL || b[i].data == NULL ||
+		    memcmp(a[i].data, b[i].data, a[i].len) != 0))
 			return false;
 	}
 	return true;
@@ -37,6 +38,8 @@ diff_allocate(const V1beta1__Raw__AllocateRequest *a,
 		return "allocate: container counts differ";
 	if ((a->container_requests == NULL) != (b->container_requests == NULL))
 		return "allocate: container array NULL in one only";
+	if (a->n_container_requests > 0 && a->container_requests == NULL)
+		return "allocate: containers counted, none there";
 	for (size_t i = 0; i < a->n_container_requests; i++) {
 		const V1beta1__Raw__ContainerAllocateRequest *x =
 		    a->container_requests[i], *y = b->container_requests[i];
@@ -58,6 +61,8 @@ diff_preferred(const V1beta1__Raw__PreferredAllocationRequest *a,
 		return "preferred: container counts differ";
 	if ((a->container_requests == NULL) != (b->container_requests == NULL))
 		return "preferred: container array NULL in one only";
+	if (a->n_container_requests > 0 && a->container_requests == NULL)
+		return "preferred: containers counted, none there";
 	for (size_t i = 0; i < a->n_container_requests; i++) {
 		const V1beta1__Raw__ContainerPreferredAllocationRequest *x =
 		    a->container_requests[i], *y = b->container_requests[i];
