@@ -322,6 +322,10 @@ def main():
         node = PT.Node(profile)
         try:
             fn(node)
+            # A clean exit after the reloads (under ASan: no leak).
+            rc = node.stop_plugin(signal.SIGTERM, timeout=30)
+            assert rc == 0, "exit %s after SIGTERM: %s" % (
+                rc, node.log_tail())
             print("ok - %s" % name, flush=True)
             passed += 1
         except Exception as e:  # noqa: BLE001 - report every failure
