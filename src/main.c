@@ -554,7 +554,7 @@ restart_only(const struct daemon *d, const char *flag)
 	return !strncmp(flag, "max-", 4) || strstr(flag, "-timeout") != NULL;
 }
 
-#define SETTING_VALUE_MAX (CONFIG_LIST_MAX * CONFIG_ITEM_MAX)
+#define SETTING_VALUE_MAX ((size_t)CONFIG_LIST_MAX * CONFIG_ITEM_MAX)
 
 /* The values of one configuration, by its table's order. */
 struct values {
