@@ -13,7 +13,8 @@ set -eu
 #   llvm                       llvm-symbolizer, for readable ASan reports
 #   cppcheck, clang-tidy       test.sh lint stage
 #   binutils (build-essential) nm, readelf in tests/fakenvml/test_exports.sh
-#   golang-*, protoc*          the kubelet stand-in and the grpc-go peer
+#   golang-*, protoc*          the kubelet stand-in and the grpc-go peer;
+#                              the CDI library (gdp-cdi-validate, tests/cdi)
 #   python3*                   plugin tests, grpc core interop, benchmarks
 #   nghttp2-client, curl       h2load and curl in bench/
 PACKAGES="
@@ -25,6 +26,7 @@ libjansson-dev libcmocka-dev
 golang-go golang-google-grpc-dev golang-google-protobuf-dev
 golang-github-golang-protobuf-1-5-dev protobuf-compiler protoc-gen-go
 protoc-gen-go-grpc
+golang-github-container-orchestrated-devices-container-device-interface-dev
 python3 python3-grpcio python3-grpc-tools python3-protobuf
 nghttp2-client procps curl
 "

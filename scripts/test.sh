@@ -106,7 +106,7 @@ for stage in $STAGES; do
 			fail "fuzz: build"
 			continue
 		fi
-		for t in server codec wire; do
+		for t in server codec wire config; do
 			work=build-fuzz/corpus-$t
 			mkdir -p "$work"
 			if ./build-fuzz/tests/fuzz/fuzz_$t \

@@ -2,7 +2,8 @@
  * main.c: gpu-device-plugin, the process.
  *
  * Reads the settings, loads NVML, discovers the GPUs, builds the resource
- * table (src/resources) and serves it to the kubelet on one event loop
+ * table (src/resources), writes the CDI spec when a cdi-* device-list
+ * strategy is on (src/cdi), and serves it to the kubelet on one event loop
  * (plugin/fleet.h: one socket and registration per resource) until
  * SIGTERM or SIGINT (stop, remove the sockets, exit 0). The health
  * monitor's snapshots go straight to the resource core, which marks what
@@ -17,15 +18,17 @@
  * a configuration that cannot be used, or a discovery that fails, is
  * logged and changes nothing.
  *
- * Exit codes: 0 stopped by a signal or --help/--version/list; 1 a start-up
- * failure (a valid NVIDIA setting this plugin does not support, a config
- * file that cannot be read, NVML failure with --fail-on-init-error, no
- * GPUs with --fail-on-no-gpus, a node --mig-strategy=single refuses,
- * another process serving on our socket); 2 an unusable command line or
- * value.
+ * --check-config reads flags, environment and config file, prints the
+ * configuration in effect and exits, without NVML or a kubelet.
+ *
+ * Exit codes: 0 stopped by a signal or --help/--version/list, or a good
+ * --check-config; 1 a start-up failure (a bad config file or value from
+ * it, a valid NVIDIA setting this plugin does not support, NVML failure
+ * with --fail-on-init-error, no GPUs with --fail-on-no-gpus, a node
+ * --mig-strategy=single refuses, another process serving on our socket),
+ * or any error with --check-config; 2 an unusable command line or value.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,8 +36,11 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <unistd.h>
+#include <time.h>
 
+#include "cdi/cdi.h"
+#include "config/effective.h"
+#include "config/file.h"
 #include "config/flags.h"
 #include "config/watch.h"
 #include "gpu/inventory.h"
@@ -54,21 +60,32 @@
 #define FD_RESERVE ((rlim_t)64)
 
 /*
- * What a configuration's strings point into besides argv and the
- * environment. The config file's values, once the file is parsed, live
- * here (today: only its bytes, read to show it can be; see
- * load_config()). Owned by whoever holds the configuration.
+ * The device-list strategy and CDI settings (docs/plugin.md, docs/cdi.md)
+ * as the resource core and the CDI writer take them, from struct config;
+ * filled by strategy_settings().
  */
-struct config_store {
-	char *file_text;
-	size_t file_len;
+struct strategy_settings {
+	unsigned strategies;            /* STRATEGY_*, never 0 */
+	bool gdrcopy, gds, mofed;
+	unsigned imex[RESOURCES_MAX_IMEX];
+	size_t n_imex;
+	bool imex_required;
+	const char *cdi_annotation_prefix;
+	const char *cdi_hook_path;
+	const char *cdi_disable_hooks;  /* comma-separated, "all" */
+	char disable_hooks[CONFIG_LIST_MAX * CONFIG_ITEM_MAX];
+	const char *cdi_spec_dir;
+	/* Where this process sees the host's dev root and driver root. */
+	char dev_root_seen[4096];
+	char driver_root_seen[4096];
 };
 
 struct daemon {
 	int argc;
 	char **argv;                    /* kept from the start, for reloads */
 	struct config cfg;
-	struct config_store store;      /* cfg's strings may point into it */
+	struct strategy_settings st;
+	struct cfgfile *file;           /* cfg's strings may point into it */
 	struct loop *loop;
 	struct nvml *nvml;
 	bool nvml_ready;
@@ -81,6 +98,10 @@ struct daemon {
 	char socket_dir[4096];
 	struct grpc_server_options server_opts;
 };
+
+static int load_config(int, char **, struct config *, struct cfgfile **,
+    bool, char *, size_t);
+static int show_config(const struct daemon *, bool);
 
 static int64_t
 no_limit_if_0(int64_t ms)
@@ -247,37 +268,239 @@ apply_mig_strategy(const struct config *cfg, struct inventory *inv)
 	return 0;
 }
 
-/* Which /dev control nodes exist: decided here, so Allocate never looks. */
+/* ---- device-list strategies and CDI settings ---- */
+
+/* |l|'s items joined with commas into |out| (|len| bytes). */
 static void
-find_control_nodes(struct resources_options *o)
+join_list(const struct config_list *l, char *out, size_t len)
+{
+	size_t at = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < l->n && at < len; i++) {
+		int n = snprintf(out + at, len - at, "%s%s", i ? "," : "",
+		    l->item[i]);
+
+		if (n < 0)
+			break;
+		at += (size_t)n;
+	}
+}
+
+/* The strategy settings from the configuration (flags.c checked them). */
+static void
+strategy_settings_from_config(const struct config *cfg,
+    struct strategy_settings *st)
+{
+	static const struct { unsigned flag, strategy; } bits[] = {
+		{ DEVICE_LIST_ENVVAR, STRATEGY_ENVVAR },
+		{ DEVICE_LIST_VOLUME_MOUNTS, STRATEGY_VOLUME_MOUNTS },
+		{ DEVICE_LIST_CDI_ANNOTATIONS, STRATEGY_CDI_ANNOTATIONS },
+		{ DEVICE_LIST_CDI_CRI, STRATEGY_CDI_CRI },
+	};
+
+	st->strategies = 0;
+	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
+		if (cfg->device_list_strategies & bits[i].flag)
+			st->strategies |= bits[i].strategy;
+	if (st->strategies == 0)
+		st->strategies = STRATEGY_ENVVAR;
+	st->gdrcopy = cfg->gdrcopy_enabled;
+	st->gds = cfg->gds_enabled;
+	st->mofed = cfg->mofed_enabled;
+	st->imex_required = cfg->imex_required;
+	st->n_imex = 0;
+	for (size_t i = 0; i < cfg->n_imex_channel_ids &&
+	    st->n_imex < RESOURCES_MAX_IMEX; i++)
+		st->imex[st->n_imex++] = (unsigned)cfg->imex_channel_ids[i];
+	st->cdi_annotation_prefix = cfg->cdi_annotation_prefix;
+	st->cdi_hook_path = cfg->nvidia_cdi_hook_path;
+	join_list(&cfg->cdi_disable_hooks, st->disable_hooks,
+	    sizeof(st->disable_hooks));
+	st->cdi_disable_hooks = st->disable_hooks;
+	st->cdi_spec_dir = cfg->cdi_spec_dir;
+}
+
+static bool
+is_dir(const char *path)
 {
 	struct stat st;
 
-	for (size_t i = 0; i < RESOURCES_CONTROL_NODES; i++)
-		o->control_present[i] =
-		    stat(resources_control_nodes[i], &st) == 0;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* The resources of |inv| under |cfg|. */
+/*
+ * Where this process sees the host path |host|: under the container
+ * driver root when |host| is under the host driver root and the
+ * container driver root is there (the plugin in a container, the host's
+ * driver root mounted at --driver-root-ctr-path), else |host| itself (the
+ * plugin on the host).
+ */
+static void
+seen_path(const struct config *cfg, const char *host, char *out,
+    size_t len)
+{
+	const char *root = cfg->driver_root, *ctr = cfg->driver_root_ctr_path;
+	size_t rl = strlen(root);
+
+	while (rl > 0 && root[rl - 1] == '/')
+		rl--;
+	if (ctr[0] != '\0' && strcmp(ctr, root) != 0 && is_dir(ctr) &&
+	    strncmp(host, root, rl) == 0 &&
+	    (host[rl] == '/' || host[rl] == '\0'))
+		snprintf(out, len, "%s%s", ctr, host + rl);
+	else
+		snprintf(out, len, "%s", host);
+}
+
+/*
+ * Strategy settings of |cfg| into |st| (which then points into |cfg|'s
+ * strings and, for its disabled hooks, into itself: fix that pointer
+ * up after copying it), and the IMEX channels that exist: a channel named
+ * but missing is dropped with a warning, or an error with
+ * --imex-required, as NVIDIA does. 0, or -EINVAL with |err|.
+ */
 static int
-build_resources(const struct config *cfg, const struct inventory *inv,
-    struct resources **res)
+strategy_settings(const struct config *cfg, struct strategy_settings *st,
+    char *err, size_t errlen)
+{
+	char node[4200];
+	struct stat sb;
+
+	strategy_settings_from_config(cfg, st);
+	seen_path(cfg, cfg->dev_root, st->dev_root_seen,
+	    sizeof(st->dev_root_seen));
+	snprintf(node, sizeof(node), "%s/dev", st->dev_root_seen);
+	if (!is_dir(node)) {
+		/* Nothing of the host's /dev where the dev root says: look in
+		 * our own, as NVIDIA's plugin always does. */
+		log_info("No %s: control nodes are looked for in /dev", node);
+		snprintf(st->dev_root_seen, sizeof(st->dev_root_seen), "/");
+	}
+	seen_path(cfg, cfg->driver_root, st->driver_root_seen,
+	    sizeof(st->driver_root_seen));
+	for (size_t i = 0; i < st->n_imex; i++) {
+		snprintf(node, sizeof(node), "%s/dev/nvidia-caps-imex-channels/"
+		    "channel%u", strcmp(st->dev_root_seen, "/") ?
+		    st->dev_root_seen : "", st->imex[i]);
+		if (stat(node, &sb) == 0)
+			continue;
+		if (st->imex_required) {
+			snprintf(err, errlen, "IMEX channel %u is required "
+			    "(--imex-required) but %.300s is missing",
+			    st->imex[i], node);
+			return -EINVAL;
+		}
+		log_warn("IMEX channel %u: %s is missing; not passed to "
+		    "containers", st->imex[i], node);
+		st->n_imex = 0;
+	}
+	return 0;
+}
+
+/*
+ * Which /dev control nodes exist, under the dev root as we see it: at
+ * discovery and again before each Allocate that can pass them (a stat
+ * each; nvidia-uvm appears when its module loads, at the first CUDA
+ * call), so the resource core never looks itself.
+ */
+static void
+find_control_nodes(const struct strategy_settings *st,
+    bool present[RESOURCES_CONTROL_NODES])
+{
+	const char *root = strcmp(st->dev_root_seen, "/") ?
+	    st->dev_root_seen : "";
+	char path[4200];
+	struct stat sb;
+
+	for (size_t i = 0; i < RESOURCES_CONTROL_NODES; i++) {
+		snprintf(path, sizeof(path), "%s%s", root,
+		    resources_control_nodes[i]);
+		present[i] = stat(path, &sb) == 0;
+	}
+}
+
+/* The resources of |inv|. */
+static int
+build_resources(const struct config *cfg, const struct strategy_settings *st,
+    const struct inventory *inv, struct resources **res)
 {
 	struct resources_options opts = {
 		.resource_name = cfg->resource_name,
 		.id_strategy = cfg->device_id_strategy,
+		.strategies = st->strategies,
 		.pass_device_specs = cfg->pass_device_specs,
+		.gdrcopy = st->gdrcopy, .gds = st->gds, .mofed = st->mofed,
+		.n_imex = st->n_imex,
+		.cdi_annotation_prefix = st->cdi_annotation_prefix,
 		.dev_root = cfg->dev_root,
 	};
 	char err[512];
 	int rc;
 
-	find_control_nodes(&opts);
+	memcpy(opts.imex, st->imex, sizeof(opts.imex));
+	find_control_nodes(st, opts.control_present);
 	rc = resources_build(inv, &opts, res, err, sizeof(err));
 	if (rc < 0)
 		log_error("Cannot build the resources: %s",
 		    rc == -ENOMEM ? "out of memory" : err);
 	return rc;
+}
+
+/* With a cdi-* strategy: the CDI spec files for |res| (cdi/cdi.h). */
+static int
+write_cdi(const struct config *cfg, const struct strategy_settings *st,
+    const struct resources *res, const struct inventory *inv)
+{
+	struct cdi_options o = {
+		.driver_root = cfg->driver_root,
+		.driver_root_seen = st->driver_root_seen,
+		.hook_path = st->cdi_hook_path,
+		.disable_hooks = st->cdi_disable_hooks,
+		.spec_dir = st->cdi_spec_dir,
+		.driver_version = inv->driver_version,
+		.dev_root_seen = st->dev_root_seen,
+		.inv = inv,
+	};
+	char err[4400];
+	struct timespec t0, t1;
+	int rc;
+
+	if (!(st->strategies & STRATEGY_CDI) || res->n == 0)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = cdi_update(&o, &res->res[0], err, sizeof(err));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (rc < 0)
+		log_error("%s", err);
+	else
+		log_info("Wrote the CDI spec %s/%s-gpu.json (%zu devices) in "
+		    "%.3f ms", o.spec_dir, RESOURCES_CDI_VENDOR,
+		    res->res[0].n, (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	return rc;
+}
+
+/*
+ * Before each Allocate: the control nodes as they are now; when that
+ * changed, the CDI spec follows, before the runtime resolves the names
+ * this answer gives.
+ */
+static void
+before_allocate(void *arg)
+{
+	struct daemon *d = arg;
+	bool present[RESOURCES_CONTROL_NODES];
+
+	if (d->res == NULL || d->inv == NULL ||
+	    (!d->cfg.pass_device_specs && !(d->st.strategies & STRATEGY_CDI)))
+		return;
+	find_control_nodes(&d->st, present);
+	if (!resources_set_control_nodes(d->res, present))
+		return;
+	log_info("The control nodes under %s changed; Allocate passes those "
+	    "there now", d->st.dev_root_seen);
+	(void)write_cdi(&d->cfg, &d->st, d->res, d->inv);
 }
 
 /* ---- health ---- */
@@ -398,14 +621,16 @@ commit_health(struct daemon *d, const struct config *cfg,
 /* ---- applying a configuration ---- */
 
 /*
- * Discovers under |cfg| and serves what it finds, changing only what
- * differs from what is served (plugin/fleet.h), health carried over.
+ * Discovers under |cfg| (and its strategy settings |st|), writes the CDI
+ * spec, and serves what it finds, changing only what differs from what
+ * is served (plugin/fleet.h), health carried over.
  * On success the inventory and resources are the daemon's; on failure
  * nothing changed and everything was logged. Returns 0, -EADDRINUSE
  * (at start: another process serves on our socket), or -errno.
  */
 static int
-apply(struct daemon *d, const struct config *cfg, bool at_start,
+apply(struct daemon *d, const struct config *cfg,
+    const struct strategy_settings *st, bool at_start,
     struct fleet_change *chg)
 {
 	struct inventory *inv = NULL;
@@ -429,9 +654,16 @@ apply(struct daemon *d, const struct config *cfg, bool at_start,
 	}
 	if (inv->n == 0)
 		log_info("No devices found. Waiting indefinitely.");
-	if ((rc = build_resources(cfg, inv, &res)) < 0) {
+	if ((rc = build_resources(cfg, st, inv, &res)) < 0) {
 		inventory_free(inv);
 		return rc;
+	}
+	if (write_cdi(cfg, st, res, inv) < 0) {
+		/* At start that is fatal, as NVIDIA's; at a reload the old
+		 * spec and plugins go on. */
+		resources_free(res);
+		inventory_free(inv);
+		return -EIO;
 	}
 	prepare_health(d, cfg, inv, res, &next);
 	rc = fleet_apply(d->fleet, res, at_start, chg, err, sizeof(err));
@@ -451,86 +683,6 @@ apply(struct daemon *d, const struct config *cfg, bool at_start,
 	d->res = res;
 	d->inv = inv;
 	fleet_publish(d->fleet);
-	return rc;
-}
-
-/* ---- the configuration ---- */
-
-/* The largest config file read (a ConfigMap holds at most 1 MiB). */
-#define CONFIG_FILE_MAX ((size_t)1 << 20)
-
-static void
-config_store_free(struct config_store *st)
-{
-	gdp_free(st->file_text);
-	memset(st, 0, sizeof(*st));
-}
-
-/* Reads |path| whole into |st|. Returns 0 or -EIO with |err|. */
-static int
-read_config_file(const char *path, struct config_store *st, char *err,
-    size_t errlen)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = 0;
-	size_t len = 0;
-
-	st->file_text = fd >= 0 ? gdp_malloc(CONFIG_FILE_MAX + 1) : NULL;
-	if (fd >= 0 && st->file_text == NULL) {
-		close(fd);
-		snprintf(err, errlen, "--config-file %s: out of memory", path);
-		return -ENOMEM;
-	}
-	while (fd >= 0 && len <= CONFIG_FILE_MAX &&
-	    ((n = read(fd, st->file_text + len, CONFIG_FILE_MAX + 1 - len)) >
-	    0 || (n < 0 && errno == EINTR)))
-		len += n > 0 ? (size_t)n : 0;
-	if (fd < 0 || n < 0) {
-		snprintf(err, errlen, "--config-file %s: cannot read it: %s",
-		    path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -EIO;
-	}
-	close(fd);
-	if (len > CONFIG_FILE_MAX) {
-		snprintf(err, errlen, "--config-file %s: larger than the %zu "
-		    "bytes a config file may have", path, CONFIG_FILE_MAX);
-		return -EIO;
-	}
-	st->file_text[len] = '\0';
-	st->file_len = len;
-	return 0;
-}
-
-/*
- * "Re-read the configuration", at start and at every reload: the flags
- * (|argv|, kept from the start), the environment as it is now, and the
- * config file the flags name. |cfg|'s strings point into argv, the
- * environment and |st| (the caller frees |st| with config_store_free()
- * once |cfg| is no longer used, on failure too). Returns 0; -EINVAL or
- * -ENOTSUP for a flag or environment value (config_parse()); -EIO for
- * a config file that cannot be read; -ENOMEM. |err| says what.
- *
- * The config file's values are not applied yet: the file is read (a
- * missing or unreadable one is an error, as it will stay), and its
- * parse goes where the comment below says.
- */
-static int
-load_config(int argc, char **argv, struct config *cfg,
-    struct config_store *st, char *err, size_t errlen)
-{
-	int rc = config_parse(cfg, argc, argv, err, errlen);
-
-	if (rc < 0 || cfg->help || cfg->version || cfg->config_file[0] == '\0')
-		return rc;
-	rc = read_config_file(cfg->config_file, st, err, errlen);
-	/*
-	 * The file layer: parse st->file_text (owned by |st|), then
-	 * config_parse_layered(cfg, argc, argv, &layer, err, errlen) with
-	 * it between the environment and the defaults, and the checks
-	 * across both.
-	 */
 	return rc;
 }
 
@@ -651,7 +803,8 @@ reload(struct daemon *d, const char *why)
 {
 	int64_t t0 = loop_now_ns();
 	struct config cfg;
-	struct config_store store = { 0 };
+	struct strategy_settings st;
+	struct cfgfile *file = NULL;
 	struct fleet_change chg = { 0 };
 	size_t settings;
 	char err[2048];
@@ -661,10 +814,13 @@ reload(struct daemon *d, const char *why)
 	    why);
 	/* What is read now is what later changes are measured from. */
 	config_watch_rebase(d->watch);
-	rc = load_config(d->argc, d->argv, &cfg, &store, err, sizeof(err));
+	rc = load_config(d->argc, d->argv, &cfg, &file, false, err,
+	    sizeof(err));
+	if (rc == 0 && strategy_settings(&cfg, &st, err, sizeof(err)) < 0)
+		rc = -EINVAL;
 	if (rc < 0) {
 		log_error("Reload: %s", err);
-		config_store_free(&store);
+		cfgfile_free(file);
 		log_error("Reload refused after %.1f ms: the new configuration "
 		    "cannot be used (above); keeping the configuration in "
 		    "force", ms_since(t0));
@@ -674,18 +830,22 @@ reload(struct daemon *d, const char *why)
 	if (!d->nvml_ready && start_nvml(d, &cfg) < 0)
 		rc = -EIO;
 	else
-		rc = apply(d, &cfg, false, &chg);
+		rc = apply(d, &cfg, &st, false, &chg);
 	if (rc < 0) {
-		config_store_free(&store);
+		cfgfile_free(file);
 		log_error("Reload refused after %.1f ms: %s (above); keeping "
 		    "the configuration in force and serving what was served",
 		    ms_since(t0), d->nvml_ready ?
 		    "discovery or serving failed" : "NVML is not available");
 		return;
 	}
-	config_store_free(&d->store);
+	cfgfile_free(d->file);
 	d->cfg = cfg;
-	d->store = store;
+	d->file = file;
+	d->st = st;
+	d->st.cdi_disable_hooks = d->st.disable_hooks;  /* into itself */
+	if (settings > 0)
+		(void)show_config(d, false);
 	log_reload_done(t0, &chg, settings);
 }
 
@@ -837,7 +997,7 @@ static int
 serve(struct daemon *d)
 {
 	struct fleet_options fo = { d->socket_dir, d->cfg.kubelet_socket,
-		d->server_opts };
+		d->server_opts, before_allocate, d };
 	struct fleet_change chg;
 
 	if (drop_privileges() < 0)
@@ -862,7 +1022,7 @@ serve(struct daemon *d)
 			return 1;
 		log_warn("--fail-on-init-error=false: continuing without "
 		    "GPUs. No devices found. Waiting indefinitely.");
-	} else if (apply(d, &d->cfg, true, &chg) < 0) {
+	} else if (apply(d, &d->cfg, &d->st, true, &chg) < 0) {
 		return 1;
 	}
 	if (install_filter(d->cfg.seccomp) < 0)
@@ -884,7 +1044,7 @@ cleanup(struct daemon *d)
 	 * down and unloaded by whichever of us lets go last. */
 	nvml_close(d->nvml);
 	loop_free(d->loop);
-	config_store_free(&d->store);
+	cfgfile_free(d->file);
 }
 
 static void
@@ -918,11 +1078,119 @@ report_allocations(void)
 		    attempts, failed);
 }
 
+static bool
+check_only(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--check-config") == 0)
+			return true;
+	return false;
+}
+
+/* A message line on stderr, any control byte from the file as '?' (the
+ * log escapes them itself). */
+static void
+print_line(const char *kind, const char *line)
+{
+	fprintf(stderr, "gpu-device-plugin: %s: ", kind);
+	for (const unsigned char *p = (const unsigned char *)line; *p; p++)
+		fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, stderr);
+	fputc('\n', stderr);
+}
+
+/* The config file's warnings and errors, on stderr or in the log. */
+static void
+report_file(const struct cfgfile *cf, bool check)
+{
+	for (size_t i = 0; cf != NULL && i < cf->n_warnings; i++)
+		if (check)
+			print_line("warning", cf->warnings[i]);
+		else
+			log_warn("%s", cf->warnings[i]);
+	for (size_t i = 0; cf != NULL && i < cf->n_errors; i++)
+		if (check)
+			print_line("error", cf->errors[i]);
+		else
+			log_error("%s", cf->errors[i]);
+}
+
+/*
+ * "Re-read the configuration", at start and at every reload: the flags
+ * (|argv|, kept from the start), the environment as it is now, and the
+ * config file the flags name, parsed and put between the environment
+ * and the defaults, then the checks across both. |cfg|'s strings point
+ * into argv, the environment and |*file| (NULL without a file; the
+ * caller frees it with cfgfile_free() once |cfg| is no longer used, on
+ * failure too). The file's warnings and errors are reported (stderr
+ * with |check|, else the log). Returns 0; -EINVAL or -ENOTSUP for a
+ * flag or environment value (config_parse(): the message in |err|);
+ * -EIO for a config file with errors (reported; |err| names the file);
+ * -ENOMEM (in |err|).
+ */
+static int
+load_config(int argc, char **argv, struct config *cfg,
+    struct cfgfile **file, bool check, char *err, size_t errlen)
+{
+	struct config_layer layer = { cfgfile_lookup, NULL };
+	char why[2048];
+	int rc = config_parse(cfg, argc, argv, err, errlen);
+
+	*file = NULL;
+	if (rc < 0 || cfg->help || cfg->version || cfg->config_file[0] == '\0')
+		return rc;
+	rc = cfgfile_load(cfg->config_file, file);
+	layer.arg = *file;
+	/* The flags' rules judge the file's values even when the file has
+	 * other errors, so that one run shows them all. */
+	if (rc != -ENOMEM && config_parse_layered(cfg, argc, argv, &layer,
+	    why, sizeof(why)) < 0)
+		rc = cfgfile_error(*file, "%s", why) < 0 ? -ENOMEM : -EINVAL;
+	if (rc == 0)
+		rc = effective_check(cfg, *file);
+	if (rc == -ENOMEM) {
+		snprintf(err, errlen, "%s: out of memory", cfg->config_file);
+		return -ENOMEM;
+	}
+	report_file(*file, check);
+	if ((*file)->n_errors == 0)
+		return 0;
+	snprintf(err, errlen, "--config-file %s: %zu error(s), above",
+	    cfg->config_file, (*file)->n_errors);
+	return -EIO;
+}
+
+/* --check-config's answer, or the start-up log's "Running with config:"
+ * (in pieces when one log line cannot hold it). */
+static int
+show_config(const struct daemon *d, bool check)
+{
+	char *json = effective_json(&d->cfg, d->file, check);
+	size_t len, piece = 1800;
+
+	if (json == NULL) {
+		fprintf(stderr, "gpu-device-plugin: out of memory\n");
+		return -1;
+	}
+	if (check) {
+		printf("%s\n", json);
+	} else if ((len = strlen(json)) <= piece) {
+		log_info("Running with config: %s", json);
+	} else {
+		for (size_t at = 0; at < len; at += piece)
+			log_info("Running with config (part %zu of %zu): %.*s",
+			    at / piece + 1, (len + piece - 1) / piece,
+			    (int)piece, json + at);
+	}
+	gdp_free(json);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct daemon d = { 0 };
 	char err[2048];
+	bool check = check_only(argc, argv);
 	int rc;
 
 	if (gdp_alloc_init_env() < 0) {
@@ -932,11 +1200,19 @@ main(int argc, char **argv)
 	}
 	d.argc = argc;
 	d.argv = argv;
-	rc = load_config(argc, argv, &d.cfg, &d.store, err, sizeof(err));
+	rc = load_config(argc, argv, &d.cfg, &d.file, check, err,
+	    sizeof(err));
+	if (rc == -EINVAL || rc == -ENOTSUP) {
+		fprintf(stderr, "gpu-device-plugin: %s%s\n",
+		    check ? "error: " : "", err);
+		return check || rc == -ENOTSUP ? 1 : 2;
+	}
 	if (rc < 0) {
-		fprintf(stderr, "gpu-device-plugin: %s\n", err);
-		config_store_free(&d.store);
-		return rc == -EINVAL ? 2 : 1;
+		if (rc == -ENOMEM)
+			fprintf(stderr, "gpu-device-plugin: %s\n", err);
+		cfgfile_free(d.file);
+		report_allocations();
+		return 1;
 	}
 	if (d.cfg.help) {
 		config_usage(stdout);
@@ -946,21 +1222,31 @@ main(int argc, char **argv)
 		printf("gpu-device-plugin %s\n", GDP_VERSION);
 		return 0;
 	}
+	if (check) {
+		rc = show_config(&d, true);
+		fprintf(stderr, "gpu-device-plugin: configuration %s\n",
+		    rc == 0 ? "OK" : "not checked");
+		cfgfile_free(d.file);
+		report_allocations();
+		return rc == 0 ? 0 : 1;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	server_options_of(&d.cfg, &d.server_opts);
 	socket_dir_of(d.cfg.kubelet_socket, d.socket_dir,
 	    sizeof(d.socket_dir));
-	if (d.cfg.config_file[0] != '\0')
-		log_warn("--config-file %s: config files are not supported "
-		    "yet; using flags and environment only",
-		    d.cfg.config_file);
+	if (d.cfg.command == NULL &&
+	    strategy_settings(&d.cfg, &d.st, err, sizeof(err)) < 0) {
+		fprintf(stderr, "gpu-device-plugin: %s\n", err);
+		cfgfile_free(d.file);
+		return 2;
+	}
 	if (d.cfg.command != NULL) {
 		(void)config_warnings(&d.cfg, warn_setting, NULL);
 		rc = list_command(&d);
 	} else {
 		log_info("Starting gpu-device-plugin %s", GDP_VERSION);
 		log_settings(&d.cfg);
-		rc = serve(&d);
+		rc = show_config(&d, false) < 0 ? 1 : serve(&d);
 	}
 	cleanup(&d);
 	report_allocations();

@@ -104,8 +104,7 @@ static const struct setting settings[] = {
 	  .envs = { "DEVICE_LIST_STRATEGY" }, .kind = KIND_LIST,
 	  .def = "envvar", .offset = OFF(device_list_strategy),
 	  .file_key = "flags.plugin.deviceListStrategy",
-	  .pending = "Allocate answers use envvar (NVIDIA_VISIBLE_DEVICES) "
-	  "only", .help = "how Allocate passes devices: "
+	  .help = "how Allocate passes devices: "
 	  "envvar, volume-mounts, cdi-annotations, cdi-cri (a list)" },
 	{ .flags = { "device-id-strategy" }, .envs = { "DEVICE_ID_STRATEGY" },
 	  .kind = KIND_CHOICE, .def = "uuid",
@@ -120,17 +119,14 @@ static const struct setting settings[] = {
 	{ .flags = { "gdrcopy-enabled" }, .envs = { "GDRCOPY_ENABLED" },
 	  .kind = KIND_BOOL, .def = "false", .offset = OFF(gdrcopy_enabled),
 	  .file_key = "flags.gdrcopyEnabled",
-	  .pending = "Allocate answers do not carry NVIDIA_GDRCOPY=enabled",
 	  .help = "containers get GDRCopy (NVIDIA_GDRCOPY=enabled)" },
 	{ .flags = { "gds-enabled" }, .envs = { "GDS_ENABLED" },
 	  .kind = KIND_BOOL, .def = "false", .offset = OFF(gds_enabled),
 	  .file_key = "flags.gdsEnabled",
-	  .pending = "Allocate answers do not carry NVIDIA_GDS=enabled",
 	  .help = "containers get GPUDirect Storage (NVIDIA_GDS=enabled)" },
 	{ .flags = { "mofed-enabled" }, .envs = { "MOFED_ENABLED" },
 	  .kind = KIND_BOOL, .def = "false", .offset = OFF(mofed_enabled),
 	  .file_key = "flags.mofedEnabled",
-	  .pending = "Allocate answers do not carry NVIDIA_MOFED=enabled",
 	  .help = "containers get MOFED (NVIDIA_MOFED=enabled)" },
 	{ .flags = { "cdi-annotation-prefix" },
 	  .envs = { "CDI_ANNOTATION_PREFIX" }, .kind = KIND_STRING,
@@ -143,9 +139,15 @@ static const struct setting settings[] = {
 	  .offset = OFF(nvidia_cdi_hook_path),
 	  .file_key = "flags.plugin.nvidiaCTKPath", .help = "the hook "
 	  "binary CDI specs name" },
+	{ .flags = { "cdi-spec-dir" }, .envs = { "CDI_SPEC_DIR" },
+	  .kind = KIND_STRING, .def = "/var/run/cdi",
+	  .offset = OFF(cdi_spec_dir), .help = "where CDI specs are "
+	  "written (ours; the directory containerd and CRI-O read)" },
 	{ .flags = { "mps-root" }, .envs = { "MPS_ROOT" },
 	  .kind = KIND_STRING, .def = "", .offset = OFF(mps_root),
-	  .file_key = "flags.mpsRoot", .help = "host path of the MPS "
+	  .file_key = "flags.mpsRoot",
+	  .pending = "MPS sharing is not served yet",
+	  .help = "host path of the MPS "
 	  "daemons' pipes and shm (needed for MPS sharing)" },
 	{ .flags = { "shared-devices-allocation-policy" },
 	  .envs = { "SHARED_DEVICES_ALLOCATION_POLICY" },
@@ -167,7 +169,6 @@ static const struct setting settings[] = {
 	{ .flags = { "imex-channel-ids" }, .envs = { "IMEX_CHANNEL_IDS" },
 	  .kind = KIND_LIST, .def = "", .offset = OFF(imex_channel_ids_given),
 	  .file_key = "imex.channelIDs",
-	  .pending = "Allocate answers do not carry IMEX channels",
 	  .help = "IMEX channels to give containers: none or 0" },
 	{ .flags = { "imex-required" }, .envs = { "IMEX_REQUIRED" },
 	  .kind = KIND_BOOL, .def = "false", .offset = OFF(imex_required),
@@ -175,6 +176,7 @@ static const struct setting settings[] = {
 	  "exist" },
 	{ .flags = { "cdi-feature-flags" }, .envs = { "CDI_FEATURE_FLAGS" },
 	  .kind = KIND_LIST, .def = "", .offset = OFF(cdi_feature_flags),
+	  .pending = "CDI specs are generated without feature flags",
 	  .help = "feature flags of CDI spec generation" },
 	{ .flags = { "cdi-disable-hooks" }, .envs = { "CDI_DISABLE_HOOKS" },
 	  .kind = KIND_LIST, .def = "", .offset = OFF(cdi_disable_hooks),
@@ -481,7 +483,10 @@ named(const char *name, size_t len, const char *a, const char *b)
 	    (strlen(b) == len && !strncmp(name, b, len));
 }
 
-/* -h/--help and -v/--version, as urfave/cli has them ("=false" too). */
+/*
+ * -h/--help and -v/--version, as urfave/cli has them ("=false" too), and
+ * ours, --check-config.
+ */
 static int
 parse_action(struct config *cfg, const char *name, size_t len,
     const char *value, const char *arg, char *err, size_t errlen)
@@ -495,6 +500,8 @@ parse_action(struct config *cfg, const char *name, size_t len,
 	}
 	if (named(name, len, "h", "help"))
 		cfg->help = on;
+	else if (named(name, len, "", "check-config"))
+		cfg->check_config = on;
 	else
 		cfg->version = on;
 	return 0;
@@ -520,7 +527,8 @@ parse_flag(struct config *cfg, int argc, char **argv, int *i, bool *seen,
 		snprintf(err, errlen, "bad flag syntax: %s", arg);
 		return -EINVAL;
 	}
-	if (named(name, len, "h", "help") || named(name, len, "v", "version"))
+	if (named(name, len, "h", "help") || named(name, len, "v", "version") ||
+	    named(name, len, "", "check-config"))
 		return parse_action(cfg, name, len, value, arg, err, errlen);
 	s = find_flag(name, len);
 	if (s == NULL) {
@@ -567,12 +575,15 @@ unset_value(const struct setting *s, const struct config_layer *file,
 		return s->kind == KIND_BOOL && value[0] == '\0' ? "false" :
 		    value;
 	}
-	if (file != NULL && s->file_key != NULL) {
+	/* The layer is asked under each long name (config/file.c maps the
+	 * file's keys to NVIDIA's flag names). */
+	for (size_t k = 0; file != NULL && k < 3 && s->flags[k]; k++) {
 		const char *where = NULL;
 
-		value = file->lookup(file->arg, s->file_key, &where);
+		value = file->lookup(file->arg, s->flags[k], &where);
 		if (value != NULL) {
-			*origin = where != NULL ? where : s->file_key;
+			*origin = where != NULL ? where :
+			    s->file_key != NULL ? s->file_key : s->flags[k];
 			snprintf(source, len, "%s", *origin);
 			return value;
 		}

@@ -64,6 +64,7 @@ struct config {
 	bool mofed_enabled;             /* NVIDIA_MOFED=enabled */
 	const char *cdi_annotation_prefix;      /* "cdi.k8s.io/" */
 	const char *nvidia_cdi_hook_path;       /* "/usr/bin/nvidia-ctk" */
+	const char *cdi_spec_dir;               /* "/var/run/cdi" (ours) */
 	const char *mps_root;           /* "": MPS sharing not possible */
 	enum allocation_policy shared_devices_allocation_policy;
 	enum discovery_strategy device_discovery_strategy;
@@ -97,6 +98,7 @@ struct config {
 	int64_t idle_timeout_ms;
 	bool help;
 	bool version;
+	bool check_config;              /* --check-config (ours) */
 	/*
 	 * Where each setting came from, by its place in the table: the
 	 * flag as written ("-gds-enabled"), the environment variable's
@@ -108,13 +110,14 @@ struct config {
 
 /*
  * A layer between the environment and the defaults: the config file.
- * |lookup| is asked, once per setting that no flag and no environment
- * variable set, for the setting's config-file key ("flags.migStrategy",
- * "flags.plugin.deviceListStrategy", "imex.channelIDs"; settings without
- * one are not asked). It returns the value as the flag would take it
- * (booleans "true"/"false", lists comma-separated) and sets |*where| to
- * what messages should name (e.g. "config.yaml:4:3
- * (flags.migStrategy)"), or returns NULL: the layer does not set it.
+ * |lookup| is asked, for each setting that no flag and no environment
+ * variable set, under the setting's long flag names in turn
+ * ("mig-strategy"; "nvidia-cdi-hook-path", then "nvidia-ctk-path"): the
+ * config file (config/file.c) maps its keys to them. It returns the value
+ * as the flag would take it (booleans "true"/"false", lists
+ * comma-separated) and sets |*where| to what messages should name (e.g.
+ * "config.yaml:4:3: flags.migStrategy"), or returns NULL: the layer does
+ * not set it.
  * Both strings are the layer's and must outlive the config.
  */
 struct config_layer {

@@ -191,7 +191,10 @@ status_nv(int code, char buf[12])
 		"6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16" };
 
 	if (code >= 0 && (size_t)code < sizeof(codes) / sizeof(codes[0])) {
-		nghttp2_nv nv = NV_STATIC("grpc-status", codes[code]);
+		nghttp2_nv nv = { (uint8_t *)"grpc-status",
+			(uint8_t *)codes[code], sizeof("grpc-status") - 1,
+			code < 10 ? 1 : 2, NGHTTP2_NV_FLAG_NO_COPY_NAME |
+			NGHTTP2_NV_FLAG_NO_COPY_VALUE };
 
 		return nv;
 	}
@@ -316,14 +319,15 @@ call_abort(struct grpc_call *call)
  * Hands whatever the call has to nghttp2; the loop flushes it. Returns 0,
  * or -ENOMEM when the call had to be reset instead (see the top).
  */
+static const nghttp2_nv response_headers[] = {
+	NV_STATIC(":status", "200"),
+	NV_STATIC("content-type", "application/grpc"),
+};
+
 static int
 call_kick(struct grpc_call *call)
 {
 	nghttp2_session *session = call->conn->h2.session;
-	nghttp2_nv nva[] = {
-		NV_STATIC(":status", "200"),
-		NV_STATIC("content-type", "application/grpc"),
-	};
 	nghttp2_data_provider dp = { .source.ptr = call,
 		.read_callback = read_queue };
 
@@ -345,8 +349,8 @@ call_kick(struct grpc_call *call)
 			return call_abort(call);
 		return 0;
 	}
-	if (nghttp2_submit_response(session, call->stream_id, nva, 2,
-	    &dp) != 0)
+	if (nghttp2_submit_response(session, call->stream_id, response_headers,
+	    2, &dp) != 0)
 		return call_abort(call);
 	return 0;
 }

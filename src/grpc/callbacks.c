@@ -54,18 +54,24 @@ on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame,
 	return 0;
 }
 
-static int
-on_header(nghttp2_session *session, const nghttp2_frame *frame,
-    const uint8_t *name, size_t namelen, const uint8_t *value,
-    size_t valuelen, uint8_t flags, void *user_data)
+/* A header grpc_request_head_add() reads. */
+static __attribute__((noinline)) int
+read_header(struct conn *conn, struct grpc_call *call, const uint8_t *name,
+    size_t namelen, const uint8_t *value, size_t valuelen)
 {
-	struct conn *conn = user_data;
-	struct grpc_call *call;
+	if (grpc_request_head_add(&call->head, &conn->server->methods, name,
+	    namelen, value, valuelen) < 0)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	return 0;
+}
+
+/* One request header of |call|: counted, and read if it is one we read. */
+static inline __attribute__((always_inline)) int
+call_header(struct conn *conn, struct grpc_call *call, const uint8_t *name,
+    size_t namelen, const uint8_t *value, size_t valuelen)
+{
 	size_t cost = namelen + valuelen + 32;   /* RFC 9113 6.5.2 */
 
-	if (!is_request_headers(frame))
-		return 0;
-	call = stream_call(conn, session, frame->hd.stream_id);
 	if (call == NULL)
 		return 0;
 	if (cost > call->header_room) {   /* and all after it */
@@ -76,10 +82,40 @@ on_header(nghttp2_session *session, const nghttp2_frame *frame,
 	call->header_room -= cost;
 	if (!grpc_request_header_wanted(namelen))
 		return 0;   /* counted above, not read */
-	if (grpc_request_head_add(&call->head, &conn->server->methods, name,
-	    namelen, value, valuelen) < 0)
-		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-	return 0;
+	return read_header(conn, call, name, namelen, value, valuelen);
+}
+
+/* on_header() for a stream other than the cached one. */
+static __attribute__((noinline)) int
+on_header_uncached(nghttp2_session *session, const nghttp2_frame *frame,
+    const uint8_t *name, size_t namelen, const uint8_t *value,
+    size_t valuelen, struct conn *conn)
+{
+	struct grpc_call *call = stream_call(conn, session,
+	    frame->hd.stream_id);
+
+	return call_header(conn, call, name, namelen, value, valuelen);
+}
+
+/*
+ * Called once per header, eight times per request: the common case (the
+ * cached stream, a header only counted) makes no call, so that it costs
+ * no register saves either.
+ */
+static int
+on_header(nghttp2_session *session, const nghttp2_frame *frame,
+    const uint8_t *name, size_t namelen, const uint8_t *value,
+    size_t valuelen, uint8_t flags, void *user_data)
+{
+	struct conn *conn = user_data;
+
+	if (!is_request_headers(frame))
+		return 0;
+	if (frame->hd.stream_id != conn->last_stream)
+		return on_header_uncached(session, frame, name, namelen,
+		    value, valuelen, conn);
+	return call_header(conn, conn->last_call, name, namelen, value,
+	    valuelen);
 }
 
 static int

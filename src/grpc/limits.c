@@ -94,7 +94,7 @@ conn_wait(struct conn *conn, enum conn_wait wait)
 	if (wait == CONN_WAIT_NONE || wait_timeout(server, wait) < 0)
 		return;
 	conn->wait = wait;
-	conn->wait_since_ms = loop_now_ms();
+	conn->wait_since_ms = loop_round_ms(server->loop);
 	TAILQ_INSERT_TAIL(wait_list(server, wait), conn, wait_link);
 	sweep_by(server, conn->wait_since_ms + wait_timeout(server, wait));
 }
@@ -115,7 +115,7 @@ conn_call_added(struct conn *conn, struct grpc_call *call)
 	conn->ncalls++;
 	if (conn->wait == CONN_WAIT_IDLE)
 		conn_wait(conn, CONN_WAIT_NONE);
-	call->opened_ms = loop_now_ms();
+	call->opened_ms = loop_round_ms(server->loop);
 	if (server->opts.request_timeout_ms < 0)
 		return;
 	call->in_requests = true;

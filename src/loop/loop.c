@@ -66,6 +66,7 @@ struct hook {
 struct loop {
 	int epfd;
 	bool stopping;
+	int64_t round_ms;               /* loop_round_ms() */
 	uint32_t next_gen;
 
 	struct fd_slot *slots;
@@ -104,6 +105,12 @@ loop_now_ms(void)
 	return loop_now_ns() / NSEC_PER_MSEC;
 }
 
+int64_t
+loop_round_ms(const struct loop *loop)
+{
+	return loop->round_ms;
+}
+
 struct loop *
 loop_new(void)
 {
@@ -113,6 +120,7 @@ loop_new(void)
 	if (loop == NULL)
 		return NULL;
 	loop->sigfd = -1;
+	loop->round_ms = loop_now_ms();
 	SLIST_INIT(&loop->wakeups);
 	sigemptyset(&loop->sigmask);
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -581,6 +589,7 @@ loop_run_once(struct loop *loop, int timeout_ms)
 		loop->hooks[i].cb(loop, loop->hooks[i].arg);
 	arm_timerfd(loop);
 	n = epoll_wait(loop->epfd, evs, MAX_EVENTS, timeout_ms);
+	loop->round_ms = loop_now_ms();
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	for (int i = 0; i < n; i++) {
@@ -604,6 +613,7 @@ int
 loop_run(struct loop *loop)
 {
 	loop->stopping = false;
+	loop->round_ms = loop_now_ms();
 	while (!loop->stopping) {
 		int rc = loop_run_once(loop, -1);
 

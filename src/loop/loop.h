@@ -133,5 +133,12 @@ void loop_stop(struct loop *loop);
 /* Monotonic clock, in ms and in ns. */
 int64_t loop_now_ms(void);
 int64_t loop_now_ns(void);
+/*
+ * The monotonic clock (ms) as read once per round, when the wait ends
+ * (and when loop_run() starts): for bookkeeping to which a round's work
+ * is an error small enough (timeouts of seconds), so that per-request
+ * code does not read the clock again and again.
+ */
+int64_t loop_round_ms(const struct loop *loop);
 
 #endif /* GDP_LOOP_H */

@@ -31,6 +31,8 @@ struct fleet {
 	char socket_dir[4096];
 	char kubelet_socket[4096];
 	struct grpc_server_options server;
+	void (*before_allocate)(void *arg);
+	void *before_allocate_arg;
 	struct served *s;              /* owned, |n|, in the table's order */
 	size_t n;
 };
@@ -59,6 +61,9 @@ make_served(struct fleet *f, struct resource *res, struct served *s,
 		return rc;
 	}
 	plugin_set_server_options(s->plugin, &f->server);
+	if (f->before_allocate != NULL)
+		plugin_before_allocate(s->plugin, f->before_allocate,
+		    f->before_allocate_arg);
 	if (f->kubelet_socket[0] == '\0')
 		return 0;
 	s->link = kubelet_link_new(f->loop, f->kubelet_socket, s->plugin, err,
@@ -119,6 +124,8 @@ fleet_new(struct loop *loop, const struct fleet_options *opts)
 	snprintf(f->kubelet_socket, sizeof(f->kubelet_socket), "%s",
 	    opts->kubelet_socket);
 	f->server = opts->server;
+	f->before_allocate = opts->before_allocate;
+	f->before_allocate_arg = opts->before_allocate_arg;
 	return f;
 }
 

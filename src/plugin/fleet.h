@@ -35,6 +35,9 @@ struct fleet_options {
 	const char *socket_dir;        /* where the plugins' sockets go */
 	const char *kubelet_socket;    /* "": serve without registering */
 	struct grpc_server_options server;
+	/* Each plugin's plugin_before_allocate() hook; NULL: none. */
+	void (*before_allocate)(void *arg);
+	void *before_allocate_arg;
 };
 
 /* What fleet_apply() did, resource by resource. */

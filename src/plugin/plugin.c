@@ -65,6 +65,8 @@ struct plugin {
 	int64_t resend_ms;          /* the resend timer's next delay */
 	void (*unwatched)(void *arg);
 	void *unwatched_arg;
+	void (*before_allocate)(void *arg);
+	void *before_allocate_arg;
 };
 
 /* ---- ListAndWatch ---- */
@@ -182,6 +184,13 @@ list_and_watch(struct grpc_call *call, const ProtobufCMessage *req,
 }
 
 void
+plugin_before_allocate(struct plugin *p, void (*cb)(void *arg), void *arg)
+{
+	p->before_allocate = cb;
+	p->before_allocate_arg = arg;
+}
+
+void
 plugin_on_unwatched(struct plugin *p, void (*cb)(void *arg), void *arg)
 {
 	p->unwatched = cb;
@@ -262,6 +271,8 @@ allocate(struct grpc_call *call, const ProtobufCMessage *request,
 	char why[768];
 	ProtobufCMessage *msg;
 
+	if (p->before_allocate != NULL)
+		p->before_allocate(p->before_allocate_arg);
 	why[0] = '\0';
 	errno = ENOMEM;
 	msg = resource_allocate(p->res, request, &a, why, sizeof(why));

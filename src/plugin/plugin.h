@@ -74,6 +74,13 @@ void plugin_publish(struct plugin *p);
  */
 void plugin_on_unwatched(struct plugin *p, void (*cb)(void *arg),
     void *arg);
+/*
+ * |cb| runs before each Allocate is answered, on the loop: it may update
+ * what the resource core is given about the host (which control nodes
+ * exist now), never free the plugin or the resource.
+ */
+void plugin_before_allocate(struct plugin *p, void (*cb)(void *arg),
+    void *arg);
 /* True while a ListAndWatch stream is open. */
 bool plugin_watched(const struct plugin *p);
 

@@ -22,6 +22,7 @@
 
 #include "deviceplugin.pb-c.h"
 #include "requests.pb-c.h"
+#include "resources/answer_int.h"
 
 /* ---- ListAndWatch ---- */
 
@@ -216,108 +217,6 @@ find_id(const struct resource *r, const ProtobufCBinaryData *id)
 
 /* ---- Allocate ---- */
 
-/* What one container gets, while its answer is being built. */
-struct pick {
-	const struct resource *r;
-	const size_t *idx;       /* view indexes, unique, request order */
-	size_t n;
-};
-
-static int
-add_spec(struct arena *a, V1beta1__ContainerAllocateResponse *c,
-    const char *dev_root, const char *path)
-{
-	V1beta1__DeviceSpec *s = arena_alloc(a, sizeof(*s));
-	size_t len = strlen(dev_root) + strlen(path) + 1;
-	char *host = arena_alloc(a, len);
-
-	if (s == NULL || host == NULL)
-		return -ENOMEM;
-	snprintf(host, len, "%s%s", dev_root, path);
-	v1beta1__device_spec__init(s);
-	s->container_path = (char *)path; /* static or the view's */
-	s->host_path = host;
-	s->permissions = "rw";
-	c->devices[c->n_devices++] = s;
-	return 0;
-}
-
-/* /dev nodes for --pass-device-specs: control nodes, then each GPU. */
-static int
-add_specs(struct arena *a, V1beta1__ContainerAllocateResponse *c,
-    const struct pick *p)
-{
-	const struct resources *all = p->r->all;
-
-	c->devices = arena_array(a, RESOURCES_CONTROL_NODES + p->n,
-	    sizeof(*c->devices));
-	if (c->devices == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < RESOURCES_CONTROL_NODES; i++)
-		if (all->control_present[i] && add_spec(a, c, all->dev_root,
-		    resources_control_nodes[i]) < 0)
-			return -ENOMEM;
-	for (size_t i = 0; i < p->n; i++)
-		if (add_spec(a, c, all->dev_root,
-		    p->r->views[p->idx[i]].dev_path) < 0)
-			return -ENOMEM;
-	return 0;
-}
-
-/* NVIDIA_VISIBLE_DEVICES: the ids, comma-separated, in request order. */
-static char *
-visible_devices(struct arena *a, const struct pick *p)
-{
-	bool by_index = p->r->all->id_strategy == ID_STRATEGY_INDEX;
-	size_t len = 1;
-	char *out, *at;
-
-	for (size_t i = 0; i < p->n; i++) {
-		const struct view *v = &p->r->views[p->idx[i]];
-
-		len += strlen(by_index ? v->index_id : v->id) + 1;
-	}
-	out = at = arena_alloc(a, len);
-	if (out == NULL)
-		return NULL;
-	for (size_t i = 0; i < p->n; i++) {
-		const struct view *v = &p->r->views[p->idx[i]];
-		const char *id = by_index ? v->index_id : v->id;
-		size_t l = strlen(id);
-
-		if (i > 0)
-			*at++ = ',';
-		memcpy(at, id, l + 1);
-		at += l;
-	}
-	return out;
-}
-
-static V1beta1__ContainerAllocateResponse *
-container_answer(struct arena *a, const struct pick *p)
-{
-	V1beta1__ContainerAllocateResponse *c = arena_alloc(a, sizeof(*c));
-	V1beta1__ContainerAllocateResponse__EnvsEntry *env =
-	    arena_alloc(a, sizeof(*env));
-	V1beta1__ContainerAllocateResponse__EnvsEntry **envs =
-	    arena_alloc(a, sizeof(*envs));
-
-	if (c == NULL || env == NULL || envs == NULL)
-		return NULL;
-	v1beta1__container_allocate_response__init(c);
-	v1beta1__container_allocate_response__envs_entry__init(env);
-	env->key = "NVIDIA_VISIBLE_DEVICES";
-	env->value = visible_devices(a, p);
-	if (env->value == NULL)
-		return NULL;
-	envs[0] = env;
-	c->envs = envs;
-	c->n_envs = 1;
-	if (p->r->all->pass_device_specs && add_specs(a, c, p) < 0)
-		return NULL;
-	return c;
-}
-
 /*
  * Resolves one container's ids into |idx| (unique, request order), using
  * |seen| (one flag per view, all clear on entry and on return). Returns
@@ -413,7 +312,12 @@ resource_allocate(const struct resource *r, const ProtobufCMessage *request,
 			return NULL;
 		}
 		p.n = (size_t)n;
-		out[i] = container_answer(a, &p);
+		out[i] = strategy_answer(a, &p);
+		if (out[i] == NULL && errno == EIO) {
+			snprintf(msg, msglen, "no random bytes for the "
+			    "cdi-annotations key of \"%s\"", r->name);
+			return NULL;
+		}
 		if (out[i] == NULL)
 			goto out_nomem;
 	}

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "util/alloc.h"
 
@@ -88,6 +89,90 @@ build_gpu_resource(struct resource *r, const struct inventory *inv,
 	return resource_index(r);
 }
 
+/* getrandom(2), whole or not at all. */
+static int
+system_random(void *buf, size_t len)
+{
+	ssize_t n = getrandom(buf, len, 0);
+
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+/* What the strategies need, from |opts| (checked by the caller). */
+static void
+copy_strategy_options(struct resources *r,
+    const struct resources_options *opts)
+{
+	const char *prefix = opts->cdi_annotation_prefix != NULL ?
+	    opts->cdi_annotation_prefix : RESOURCES_CDI_PREFIX;
+
+	r->strategies = opts->strategies != 0 ? opts->strategies :
+	    STRATEGY_ENVVAR;
+	r->pass_device_specs = opts->pass_device_specs;
+	r->gdrcopy = opts->gdrcopy;
+	r->gds = opts->gds;
+	r->mofed = opts->mofed;
+	r->n_imex = opts->n_imex < RESOURCES_MAX_IMEX ? opts->n_imex :
+	    RESOURCES_MAX_IMEX;
+	memcpy(r->imex, opts->imex, r->n_imex * sizeof(r->imex[0]));
+	snprintf(r->cdi_annotation_prefix, sizeof(r->cdi_annotation_prefix),
+	    "%s", prefix);
+	r->random = opts->random != NULL ? opts->random : system_random;
+	memcpy(r->control_present, opts->control_present,
+	    sizeof(r->control_present));
+}
+
+bool
+resources_set_control_nodes(struct resources *r,
+    const bool present[RESOURCES_CONTROL_NODES])
+{
+	bool changed = memcmp(r->control_present, present,
+	    sizeof(r->control_present)) != 0;
+
+	memcpy(r->control_present, present, sizeof(r->control_present));
+	return changed;
+}
+
+const char *
+resources_view_id(const struct resources *r, const struct view *v)
+{
+	return r->id_strategy == ID_STRATEGY_INDEX ? v->index_id : v->id;
+}
+
+static const char *const strategy_names[] = {
+	"envvar", "volume-mounts", "cdi-annotations", "cdi-cri",
+};
+
+int
+strategies_parse(const char *list, unsigned *out, char *err, size_t errlen)
+{
+	unsigned set = 0;
+	const char *at = list;
+
+	for (;;) {
+		size_t len = strcspn(at, ",");
+		size_t i;
+
+		for (i = 0; i < 4; i++)
+			if (strlen(strategy_names[i]) == len &&
+			    strncmp(at, strategy_names[i], len) == 0)
+				break;
+		if (i == 4) {
+			snprintf(err, errlen, "invalid --device-list-strategy "
+			    "option: invalid strategy: %.*s", (int)len, at);
+			return -EINVAL;
+		}
+		set |= 1u << i;
+		if (at[len] == '\0')
+			break;
+		at += len + 1;
+	}
+	*out = set;
+	return 0;
+}
+
 int
 resources_build(const struct inventory *inv,
     const struct resources_options *opts, struct resources **out,
@@ -111,9 +196,8 @@ resources_build(const struct inventory *inv,
 	    r->dev_root[n - 1] == '/'; n--)
 		r->dev_root[n - 1] = '\0';
 	r->id_strategy = opts->id_strategy;
-	r->pass_device_specs = opts->pass_device_specs;
-	memcpy(r->control_present, opts->control_present,
-	    sizeof(r->control_present));
+	copy_strategy_options(r, opts);
+	r->ngpus = inv->n;
 	if (inv->n > 0) {
 		r->res = gdp_calloc(1, sizeof(*r->res));
 		if (r->res == NULL) {
@@ -167,6 +251,11 @@ resource_same_answers(const struct resource *a, const struct resource *b)
 	const struct resources *x = a->all, *y = b->all;
 
 	if (x->id_strategy != y->id_strategy ||
+	    x->strategies != y->strategies ||
+	    x->gdrcopy != y->gdrcopy || x->gds != y->gds ||
+	    x->mofed != y->mofed || x->n_imex != y->n_imex ||
+	    memcmp(x->imex, y->imex, x->n_imex * sizeof(x->imex[0])) != 0 ||
+	    strcmp(x->cdi_annotation_prefix, y->cdi_annotation_prefix) != 0 ||
 	    x->pass_device_specs != y->pass_device_specs ||
 	    strcmp(x->dev_root, y->dev_root) != 0 ||
 	    memcmp(x->control_present, y->control_present,

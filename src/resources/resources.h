@@ -73,10 +73,51 @@ struct resource {
 #define RESOURCES_CONTROL_NODES 4
 extern const char *const resources_control_nodes[RESOURCES_CONTROL_NODES];
 
+/*
+ * The device-list strategies (--device-list-strategy), a set: NVIDIA's
+ * four, any of them together (reference §3). No bit set is envvar.
+ */
+#define STRATEGY_ENVVAR          0x1u
+#define STRATEGY_VOLUME_MOUNTS   0x2u
+#define STRATEGY_CDI_ANNOTATIONS 0x4u
+#define STRATEGY_CDI_CRI         0x8u
+#define STRATEGY_CDI (STRATEGY_CDI_ANNOTATIONS | STRATEGY_CDI_CRI)
+
+/* The CDI vendor and the class of full GPUs (src/cdi writes the spec). */
+#define RESOURCES_CDI_VENDOR "k8s.device-plugin.nvidia.com"
+#define RESOURCES_CDI_PREFIX "cdi.k8s.io/"
+/* The IMEX channels a node may have: NVIDIA accepts [] or [0]. */
+#define RESOURCES_MAX_IMEX 1
+
+/*
+ * Parses NVIDIA's --device-list-strategy value, a comma-separated list
+ * ("envvar", "volume-mounts", "cdi-annotations", "cdi-cri"; repeats are
+ * fine) into |out|. Returns 0, or -EINVAL with NVIDIA's message in |err|
+ * ("invalid --device-list-strategy option: invalid strategy: X"); an
+ * empty list is an error too.
+ */
+int strategies_parse(const char *list, unsigned *out, char *err,
+    size_t errlen);
+
+/*
+ * Fills |buf| (|len| bytes) with random bytes; 0 or -errno. The one thing
+ * an answer needs from outside: the cdi-annotations key names a random
+ * UUID per container answer, as NVIDIA's does.
+ */
+typedef int (*resources_random_fn)(void *buf, size_t len);
+
 struct resources_options {
 	const char *resource_name;   /* "nvidia.com/gpu" */
 	enum id_strategy id_strategy;
+	unsigned strategies;         /* STRATEGY_*; 0: envvar */
 	bool pass_device_specs;
+	bool gdrcopy, gds, mofed;    /* NVIDIA_GDRCOPY etc. =enabled */
+	/* IMEX channel ids that exist on the node (checked by the caller). */
+	unsigned imex[RESOURCES_MAX_IMEX];
+	size_t n_imex;
+	/* Prefix of the cdi-annotations key; NULL RESOURCES_CDI_PREFIX. */
+	const char *cdi_annotation_prefix;
+	resources_random_fn random;  /* NULL: getrandom(2) */
 	const char *dev_root;        /* host prefix of /dev paths; NULL "/" */
 	/* Which of resources_control_nodes exist on the host. */
 	bool control_present[RESOURCES_CONTROL_NODES];
@@ -86,10 +127,28 @@ struct resources {
 	struct resource *res;        /* owned, |n| entries */
 	size_t n;
 	enum id_strategy id_strategy;
+	unsigned strategies;         /* never 0: envvar is made explicit */
 	bool pass_device_specs;
+	bool gdrcopy, gds, mofed;
+	unsigned imex[RESOURCES_MAX_IMEX];
+	size_t n_imex;
+	char cdi_annotation_prefix[128];
+	resources_random_fn random;
 	char dev_root[256];
 	bool control_present[RESOURCES_CONTROL_NODES];
+	size_t ngpus;                /* the inventory's GPU count */
 };
+
+/*
+ * Sets which control nodes exist now (they come and go: nvidia-uvm
+ * appears when its module loads, at the first CUDA call). Returns whether
+ * that changed anything.
+ */
+bool resources_set_control_nodes(struct resources *r,
+    const bool present[RESOURCES_CONTROL_NODES]);
+/* The id |v| is known by under |r|'s device-id strategy. */
+const char *resources_view_id(const struct resources *r,
+    const struct view *v);
 
 /*
  * The resources of |inv| (which must outlive the result: views point at
@@ -115,9 +174,10 @@ int resource_index(struct resource *r);
 bool resource_same_list(const struct resource *a, const struct resource *b);
 /*
  * Whether |a| and |b| answer Allocate alike for what they share: the
- * same id strategy, device specs, /dev root and control nodes, and each
- * view (by id) the same index and /dev node. A reload that changes them
- * changes answers, not what is advertised.
+ * same id and device-list strategies, extra envs (gdrcopy, gds, mofed),
+ * IMEX channels, CDI annotation prefix, device specs, /dev root and
+ * control nodes, and each view (by id) the same index and /dev node. A
+ * reload that changes them changes answers, not what is advertised.
  */
 bool resource_same_answers(const struct resource *a,
     const struct resource *b);
@@ -156,15 +216,16 @@ ProtobufCMessage *resource_list(const struct resource *r, struct arena *a);
 
 /*
  * The Allocate answer for |request| (a V1beta1__Raw__AllocateRequest,
- * proto/requests.proto): per container NVIDIA_VISIBLE_DEVICES (ids
- * de-duplicated, in request order; UUIDs, or indexes with
- * --device-id-strategy=index) and, with --pass-device-specs, the control
- * nodes that exist then each GPU's /dev node, host paths under
- * --dev-root. Built in |a|. Returns the message, or NULL with errno and
+ * proto/requests.proto): per container, what every strategy of |r->all|
+ * adds, as reference §3 says (strategies.c): ids de-duplicated, in
+ * request order; UUIDs, or indexes with --device-id-strategy=index. With
+ * --pass-device-specs (and a strategy that is not CDI), the control nodes
+ * that exist then each GPU's /dev node once, host paths under --dev-root.
+ * Built in |a|. Returns the message, or NULL with errno and
  * a message in |msg|: EINVAL a request past the bounds (naming the
  * bound) or an id with a NUL byte or invalid UTF-8 (naming it, escaped),
  * ENOENT an unknown device id, ENODEV an unhealthy device (with its
- * reason), ENOMEM.
+ * reason), EIO no random bytes for a cdi-annotations key, ENOMEM.
  */
 ProtobufCMessage *resource_allocate(const struct resource *r,
     const ProtobufCMessage *request, struct arena *a, char *msg,

@@ -79,6 +79,11 @@ static const char *const allowed[] = {
 	"dup2", "dup3", "pipe", "pipe2", "unlink", "unlinkat", "rmdir",
 	"umask",
 	"chmod", "fchmod", "fchmodat",
+	/* the CDI spec files, rewritten at rediscovery and when a control
+	 * node comes or goes (src/cdi): a temporary file, fsync, rename
+	 * over the old one; the spec folder made if it went missing */
+	"rename", "renameat", "renameat2", "fsync", "fdatasync", "mkdir",
+	"mkdirat",
 	/* NVML: the driver's whole interface is ioctl on /dev/nvidia* */
 	"ioctl",
 	/* sockets (which kind socket() may make is checked below) */

@@ -298,7 +298,8 @@ test_new_settings(void **state)
 	assert_int_equal(cfg.n_imex_channel_ids, 1);
 }
 
-/* A config-file stand-in: key=value pairs. */
+/* A config-file stand-in: flag name=value pairs (config/file.c maps the
+ * file's keys to NVIDIA's flag names). */
 static const char *
 file_lookup(void *arg, const char *key, const char **where)
 {
@@ -316,11 +317,11 @@ static void
 test_layer_precedence(void **state)
 {
 	static const char *const file[] = {
-		"flags.migStrategy", "mixed",
-		"flags.plugin.deviceListStrategy", "envvar,cdi-cri",
-		"flags.gdsEnabled", "true",
-		"flags.plugin.deviceIDStrategy", "index",
-		"flags.failOnInitError", "false",
+		"mig-strategy", "mixed",
+		"device-list-strategy", "envvar,cdi-cri",
+		"gds-enabled", "true",
+		"device-id-strategy", "index",
+		"fail-on-init-error", "false",
 		NULL,
 	};
 	struct config_layer layer = { file_lookup, (void *)file };
@@ -337,8 +338,7 @@ test_layer_precedence(void **state)
 	assert_false(cfg.fail_on_init_error);                    /* file */
 	assert_true(cfg.pass_device_specs == false);             /* default */
 	/* A bad value from the layer is named by the layer's |where|. */
-	static const char *const bad[] = { "flags.migStrategy", "some",
-		NULL };
+	static const char *const bad[] = { "mig-strategy", "some", NULL };
 	struct config_layer bad_layer = { file_lookup, (void *)bad };
 
 	assert_int_equal(parse_layered(&bad_layer, NULL), -EINVAL);
@@ -364,21 +364,22 @@ test_warnings_name_pending_settings(void **state)
 	assert_int_equal(parse(NULL), 0);
 	assert_int_equal(config_warnings(&cfg, count_warning, out), 0);
 	/* Set, but to their defaults: nothing to say. */
-	setenv("GDS_ENABLED", "false", 1);
-	setenv("DEVICE_LIST_STRATEGY", "envvar", 1);
+	setenv("MPS_ROOT", "", 1);
+	setenv("CDI_FEATURE_FLAGS", "", 1);
 	assert_int_equal(parse(NULL), 0);
 	assert_int_equal(config_warnings(&cfg, count_warning, out), 0);
+	/* Applied (strategies, extras): nothing to say either. */
 	setenv("GDS_ENABLED", "t", 1);
 	setenv("DEVICE_LIST_STRATEGY", "volume-mounts", 1);
 	assert_int_equal(parse("-mofed-enabled", "--gdrcopy-enabled=true",
 	    "--imex-channel-ids=0"), 0);
-	assert_int_equal(config_warnings(&cfg, count_warning, out), 5);
-	assert_non_null(strstr(out, "--gds-enabled=true (GDS_ENABLED)"));
-	assert_non_null(strstr(out, "--mofed-enabled=true (-mofed-enabled)"));
-	assert_non_null(strstr(out, "--gdrcopy-enabled=true"));
-	assert_non_null(strstr(out, "--imex-channel-ids=0"));
-	assert_non_null(strstr(out, "--device-list-strategy=volume-mounts "
-	    "(DEVICE_LIST_STRATEGY)"));
+	assert_int_equal(config_warnings(&cfg, count_warning, out), 0);
+	setenv("MPS_ROOT", "/run/nvidia/mps", 1);
+	assert_int_equal(parse("-cdi-feature-flags=a"), 0);
+	assert_int_equal(config_warnings(&cfg, count_warning, out), 2);
+	assert_non_null(strstr(out, "--mps-root=/run/nvidia/mps (MPS_ROOT)"));
+	assert_non_null(strstr(out, "--cdi-feature-flags=a "
+	    "(-cdi-feature-flags=a)"));
 }
 
 /* config_each: "flag=value<origin>;" for each setting. */
@@ -397,8 +398,7 @@ each(const char *flag, const char *file_key, const char *value,
 static void
 test_each_setting_with_its_origin(void **state)
 {
-	static const char *const file[] = { "flags.migStrategy", "single",
-		NULL };
+	static const char *const file[] = { "mig-strategy", "single", NULL };
 	struct config_layer layer = { file_lookup, (void *)file };
 	char out[8192] = "";
 

@@ -38,7 +38,7 @@ static struct resources *served;     /* the table the fleet serves */
 static int
 setup(void **state)
 {
-	struct fleet_options o = { dir, "", { 0 } };
+	struct fleet_options o = { dir, "", { 0 }, NULL, NULL };
 
 	for (unsigned i = 0; i < NGPUS; i++) {
 		gpus[i].index = i;

@@ -53,8 +53,10 @@ setup_inventory(void **state)
 static struct resources *
 build(enum id_strategy ids, bool specs, const char *dev_root)
 {
-	struct resources_options o = { "nvidia.com/gpu", ids, specs,
-		dev_root, { true, false, true, false } };
+	struct resources_options o = { .resource_name = "nvidia.com/gpu",
+		.id_strategy = ids, .pass_device_specs = specs,
+		.dev_root = dev_root,
+		.control_present = { true, false, true, false } };
 	struct resources *r = NULL;
 	char err[256];
 
@@ -99,8 +101,8 @@ static void
 test_build_without_gpus_has_no_resource(void **state)
 {
 	struct inventory empty = { NULL, 0, "", 0, NULL, 0, NULL, 0 };
-	struct resources_options o = { "nvidia.com/gpu", ID_STRATEGY_UUID,
-		false, NULL, { false } };
+	struct resources_options o = { .resource_name = "nvidia.com/gpu",
+		.id_strategy = ID_STRATEGY_UUID };
 	struct resources *r = NULL;
 	char err[64];
 
@@ -113,8 +115,8 @@ test_build_without_gpus_has_no_resource(void **state)
 static void
 test_build_refuses_unusable_names(void **state)
 {
-	struct resources_options o = { "nvidia.com/", ID_STRATEGY_UUID,
-		false, NULL, { false } };
+	struct resources_options o = { .resource_name = "nvidia.com/",
+		.id_strategy = ID_STRATEGY_UUID };
 	struct resources *r = NULL;
 	char err[256];
 
