@@ -1152,7 +1152,7 @@ load_config(int argc, char **argv, struct config *cfg,
 		return -ENOMEM;
 	}
 	report_file(*file, check);
-	if ((*file)->n_errors == 0)
+	if (*file == NULL || (*file)->n_errors == 0)
 		return 0;
 	snprintf(err, errlen, "--config-file %s: %zu error(s), above",
 	    cfg->config_file, (*file)->n_errors);
