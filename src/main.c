@@ -4,12 +4,19 @@
  * Reads the settings, loads NVML, discovers the GPUs, builds the resource
  * table (src/resources), writes the CDI spec when a cdi-* device-list
  * strategy is on (src/cdi), and serves it to the kubelet on one event loop
- * until SIGTERM or SIGINT (stop, remove the socket, exit 0). The health
+ * (plugin/fleet.h: one socket and registration per resource) until
+ * SIGTERM or SIGINT (stop, remove the sockets, exit 0). The health
  * monitor's snapshots go straight to the resource core, which marks what
- * changed for the plugin to publish. SIGHUP discovers again and sends
- * the new list on the open stream. `list` prints what a node would
+ * changed for the plugins to publish. `list` prints what a node would
  * advertise and exits. Serving drops every capability first and puts
  * every thread under a seccomp allowlist once set up (src/sandbox).
+ *
+ * SIGHUP, or the config file changing (config/watch.h), reloads: the
+ * start's own steps again (load_config(), then apply()), so that start
+ * and reload cannot drift apart, with what is served changed only where
+ * the new table differs and health carried over. A reload never exits:
+ * a configuration that cannot be used, or a discovery that fails, is
+ * logged and changes nothing.
  *
  * --check-config reads flags, environment and config file, prints the
  * configuration in effect and exits, without NVML or a kubelet.
@@ -35,12 +42,12 @@
 #include "config/effective.h"
 #include "config/file.h"
 #include "config/flags.h"
+#include "config/watch.h"
 #include "gpu/inventory.h"
 #include "health/monitor.h"
 #include "loop/loop.h"
 #include "nvml/nvml.h"
-#include "plugin/kubelet.h"
-#include "plugin/plugin.h"
+#include "plugin/fleet.h"
 #include "resources/resources.h"
 #include "sandbox/sandbox.h"
 #include "util/alloc.h"
@@ -74,6 +81,8 @@ struct strategy_settings {
 };
 
 struct daemon {
+	int argc;
+	char **argv;                    /* kept from the start, for reloads */
 	struct config cfg;
 	struct strategy_settings st;
 	struct cfgfile *file;           /* cfg's strings may point into it */
@@ -82,13 +91,17 @@ struct daemon {
 	bool nvml_ready;
 	struct inventory *inv;
 	struct resources *res;
-	struct plugin *plugin;
+	struct fleet *fleet;
 	struct health_monitor *health;
-	struct kubelet_link *link;
+	struct health_options health_opts; /* |health|'s */
+	struct config_watch *watch;     /* the config file's, or NULL */
 	char socket_dir[4096];
 	struct grpc_server_options server_opts;
-	int exit_code;
 };
+
+static int load_config(int, char **, struct config *, struct cfgfile **,
+    bool, char *, size_t);
+static int show_config(const struct daemon *, bool);
 
 static int64_t
 no_limit_if_0(int64_t ms)
@@ -142,14 +155,14 @@ server_options_of(const struct config *cfg, struct grpc_server_options *o)
 
 /* Loads and initialises NVML; logs why not (with what to check). */
 static int
-start_nvml(struct daemon *d)
+start_nvml(struct daemon *d, const struct config *cfg)
 {
 	char err[4096], desc[320];
 	struct nvml_error e;
 
 	if (d->nvml == NULL) {
-		d->nvml = nvml_open(d->cfg.driver_root_ctr_path,
-		    d->cfg.driver_root, err, sizeof(err));
+		d->nvml = nvml_open(cfg->driver_root_ctr_path,
+		    cfg->driver_root, err, sizeof(err));
 		if (d->nvml == NULL) {
 			log_error("Failed to initialize NVML: %s.", err);
 			log_error("%s", nvml_init_hint(
@@ -193,10 +206,10 @@ log_inventory(const struct inventory *inv)
 }
 
 static int
-discover(struct daemon *d, struct inventory **out)
+discover(struct daemon *d, const struct config *cfg, struct inventory **out)
 {
 	char err[512];
-	int rc = inventory_discover(d->nvml, d->cfg.sysfs_root, out, err,
+	int rc = inventory_discover(d->nvml, cfg->sysfs_root, out, err,
 	    sizeof(err));
 
 	if (rc < 0)
@@ -341,19 +354,21 @@ seen_path(const struct config *cfg, const char *host, char *out,
 }
 
 /*
- * Strategy settings, and the IMEX channels that exist: a channel named
+ * Strategy settings of |cfg| into |st| (which then points into |cfg|'s
+ * strings and, for its disabled hooks, into itself: fix that pointer
+ * up after copying it), and the IMEX channels that exist: a channel named
  * but missing is dropped with a warning, or an error with
  * --imex-required, as NVIDIA does. 0, or -EINVAL with |err|.
  */
 static int
-strategy_settings(struct daemon *d, char *err, size_t errlen)
+strategy_settings(const struct config *cfg, struct strategy_settings *st,
+    char *err, size_t errlen)
 {
-	struct strategy_settings *st = &d->st;
 	char node[4200];
 	struct stat sb;
 
-	strategy_settings_from_config(&d->cfg, st);
-	seen_path(&d->cfg, d->cfg.dev_root, st->dev_root_seen,
+	strategy_settings_from_config(cfg, st);
+	seen_path(cfg, cfg->dev_root, st->dev_root_seen,
 	    sizeof(st->dev_root_seen));
 	snprintf(node, sizeof(node), "%s/dev", st->dev_root_seen);
 	if (!is_dir(node)) {
@@ -362,7 +377,7 @@ strategy_settings(struct daemon *d, char *err, size_t errlen)
 		log_info("No %s: control nodes are looked for in /dev", node);
 		snprintf(st->dev_root_seen, sizeof(st->dev_root_seen), "/");
 	}
-	seen_path(&d->cfg, d->cfg.driver_root, st->driver_root_seen,
+	seen_path(cfg, cfg->driver_root, st->driver_root_seen,
 	    sizeof(st->driver_root_seen));
 	for (size_t i = 0; i < st->n_imex; i++) {
 		snprintf(node, sizeof(node), "%s/dev/nvidia-caps-imex-channels/"
@@ -407,19 +422,18 @@ find_control_nodes(const struct strategy_settings *st,
 
 /* The resources of |inv|. */
 static int
-build_resources(struct daemon *d, const struct inventory *inv,
-    struct resources **res)
+build_resources(const struct config *cfg, const struct strategy_settings *st,
+    const struct inventory *inv, struct resources **res)
 {
-	const struct strategy_settings *st = &d->st;
 	struct resources_options opts = {
-		.resource_name = d->cfg.resource_name,
-		.id_strategy = d->cfg.device_id_strategy,
+		.resource_name = cfg->resource_name,
+		.id_strategy = cfg->device_id_strategy,
 		.strategies = st->strategies,
-		.pass_device_specs = d->cfg.pass_device_specs,
+		.pass_device_specs = cfg->pass_device_specs,
 		.gdrcopy = st->gdrcopy, .gds = st->gds, .mofed = st->mofed,
 		.n_imex = st->n_imex,
 		.cdi_annotation_prefix = st->cdi_annotation_prefix,
-		.dev_root = d->cfg.dev_root,
+		.dev_root = cfg->dev_root,
 	};
 	char err[512];
 	int rc;
@@ -435,24 +449,24 @@ build_resources(struct daemon *d, const struct inventory *inv,
 
 /* With a cdi-* strategy: the CDI spec files for |res| (cdi/cdi.h). */
 static int
-write_cdi(struct daemon *d, const struct resources *res,
-    const struct inventory *inv)
+write_cdi(const struct config *cfg, const struct strategy_settings *st,
+    const struct resources *res, const struct inventory *inv)
 {
 	struct cdi_options o = {
-		.driver_root = d->cfg.driver_root,
-		.driver_root_seen = d->st.driver_root_seen,
-		.hook_path = d->st.cdi_hook_path,
-		.disable_hooks = d->st.cdi_disable_hooks,
-		.spec_dir = d->st.cdi_spec_dir,
+		.driver_root = cfg->driver_root,
+		.driver_root_seen = st->driver_root_seen,
+		.hook_path = st->cdi_hook_path,
+		.disable_hooks = st->cdi_disable_hooks,
+		.spec_dir = st->cdi_spec_dir,
 		.driver_version = inv->driver_version,
-		.dev_root_seen = d->st.dev_root_seen,
+		.dev_root_seen = st->dev_root_seen,
 		.inv = inv,
 	};
 	char err[4400];
 	struct timespec t0, t1;
 	int rc;
 
-	if (!(d->st.strategies & STRATEGY_CDI) || res->n == 0)
+	if (!(st->strategies & STRATEGY_CDI) || res->n == 0)
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = cdi_update(&o, &res->res[0], err, sizeof(err));
@@ -486,104 +500,10 @@ before_allocate(void *arg)
 		return;
 	log_info("The control nodes under %s changed; Allocate passes those "
 	    "there now", d->st.dev_root_seen);
-	(void)write_cdi(d, d->res, d->inv);
+	(void)write_cdi(&d->cfg, &d->st, d->res, d->inv);
 }
 
-/*
- * The plugin for |res|: the one already serving when it serves the same
- * socket (a SIGHUP: the kubelet's stream stays open and gets the new
- * list, so there is no re-registration to race with the old stream's
- * end), else a new one. Returns 1 (kept), 0 (new, to be served) or
- * -errno.
- */
-static int
-plugin_for(struct daemon *d, struct resource *res, struct plugin **p)
-{
-	if (d->plugin != NULL &&
-	    strcmp(plugin_endpoint(d->plugin), res->socket_name) == 0) {
-		plugin_set_resource(d->plugin, res);
-		*p = d->plugin;
-		return 1;
-	}
-	*p = plugin_new(d->loop, res, d->socket_dir);
-	if (*p != NULL) {
-		plugin_set_server_options(*p, &d->server_opts);
-		plugin_before_allocate(*p, before_allocate, d);
-	}
-	if (*p == NULL && errno == ENAMETOOLONG) {
-		log_error("Cannot serve '%s': the socket path %s/%s is longer "
-		    "than the %zu bytes a unix socket path may have; give "
-		    "--kubelet-socket a shorter directory", res->name,
-		    d->socket_dir, res->socket_name,
-		    sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
-		return -ENAMETOOLONG;
-	}
-	if (*p == NULL) {
-		log_error("Cannot serve '%s' in %s: %s", res->name,
-		    d->socket_dir, strerror(errno));
-		return -errno;
-	}
-	return 0;
-}
-
-/*
- * Discovers and (re)builds the resources and the plugin. Returns 1 when
- * the serving plugin was kept (it only has to publish), 0 when there is
- * a new one to serve (or none: no GPUs), or -errno.
- */
-static int
-build_plugin(struct daemon *d)
-{
-	struct inventory *inv = NULL;
-	struct resources *res = NULL;
-	struct plugin *p = NULL;
-	int kept;
-
-	if (discover(d, &inv) < 0)
-		return -EIO;
-	log_inventory(inv);
-	if (apply_mig_strategy(&d->cfg, inv) < 0) {
-		inventory_free(inv);
-		return -EINVAL;
-	}
-	if (inv->n == 0) {
-		inventory_free(inv);
-		if (d->cfg.fail_on_no_gpus) {
-			log_error("No GPUs found and --fail-on-no-gpus is set.");
-			return -ENODEV;
-		}
-		log_info("No devices found. Waiting indefinitely.");
-		return 0;
-	}
-	if (build_resources(d, inv, &res) < 0) {
-		inventory_free(inv);
-		return -ENOMEM;
-	}
-	if (write_cdi(d, res, inv) < 0) {
-		/* At start that is fatal, as NVIDIA's; at a rediscovery the
-		 * old spec and plugin go on. */
-		resources_free(res);
-		inventory_free(inv);
-		return -EIO;
-	}
-	kept = plugin_for(d, &res->res[0], &p);
-	if (kept < 0) {
-		/* The old plugin and its health checks go on as they were. */
-		resources_free(res);
-		inventory_free(inv);
-		return kept;
-	}
-	health_monitor_stop(d->health); /* it watches the old inventory */
-	d->health = NULL;
-	if (!kept)
-		plugin_free(d->plugin);   /* removes the old socket */
-	resources_free(d->res);
-	inventory_free(d->inv);
-	d->plugin = p;
-	d->res = res;
-	d->inv = inv;
-	return kept;
-}
+/* ---- health ---- */
 
 /* Health of the physical GPUs, to every view of them, to the kubelet. */
 static void
@@ -592,79 +512,341 @@ on_health(const struct health_snapshot *snap, void *arg)
 	struct daemon *d = arg;
 
 	if (resources_set_health(d->res, snap))
-		plugin_publish(d->plugin);
+		fleet_publish(d->fleet);
 }
 
-/* (Re)starts the health monitor for the current inventory. */
-static void
-start_health(struct daemon *d)
+/* The health monitor's options under |cfg|; false: checks all off. */
+static bool
+health_options_of(const struct config *cfg, struct health_options *o,
+    bool say)
 {
-	struct health_options opts = {
-		.probe_ms = d->cfg.health_probe_ms,
-		.quiet_ms = d->cfg.health_quiet_ms,
-		.unhealthy_without_events =
-		    d->cfg.health_unhealthy_without_events,
-	};
-	char warn[512], err[256];
+	char warn[512];
 
-	health_monitor_stop(d->health);
-	d->health = NULL;
-	policy_init(&opts.policy, d->cfg.disable_healthchecks,
-	    d->cfg.enable_healthchecks, warn, sizeof(warn));
-	if (warn[0] != '\0')
+	memset(o, 0, sizeof(*o));
+	o->probe_ms = cfg->health_probe_ms;
+	o->quiet_ms = cfg->health_quiet_ms;
+	o->unhealthy_without_events = cfg->health_unhealthy_without_events;
+	policy_init(&o->policy, cfg->disable_healthchecks,
+	    cfg->enable_healthchecks, warn, sizeof(warn));
+	if (say && warn[0] != '\0')
 		log_warn("%s", warn);
-	if (policy_all_off(&opts.policy)) {
+	if (!policy_all_off(&o->policy))
+		return true;
+	if (say)
 		log_info("Health checks disabled (DP_DISABLE_HEALTHCHECKS=%s)",
-		    d->cfg.disable_healthchecks);
+		    cfg->disable_healthchecks);
+	return false;
+}
+
+static bool
+same_health_options(const struct health_options *a,
+    const struct health_options *b)
+{
+	return memcmp(&a->policy, &b->policy, sizeof(a->policy)) == 0 &&
+	    a->probe_ms == b->probe_ms && a->quiet_ms == b->quiet_ms &&
+	    a->unhealthy_without_events == b->unhealthy_without_events;
+}
+
+/* Whether |a| and |b| are the same GPUs in the same order. */
+static bool
+same_gpus(const struct inventory *a, const struct inventory *b)
+{
+	if (a == NULL || a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->gpus[i].uuid, b->gpus[i].uuid) != 0)
+			return false;
+	return true;
+}
+
+/*
+ * The health monitor for |inv| under |cfg| into |*next|, and the health
+ * it knows applied to |res|: the running one when it watches the same
+ * GPUs with the same options (a reload that changed neither), else a
+ * new one that goes on from what the running one knew of each GPU it
+ * still has (health_monitor_inherit). NULL: checks off, no GPUs, or the
+ * monitor could not start (logged; the views stay healthy). Nothing is
+ * stopped here: the caller keeps one of the two and stops the other.
+ */
+static void
+prepare_health(struct daemon *d, const struct config *cfg,
+    const struct inventory *inv, struct resources *res,
+    struct health_monitor **next)
+{
+	struct health_options opts;
+	struct health_snapshot snap;
+	bool reuse;
+	char err[256];
+
+	*next = NULL;
+	if (!health_options_of(cfg, &opts, false) || inv->n == 0)
 		return;
+	reuse = d->health != NULL && same_gpus(d->inv, inv) &&
+	    same_health_options(&d->health_opts, &opts);
+	if (reuse) {
+		*next = d->health;
+	} else {
+		*next = health_monitor_start(d->loop, d->nvml, inv, &opts,
+		    on_health, d, err, sizeof(err));
+		if (*next == NULL) {
+			log_error("Health checks not running: %s", err);
+			return;
+		}
+		if (d->health != NULL)
+			health_monitor_inherit(*next, d->health);
 	}
-	d->health = health_monitor_start(d->loop, d->nvml, d->inv, &opts,
-	    on_health, d, err, sizeof(err));
-	if (d->health == NULL)
-		log_error("Health checks not running: %s", err);
-	else
+	health_monitor_snapshot(*next, &snap);
+	(void)resources_set_health(res, &snap);
+}
+
+/* Keeps |next| (prepare_health's) as the monitor; stops the other. */
+static void
+commit_health(struct daemon *d, const struct config *cfg,
+    struct health_monitor *next, bool at_start)
+{
+	struct health_options opts;
+
+	if (next == d->health && (next != NULL || !at_start))
+		return;
+	health_monitor_stop(d->health);
+	d->health = next;
+	if (!health_options_of(cfg, &opts, true))
+		return;
+	d->health_opts = opts;
+	if (next != NULL)
 		log_info("Health checks on: XID events, and a probe every "
 		    "%lld ms", (long long)opts.probe_ms);
 }
 
+/* ---- applying a configuration ---- */
+
 /*
- * Serves the plugin and keeps the kubelet told. A serve that fails is
- * retried by the link, except at start (|at_start|) when another process
- * serves on our socket: then -EADDRINUSE, and the caller exits.
+ * Discovers under |cfg| (and its strategy settings |st|), writes the CDI
+ * spec, and serves what it finds, changing only what differs from what
+ * is served (plugin/fleet.h), health carried over.
+ * On success the inventory and resources are the daemon's; on failure
+ * nothing changed and everything was logged. Returns 0, -EADDRINUSE
+ * (at start: another process serves on our socket), or -errno.
  */
 static int
-start_serving(struct daemon *d, bool at_start)
+apply(struct daemon *d, const struct config *cfg,
+    const struct strategy_settings *st, bool at_start,
+    struct fleet_change *chg)
 {
-	char err[512];
+	struct inventory *inv = NULL;
+	struct resources *res = NULL;
+	struct health_monitor *next;
+	char err[1024];
 	int rc;
 
-	if (d->plugin == NULL)
-		return 0;
-	start_health(d);
-	if (d->cfg.kubelet_socket[0] == '\0') {
-		log_info("Skipping registration with Kubelet "
-		    "(--kubelet-socket is empty)");
-		rc = plugin_serve(d->plugin);
-		if (rc < 0)
-			log_error("Cannot serve on %s: %s",
-			    plugin_socket_path(d->plugin), strerror(-rc));
-		else
-			log_info("Starting to serve '%s' on %s",
-			    plugin_resource(d->plugin),
-			    plugin_socket_path(d->plugin));
+	memset(chg, 0, sizeof(*chg));
+	if ((rc = discover(d, cfg, &inv)) < 0)
+		return rc;
+	log_inventory(inv);
+	if (apply_mig_strategy(cfg, inv) < 0) {
+		inventory_free(inv);
+		return -EINVAL;
+	}
+	if (inv->n == 0 && at_start && cfg->fail_on_no_gpus) {
+		inventory_free(inv);
+		log_error("No GPUs found and --fail-on-no-gpus is set.");
+		return -ENODEV;
+	}
+	if (inv->n == 0)
+		log_info("No devices found. Waiting indefinitely.");
+	if ((rc = build_resources(cfg, st, inv, &res)) < 0) {
+		inventory_free(inv);
 		return rc;
 	}
-	if (d->link == NULL) {
-		d->link = kubelet_link_new(d->loop, d->cfg.kubelet_socket,
-		    d->plugin, err, sizeof(err));
-		if (d->link == NULL) {
-			log_error("%s", err);
-			return -EIO;
-		}
+	if (write_cdi(cfg, st, res, inv) < 0) {
+		/* At start that is fatal, as NVIDIA's; at a reload the old
+		 * spec and plugins go on. */
+		resources_free(res);
+		inventory_free(inv);
+		return -EIO;
 	}
-	kubelet_link_set_plugin(d->link, d->plugin);
-	rc = kubelet_link_restart(d->link, at_start);
-	return rc == -EADDRINUSE && at_start ? rc : 0;
+	prepare_health(d, cfg, inv, res, &next);
+	rc = fleet_apply(d->fleet, res, at_start, chg, err, sizeof(err));
+	if (rc < 0 && rc != -EADDRINUSE) {
+		/* The old plugins and their health checks go on as they
+		 * were. */
+		log_error("%s", err);
+		if (next != d->health)
+			health_monitor_stop(next);
+		resources_free(res);
+		inventory_free(inv);
+		return rc;
+	}
+	commit_health(d, cfg, next, at_start);
+	resources_free(d->res);
+	inventory_free(d->inv);
+	d->res = res;
+	d->inv = inv;
+	fleet_publish(d->fleet);
+	return rc;
+}
+
+/* ---- reloading ---- */
+
+/* A setting that takes effect only when the plugin starts. */
+static bool
+restart_only(const struct daemon *d, const char *flag)
+{
+	static const char *const names[] = { "kubelet-socket", "seccomp",
+		"config-file", "fail-on-init-error", "fail-on-no-gpus" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(flag, names[i]) == 0)
+			return true;
+	/* NVML is loaded from them once. */
+	if (d->nvml != NULL && (!strcmp(flag, "driver-root") ||
+	    !strcmp(flag, "driver-root-ctr-path")))
+		return true;
+	/* The gRPC servers' limits (docs/grpc.md). */
+	return !strncmp(flag, "max-", 4) || strstr(flag, "-timeout") != NULL;
+}
+
+#define SETTING_VALUE_MAX ((size_t)CONFIG_LIST_MAX * CONFIG_ITEM_MAX)
+
+/* The values of one configuration, by its table's order. */
+struct values {
+	size_t n;
+	char value[CONFIG_MAX_SETTINGS][SETTING_VALUE_MAX];
+};
+
+static void
+collect_value(const char *flag, const char *file_key, const char *value,
+    const char *origin, void *arg)
+{
+	struct values *v = arg;
+
+	if (v->n < CONFIG_MAX_SETTINGS)
+		snprintf(v->value[v->n++], SETTING_VALUE_MAX, "%s", value);
+}
+
+struct change_log {
+	const struct daemon *d;
+	const struct values *old;
+	size_t i, changed;
+};
+
+static void
+log_one_change(const char *flag, const char *file_key, const char *value,
+    const char *origin, void *arg)
+{
+	struct change_log *c = arg;
+	const char *was = c->i < c->old->n ? c->old->value[c->i] : "";
+
+	c->i++;
+	if (strcmp(was, value) == 0)
+		return;
+	c->changed++;
+	if (restart_only(c->d, flag))
+		log_warn("Reload: --%s changed from \"%s\" to \"%s\" (%s): "
+		    "this takes effect when the plugin restarts; until then "
+		    "the old value stays in force", flag, was, value,
+		    origin != NULL ? origin : "the default");
+	else
+		log_info("Reload: --%s: \"%s\" -> \"%s\" (%s)", flag, was,
+		    value, origin != NULL ? origin : "the default");
+}
+
+/* Logs every setting that differs between |old| and |cfg|; returns how
+ * many do. */
+static size_t
+log_changes(const struct daemon *d, const struct config *old,
+    const struct config *cfg)
+{
+	struct values *v = gdp_calloc(1, sizeof(*v));
+	struct change_log c = { d, v, 0, 0 };
+
+	if (v == NULL)
+		return 1;   /* unknown: not "nothing changed" */
+	config_each(old, collect_value, v);
+	config_each(cfg, log_one_change, &c);
+	gdp_free(v);
+	return c.changed;
+}
+
+static double
+ms_since(int64_t t0_ns)
+{
+	return (double)(loop_now_ns() - t0_ns) / 1e6;
+}
+
+static void
+log_reload_done(int64_t t0, const struct fleet_change *c, size_t settings)
+{
+	size_t changes = c->relisted + c->answers + c->started + c->stopped;
+
+	if (changes + settings == 0) {
+		log_info("Reload done in %.1f ms: nothing changed; %zu "
+		    "resource(s) served as they were", ms_since(t0), c->kept);
+		return;
+	}
+	log_info("Reload done in %.1f ms: %zu setting(s) changed; resources: "
+	    "%zu with a new device list, %zu with new Allocate answers, %zu "
+	    "started, %zu stopped, %zu as they were (nothing re-registered "
+	    "but what started)", ms_since(t0), settings, c->relisted,
+	    c->answers, c->started, c->stopped, c->kept);
+}
+
+/*
+ * A reload: the configuration read again (load_config), then
+ * discovery, and only what changed served anew (apply). A configuration
+ * that cannot be read or used, or a discovery that fails, changes
+ * nothing: the old configuration and everything served with it stay,
+ * and the log says why. Never exits.
+ */
+static void
+reload(struct daemon *d, const char *why)
+{
+	int64_t t0 = loop_now_ns();
+	struct config cfg;
+	struct strategy_settings st;
+	struct cfgfile *file = NULL;
+	struct fleet_change chg = { 0 };
+	size_t settings;
+	char err[2048];
+	int rc;
+
+	log_info("%s, reloading the configuration and discovering again.",
+	    why);
+	/* What is read now is what later changes are measured from. */
+	config_watch_rebase(d->watch);
+	rc = load_config(d->argc, d->argv, &cfg, &file, false, err,
+	    sizeof(err));
+	if (rc == 0 && strategy_settings(&cfg, &st, err, sizeof(err)) < 0)
+		rc = -EINVAL;
+	if (rc < 0) {
+		log_error("Reload: %s", err);
+		cfgfile_free(file);
+		log_error("Reload refused after %.1f ms: the new configuration "
+		    "cannot be used (above); keeping the configuration in "
+		    "force", ms_since(t0));
+		return;
+	}
+	settings = log_changes(d, &d->cfg, &cfg);
+	if (!d->nvml_ready && start_nvml(d, &cfg) < 0)
+		rc = -EIO;
+	else
+		rc = apply(d, &cfg, &st, false, &chg);
+	if (rc < 0) {
+		cfgfile_free(file);
+		log_error("Reload refused after %.1f ms: %s (above); keeping "
+		    "the configuration in force and serving what was served",
+		    ms_since(t0), d->nvml_ready ?
+		    "discovery or serving failed" : "NVML is not available");
+		return;
+	}
+	cfgfile_free(d->file);
+	d->cfg = cfg;
+	d->file = file;
+	d->st = st;
+	d->st.cdi_disable_hooks = d->st.disable_hooks;  /* into itself */
+	if (settings > 0)
+		(void)show_config(d, false);
+	log_reload_done(t0, &chg, settings);
 }
 
 static void
@@ -677,24 +859,17 @@ on_stop(struct loop *loop, int signo, void *arg)
 static void
 on_reload(struct loop *loop, int signo, void *arg)
 {
-	struct daemon *d = arg;
+	reload(arg, "Received SIGHUP");
+}
 
-	log_info("Received SIGHUP, discovering again.");
-	if (!d->nvml_ready && start_nvml(d) < 0)
-		return;
-	switch (build_plugin(d)) {
-	case 0:
-		(void)start_serving(d, false);
-		break;
-	case 1:
-		start_health(d);
-		plugin_publish(d->plugin);
-		log_info("Serving '%s' with the new device list; still "
-		    "registered", plugin_resource(d->plugin));
-		break;
-	default:
-		break;
-	}
+static void
+on_config_changed(void *arg)
+{
+	struct daemon *d = arg;
+	char why[4200];
+
+	snprintf(why, sizeof(why), "inotify: %s changed", d->cfg.config_file);
+	reload(d, why);
 }
 
 static int
@@ -702,7 +877,7 @@ list_command(struct daemon *d)
 {
 	struct inventory *inv = NULL;
 
-	if (start_nvml(d) < 0 || discover(d, &inv) < 0)
+	if (start_nvml(d, &d->cfg) < 0 || discover(d, &d->cfg, &inv) < 0)
 		return 1;
 	printf("NVML %s (%s), driver %s, CUDA %d.%d\n", nvml_path(d->nvml),
 	    nvml_init_symbol(d->nvml), inv->driver_version,
@@ -796,9 +971,35 @@ install_filter(const char *mode)
 	return 0;
 }
 
+/*
+ * With --config-file: a change of the file reloads as SIGHUP does
+ * (config/watch.h). A watch that cannot be had is said, not fatal.
+ */
+static int
+start_config_watch(struct daemon *d)
+{
+	char err[256];
+
+	if (d->cfg.config_file[0] == '\0')
+		return 0;
+	d->watch = config_watch_new(d->loop, d->cfg.config_file,
+	    on_config_changed, d, err, sizeof(err));
+	if (d->watch == NULL)
+		log_warn("Cannot watch --config-file %s for changes: %s; a "
+		    "SIGHUP still reloads it", d->cfg.config_file, err);
+	else
+		log_info("Watching %s: a change reloads it, as SIGHUP does",
+		    d->cfg.config_file);
+	return 0;
+}
+
 static int
 serve(struct daemon *d)
 {
+	struct fleet_options fo = { d->socket_dir, d->cfg.kubelet_socket,
+		d->server_opts, before_allocate, d };
+	struct fleet_change chg;
+
 	if (drop_privileges() < 0)
 		return 1;
 	d->loop = loop_new();
@@ -809,12 +1010,19 @@ serve(struct daemon *d)
 		log_error("Cannot set up the event loop: %s", strerror(errno));
 		return 1;
 	}
-	if (start_nvml(d) < 0) {
+	d->fleet = fleet_new(d->loop, &fo);
+	if (d->fleet == NULL) {
+		log_error("Cannot start: out of memory");
+		return 1;
+	}
+	if (start_config_watch(d) < 0)
+		return 1;
+	if (start_nvml(d, &d->cfg) < 0) {
 		if (d->cfg.fail_on_init_error)
 			return 1;
 		log_warn("--fail-on-init-error=false: continuing without "
 		    "GPUs. No devices found. Waiting indefinitely.");
-	} else if (build_plugin(d) < 0 || start_serving(d, true) < 0) {
+	} else if (apply(d, &d->cfg, &d->st, true, &chg) < 0) {
 		return 1;
 	}
 	if (install_filter(d->cfg.seccomp) < 0)
@@ -827,9 +1035,9 @@ serve(struct daemon *d)
 static void
 cleanup(struct daemon *d)
 {
-	kubelet_link_free(d->link);
+	config_watch_free(d->watch);
+	fleet_free(d->fleet);
 	health_monitor_stop(d->health);
-	plugin_free(d->plugin);
 	resources_free(d->res);
 	inventory_free(d->inv);
 	/* A stopped health thread holds its own reference: NVML is shut
@@ -907,37 +1115,48 @@ report_file(const struct cfgfile *cf, bool check)
 }
 
 /*
- * The config file named by the flags (if any) under them: parsed, then
- * the flags parsed again with it as the layer between the environment
- * and the defaults, then the checks across both. Returns 0 or -1 (all
- * reported).
+ * "Re-read the configuration", at start and at every reload: the flags
+ * (|argv|, kept from the start), the environment as it is now, and the
+ * config file the flags name, parsed and put between the environment
+ * and the defaults, then the checks across both. |cfg|'s strings point
+ * into argv, the environment and |*file| (NULL without a file; the
+ * caller frees it with cfgfile_free() once |cfg| is no longer used, on
+ * failure too). The file's warnings and errors are reported (stderr
+ * with |check|, else the log). Returns 0; -EINVAL or -ENOTSUP for a
+ * flag or environment value (config_parse(): the message in |err|);
+ * -EIO for a config file with errors (reported; |err| names the file);
+ * -ENOMEM (in |err|).
  */
 static int
-load_config_file(struct daemon *d, int argc, char **argv, bool check)
+load_config(int argc, char **argv, struct config *cfg,
+    struct cfgfile **file, bool check, char *err, size_t errlen)
 {
 	struct config_layer layer = { cfgfile_lookup, NULL };
-	char err[2048];
-	int rc;
+	char why[2048];
+	int rc = config_parse(cfg, argc, argv, err, errlen);
 
-	if (d->cfg.config_file[0] == '\0')
-		return 0;
-	rc = cfgfile_load(d->cfg.config_file, &d->file);
-	layer.arg = d->file;
+	*file = NULL;
+	if (rc < 0 || cfg->help || cfg->version || cfg->config_file[0] == '\0')
+		return rc;
+	rc = cfgfile_load(cfg->config_file, file);
+	layer.arg = *file;
 	/* The flags' rules judge the file's values even when the file has
 	 * other errors, so that one run shows them all. */
-	if (rc != -ENOMEM && config_parse_layered(&d->cfg, argc, argv,
-	    &layer, err, sizeof(err)) < 0)
-		rc = cfgfile_error(d->file, "%s", err) < 0 ? -ENOMEM :
-		    -EINVAL;
+	if (rc != -ENOMEM && config_parse_layered(cfg, argc, argv, &layer,
+	    why, sizeof(why)) < 0)
+		rc = cfgfile_error(*file, "%s", why) < 0 ? -ENOMEM : -EINVAL;
 	if (rc == 0)
-		rc = effective_check(&d->cfg, d->file);
+		rc = effective_check(cfg, *file);
 	if (rc == -ENOMEM) {
-		fprintf(stderr, "gpu-device-plugin: %s: out of memory\n",
-		    d->cfg.config_file);
-		return -1;
+		snprintf(err, errlen, "%s: out of memory", cfg->config_file);
+		return -ENOMEM;
 	}
-	report_file(d->file, check);
-	return d->file->n_errors > 0 ? -1 : 0;
+	report_file(*file, check);
+	if (*file == NULL || (*file)->n_errors == 0)
+		return 0;
+	snprintf(err, errlen, "--config-file %s: %zu error(s), above",
+	    cfg->config_file, (*file)->n_errors);
+	return -EIO;
 }
 
 /* --check-config's answer, or the start-up log's "Running with config:"
@@ -970,7 +1189,7 @@ int
 main(int argc, char **argv)
 {
 	struct daemon d = { 0 };
-	char err[512];
+	char err[2048];
 	bool check = check_only(argc, argv);
 	int rc;
 
@@ -979,11 +1198,21 @@ main(int argc, char **argv)
 		    "or N+\n", getenv("GDP_FAULT_ALLOC"));
 		return 2;
 	}
-	rc = config_parse(&d.cfg, argc, argv, err, sizeof(err));
-	if (rc < 0) {
+	d.argc = argc;
+	d.argv = argv;
+	rc = load_config(argc, argv, &d.cfg, &d.file, check, err,
+	    sizeof(err));
+	if (rc == -EINVAL || rc == -ENOTSUP) {
 		fprintf(stderr, "gpu-device-plugin: %s%s\n",
 		    check ? "error: " : "", err);
 		return check || rc == -ENOTSUP ? 1 : 2;
+	}
+	if (rc < 0) {
+		if (rc == -ENOMEM)
+			fprintf(stderr, "gpu-device-plugin: %s\n", err);
+		cfgfile_free(d.file);
+		report_allocations();
+		return 1;
 	}
 	if (d.cfg.help) {
 		config_usage(stdout);
@@ -992,11 +1221,6 @@ main(int argc, char **argv)
 	if (d.cfg.version) {
 		printf("gpu-device-plugin %s\n", GDP_VERSION);
 		return 0;
-	}
-	if (load_config_file(&d, argc, argv, check) < 0) {
-		cfgfile_free(d.file);
-		report_allocations();
-		return 1;
 	}
 	if (check) {
 		rc = show_config(&d, true);
@@ -1011,7 +1235,7 @@ main(int argc, char **argv)
 	socket_dir_of(d.cfg.kubelet_socket, d.socket_dir,
 	    sizeof(d.socket_dir));
 	if (d.cfg.command == NULL &&
-	    strategy_settings(&d, err, sizeof(err)) < 0) {
+	    strategy_settings(&d.cfg, &d.st, err, sizeof(err)) < 0) {
 		fprintf(stderr, "gpu-device-plugin: %s\n", err);
 		cfgfile_free(d.file);
 		return 2;

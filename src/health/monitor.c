@@ -353,6 +353,21 @@ out_free:
 }
 
 void
+health_monitor_inherit(struct health_monitor *m,
+    const struct health_monitor *from)
+{
+	health_state_inherit(m->state, from->state);
+	arm(m);  /* the deadlines that came with it */
+}
+
+void
+health_monitor_snapshot(struct health_monitor *m,
+    struct health_snapshot *snap)
+{
+	(void)health_state_snapshot(m->state, snap);
+}
+
+void
 health_monitor_stop(struct health_monitor *m)
 {
 	if (m == NULL)

@@ -54,6 +54,19 @@ struct health_monitor *health_monitor_start(struct loop *loop,
     struct nvml *nvml, const struct inventory *inv,
     const struct health_options *opts, health_changed_cb cb, void *arg,
     char *err, size_t errlen);
+/*
+ * Makes |m|, just started for a new GPU set, go on from what |from|
+ * knew of the GPUs both watch (health_state_inherit()): call it before
+ * the loop runs again, then stop |from|.
+ */
+void health_monitor_inherit(struct health_monitor *m,
+    const struct health_monitor *from);
+/*
+ * The health of every GPU now (logging any transition not yet told);
+ * |snap| points into |m| and is valid until the loop runs again.
+ */
+void health_monitor_snapshot(struct health_monitor *m,
+    struct health_snapshot *snap);
 /* Stops without waiting for the thread; safe to call with NULL. */
 void health_monitor_stop(struct health_monitor *m);
 

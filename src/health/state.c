@@ -690,3 +690,20 @@ health_state_free(struct health_state *s)
 	gdp_free(s->faults);
 	gdp_free(s);
 }
+
+void
+health_state_inherit(struct health_state *to, const struct health_state *from)
+{
+	for (size_t i = 0; i < to->n; i++) {
+		struct gpu *g = &to->gpus[i];
+
+		for (size_t k = 0; g->name[0] != '\0' && k < from->n; k++)
+			if (strcmp(from->gpus[k].name, g->name) == 0) {
+				*g = from->gpus[k];
+				break;
+			}
+	}
+	to->waits_broken = from->waits_broken;
+	memcpy(to->waits_why, from->waits_why, sizeof(to->waits_why));
+	to->faults_changed = true;
+}

@@ -105,6 +105,16 @@ struct health_state *health_state_new(size_t ngpus,
     const char *const *names, const struct health_config *cfg);
 /* Safe with NULL. */
 void health_state_free(struct health_state *s);
+/*
+ * Takes over from |from| what it knows of each GPU of |to| with the same
+ * name (its causes, deadlines, MIG-scoped faults, what was last
+ * published), and whether event waits are failing: a new state for a
+ * new GPU set (a reload) goes on where the old one was, so a GPU an XID
+ * made unhealthy stays so. A GPU |from| does not know starts healthy.
+ * Times are as |from| had them (the same clock). |from| is only read.
+ */
+void health_state_inherit(struct health_state *to,
+    const struct health_state *from);
 
 /*
  * Applies |r| at |now_ms|. Records for an unknown GPU are ignored.

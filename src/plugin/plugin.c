@@ -197,11 +197,22 @@ plugin_on_unwatched(struct plugin *p, void (*cb)(void *arg), void *arg)
 	p->unwatched_arg = arg;
 }
 
-void
+bool
 plugin_set_resource(struct plugin *p, struct resource *res)
 {
+	bool same = resource_same_list(p->res, res);
+
+	/* A change not yet published must still be: the streams have the
+	 * list before it. */
+	res->changed = p->res->changed || !same;
 	p->res = res;
-	res->changed = true;
+	return !same;
+}
+
+const struct resource *
+plugin_current(const struct plugin *p)
+{
+	return p->res;
 }
 
 bool

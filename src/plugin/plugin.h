@@ -54,10 +54,15 @@ const char *plugin_endpoint(const struct plugin *p);
 const char *plugin_resource(const struct plugin *p);
 
 /*
- * Serves |res| from now on (same socket name: a rediscovery); every
- * stream gets its list at the next plugin_publish().
+ * Serves |res| from now on (same socket name: a reload); the old resource
+ * is no longer read. Allocate answers come from |res| at once; the
+ * streams get its list at the next plugin_publish() only if it differs
+ * from the one they have (views, health, NUMA), so a reload that changes
+ * nothing sends nothing. Returns whether the list differs.
  */
-void plugin_set_resource(struct plugin *p, struct resource *res);
+bool plugin_set_resource(struct plugin *p, struct resource *res);
+/* The resource served now. */
+const struct resource *plugin_current(const struct plugin *p);
 /* Sends the full list to every stream if the resource's health changed. */
 void plugin_publish(struct plugin *p);
 

@@ -237,6 +237,48 @@ resources_free(struct resources *r)
 	gdp_free(r);
 }
 
+bool
+resource_same_list(const struct resource *a, const struct resource *b)
+{
+	if (a->n != b->n || strcmp(a->name, b->name) != 0)
+		return false;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct view *x = &a->views[i], *y = &b->views[i];
+
+		if (strcmp(x->id, y->id) != 0 || x->healthy != y->healthy ||
+		    x->numa_node != y->numa_node)
+			return false;
+	}
+	return true;
+}
+
+bool
+resource_same_answers(const struct resource *a, const struct resource *b)
+{
+	const struct resources *x = a->all, *y = b->all;
+
+	if (x->id_strategy != y->id_strategy ||
+	    x->strategies != y->strategies ||
+	    x->gdrcopy != y->gdrcopy || x->gds != y->gds ||
+	    x->mofed != y->mofed || x->n_imex != y->n_imex ||
+	    memcmp(x->imex, y->imex, x->n_imex * sizeof(x->imex[0])) != 0 ||
+	    strcmp(x->cdi_annotation_prefix, y->cdi_annotation_prefix) != 0 ||
+	    x->pass_device_specs != y->pass_device_specs ||
+	    strcmp(x->dev_root, y->dev_root) != 0 ||
+	    memcmp(x->control_present, y->control_present,
+	    sizeof(x->control_present)) != 0)
+		return false;
+	for (size_t i = 0; i < b->n; i++) {
+		const struct view *v = &b->views[i];
+		const struct view *w = resource_find(a, v->id, v->id_len);
+
+		if (w != NULL && (strcmp(w->index_id, v->index_id) != 0 ||
+		    strcmp(w->dev_path, v->dev_path) != 0))
+			return false;
+	}
+	return true;
+}
+
 /* strcmp of |id| (|len| bytes, maybe not NUL-terminated) with |v|'s. */
 static int
 id_cmp(const char *id, size_t len, const struct view *v)

@@ -168,6 +168,21 @@ void resources_free(struct resources *r);
  * filled or changed. Returns 0 or -ENOMEM.
  */
 int resource_index(struct resource *r);
+/*
+ * Whether |a| and |b| give the same ListAndWatch message: the same views
+ * in the same order, each with the same id, health and NUMA node. A
+ * reload that keeps a resource's list sends nothing to its streams.
+ */
+bool resource_same_list(const struct resource *a, const struct resource *b);
+/*
+ * Whether |a| and |b| answer Allocate alike for what they share: the
+ * same id and device-list strategies, extra envs (gdrcopy, gds, mofed),
+ * IMEX channels, CDI annotation prefix, device specs, /dev root and
+ * control nodes, and each view (by id) the same index and /dev node. A
+ * reload that changes them changes answers, not what is advertised.
+ */
+bool resource_same_answers(const struct resource *a,
+    const struct resource *b);
 /* The view of |r| advertised as |id| (|len| bytes, no NUL needed). */
 const struct view *resource_find(const struct resource *r, const char *id,
     size_t len);

@@ -260,9 +260,10 @@ def comes_back(node, what, before):
 
 
 def sighup_outcome(node):
-    """What the SIGHUP came to: a new list, or an error that kept the old
-    state (rediscovery failed for want of memory: the plugin goes on
-    serving what it had, which the last Allocate checks)."""
+    """What the SIGHUP came to: a new list, a reload that changed
+    nothing the kubelet sees, or an error that kept the old state (the
+    reload failed for want of memory: the plugin goes on serving what it
+    had, which the last Allocate checks)."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         log = open(node.plugin_log).read()
@@ -271,6 +272,8 @@ def sighup_outcome(node):
             return "new list"
         if re.search(r"^E", after, re.M):
             return "kept"
+        if "Reload done" in after:
+            return "unchanged"
         time.sleep(0.01)
     raise Refused("no word on the SIGHUP within 10 s")
 

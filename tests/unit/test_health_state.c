@@ -729,6 +729,46 @@ test_more_kinds_than_slots_are_counted_together(void **state)
 	    "events, of more kinds than are told apart, in the last 10 s"), 1);
 }
 
+/*
+ * A reload with a new GPU set: the new state goes on from the old one
+ * for the GPUs both have (by name), whatever their places; a GPU the old
+ * one did not know starts healthy; nothing is logged or published as a
+ * change that was not one.
+ */
+static void
+test_inherit_carries_each_gpu_by_name(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const names[3] = { "GPU-new", "GPU-c", "GPU-a" };
+	struct health_config cfg = { .quiet_ms = QUIET,
+		.unhealthy_without_events = true };
+	struct fixture g = { 0 };
+	char warn[128];
+
+	gpu_xid(f, 2, 48, 0);                  /* GPU-c: needs a reset */
+	gpu_xid(f, 0, 94, 100);                /* GPU-a: transient */
+	xid(f, 3, 94, 1, 0, 100);              /* GPU-d: MIG-scoped, gone */
+	snap(f);
+	policy_init(&cfg.policy, NULL, NULL, warn, sizeof(warn));
+	g.s = health_state_new(3, names, &cfg);
+	assert_non_null(g.s);
+	health_state_inherit(g.s, f->s);
+	g.changed = health_state_snapshot(g.s, &g.snap);
+	assert_int_equal(g.snap.ngpus, 3);
+	assert_true(g.snap.gpus[0].healthy);
+	assert_false(g.snap.gpus[1].healthy);
+	assert_non_null(strstr(g.snap.gpus[1].reason, "XID 48"));
+	assert_false(g.snap.gpus[2].healthy);
+	assert_int_equal(g.snap.nfaults, 0);   /* GPU-d's went with it */
+	/* The transient one still recovers when its quiet period ends. */
+	assert_true(health_state_next_deadline(g.s) == 100 + QUIET);
+	health_state_tick(g.s, 100 + QUIET);
+	(void)health_state_snapshot(g.s, &g.snap);
+	assert_true(g.snap.gpus[2].healthy);
+	assert_false(g.snap.gpus[1].healthy);  /* a reset is still needed */
+	health_state_free(g.s);
+}
+
 int
 main(void)
 {
@@ -756,6 +796,7 @@ main(void)
 		T(test_past_the_bound_widens_to_the_instance),
 		T(test_past_the_bound_marks_the_gpu_with_a_reason),
 		T(test_reason_change_is_published),
+		T(test_inherit_carries_each_gpu_by_name),
 #undef T
 #define R(fn) cmocka_unit_test_setup_teardown(fn, setup_repeat, \
 	teardown_repeat)
