@@ -4,9 +4,9 @@
  *
  * Reading: pb_next() walks the fields of one message and checks what
  * protobuf-c checks, no more and no less, so that the codecs built on it
- * refuse what protobuf-c refuses: keys of at most 5 bytes, varints of at
- * most 10, lengths within the message, wire types 0, 1, 2 and 5 (groups
- * are refused, as protobuf-c refuses them).
+ * refuse what protobuf-c refuses: keys and lengths of at most 5 bytes,
+ * other varints of at most 10, lengths within the message, wire types 0,
+ * 1, 2 and 5 (groups are refused, as protobuf-c refuses them).
  *
  * Writing goes back to front: a message's fields are written from the end
  * of its buffer towards the start, so that when a nested message is done
@@ -115,7 +115,9 @@ pb_next(struct pb_reader *r, struct pb_field *f)
 	case PB_FIXED32:
 		return pb_skip(r, 4);
 	case PB_LEN:
-		if (!pb_read_varint(r, &len) ||
+		/* As protobuf-c reads a length: in at most 5 bytes. */
+		start = r->p;
+		if (!pb_read_varint(r, &len) || r->p - start > 5 ||
 		    len > (uint64_t)(r->end - r->p))
 			goto bad;
 		data = r->p;

@@ -314,7 +314,7 @@ gen_request(size_t *len)
 		m = &p.base;
 	}
 	*len = protobuf_c_message_get_packed_size(m);
-	out = malloc(*len + 32);
+	out = malloc(*len + 64);
 	assert_non_null(out);
 	protobuf_c_message_pack(m, out);
 	return out;
@@ -352,12 +352,15 @@ mutate(uint8_t *b, size_t len)
 		return len + (k == 3 ? 1 : k == 1 ? 3 : k == 2 ? 5 :
 		    k == 4 ? 3 : 2);
 	}
-	default:                         /* an overlong varint inserted */
+	default: {                       /* a varint made overlong */
+		size_t n = 1 + rnd(9);
+
 		if (len < 2)
 			return len;
-		memmove(b + at + 1, b + at, len - at);
-		b[at] = 0x80;
-		return len + 1;
+		memmove(b + at + n, b + at, len - at);
+		memset(b + at, 0x80, n);
+		return len + n;
+	}
 	}
 }
 
@@ -417,6 +420,14 @@ protobuf_c_corners(void **state)
 		  5 },
 		{ "a packed allocation_size", { 0x0a, 0x04, 0x1a, 0x02, 0x08,
 		  0x01 }, 6 },
+		{ "a length in 10 bytes", { 0x0a, 0x80, 0x80, 0x80, 0x80, 0x80,
+		  0x80, 0x80, 0x80, 0x80, 0x00 }, 11 },
+		{ "a length in 5 bytes", { 0x0a, 0x80, 0x80, 0x80, 0x80, 0x00 },
+		  6 },
+		{ "a length in 6 bytes", { 0x0a, 0x80, 0x80, 0x80, 0x80, 0x80,
+		  0x00 }, 7 },
+		{ "a length past 2^32 in 5 bytes", { 0x0a, 0x80, 0x80, 0x80,
+		  0x80, 0x10 }, 6 },
 		{ "nothing", { 0 }, 0 },
 	};
 
