@@ -23,6 +23,8 @@
 # Needs: ldd, strip (binutils), umoci, skopeo, and busybox-static's
 # /bin/busybox. Run as root (umoci keeps file owners as root only then).
 set -eu
+# The tree's modes must not depend on the caller's umask.
+umask 022
 
 here=$(cd "$(dirname "$0")" && pwd)
 plugin="" out="" rootfs="" version="" revision="" source="" name=""
@@ -90,7 +92,8 @@ make_rootfs() {
 	    driver-root; do
 		mkdir -p "$rootfs/$d"
 	done
-	mkdir -p -m 1777 "$rootfs/tmp"
+	mkdir -p "$rootfs/tmp"
+	chmod 1777 "$rootfs/tmp"
 
 	cp "$plugin" "$rootfs/usr/bin/gpu-device-plugin"
 	strip --strip-unneeded "$rootfs/usr/bin/gpu-device-plugin"
