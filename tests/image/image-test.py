@@ -292,8 +292,11 @@ def log_tail(name, n=8):
         return " | ".join(f.read().splitlines()[-n:])
 
 
-def case(root, process, control, label, args, log_name):
+def case(root, process, control, label, args, log_name, visible=None):
+    """|visible|: what NVIDIA_VISIBLE_DEVICES should carry for the first
+    GPU (its UUID unless the case sets another ID strategy)."""
     uuids = profile_uuids()
+    visible = visible or uuids[0]
     w = run_image(root, process, args, log_name)
     try:
         r = call(control, "POST", "/wait", {
@@ -310,7 +313,7 @@ def case(root, process, control, label, args, log_name):
                  {"resource": RESOURCE, "devices": [uuids[0]]})
         check(label + ": Allocate answers",
               a.get("ok") and a["response"]["envs"].get(
-                  "NVIDIA_VISIBLE_DEVICES") == uuids[0], repr(a))
+                  "NVIDIA_VISIBLE_DEVICES") == visible, repr(a))
         exe = os.readlink("/proc/%d/exe" % plugin_pid(w))
         check(label + ": the plugin is the entrypoint's exec",
               exe.endswith("/usr/bin/gpu-device-plugin"), exe)
@@ -351,6 +354,15 @@ def main():
              process["args"] + ["--fail-on-init-error=true",
                                 "--device-id-strategy=uuid"],
              "daemonset.log")
+        # The GPU Operator mounts its validations folder: the entrypoint
+        # takes the driver validation's variables from driver-ready.
+        vdir = os.path.join(root, "run/nvidia/validations")
+        os.makedirs(vdir)
+        with open(os.path.join(vdir, "driver-ready"), "w") as f:
+            f.write("DEVICE_ID_STRATEGY=index\n")
+        case(root, process, control, "variables from driver-ready",
+             ["/bin/sh", "-c", "/bin/entrypoint.sh"], "validations.log",
+             visible="0")
     finally:
         kubelet.terminate()
         kubelet.wait(timeout=10)
