@@ -17,6 +17,8 @@ set -eu
 #                              the CDI library (gdp-cdi-validate, tests/cdi)
 #   python3*                   plugin tests, grpc core interop, benchmarks
 #   nghttp2-client, curl       h2load and curl in bench/
+#   umoci, skopeo,             the container image, built without a daemon
+#   busybox-static             (deploy/image/build.sh, tests/image)
 PACKAGES="
 build-essential pkg-config meson ninja-build clang libclang-rt-14-dev llvm
 cppcheck clang-tidy
@@ -29,6 +31,7 @@ protoc-gen-go-grpc
 golang-github-container-orchestrated-devices-container-device-interface-dev
 python3 python3-grpcio python3-grpc-tools python3-protobuf
 nghttp2-client procps curl
+umoci skopeo busybox-static
 "
 
 missing=""
