@@ -4,7 +4,8 @@
 # values files of values/ (each must render, and say what the values ask
 # for); every rendered object and every static manifest validated against
 # the Kubernetes API schemas (k8s-validate.js, kubernetes-models); a
-# misspelt key refused by values.schema.json, naming the key.
+# misspelt key refused by values.schema.json, naming the key; kubectl
+# kustomize over deploy/static.
 #
 # Usage: run-deploy-tests.sh SOURCE_ROOT
 # Tools from GDP_TOOLS (default /opt/gdp-tools, where install-deps.sh puts
@@ -101,8 +102,25 @@ fi
 
 # Static manifests.
 for f in "$ROOT"/deploy/static/*.yaml; do
+	case $f in */kustomization.yaml) continue ;; esac
 	validate "$f" "static/$(basename "$f")"
 done
+# kubectl kustomize, when a kubectl is there (GDP_TOOLS puts it first).
+if command -v kubectl >/dev/null 2>&1; then
+	if kubectl kustomize "$ROOT/deploy/static" >"$TMP/kust.yaml" \
+	    2>"$TMP/kust.err"; then
+		pass "kubectl kustomize deploy/static"
+		validate "$TMP/kust.yaml" "kustomize"
+		expect "$TMP/kust.yaml" "kustomize: namespace and DaemonSet" \
+		    'kind: Namespace' 'kind: DaemonSet' \
+		    'image: gpu-device-plugin:0.1.0'
+	else
+		cat "$TMP/kust.err" >&2
+		fail "kubectl kustomize deploy/static"
+	fi
+else
+	echo "skip - kubectl kustomize: no kubectl"
+fi
 S="$ROOT/deploy/static"
 expect "$S/gpu-device-plugin.yaml" "static: the article's DaemonSet" \
     'namespace: gpu-resources' 'name: nvidia-device-plugin-daemonset' \
