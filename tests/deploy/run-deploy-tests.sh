@@ -1,0 +1,231 @@
+#!/bin/sh
+# run-deploy-tests.sh: the deploy/ manifests and the Helm chart, checked
+# offline with the real tools: helm lint --strict; helm template over the
+# values files of values/ (each must render, and say what the values ask
+# for); every rendered object and every static manifest validated against
+# the Kubernetes API schemas (k8s-validate.js, kubernetes-models); a
+# misspelt key refused by values.schema.json, naming the key; kubectl
+# kustomize over deploy/static.
+#
+# Usage: run-deploy-tests.sh SOURCE_ROOT
+# Tools from GDP_TOOLS (default /opt/gdp-tools, where install-deps.sh puts
+# them), else helm on PATH and NODE_PATH as set. Exits 77 (skipped) when
+# helm, node or kubernetes-models is missing.
+set -u
+
+ROOT=${1:?usage: run-deploy-tests.sh SOURCE_ROOT}
+GDP_TOOLS=${GDP_TOOLS:-/opt/gdp-tools}
+HERE="$ROOT/tests/deploy"
+CHART="$ROOT/deploy/helm/gpu-device-plugin"
+PATH="$GDP_TOOLS/bin:$PATH"
+NODE_PATH="$GDP_TOOLS/node/node_modules${NODE_PATH:+:$NODE_PATH}"
+export PATH NODE_PATH
+
+skip() {
+	echo "SKIP: $1 (scripts/install-deps.sh installs it into" \
+	    "$GDP_TOOLS)" >&2
+	exit 77
+}
+command -v helm >/dev/null 2>&1 || skip "helm not found"
+command -v node >/dev/null 2>&1 || skip "node not found"
+node -e 'require("kubernetes-models/apps/v1/DaemonSet"); require("js-yaml")' \
+    >/dev/null 2>&1 || skip "kubernetes-models or js-yaml not found"
+
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT INT TERM
+failures=0
+pass() { echo "ok - $1"; }
+fail() { echo "not ok - $1" >&2; failures=$((failures + 1)); }
+
+validate() {	# FILE NAME
+	if node "$HERE/k8s-validate.js" "$1" >"$TMP/v.out" 2>&1; then
+		pass "$2: every object valid against the API schema"
+	else
+		cat "$TMP/v.out" >&2
+		fail "$2: schema validation"
+	fi
+}
+
+# expect FILE NAME PATTERN...: each grep -E pattern must match the file.
+expect() {
+	f=$1 n=$2
+	shift 2
+	for p in "$@"; do
+		if ! grep -Eq -- "$p" "$f"; then
+			fail "$n: rendered output lacks /$p/"
+			return
+		fi
+	done
+	pass "$n: renders what the values ask for"
+}
+
+refute() {	# FILE NAME PATTERN
+	if grep -Eq -- "$3" "$1"; then
+		fail "$2: rendered output has /$3/"
+	else
+		pass "$2: no /$3/"
+	fi
+}
+
+render() {	# VALUES-NAME: helm template into $TMP/NAME.yaml
+	if helm template nvdp "$CHART" -n gpu-resources \
+	    -f "$HERE/values/$1.yaml" >"$TMP/$1.yaml" 2>"$TMP/$1.err"; then
+		pass "$1: helm template"
+		validate "$TMP/$1.yaml" "$1"
+	else
+		cat "$TMP/$1.err" >&2
+		fail "$1: helm template"
+	fi
+}
+
+# The validator itself must refuse a bad object, or its passes mean nothing.
+cat >"$TMP/bad.yaml" <<'YAML'
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: bad}
+spec:
+  selector: {matchLabels: {a: b}}
+  template:
+    metadata: {labels: {a: b}}
+    spec:
+      tolerations: [{key: sku, operator: Maybe}]
+      containers: [{name: c, image: i, resources: {limits: {memory: lots}}}]
+YAML
+if node "$HERE/k8s-validate.js" "$TMP/bad.yaml" >"$TMP/v.out" 2>&1; then
+	fail "validator: accepted an invalid DaemonSet"
+elif grep -q 'tolerations/0/operator' "$TMP/v.out"; then
+	pass "validator: refuses an invalid DaemonSet, naming the path"
+else
+	cat "$TMP/v.out" >&2
+	fail "validator: refused, without naming the bad path"
+fi
+
+# Static manifests.
+for f in "$ROOT"/deploy/static/*.yaml; do
+	case $f in */kustomization.yaml) continue ;; esac
+	validate "$f" "static/$(basename "$f")"
+done
+# kubectl kustomize, when a kubectl is there (GDP_TOOLS puts it first).
+if command -v kubectl >/dev/null 2>&1; then
+	if kubectl kustomize "$ROOT/deploy/static" >"$TMP/kust.yaml" \
+	    2>"$TMP/kust.err"; then
+		pass "kubectl kustomize deploy/static"
+		validate "$TMP/kust.yaml" "kustomize"
+		expect "$TMP/kust.yaml" "kustomize: namespace and DaemonSet" \
+		    'kind: Namespace' 'kind: DaemonSet' \
+		    'image: gpu-device-plugin:0.1.0'
+	else
+		cat "$TMP/kust.err" >&2
+		fail "kubectl kustomize deploy/static"
+	fi
+else
+	echo "skip - kubectl kustomize: no kubectl"
+fi
+S="$ROOT/deploy/static"
+expect "$S/gpu-device-plugin.yaml" "static: the article's DaemonSet" \
+    'namespace: gpu-resources' 'name: nvidia-device-plugin-daemonset' \
+    'name: nvidia-device-plugin-ds' 'scheduler.alpha.kubernetes.io/critical-pod' \
+    'key: CriticalAddonsOnly' 'key: nvidia.com/gpu' 'key: "sku"' \
+    'value: "gpu"' 'priorityClassName: "system-node-critical"' \
+    'allowPrivilegeEscalation: false' 'drop: \["ALL"\]' \
+    'path: /var/lib/kubelet/device-plugins' 'name: FAIL_ON_INIT_ERROR' \
+    'memory: 32Mi' 'memory: 128Mi'
+expect "$S/gpu-device-plugin-config.yaml" "static: config variant" \
+    'kind: ConfigMap' 'name: CONFIG_FILE' 'value: /config/config.yaml' \
+    'mountPath: /config'
+expect "$S/gpu-device-plugin-cdi.yaml" "static: CDI variant" \
+    'value: cdi-cri' 'path: /var/run/cdi' 'mountPath: /driver-root'
+expect "$S/gpu-device-plugin-compat-with-cpumanager.yaml" \
+    "static: CPUManager variant" 'name: PASS_DEVICE_SPECS' 'privileged: true'
+
+# The chart.
+if helm lint --strict "$CHART" -n gpu-resources >"$TMP/lint" 2>&1; then
+	pass "helm lint --strict"
+else
+	cat "$TMP/lint" >&2
+	fail "helm lint --strict"
+fi
+for v in defaults article time-slicing mig-mixed cdi cpumanager \
+    nvidia-only; do
+	render "$v"
+	if ! helm lint --strict "$CHART" -n gpu-resources \
+	    -f "$HERE/values/$v.yaml" >"$TMP/lint" 2>&1; then
+		cat "$TMP/lint" >&2
+		fail "$v: helm lint --strict"
+	fi
+done
+
+expect "$TMP/defaults.yaml" "defaults" 'name: nvdp-nvidia-device-plugin$' \
+    'app.kubernetes.io/name: nvidia-device-plugin' \
+    'feature.node.kubernetes.io/pci-10de.present' \
+    'priorityClassName: system-node-critical' \
+    'allowPrivilegeEscalation: false' 'value: compute,utility'
+refute "$TMP/defaults.yaml" "defaults: no flag the values leave null" \
+    'MIG_STRATEGY|FAIL_ON_INIT_ERROR|PASS_DEVICE_SPECS|CONFIG_FILE|kind: ConfigMap'
+expect "$TMP/article.yaml" "article" 'key: sku' 'value: gpu' \
+    'name: FAIL_ON_INIT_ERROR' 'value: "false"' \
+    'scheduler.alpha.kubernetes.io/critical-pod'
+refute "$TMP/article.yaml" "article: affinity cleared" 'nodeAffinity'
+expect "$TMP/time-slicing.yaml" "time-slicing" 'kind: ConfigMap' \
+    'name: nvdp-nvidia-device-plugin-configs' 'replicas: 10' \
+    'value: /available-configs/default' 'checksum/config:' \
+    'name: available-configs' '- SYS_ADMIN'
+expect "$TMP/mig-mixed.yaml" "mig-mixed" 'name: MIG_STRATEGY' \
+    'value: mixed' 'name: NVIDIA_MIG_MONITOR_DEVICES' '- SYS_ADMIN' \
+    'path: /run/nvidia/driver$' 'mountPath: /driver-root'
+expect "$TMP/cdi.yaml" "cdi" 'value: cdi-cri' 'name: NVIDIA_CDI_HOOK_PATH' \
+    'runtimeClassName: nvidia' 'path: /var/run/cdi'
+expect "$TMP/cpumanager.yaml" "cpumanager" 'name: PASS_DEVICE_SPECS' \
+    'value: "true"' 'privileged: true'
+
+# NVIDIA-only keys: accepted, and NOTES says they are ignored.
+if helm install nvdp "$CHART" -n gpu-resources --dry-run=client \
+    -f "$HERE/values/nvidia-only.yaml" >"$TMP/notes" 2>&1 &&
+    grep -q 'Ignored: gfd' "$TMP/notes" &&
+    grep -q 'Ignored: nfd' "$TMP/notes" &&
+    grep -q 'Ignored: mps.enableHostPID' "$TMP/notes"; then
+	pass "nvidia-only: accepted, NOTES names what is ignored"
+else
+	cat "$TMP/notes" >&2
+	fail "nvidia-only: NOTES"
+fi
+
+# Refusals, each with a message naming what is wrong.
+refused() {	# NAME PATTERN HELM-ARGS...
+	n=$1 p=$2
+	shift 2
+	if helm template nvdp "$CHART" "$@" >"$TMP/r.out" 2>&1; then
+		fail "$n: rendered, should be refused"
+	elif grep -q -- "$p" "$TMP/r.out"; then
+		pass "$n: refused, naming it"
+	else
+		cat "$TMP/r.out" >&2
+		fail "$n: refused without /$p/"
+	fi
+}
+refused "misspelt key" "additional properties 'migStratgy' not allowed" \
+    -n gpu-resources -f "$HERE/values/misspelt.yaml"
+refused "misspelt nested key" "'/image': additional properties 'tgg'" \
+    -n gpu-resources --set image.tgg=x
+refused "bad migStrategy" "migStrategy" -n gpu-resources \
+    --set migStrategy=both
+refused "default namespace" "allowDefaultNamespace" -n default
+refused "config.default not in config.map" '"nope" is not an entry' \
+    -n gpu-resources -f "$HERE/values/time-slicing.yaml" \
+    --set config.default=nope
+refused "two configs, none selected" "no config file selected" \
+    -n gpu-resources --set config.map.a=x --set config.map.b=y
+refused "config-manager" "not done yet" -n gpu-resources \
+    --set configManager.enabled=true
+if helm template nvdp "$CHART" -n default --set allowDefaultNamespace=true \
+    >/dev/null 2>&1; then
+	pass "allowDefaultNamespace=true: renders in default"
+else
+	fail "allowDefaultNamespace=true"
+fi
+
+if [ "$failures" -ne 0 ]; then
+	echo "$failures deploy check(s) failed" >&2
+	exit 1
+fi
+echo "all deploy checks passed"
