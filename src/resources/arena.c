@@ -43,12 +43,6 @@ arena_alloc_chunk(struct arena *a, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (c == NULL && a->first_cap - a->first_used >= need) {
-		p = a->first + a->first_used;
-		a->first_used += need;
-		memset(p, 0, size);
-		return p;
-	}
 	if (c == NULL || c->cap - c->used < need) {
 		size_t cap = need > CHUNK_BYTES ? need : CHUNK_BYTES;
 

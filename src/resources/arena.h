@@ -34,7 +34,8 @@ struct arena {
  * max_align_t, outliving the arena's use). */
 #define ARENA_IN(buf, size) { NULL, (buf), 0, (size) }
 
-/* The slow path of arena_alloc(): a chunk from the heap. */
+/* The slow path of arena_alloc(), once the caller's buffer (if any) has
+ * no room: a chunk from the heap. */
 void *arena_alloc_chunk(struct arena *a, size_t size);
 
 /*
@@ -46,16 +47,19 @@ static inline void *
 arena_alloc(struct arena *a, size_t size)
 {
 	const size_t align = alignof(max_align_t);
-	size_t left = a->first_cap - a->first_used;
+	size_t left = a->first_cap - a->first_used, need;
 	void *p;
 
-	if (a->head != NULL || size == 0 || size > left ||
-	    ((size + align - 1) & ~(align - 1)) > left)
+	if (a->head != NULL || size > left)
+		return arena_alloc_chunk(a, size);
+	need = ((size == 0 ? 1 : size) + align - 1) & ~(align - 1);
+	if (need > left)
 		return arena_alloc_chunk(a, size);
 	p = a->first + a->first_used;
-	a->first_used += (size + align - 1) & ~(align - 1);
+	a->first_used += need;
 	return memset(p, 0, size);
 }
+
 /* |n| zeroed elements of |size|; NULL (ENOMEM) also when n*size overflows. */
 static inline void *
 arena_array(struct arena *a, size_t n, size_t size)

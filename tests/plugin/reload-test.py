@@ -27,7 +27,6 @@ import os
 import signal
 import sys
 import time
-import traceback
 
 _SPEC = importlib.util.spec_from_file_location(
     "plugintests", os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -313,32 +312,21 @@ CASES = [
 ]
 
 
+def then_clean_exit(fn):
+    """|fn|, then a clean exit after the reloads (under ASan: no leak)."""
+    def case(node):
+        fn(node)
+        rc = node.stop_plugin(signal.SIGTERM, timeout=30)
+        assert rc == 0, "exit %s after SIGTERM: %s" % (rc, node.log_tail())
+    return case
+
+
 def main():
-    passed = failed = 0
     only = os.environ.get("RELOAD_TEST_ONLY")
-    for name, profile, fn in CASES:
-        if only and only not in fn.__name__:
-            continue
-        node = PT.Node(profile)
-        try:
-            fn(node)
-            # A clean exit after the reloads (under ASan: no leak).
-            rc = node.stop_plugin(signal.SIGTERM, timeout=30)
-            assert rc == 0, "exit %s after SIGTERM: %s" % (
-                rc, node.log_tail())
-            print("ok - %s" % name, flush=True)
-            passed += 1
-        except Exception as e:  # noqa: BLE001 - report every failure
-            why = str(e) or traceback.format_exc().splitlines()[-1]
-            print("not ok - %s: %s" % (name, why.replace("\n", " ")),
-                  flush=True)
-            for line in node.log_tail(10).split(" | "):
-                print("#   plugin: %s" % line)
-            failed += 1
-        finally:
-            node.close()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return PT.run_cases([
+        (name, lambda p=profile: PT.Node(p), then_clean_exit(fn))
+        for name, profile, fn in CASES
+        if not only or only in fn.__name__])
 
 
 if __name__ == "__main__":
