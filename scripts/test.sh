@@ -22,6 +22,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 passed=0
 failed=0
 failures=""
+excerpts=$(mktemp "${TMPDIR:-/tmp}/gdp-test-failures.XXXXXX") || exit 1
 
 note() { printf '\n=== %s ===\n' "$*"; }
 pass() { passed=$((passed + ${2:-1})); printf 'ok - %s\n' "$1"; }
@@ -43,6 +44,32 @@ setup() {
 	fi || { cat "$dir/setup.log"; return 1; }
 }
 
+# failed_excerpts NAME TESTLOG: from meson's full test log, each test that
+# did not pass: its name and result, every "not ok" and "#" line, and the
+# last 40 lines it printed. Printed again at the very end of the run, so
+# that a CI system which keeps only the tail of the output keeps why.
+failed_excerpts() {
+	awk -v stage="$1" '
+	function flush(   i, from) {
+		if (name == "" || result ~ /^result: *(exit status 0|skipped)/)
+			return
+		printf "--- %s: %s (%s)\n", stage, name, result
+		for (i = 1; i <= n; i++)
+			if (line[i] ~ /^(not ok - |# )/)
+				print "  " line[i]
+		from = n > 40 ? n - 39 : 1
+		print "  last lines:"
+		for (i = from; i <= n; i++)
+			print "  | " line[i]
+	}
+	/^=+ [0-9]+\/[0-9]+ =+$/ { flush(); name = ""; result = ""; n = 0; next }
+	/^test: / { sub(/^test: */, ""); name = $0; next }
+	/^result: / { result = $0; next }
+	/^(start time|duration|command): / { next }
+	{ line[++n] = $0 }
+	END { flush() }' "$2"
+}
+
 # run_suite NAME DIR: build DIR and run its meson tests, counting them.
 run_suite() {
 	name=$1
@@ -62,7 +89,8 @@ run_suite() {
 	passed=$((passed + ${ok:-0}))
 	failed=$((failed + ${bad:-0} + ${tmo:-0}))
 	if [ "$rc" -ne 0 ]; then
-		sed -n '/^==* [0-9]*\/[0-9]* ==*/,$p' "$dir/test.log" | tail -n 200
+		failed_excerpts "$name" "$dir/meson-logs/testlog.txt" \
+		    >>"$excerpts"
 		failures="$failures\n  $name: see $dir/test.log"
 		[ "${bad:-0}${tmo:-0}" = "00" ] && failed=$((failed + 1))
 	fi
@@ -153,6 +181,11 @@ for stage in $STAGES; do
 	esac
 done
 
+if [ -s "$excerpts" ]; then
+	printf '\n=== what the failed tests printed ===\n'
+	cat "$excerpts"
+fi
+rm -f "$excerpts"
 if [ -n "$failures" ]; then
 	printf '\nFailures:%b\n' "$failures"
 fi

@@ -43,6 +43,8 @@ struct testservice {
 	struct watcher *watchers;
 	uint64_t streams_open;
 	uint64_t streams_closed_by_peer;
+	uint64_t sleepers;              /* Allocate calls sleeping now */
+	uint64_t sleepers_peak;         /* the most ever at once */
 	struct loop_timer *flood_timer;
 	size_t flood_bytes;
 	char *flood_pad;
@@ -249,7 +251,7 @@ static struct answer *
 stats_answer(struct testservice *ts)
 {
 	const struct grpc_server_stats *st = grpc_server_stats(ts->server);
-	struct answer *a = answer_new(1, 8, 0);
+	struct answer *a = answer_new(1, 10, 0);
 	const struct { const char *key; uint64_t value; } rows[] = {
 		{ "calls", st->calls },
 		{ "conns_open", st->conns_open },
@@ -259,6 +261,8 @@ stats_answer(struct testservice *ts)
 		{ "queued_bytes", st->queued_bytes },
 		{ "max_queued_bytes", st->max_queued_bytes },
 		{ "rss_kb", rss_kb() },
+		{ "sleepers", ts->sleepers },
+		{ "sleepers_peak", ts->sleepers_peak },
 	};
 
 	if (a == NULL)
@@ -419,6 +423,7 @@ sleeper_free(struct sleeper *s)
 {
 	if (s->timer != NULL)
 		loop_cancel_timer(s->ts->loop, s->timer);
+	s->ts->sleepers--;
 	answer_free(s->answer);
 	free(s);
 }
@@ -466,6 +471,8 @@ allocate_later(struct testservice *ts, struct grpc_call *call,
 	s->ts = ts;
 	s->call = call;
 	s->answer = a;
+	if (++ts->sleepers > ts->sleepers_peak)
+		ts->sleepers_peak = ts->sleepers;
 	s->timer = loop_add_timer(ts->loop, ms, sleeper_wake, s);
 	if (s->timer == NULL) {
 		s->answer = NULL;

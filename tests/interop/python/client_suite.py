@@ -323,7 +323,6 @@ class Suite:
 
     def case_concurrent(self):
         calls = []
-        started = time.monotonic()
         for i in range(200):
             if i % 2 == 0:
                 containers = [["sleep:50", "c%d-a" % i], ["c%d-b" % i]]
@@ -341,11 +340,13 @@ class Suite:
             except grpc.RpcError as err:
                 bad.append("%s: %s %r" % (containers[1][0], err.code().name,
                                           err.details()))
-        elapsed = time.monotonic() - started
         expect(not bad, "%d of 200 calls wrong, first: %s"
                % (len(bad), bad[0] if bad else ""))
-        # 100 sleeps of 50 ms one after another would take 5 s.
-        expect(elapsed < 4.0, "took %.2f s: sleeps did not overlap" % elapsed)
+        # A sleeping call must not hold the loop: the server counts the
+        # sleeps it holds at once (no timing, which a loaded machine skews).
+        peak = self.stats().get("sleepers_peak", 0)
+        expect(peak >= 2, "at most %d sleep at once: sleeps did not overlap"
+               % peak)
 
     def sized_request(self, size):
         """An Allocate request whose encoding is exactly size bytes."""
