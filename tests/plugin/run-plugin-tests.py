@@ -28,7 +28,6 @@ from h2wire import h2_frame, hpack_literal, pb_field, pb_varint  # noqa: E402
 
 PLUGIN, STANDIN, FAKE_LIB_DIR, PROFILES, MAKE_SYSFS = sys.argv[1:6]
 RESOURCE = "nvidia.com/gpu"
-SANITIZED = os.environ.get("GDP_SANITIZED") == "1"
 
 
 class UnixHTTP(http.client.HTTPConnection):
@@ -298,13 +297,11 @@ def case_sigterm(node):
     node.wait(allocatable=1)
     sock = os.path.join(node.dir, "nvidia-gpu.sock")
     assert os.path.exists(sock)
-    t = time.monotonic()
+    # A stuck loop shows as "hung" (stop_plugin's 10 s limit), not as a
+    # wall-clock bound here, which a loaded machine would skew.
     rc = node.stop_plugin(signal.SIGTERM)
-    took = time.monotonic() - t
     assert rc == 0, rc
     assert not os.path.exists(sock), "socket left behind"
-    if not SANITIZED:
-        assert took < 1.0, "took %.2f s" % took
 
 
 def case_sighup(node):

@@ -83,11 +83,15 @@ func (s *suite) caseConcurrent() error {
 	if err := errs.result(calls); err != nil {
 		return err
 	}
-	// 100 sleeps of 50 ms one after the other would take 5 s.
-	took := time.Since(start)
-	s.note("f: %d calls took %v", calls, took)
-	if took > 2500*time.Millisecond {
-		return fmt.Errorf("took %v: the sleep:50 calls did not overlap", took)
+	s.note("f: %d calls took %v", calls, time.Since(start))
+	// A sleeping call must not hold the loop: the server counts the sleeps
+	// it holds at once (a count, not a time, which a loaded machine skews).
+	c, err := s.stats()
+	if err != nil {
+		return err
+	}
+	if c["sleepers_peak"] < 2 {
+		return fmt.Errorf("at most %d sleep:50 call waited at once: the calls did not overlap", c["sleepers_peak"])
 	}
 	return nil
 }
@@ -137,7 +141,7 @@ func (s *suite) caseManyConnections() error {
 	if err := errs.result(nconns); err != nil {
 		return err
 	}
-	if _, err := s.pollStats(2*time.Second, func(c counters) error {
+	if _, err := s.pollStats(10*time.Second, func(c counters) error {
 		return want(c, "conns_open", c["conns_open"] == before["conns_open"]+nconns,
 			fmt.Sprint(before["conns_open"]+nconns))
 	}); err != nil {
@@ -167,7 +171,7 @@ func (s *suite) caseManyConnections() error {
 		c.Close()
 		conns[i] = nil
 	}
-	_, err = s.pollStats(2*time.Second, func(c counters) error {
+	_, err = s.pollStats(10*time.Second, func(c counters) error {
 		return want(c, "conns_open", c["conns_open"] == before["conns_open"],
 			fmt.Sprint(before["conns_open"]))
 	})

@@ -221,6 +221,7 @@ type counters map[string]int64
 var counterNames = []string{
 	"calls", "conns_open", "streams_open", "streams_closed_by_peer",
 	"deadline_cancelled", "queued_bytes", "max_queued_bytes", "rss_kb",
+	"sleepers", "sleepers_peak",
 }
 
 func (c counters) String() string {
