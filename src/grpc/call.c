@@ -114,6 +114,8 @@ void
 call_free(struct grpc_call *call)
 {
 	call_free_request(call);
+	if (call->trailers_early)
+		call->conn->trailers_early--;
 	if (call->conn->last_call == call)
 		call->conn->last_stream = 0;   /* forget the cached call */
 	conn_call_removed(call->conn, call);
@@ -242,6 +244,10 @@ submit_trailers(struct grpc_call *call, bool with_headers,
 	else
 		rc = nghttp2_submit_trailer(session, call->stream_id, nva, n);
 	call->trailers_queued = rc == 0;
+	if (rc == 0 && !call->remote_closed && !call->trailers_early) {
+		call->trailers_early = true;
+		call->conn->trailers_early++;
+	}
 	return rc;
 }
 

@@ -162,12 +162,16 @@ static int
 on_frame_send(nghttp2_session *session, const nghttp2_frame *frame,
     void *user_data)
 {
+	struct conn *conn = user_data;
 	struct grpc_call *call;
 
 	if (frame->hd.type == NGHTTP2_DATA)
-		conn_progress(user_data);   /* the client takes our output */
+		conn_progress(conn);   /* the client takes our output */
+	/* Only a status sent before the request ended needs a look (the
+	 * common unary call has its request whole first: no lookup). */
 	if (frame->hd.type != NGHTTP2_HEADERS ||
-	    !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+	    !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM) ||
+	    conn->trailers_early == 0)
 		return 0;
 	call = nghttp2_session_get_stream_user_data(session,
 	    frame->hd.stream_id);

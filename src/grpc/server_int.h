@@ -93,6 +93,8 @@ struct grpc_call {
 	bool deferred;                   /* data provider waiting */
 	bool deadline_hit;
 	bool trailers_queued;            /* the status is with nghttp2 */
+	bool trailers_early;             /* ... before the client finished:
+	                                  * counted in conn->trailers_early */
 	bool headers_done;               /* the request's HEADERS are in */
 	bool headers_too_large;          /* over max_header_list */
 	bool in_requests;                /* on server->requests */
@@ -130,6 +132,8 @@ struct conn {
 	TAILQ_ENTRY(conn) dirty_link;    /* in server->dirty */
 	LIST_HEAD(call_list, grpc_call) calls;
 	unsigned ncalls;
+	unsigned trailers_early;         /* calls whose status went out
+	                                  * before their request ended */
 	enum conn_wait wait;
 	int64_t wait_since_ms;
 	size_t partial;                  /* its calls' partial bytes */
