@@ -45,7 +45,12 @@
 #define REGISTER_TIMEOUT_MS 30000
 #define WATCHDOG_MS 2000
 #define WATCHDOG_IDLE_MS (24LL * 3600 * 1000)
+/* After a stream ends, how soon to look for a new one; after a Register,
+ * how long the kubelet has to open it at first, doubled each time that
+ * was not enough (a loaded kubelet is slow, not gone), up to the most. */
 #define WATCH_CHECK_MS 1000
+#define WATCH_GRACE_FIRST_MS 5000
+#define WATCH_GRACE_MAX_MS 60000
 
 struct kubelet_link {
 	struct loop *loop;
@@ -68,11 +73,12 @@ struct kubelet_link {
 	int64_t serve_backoff_ms;   /* until the next try after the next one */
 	int64_t serve_delay_ms;     /* until the next try */
 	int64_t backoff_ms;
+	int64_t watch_grace_ms;     /* after a Register: see WATCH_GRACE_* */
 	unsigned failures;          /* in the current episode */
 };
 
 static void register_now(struct kubelet_link *link);
-static void arm_watch_check(struct kubelet_link *link);
+static void arm_watch_check(struct kubelet_link *link, int64_t ms);
 
 /* When the watchdog has something to do next. */
 static int64_t
@@ -141,7 +147,7 @@ on_registered(int code, const char *message, const ProtobufCMessage *resp,
 		    "(endpoint %s)", res, plugin_endpoint(link->plugin));
 		link->failures = 0;
 		link->backoff_ms = BACKOFF_FIRST_MS;
-		arm_watch_check(link);
+		arm_watch_check(link, link->watch_grace_ms);
 		return;
 	}
 	if (link->failures++ == 0)
@@ -378,33 +384,43 @@ on_dir_event(struct loop *loop, int fd, unsigned events, void *arg)
  * A registration is only as good as the ListAndWatch stream the kubelet
  * opens after it: if that stream never comes (its request lost to a
  * connection closed for want of memory, say) or ends while we serve, the
- * kubelet counts our devices as gone until we register again. So a second
- * after each registration, and after the last stream ends, we look: no
- * stream and no Register in flight means register again. (A registration
- * of ours also replaces the stream; the kubelet opens the new one at once,
- * well within the second.)
+ * kubelet counts our devices as gone until we register again. So a while
+ * after each registration, and a second after the last stream ends, we
+ * look: no stream and no Register in flight means register again. The
+ * wait after a Register is seconds, and grows each time it was not
+ * enough: registering again replaces the endpoint a slow kubelet is about
+ * to watch, so a wait shorter than the kubelet's delay would register
+ * forever and never be served.
  */
 static int64_t
 check_watched(struct loop *loop, void *arg)
 {
 	struct kubelet_link *link = arg;
+	int64_t next = link->watch_grace_ms * 2;
 
 	link->watch_check = NULL;
-	/* Not while nothing is served: serving again registers. */
-	if (plugin_watched(link->plugin) || link->call != NULL ||
-	    link->retry != NULL || link->serve_failed)
+	if (plugin_watched(link->plugin)) {
+		link->watch_grace_ms = WATCH_GRACE_FIRST_MS;
 		return LOOP_NOMORE;
+	}
+	/* Not while nothing is served: serving again registers. */
+	if (link->call != NULL || link->retry != NULL || link->serve_failed)
+		return LOOP_NOMORE;
+	link->watch_grace_ms = next < WATCH_GRACE_MAX_MS ? next :
+	    WATCH_GRACE_MAX_MS;
 	log_warn("The kubelet has no ListAndWatch stream open for '%s'; "
-	    "registering again", plugin_resource(link->plugin));
+	    "registering again (it gets %lld ms to open one)",
+	    plugin_resource(link->plugin), (long long)link->watch_grace_ms);
 	register_now(link);
 	return LOOP_NOMORE;
 }
 
+/* Looks in |ms| (unless a look is already due) whether a stream is open. */
 static void
-arm_watch_check(struct kubelet_link *link)
+arm_watch_check(struct kubelet_link *link, int64_t ms)
 {
 	if (link->watch_check == NULL)
-		link->watch_check = loop_add_timer(link->loop, WATCH_CHECK_MS,
+		link->watch_check = loop_add_timer(link->loop, ms,
 		    check_watched, link);
 	if (link->watch_check == NULL) {
 		link->retry_lost = true; /* the watchdog registers again */
@@ -415,7 +431,7 @@ arm_watch_check(struct kubelet_link *link)
 static void
 on_unwatched(void *arg)
 {
-	arm_watch_check(arg);
+	arm_watch_check(arg, WATCH_CHECK_MS);
 }
 
 /* Starts again what could not be scheduled or done when it should have. */
@@ -511,6 +527,7 @@ kubelet_link_new(struct loop *loop, const char *kubelet_socket,
 	plugin_on_unwatched(plugin, on_unwatched, link);
 	link->inotify_fd = -1;
 	link->dir_wd = link->parent_wd = -1;
+	link->watch_grace_ms = WATCH_GRACE_FIRST_MS;
 	link->backoff_ms = BACKOFF_FIRST_MS;
 	link->socket = gdp_strdup(kubelet_socket);
 	link->dir = gdp_strdup(kubelet_socket);

@@ -9,9 +9,10 @@
  * go too (removed, or moved away) and come back: the link then watches
  * the new one and serves there again.
  *
- * The kubelet must also be watching: a second after each registration
- * and after its last ListAndWatch stream ends, no open stream means
- * registering again (see kubelet.c).
+ * The kubelet must also be watching: a while after each registration
+ * (5 s, growing while it is not enough) and a second after its last
+ * ListAndWatch stream ends, no open stream means registering again (see
+ * kubelet.c).
  *
  * Register failures are retried, fast at first (kubelet.sock exists a
  * moment before the kubelet accepts on it: a refused connect is retried

@@ -79,14 +79,6 @@ def serves(node, args=(), env=None, unset=()):
     PT.restart_plugin(node, args, env, unset)
     u = PT.profile_uuids(node.profile)
     r = node.allocate([u[0]])
-    if not r["ok"] and "connection is closing" in r.get("message", ""):
-        # The plugin registers again when the kubelet opens no
-        # ListAndWatch stream within a second of a Register (a loaded
-        # machine), and the stand-in then closes the connection the
-        # call was on: wait for the new one, as the kubelet would.
-        time.sleep(1.5)
-        node.wait(allocatable=len(u))
-        r = node.allocate([u[0]])
     assert r["ok"], (args, env, r)
     with open(node.plugin_log) as f:
         f.seek(start)

@@ -131,6 +131,8 @@ type kubelet struct {
 	srv       *grpc.Server
 	serveDone chan struct{}
 	stopping  bool
+
+	watchDelay time.Duration // before each ListAndWatch (--watch-delay-ms)
 }
 
 func newKubelet(dir string, logger *log.Logger) *kubelet {
@@ -448,6 +450,7 @@ func dialPlugin(ctx context.Context, path string) (*grpc.ClientConn, error) {
 // runEndpoint is the kubelet's client Run: ListAndWatch with no deadline,
 // read forever, and on any end (even status OK) disconnect.
 func (k *kubelet) runEndpoint(ep *endpoint) {
+	time.Sleep(k.watchDelay)
 	stream, err := ep.client.ListAndWatch(context.Background(), &pb.Empty{})
 	if err != nil {
 		k.endpointEnded(ep, err)

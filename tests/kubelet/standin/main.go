@@ -29,10 +29,11 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 )
 
 const usageText = `usage:
-  gdp-kubelet --dir DIR [--control SOCK]
+  gdp-kubelet --dir DIR [--control SOCK] [--watch-delay-ms N]
   gdp-kubelet ctl [--control SOCK | --dir DIR] [--timeout-ms N] METHOD PATH [BODY]
 `
 
@@ -54,6 +55,7 @@ func runKubelet(args []string) int {
 	fs.Usage = func() { fmt.Fprint(os.Stderr, usageText) }
 	dir := fs.String("dir", "", "the device-plugins folder (like /var/lib/kubelet/device-plugins)")
 	controlPath := fs.String("control", "", "control socket (default DIR/../kubelet-control.sock)")
+	watchDelay := fs.Int("watch-delay-ms", 0, "wait this long after a Register before opening ListAndWatch (a loaded kubelet)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -72,6 +74,7 @@ func runKubelet(args []string) int {
 	logger := log.New(os.Stderr, "gdp-kubelet: ", log.Ltime|log.Lmicroseconds)
 
 	k := newKubelet(abs, logger)
+	k.watchDelay = time.Duration(*watchDelay) * time.Millisecond
 	if err := k.start(); err != nil {
 		logger.Printf("start: %v", err)
 		return 1
