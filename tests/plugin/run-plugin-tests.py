@@ -28,6 +28,8 @@ from h2wire import h2_frame, hpack_literal, pb_field, pb_varint  # noqa: E402
 
 PLUGIN, STANDIN, FAKE_LIB_DIR, PROFILES, MAKE_SYSFS = sys.argv[1:6]
 RESOURCE = "nvidia.com/gpu"
+# Other test scripts read it (tests/faults/faultloop.py).
+SANITIZED = os.environ.get("GDP_SANITIZED") == "1"
 
 
 class UnixHTTP(http.client.HTTPConnection):
