@@ -3,7 +3,8 @@
 # renderer: both pages lint clean at level warning, and every flag and
 # environment variable that `gpu-device-plugin --help` prints appears in
 # the rendered gpu-device-plugin(8), so the generated OPTIONS list cannot
-# miss one. Exits 77 (skipped) without mandoc (scripts/install-deps.sh
+# miss one; every config-file key of the settings table has an entry in
+# gpu-device-plugin.yaml(5). Exits 77 (skipped) without mandoc (scripts/install-deps.sh
 # installs it).
 #
 # Usage: man-test.sh BINARY BUILT-PAGE-8 PAGE-5
@@ -49,10 +50,24 @@ while read -r w; do
 		fail=1
 	fi
 done <"$tmp/envs"
+# Every config-file key the settings table names (the page's "Config
+# file:" entries) has its entry in gpu-device-plugin.yaml(5).
+keys=$(sed -n 's/^\.Cm \([a-zA-Z.]*\) \.$/\1/p' "$page8")
+for k in $keys; do
+	n=$((n + 1))
+	if ! grep -qx "\.It Cm ${k##*.}" "$page5"; then
+		echo "man-test: config key $k (--help's table) is not in $page5" >&2
+		fail=1
+	fi
+done
+if [ -z "$keys" ]; then
+	echo "man-test: no config-file keys found in $page8" >&2
+	fail=1
+fi
 if [ "$n" -lt 40 ]; then
 	echo "man-test: only $n flags and variables read from --help" >&2
 	fail=1
 fi
 [ "$fail" -eq 0 ] && echo "man-test: both pages lint clean; $n flags and" \
-    "variables of --help in the page"
+    "variables of --help and config keys in the pages"
 exit "$fail"
