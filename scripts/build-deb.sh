@@ -23,6 +23,7 @@ mkdir "$tmp/gpu-device-plugin"
 if git -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 	# Deleted but not yet committed files are listed and absent: skip
 	# them.
+	# shellcheck disable=SC2016 # $f is the inner shell's, unexpanded
 	(cd "$src" && git ls-files -z --cached --others --exclude-standard |
 	    xargs -0 sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f";
 	    done' sh | tar --null -T - -cf -) |
