@@ -20,6 +20,10 @@ set -eu
 #   nghttp2-client, curl       h2load and curl in bench/
 #   umoci, skopeo,             the container image, built without a daemon
 #   busybox-static             (deploy/image/build.sh, tests/image)
+#   mandoc                     man page lint and rendering (tests/man)
+#   debhelper, lintian         the Debian package (scripts/build-deb.sh,
+#   (dpkg-dev, fakeroot: by    tests/package); about 140 packages, mostly
+#   build-essential)           Perl, some 17 s to install
 PACKAGES="
 build-essential pkg-config meson ninja-build clang libclang-rt-14-dev llvm
 cppcheck clang-tidy
@@ -33,6 +37,7 @@ golang-github-container-orchestrated-devices-container-device-interface-dev
 python3 python3-grpcio python3-grpc-tools python3-protobuf
 nghttp2-client procps curl
 umoci skopeo busybox-static
+mandoc debhelper lintian
 "
 
 missing=""

@@ -941,6 +941,20 @@ config_each(const struct config *cfg, config_each_fn *fn, void *arg)
 	}
 }
 
+/* The flags that act instead of setting something; --help and the man
+ * page list them after the settings. */
+static const struct {
+	const char *names;        /* as --help shows them */
+	const char *mdoc;         /* the .It line's arguments */
+	const char *help;
+} actions[] = {
+	{ "-h, --help", "Fl h , Fl -help", "this text, then exit 0" },
+	{ "-v, --version", "Fl v , Fl -version", "the version, then exit 0" },
+	{ "--check-config", "Fl -check-config", "check flags, environment "
+	  "and config file, print the configuration in effect as JSON, exit "
+	  "0 if good, 1 if not (no NVML, no kubelet)" },
+};
+
 /* "--a, --b" and "A, B" of |s|. */
 static void
 print_setting(FILE *f, const struct setting *s)
@@ -968,6 +982,82 @@ config_usage(void *out)
 	    "Flags (environment variables; default):\n");
 	for (size_t i = 0; i < NSETTINGS; i++)
 		print_setting(f, &settings[i]);
-	fprintf(f, "  -h, --help      this text\n"
-	    "  -v, --version   the version\n");
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+		fprintf(f, "  %-15s %s\n", actions[i].names, actions[i].help);
+}
+
+/* The placeholder of a setting's value in the man page. */
+static const char *
+value_name(const struct setting *s)
+{
+	static const char *const names[] = {
+		[KIND_STRING] = "string", [KIND_BOOL] = "bool",
+		[KIND_DURATION] = "duration", [KIND_COUNT] = "n",
+		[KIND_SIZE] = "bytes", [KIND_CHOICE] = "word",
+		[KIND_LIST] = "list",
+	};
+
+	return names[s->kind];
+}
+
+/*
+ * Text for an mdoc line: a backslash doubled, a leading dot or quote
+ * guarded by \&, so that no help text can become a request. |text| is
+ * the table's; the result is written straight to |f|.
+ */
+static void
+mdoc_text(FILE *f, const char *text)
+{
+	if (text[0] == '.' || text[0] == '\'')
+		fputs("\\&", f);
+	for (const char *p = text; *p != '\0'; p++) {
+		if (*p == '\\')
+			fputs("\\e", f);
+		else
+			fputc(*p, f);
+	}
+}
+
+/* One .It of the OPTIONS list: every name, the text, its variables and
+ * its default. A boolean's value is optional ("--flag" is "=true"). */
+static void
+mdoc_setting(FILE *f, const struct setting *s)
+{
+	bool b = s->kind == KIND_BOOL;
+
+	fputs(".It", f);
+	for (size_t k = 0; k < 3 && s->flags[k]; k++)
+		fprintf(f, "%s Fl -%s %s= Ns Ar %s%s", k > 0 ? " ," : "",
+		    s->flags[k], b ? "Ns Oo " : "Ns ", value_name(s),
+		    b ? " Oc" : "");
+	fputc('\n', f);
+	mdoc_text(f, s->help);
+	fputs(".\nEnvironment:", f);
+	for (size_t k = 0; k < 3 && s->envs[k]; k++)
+		fprintf(f, "\n.Ev %s%s", s->envs[k],
+		    k + 1 < 3 && s->envs[k + 1] ? " ," : " .");
+	if (s->file_key != NULL)
+		fprintf(f, "\nConfig file:\n.Cm %s .", s->file_key);
+	if (s->def[0] == '\0')
+		fputs("\nDefault: empty.\n", f);
+	else
+		fprintf(f, "\nDefault:\n.Ql %s .\n", s->def);
+}
+
+void
+config_usage_mdoc(void *out)
+{
+	FILE *f = out;
+
+	fputs(".\\\" Generated from the settings table of src/config/flags.c"
+	    "\n.\\\" by gdp-man-options; edit the table, not this.\n"
+	    ".Bl -tag -width Ds\n", f);
+	for (size_t i = 0; i < NSETTINGS; i++)
+		mdoc_setting(f, &settings[i]);
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+		fprintf(f, ".It %s\n", actions[i].mdoc);
+		mdoc_text(f, actions[i].help);
+		fputs(".\n", f);
+	}
+	fputs(".El\n", f);
 }

@@ -160,5 +160,11 @@ typedef void config_each_fn(const char *flag, const char *file_key,
 void config_each(const struct config *cfg, config_each_fn *fn, void *arg);
 /* Writes the usage text (the synopsis and every flag) to |f|. */
 void config_usage(void *f);
+/*
+ * Writes the same table as an mdoc(7) list (.Bl ... .El) to |f|: the
+ * OPTIONS section of gpu-device-plugin(8), generated at build time by
+ * man/gen-options.c so that the page and --help cannot drift.
+ */
+void config_usage_mdoc(void *f);
 
 #endif /* GDP_CONFIG_FLAGS_H */
