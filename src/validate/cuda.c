@@ -50,9 +50,10 @@ static const char *bind(void *lib, struct cuda_api *api)
 {
 #define BIND(field, a, b)                                                    \
 	do {                                                                 \
-		*(void **)&api->field = sym(lib, a, b);                      \
-		if (api->field == NULL)                                      \
+		void *f_ = sym(lib, a, b);                                   \
+		if (f_ == NULL)                                              \
 			return a;                                            \
+		memcpy(&api->field, &f_, sizeof(f_));                        \
 	} while (0)
 	BIND(init, "cuInit", NULL);
 	BIND(count, "cuDeviceGetCount", NULL);
@@ -129,6 +130,7 @@ enum cuda_status cuda_probe(struct cuda_probe *p, char *err, size_t errlen)
 		return CUDA_NO_DRIVER;
 	}
 	struct cuda_api api;
+	memset(&api, 0, sizeof(api));
 	const char *missing = bind(lib, &api);
 	if (missing != NULL) {
 		snprintf(err, errlen, "libcuda.so.1 lacks %s", missing);

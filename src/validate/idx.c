@@ -68,7 +68,7 @@ static int check_header(const char *path, const uint8_t *b, size_t len,
 	size_t size = 1;
 	out->ndims = want_dims;
 	for (uint32_t i = 0; i < want_dims; i++) {
-		out->dims[i] = be32(b + 4 + 4 * i);
+		out->dims[i] = be32(b + 4 + 4 * (size_t)i);
 		if (out->dims[i] == 0 || out->dims[i] > (1u << 24)) {
 			snprintf(err, errlen, "%s: dimension %u is %u (want 1 "
 			    "to %u)", path, i, out->dims[i], 1u << 24);

@@ -123,9 +123,12 @@ API int cuDeviceGetPCIBusId(char *bus, int len, int dev)
 
 API int cuCtxCreate_v2(void **ctx, unsigned flags, int dev)
 {
+	static char contexts[MAX_DEVICES];
 	(void)flags;
-	*ctx = (void *)(size_t)(dev + 1);
-	return valid(dev);
+	if (valid(dev) != 0)
+		return valid(dev);
+	*ctx = &contexts[dev];
+	return 0;
 }
 
 API int cuCtxDestroy_v2(void *ctx)
