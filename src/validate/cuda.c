@@ -7,6 +7,7 @@
  * with what NVIDIA_VISIBLE_DEVICES (set by the device plugin's Allocate
  * answer) says the container should have. */
 #include "validate/cuda.h"
+#include "validate/kernels.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -37,6 +38,20 @@ struct cuda_api {
 	CUresult (*ctx_create)(CUcontext *, unsigned, CUdevice);
 	CUresult (*ctx_destroy)(CUcontext);
 	CUresult (*mem_info)(size_t *, size_t *);
+	CUresult (*module_load)(void **, const void *);
+	CUresult (*module_function)(void **, void *, const char *);
+	CUresult (*module_unload)(void *);
+};
+
+/* Bound by cuda_probe; the library stays loaded for the process's life */
+static struct cuda_api api;
+static int api_bound;
+
+/* The kernels the GPU path launches, all in kernels.cu */
+static const char *const kernel_names[] = {
+	"gv_matmul", "gv_bias_relu", "gv_dropout", "gv_softmax_xent",
+	"gv_relu_dropout_back", "gv_column_sums", "gv_adam",
+	"gv_argmax_correct",
 };
 
 static void *sym(void *lib, const char *a, const char *b)
@@ -46,14 +61,14 @@ static void *sym(void *lib, const char *a, const char *b)
 }
 
 /* Fills api from lib; returns the name of the first missing symbol */
-static const char *bind(void *lib, struct cuda_api *api)
+static const char *bind(void *lib, struct cuda_api *out)
 {
 #define BIND(field, a, b)                                                    \
 	do {                                                                 \
 		void *f_ = sym(lib, a, b);                                   \
 		if (f_ == NULL)                                              \
 			return a;                                            \
-		memcpy(&api->field, &f_, sizeof(f_));                        \
+		memcpy(&out->field, &f_, sizeof(f_));                        \
 	} while (0)
 	BIND(init, "cuInit", NULL);
 	BIND(count, "cuDeviceGetCount", NULL);
@@ -66,6 +81,9 @@ static const char *bind(void *lib, struct cuda_api *api)
 	BIND(ctx_create, "cuCtxCreate_v2", "cuCtxCreate");
 	BIND(ctx_destroy, "cuCtxDestroy_v2", "cuCtxDestroy");
 	BIND(mem_info, "cuMemGetInfo_v2", "cuMemGetInfo");
+	BIND(module_load, "cuModuleLoadData", NULL);
+	BIND(module_function, "cuModuleGetFunction", NULL);
+	BIND(module_unload, "cuModuleUnload", NULL);
 #undef BIND
 	return NULL;
 }
@@ -78,7 +96,7 @@ static void format_uuid(const CUuuid *u, char *out, size_t len)
 	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
-static int describe(const struct cuda_api *api, int i, struct cuda_device *d,
+static int describe(const struct cuda_api *a, int i, struct cuda_device *d,
     char *err, size_t errlen)
 {
 	CUdevice dev;
@@ -87,32 +105,32 @@ static int describe(const struct cuda_api *api, int i, struct cuda_device *d,
 	size_t total = 0;
 	CUresult rc;
 	const char *call = "cuDeviceGet";
-	if ((rc = api->get(&dev, i)) != 0)
+	if ((rc = a->get(&dev, i)) != 0)
 		goto fail;
 	call = "cuDeviceGetName";
-	if ((rc = api->name(d->name, (int)sizeof(d->name), dev)) != 0)
+	if ((rc = a->name(d->name, (int)sizeof(d->name), dev)) != 0)
 		goto fail;
 	call = "cuDeviceGetAttribute";
-	if ((rc = api->attr(&d->major, ATTR_CC_MAJOR, dev)) != 0 ||
-	    (rc = api->attr(&d->minor, ATTR_CC_MINOR, dev)) != 0 ||
-	    (rc = api->attr(&d->mem_clock_khz, ATTR_MEMORY_CLOCK_RATE, dev)))
+	if ((rc = a->attr(&d->major, ATTR_CC_MAJOR, dev)) != 0 ||
+	    (rc = a->attr(&d->minor, ATTR_CC_MINOR, dev)) != 0 ||
+	    (rc = a->attr(&d->mem_clock_khz, ATTR_MEMORY_CLOCK_RATE, dev)))
 		goto fail;
 	call = "cuDeviceGetUuid";
-	if ((rc = api->uuid(&u, dev)) != 0)
+	if ((rc = a->uuid(&u, dev)) != 0)
 		goto fail;
 	format_uuid(&u, d->uuid, sizeof(d->uuid));
 	call = "cuDeviceGetPCIBusId";
-	if ((rc = api->busid(d->pci_bus, (int)sizeof(d->pci_bus), dev)) != 0)
+	if ((rc = a->busid(d->pci_bus, (int)sizeof(d->pci_bus), dev)) != 0)
 		goto fail;
 	call = "cuDeviceTotalMem";
-	if ((rc = api->total(&d->total_mem, dev)) != 0)
+	if ((rc = a->total(&d->total_mem, dev)) != 0)
 		goto fail;
 	call = "cuCtxCreate";
-	if ((rc = api->ctx_create(&ctx, 0, dev)) != 0)
+	if ((rc = a->ctx_create(&ctx, 0, dev)) != 0)
 		goto fail;
 	call = "cuMemGetInfo";
-	rc = api->mem_info(&d->free_mem, &total);
-	api->ctx_destroy(ctx);
+	rc = a->mem_info(&d->free_mem, &total);
+	a->ctx_destroy(ctx);
 	if (rc == 0)
 		return 0;
 fail:
@@ -129,7 +147,6 @@ enum cuda_status cuda_probe(struct cuda_probe *p, char *err, size_t errlen)
 		snprintf(err, errlen, "no CUDA driver: %s", dlerror());
 		return CUDA_NO_DRIVER;
 	}
-	struct cuda_api api;
 	memset(&api, 0, sizeof(api));
 	const char *missing = bind(lib, &api);
 	if (missing != NULL) {
@@ -159,7 +176,42 @@ enum cuda_status cuda_probe(struct cuda_probe *p, char *err, size_t errlen)
 		if (describe(&api, i, &p->dev[i], err, errlen) != 0)
 			return CUDA_FAILED;
 	p->ndevices = n;
+	api_bound = 1;
 	return CUDA_OK;
+}
+
+int cuda_load_kernels(char *err, size_t errlen)
+{
+	CUdevice dev;
+	CUcontext ctx = NULL;
+	void *mod = NULL, *fn = NULL;
+	if (!api_bound) {
+		snprintf(err, errlen, "CUDA not probed");
+		return -1;
+	}
+	CUresult rc = api.get(&dev, 0);
+	if (rc == 0)
+		rc = api.ctx_create(&ctx, 0, dev);
+	if (rc != 0) {
+		snprintf(err, errlen, "CUDA device 0: context: error %d", rc);
+		return -1;
+	}
+	int found = 0;
+	rc = api.module_load(&mod, gv_kernels_ptx);
+	if (rc != 0)
+		snprintf(err, errlen, "cuModuleLoadData of the embedded PTX "
+		    "failed with error %d", rc);
+	for (size_t i = 0; rc == 0 && i < sizeof(kernel_names) /
+	    sizeof(kernel_names[0]); i++, found++) {
+		rc = api.module_function(&fn, mod, kernel_names[i]);
+		if (rc != 0)
+			snprintf(err, errlen, "cuModuleGetFunction(%s) failed "
+			    "with error %d", kernel_names[i], rc);
+	}
+	if (mod != NULL)
+		api.module_unload(mod);
+	api.ctx_destroy(ctx);
+	return rc == 0 ? found : -1;
 }
 
 static int visible_has(const struct cuda_probe *p, const char *uuid)

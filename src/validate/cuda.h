@@ -31,6 +31,12 @@ enum cuda_status {
 /* Loads libcuda.so.1 and describes every visible device into p. */
 enum cuda_status cuda_probe(struct cuda_probe *p, char *err, size_t errlen);
 
+/* Loads the embedded PTX (kernels.cu) into a context on device 0 with
+ * cuModuleLoadData and looks up every kernel the GPU path launches. Call
+ * after cuda_probe returned CUDA_OK. Returns the number of kernels found,
+ * or -1 with the failing call or missing kernel in err. */
+int cuda_load_kernels(char *err, size_t errlen);
+
 /* Checks that the devices in p are exactly those NVIDIA_VISIBLE_DEVICES
  * (nvd, may be NULL) names. Returns 0 when they match, 1 when nvd gives
  * nothing to check against (unset, empty, "void"), -1 on a mismatch with

@@ -168,7 +168,13 @@ static int choose_device(enum device_choice want)
 		return -1;
 	}
 	printf("%s\n", note);
-	/* The CUDA kernels are not part of this build yet */
+	int nk = cuda_load_kernels(err, sizeof(err));
+	if (nk < 0) {
+		fprintf(stderr, "gpu-validate: %s\n", err);
+		return -1;
+	}
+	printf("GPU kernels: %d loaded from the embedded PTX\n", nk);
+	/* Launching them (the GPU training loop) is not written yet */
 	if (want == DEVICE_GPU) {
 		fprintf(stderr, "gpu-validate: the GPU training path is not "
 		    "built in this version; use --device cpu or auto\n");

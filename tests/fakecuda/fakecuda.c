@@ -7,7 +7,10 @@
  *   FAKECUDA_NAME       device name (default "Fake GPU")
  *   FAKECUDA_CC         compute capability "major.minor" (default 9.0)
  *   FAKECUDA_TOTAL_MIB  total memory (default 81559), free is 98% of it
- * It runs no kernels. */
+ *   FAKECUDA_PTX_OUT    where cuModuleLoadData writes the image it got
+ * It runs no kernels: cuModuleLoadData accepts text that reads as PTX
+ * (a .version and a .target line), as the driver's JIT would first check,
+ * and cuModuleGetFunction finds only names the text has a .entry for. */
 #include <ctype.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -141,5 +144,38 @@ API int cuMemGetInfo_v2(size_t *free_bytes, size_t *total)
 {
 	*total = total_bytes();
 	*free_bytes = *total / 100 * 98;
+	return 0;
+}
+
+API int cuModuleLoadData(void **mod, const void *image)
+{
+	const char *text = image;
+	if (strstr(text, "\n.version ") == NULL ||
+	    strstr(text, "\n.target sm_") == NULL)
+		return 218; /* CUDA_ERROR_INVALID_PTX */
+	const char *out = getenv("FAKECUDA_PTX_OUT");
+	FILE *fp = out != NULL ? fopen(out, "w") : NULL;
+	if (fp != NULL) {
+		fputs(text, fp);
+		fclose(fp);
+	}
+	memcpy(mod, &text, sizeof(text)); /* the handle is the text */
+	return 0;
+}
+
+API int cuModuleGetFunction(void **fn, void *mod, const char *name)
+{
+	char want[256];
+	snprintf(want, sizeof(want), ".entry %s(", name);
+	const char *at = strstr((const char *)mod, want);
+	if (at == NULL)
+		return 500; /* CUDA_ERROR_NOT_FOUND */
+	memcpy(fn, &at, sizeof(at));
+	return 0;
+}
+
+API int cuModuleUnload(void *mod)
+{
+	(void)mod;
 	return 0;
 }

@@ -21,5 +21,8 @@ API int cuDeviceGetPCIBusId(char *bus, int len, int dev);
 API int cuCtxCreate_v2(void **ctx, unsigned flags, int dev);
 API int cuCtxDestroy_v2(void *ctx);
 API int cuMemGetInfo_v2(size_t *free_bytes, size_t *total);
+API int cuModuleLoadData(void **mod, const void *image);
+API int cuModuleGetFunction(void **fn, void *mod, const char *name);
+API int cuModuleUnload(void *mod);
 
 #endif

@@ -110,7 +110,7 @@ def test_idx(prog, mnist, tmp):
               "%s (%s) refused: %r" % (name, want, err.strip()), out + err)
 
 
-def test_cuda(prog, mnist, fake):
+def test_cuda(prog, mnist, fake, tmp):
     lib = {"LD_LIBRARY_PATH": fake}
     two = dict(lib, FAKECUDA_UUIDS=UUID_A + "," + UUID_B,
                FAKECUDA_NAME="NVIDIA H200", FAKECUDA_CC="9.0")
@@ -119,6 +119,16 @@ def test_cuda(prog, mnist, fake):
                                          "," + UUID_A))
     check(rc == 0 and "allocation checked: 2 devices (2 by UUID)" in out,
           "UUID list matching the visible devices passes", out + err)
+    ptx_out = os.path.join(tmp, "loaded.ptx")
+    rc, out, err = run(prog, steps, dict(two, NVIDIA_VISIBLE_DEVICES="all",
+                                         FAKECUDA_PTX_OUT=ptx_out))
+    check(rc == 0 and "GPU kernels: 8 loaded from the embedded PTX" in out,
+          "embedded PTX loads and has the 8 kernels", out + err)
+    with open(ptx_out) as f:
+        ptx = f.read()
+    check(re.search(r"^\.target sm_50$", ptx, re.M) and
+          ptx.count(".visible .entry gv_") == 8,
+          "the module image is clang's sm_50 PTX", ptx[:300])
     check(re.search(r"^name: NVIDIA H200 major: 9 minor: 0 "
                     r"memoryClockRate\(GHz\): 2\.619$", out, re.M) and
           "pciBusID: 0000:19:00.0" in out and
@@ -183,7 +193,7 @@ def main():
         tmp = tempfile.mkdtemp()
         try:
             test_idx(prog, mnist, tmp)
-            test_cuda(prog, mnist, sys.argv[4])
+            test_cuda(prog, mnist, sys.argv[4], tmp)
         finally:
             shutil.rmtree(tmp)
     print("%d failure(s)" % len(failures))
