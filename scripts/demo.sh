@@ -54,8 +54,34 @@ ctl GET /describe
 echo
 
 echo "== A pod asks for nvidia.com/gpu: 1; the kubelet calls Allocate:"
-ctl POST /allocate-pod '{"resource":"nvidia.com/gpu","count":1}'
+ctl POST /allocate-pod '{"resource":"nvidia.com/gpu","count":1}' |
+    tee "$dir/allocate.json"
 echo
+echo
+
+# The pod's container gets the environment Allocate returned; the fake GPU
+# has no CUDA driver, so gpu-validate says so and trains on the CPU path.
+# 100 steps, not the Job's 500, to keep the demo quick.
+echo "== The validation Job's container runs with that environment"
+echo "   (kubectl logs job/samples-tf-mnist-demo; 100 steps, the Job runs 500):"
+envs=$(python3 -c '
+import json, shlex, sys
+def find(o):
+    if isinstance(o, dict):
+        if isinstance(o.get("envs"), dict):
+            return o["envs"]
+        o = list(o.values())
+    if isinstance(o, list):
+        for v in o:
+            e = find(v)
+            if e is not None:
+                return e
+print(" ".join("%s=%s" % (k, shlex.quote(v))
+               for k, v in sorted((find(json.load(sys.stdin)) or {}).items())))
+' <"$dir/allocate.json")
+echo "   env: $envs"
+eval "env LD_LIBRARY_PATH= OPENBLAS_NUM_THREADS=1 $envs" \
+    build/src/validate/gpu-validate --max_steps 100 | sed 's/^/   /'
 echo
 
 echo "== SIGTERM: the plugin stops and removes its socket"

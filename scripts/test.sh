@@ -156,7 +156,8 @@ for stage in $STAGES; do
 		    --enable=warning,performance,portability \
 		    --suppress=missingIncludeSystem -I src \
 		    --include=/usr/include/$(gcc -print-multiarch)/sys/queue.h \
-		    src tests/unit tests/interop tests/fuzz tests/fakenvml bench \
+		    src tests/unit tests/interop tests/fuzz tests/fakenvml \
+		    tests/fakecuda bench \
 		    2>&1; then
 			pass "cppcheck"
 		else

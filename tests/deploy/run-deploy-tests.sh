@@ -121,6 +121,14 @@ if command -v kubectl >/dev/null 2>&1; then
 else
 	echo "skip - kubectl kustomize: no kubectl"
 fi
+# The validation Job (issue 12): the article's Job, running gpu-validate.
+V="$ROOT/deploy/validation/gpu-validate-job.yaml"
+validate "$V" "validation/gpu-validate-job.yaml"
+expect "$V" "validation: the article's Job" 'kind: Job' \
+    'app: samples-tf-mnist-demo' 'image: gpu-validate:0.1.0' \
+    'args: \["--max_steps", "500"\]' 'nvidia.com/gpu: 1' \
+    'restartPolicy: OnFailure' 'key: "sku"' 'value: "gpu"' \
+    'effect: "NoSchedule"'
 S="$ROOT/deploy/static"
 expect "$S/gpu-device-plugin.yaml" "static: the article's DaemonSet" \
     'namespace: gpu-resources' 'name: nvidia-device-plugin-daemonset' \

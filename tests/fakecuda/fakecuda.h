@@ -1,0 +1,28 @@
+/* fakecuda.h: the CUDA driver API entry points the fake libcuda.so.1
+ * exports, with the driver's signatures (CUdevice is int, CUcontext a
+ * pointer, CUresult int). */
+#ifndef GDP_FAKECUDA_H
+#define GDP_FAKECUDA_H
+
+#include <stddef.h>
+
+#define API __attribute__((visibility("default")))
+
+typedef struct { unsigned char bytes[16]; } CUuuid;
+
+API int cuInit(unsigned flags);
+API int cuDeviceGetCount(int *n);
+API int cuDeviceGet(int *dev, int ordinal);
+API int cuDeviceGetName(char *name, int len, int dev);
+API int cuDeviceGetAttribute(int *v, int attr, int dev);
+API int cuDeviceTotalMem_v2(size_t *bytes, int dev);
+API int cuDeviceGetUuid_v2(CUuuid *u, int dev);
+API int cuDeviceGetPCIBusId(char *bus, int len, int dev);
+API int cuCtxCreate_v2(void **ctx, unsigned flags, int dev);
+API int cuCtxDestroy_v2(void *ctx);
+API int cuMemGetInfo_v2(size_t *free_bytes, size_t *total);
+API int cuModuleLoadData(void **mod, const void *image);
+API int cuModuleGetFunction(void **fn, void *mod, const char *name);
+API int cuModuleUnload(void *mod);
+
+#endif
