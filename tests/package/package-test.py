@@ -106,6 +106,12 @@ def check_info(deb, version):
 def check_files(files, ctrl):
     for path in REQUIRED:
         check(path in files, "the package holds " + path)
+    programs = sorted(p for p in files if p.startswith("./usr/bin/") and
+                      p != "./usr/bin/")
+    check(set(programs) <= {"./usr/bin/gpu-device-plugin",
+                            "./usr/bin/nvidia-device-plugin"},
+          "no program but the plugin and its NVIDIA name (test tools and "
+          "gpu-validate stay out): %s" % programs)
     present = [p for p in WHEN_PRESENT if p in files]
     print("info the unit work's files present: %s" % (present or "none"))
     link = files.get("./usr/bin/nvidia-device-plugin")
