@@ -403,6 +403,46 @@ id_copy(struct arena *a, const ProtobufCBinaryData *id)
 	return s;
 }
 
+/*
+ * The offered whole GPUs that best complete the must-include ones by pair
+ * score (resources/topo.c), moved to |out| first and cleared from
+ * |offered|. Left to the index order when any offered or must-include view
+ * is not a whole GPU of the score matrix (replicas, MIG: issue 13).
+ */
+static void
+topo_first(const struct resource *r, const struct id_list *l, bool *offered,
+    char **out, size_t *n, size_t want)
+{
+	const struct gdp_topo *t = &r->all->topo;
+	uint32_t avail = 0, must = 0;
+
+	for (size_t d = 0; d < r->n; d++) {
+		if (!offered[d])
+			continue;
+		if (r->views[d].gi != RESOURCES_WHOLE || r->views[d].gpu >= t->n)
+			return;
+		avail |= 1u << r->views[d].gpu;
+	}
+	for (size_t i = 0; i < l->n_must; i++) {
+		const struct view *v = find_id(r, &l->must[i]);
+
+		if (v != NULL && (v->gi != RESOURCES_WHOLE || v->gpu >= t->n))
+			return;
+		if (v != NULL)
+			must |= 1u << v->gpu;
+	}
+	if (want <= *n || avail == 0)
+		return;
+	uint32_t pick = gdp_topo_choose(t, avail | must, must,
+	    (unsigned)(want - *n) + (unsigned)__builtin_popcount(must));
+	for (size_t d = 0; d < r->n && *n < want; d++)
+		if (offered[d] && (pick >> r->views[d].gpu & 1u) &&
+		    !(must >> r->views[d].gpu & 1u)) {
+			out[(*n)++] = r->views[d].id;
+			offered[d] = false;
+		}
+}
+
 /* Fills |out| (|want| slots at most); returns how many, or -ENOMEM. */
 static ssize_t
 prefer(const struct resource *r, const struct id_list *l, const bool *first,
@@ -420,6 +460,7 @@ prefer(const struct resource *r, const struct id_list *l, const bool *first,
 		if (v != NULL)
 			offered[v - r->views] = true;
 	}
+	topo_first(r, l, offered, out, &n, want);
 	for (size_t d = 0; d < r->n && n < want; d++)
 		if (offered[d])
 			out[n++] = r->views[d].id;

@@ -32,6 +32,28 @@ socket_name(const char *resource, char *out, size_t len)
 	return n < 0 || (size_t)n >= len ? -EINVAL : 0;
 }
 
+/*
+ * Pair scores from NUMA nodes alone (same node: NODE, else SYSTEM, unknown
+ * 0) until the NVML link graph fills them; none past 16 GPUs.
+ */
+static void
+topo_from_numa(struct gdp_topo *t, const struct inventory *inv)
+{
+	memset(t, 0, sizeof(*t));
+	if (inv->n > GDP_TOPO_MAX)
+		return;
+	t->n = (unsigned)inv->n;
+	for (size_t i = 0; i < inv->n; i++)
+		for (size_t j = 0; j < inv->n; j++) {
+			int a = inv->gpus[i].numa_node;
+			int b = inv->gpus[j].numa_node;
+			enum gdp_pcie_level l = a < 0 || b < 0 ?
+			    GDP_PCIE_UNKNOWN : a == b ? GDP_PCIE_NODE :
+			    GDP_PCIE_SYSTEM;
+			t->score[i][j] = i == j ? 0 : gdp_topo_pair_score(0, l);
+		}
+}
+
 static void
 whole_gpu_view(struct view *v, const struct gpu *g, size_t gpu)
 {
@@ -205,6 +227,7 @@ resources_build(const struct inventory *inv,
 	r->id_strategy = opts->id_strategy;
 	copy_strategy_options(r, opts);
 	r->ngpus = inv->n;
+	topo_from_numa(&r->topo, inv);
 	if (inv->n > 0) {
 		r->res = gdp_calloc(1, sizeof(*r->res));
 		if (r->res == NULL) {

@@ -37,6 +37,7 @@
 #include "gpu/inventory.h"
 #include "health/status.h"
 #include "resources/arena.h"
+#include "resources/topo.h"
 
 /* The least resource_max_ids() is, whatever the device count. */
 #define RESOURCES_MIN_MAX_IDS 256
@@ -137,6 +138,7 @@ struct resources {
 	char dev_root[256];
 	bool control_present[RESOURCES_CONTROL_NODES];
 	size_t ngpus;                /* the inventory's GPU count */
+	struct gdp_topo topo;        /* pair scores; n 0: none (> 16 GPUs) */
 };
 
 /*

@@ -427,6 +427,25 @@ test_preferred_must_include_then_gpu_order(void **state)
 	resources_free(r);
 }
 
+/* Pair scores pick two GPUs of one NUMA node over the lowest indexes. */
+static void
+test_preferred_same_numa_pair(void **state)
+{
+	int saved = gpus[0].numa_node;
+
+	gpus[0].numa_node = 1;  /* 0 and 2 on node 1, 1 on node 0 */
+	struct resources *r = build(ID_STRATEGY_UUID, false, NULL);
+	gpus[0].numa_node = saved;
+	char *avail[] = { (char *)uuids[0], (char *)uuids[1],
+		(char *)uuids[2], (char *)uuids[3] };
+	const char *want[] = { uuids[0], uuids[2] };
+	struct arena a = ARENA_INIT;
+
+	assert_ids(prefer(r, NULL, 0, avail, 4, 2, &a), want, 2);
+	arena_free(&a);
+	resources_free(r);
+}
+
 static void
 test_preferred_each_id_once_unknown_last(void **state)
 {
@@ -969,6 +988,7 @@ main(void)
 		cmocka_unit_test(
 		    test_allocate_no_containers_is_an_empty_answer),
 		cmocka_unit_test(test_preferred_must_include_then_gpu_order),
+		cmocka_unit_test(test_preferred_same_numa_pair),
 		cmocka_unit_test(test_preferred_each_id_once_unknown_last),
 		cmocka_unit_test(test_preferred_size_bounds_the_answer),
 		cmocka_unit_test(
