@@ -26,6 +26,8 @@ set -eu
 #   build-essential)           Perl, some 17 s to install
 #   libopenblas-dev            gpu-validate's CPU path (src/validate)
 #   python3-numpy              the NumPy reference in bench/validate
+#   systemd                    systemd.pc (the unit's directory) and
+#                              systemd-analyze (tests/systemd)
 PACKAGES="
 build-essential pkg-config meson ninja-build clang libclang-rt-14-dev llvm
 cppcheck clang-tidy
@@ -41,6 +43,7 @@ nghttp2-client procps curl
 umoci skopeo busybox-static
 mandoc debhelper lintian
 libopenblas-dev python3-numpy
+systemd
 "
 
 missing=""
