@@ -37,17 +37,12 @@ REQUIRED = [
     "./usr/share/man/man8/nvidia-device-plugin.8.gz",
     "./usr/share/doc/gpu-device-plugin/copyright",
     "./usr/share/doc/gpu-device-plugin/changelog.gz",
-]
-# What `meson install` adds with the systemd unit work (branch i11-unit):
-# checked when present. After merging it, move these into REQUIRED (and
-# set UNIT_REQUIRED) so that their absence fails.
-WHEN_PRESENT = [
     "./usr/bin/nvidia-device-plugin",
     "./lib/systemd/system/gpu-device-plugin.service",
     "./etc/default/gpu-device-plugin",
     "./etc/gpu-device-plugin/config.yaml",
 ]
-UNIT_REQUIRED = False
+UNIT_REQUIRED = True
 UNIT = "gpu-device-plugin.service"
 ALIAS = "nvidia-device-plugin.service"
 # Libraries the binary links: each must be in Depends (computed).
@@ -112,8 +107,6 @@ def check_files(files, ctrl):
                             "./usr/bin/nvidia-device-plugin"},
           "no program but the plugin and its NVIDIA name (test tools and "
           "gpu-validate stay out): %s" % programs)
-    present = [p for p in WHEN_PRESENT if p in files]
-    print("info the unit work's files present: %s" % (present or "none"))
     link = files.get("./usr/bin/nvidia-device-plugin")
     if link is not None:
         check(link[1] == "gpu-device-plugin", "nvidia-device-plugin is a "
@@ -217,16 +210,6 @@ def lintian(tmp, files):
     r = run(["lintian", "--pedantic", "-I", "-E", "--color=never",
              os.path.join(tmp, changes[0])])
     tags = [t for t in r.stdout.splitlines() if t[:2] in ("E:", "W:", "I:")]
-    # The man page's link for the other name waits for that name (the unit
-    # work installs /usr/bin/nvidia-device-plugin).
-    if "./usr/bin/nvidia-device-plugin" not in files:
-        tags = [t for t in tags if not ("spare-manual-page" in t and
-                                        "nvidia-device-plugin.8" in t)]
-    # The override about the unit (debian/gpu-device-plugin.lintian-
-    # overrides) is unused until the unit is in the package.
-    if "./lib/systemd/system/" + UNIT not in files:
-        tags = [t for t in tags if not ("unused-override" in t and
-                                        "init.d-script" in t)]
     for t in r.stdout.splitlines():
         print("     lintian: " + t)
     check(not tags and r.returncode == 0, "lintian: no error, warning or "
