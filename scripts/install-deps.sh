@@ -26,6 +26,8 @@ set -eu
 #   build-essential)           Perl, some 17 s to install
 #   libopenblas-dev            gpu-validate's CPU path (src/validate)
 #   python3-numpy              the NumPy reference in bench/validate
+#   python3-seccomp            the unit's system call filter, played in
+#                              tests/systemd/sandbox-test.py
 #   systemd                    systemd.pc (the unit's directory) and
 #                              systemd-analyze (tests/systemd)
 PACKAGES="
@@ -43,6 +45,7 @@ nghttp2-client procps curl
 umoci skopeo busybox-static
 mandoc debhelper lintian
 libopenblas-dev python3-numpy
+python3-seccomp
 systemd
 "
 

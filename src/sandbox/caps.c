@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <linux/capability.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -44,7 +45,31 @@ drop_bounding(int *no_setpcap, char *err, size_t errlen)
 	}
 }
 
-/* Empties the effective, permitted and inheritable sets. */
+/* Whether the effective, permitted and inheritable sets are all empty. */
+static bool
+sets_empty(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+		.pid = 0,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &hdr, data) != 0)
+		return false;
+	for (size_t i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
+		if (data[i].effective | data[i].permitted | data[i].inheritable)
+			return false;
+	return true;
+}
+
+/*
+ * Empties the effective, permitted and inheritable sets. Nothing to do
+ * when they are empty already, as under a systemd unit with an empty
+ * CapabilityBoundingSet=, whose SystemCallFilter=~@privileged may refuse
+ * capset itself.
+ */
 static int
 drop_sets(char *err, size_t errlen)
 {
@@ -54,6 +79,8 @@ drop_sets(char *err, size_t errlen)
 	};
 	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
 
+	if (sets_empty())
+		return 0;
 	memset(data, 0, sizeof(data));
 	if (syscall(SYS_capset, &hdr, data) == 0)
 		return 0;

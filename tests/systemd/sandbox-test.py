@@ -9,9 +9,13 @@ system must still connect both ways) and `setpriv --no-new-privs
 --bounding-set=-all --inh-caps=-all` (root's execve then gets no
 capability). The kubelet stand-in, in this machine's namespace, must see
 the registration and connect back to the plugin's socket, and the plugin
-must say it runs with no capabilities.
+must say it runs with no capabilities. The unit's
+SystemCallFilter=~@privileged @resources (EPERM) is played too, by
+deny-calls.py beside this file (capset, for one, is refused there: a
+plugin that insists on calling it would never start under the unit).
 
-Skipped (77) when unshare -n is refused (not root) or setpriv is missing.
+Skipped (77) when unshare -n is refused (not root), setpriv is missing, or
+Debian's python3-seccomp is.
 
 Usage: sandbox-test.py PLUGIN STANDIN FAKE-LIB-DIR PROFILES
 """
@@ -45,6 +49,12 @@ def main():
     if subprocess.run(["unshare", "-n", "true"]).returncode != 0:
         print("sandbox-test: unshare -n refused (needs root)")
         return 77
+    if subprocess.run(["/usr/bin/python3", "-c", "import seccomp"],
+                      stderr=subprocess.DEVNULL).returncode != 0:
+        print("sandbox-test: Debian's python3-seccomp missing")
+        return 77
+    deny = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        "deny-calls.py")
     with tempfile.TemporaryDirectory(prefix="gdp-sandbox-test.") as tmp:
         d = os.path.join(tmp, "device-plugins")
         os.mkdir(d)
@@ -62,7 +72,9 @@ def main():
                        FAKE_NVML_PROFILE=os.path.join(profiles, PROFILE))
             plugin_proc = subprocess.Popen(
                 ["unshare", "-n", "setpriv", "--no-new-privs",
-                 "--bounding-set=-all", "--inh-caps=-all", plugin,
+                 "--bounding-set=-all", "--inh-caps=-all",
+                 "/usr/bin/python3", deny, "@privileged", "@resources", "--",
+                 plugin,
                  "--kubelet-socket", os.path.join(d, "kubelet.sock")],
                 env=env, stdout=subprocess.DEVNULL, stderr=open(plog, "w"))
             ok = wait_for(klog, "connected to " + os.path.join(
