@@ -52,6 +52,7 @@
 #include "sandbox/sandbox.h"
 #include "util/alloc.h"
 #include "util/log.h"
+#include "util/notify.h"
 #include "version.h"
 
 #define DEFAULT_SOCKET_DIR "/var/lib/kubelet/device-plugins"
@@ -97,6 +98,7 @@ struct daemon {
 	struct config_watch *watch;     /* the config file's, or NULL */
 	char socket_dir[4096];
 	struct grpc_server_options server_opts;
+	struct notifier notify;         /* the service manager, if any */
 };
 
 static int load_config(int, char **, struct config *, struct cfgfile **,
@@ -799,7 +801,7 @@ log_reload_done(int64_t t0, const struct fleet_change *c, size_t settings)
  * and the log says why. Never exits.
  */
 static void
-reload(struct daemon *d, const char *why)
+reload_config(struct daemon *d, const char *why)
 {
 	int64_t t0 = loop_now_ns();
 	struct config cfg;
@@ -849,11 +851,60 @@ reload(struct daemon *d, const char *why)
 	log_reload_done(t0, &chg, settings);
 }
 
+/* READY=1 with what is served, for `systemctl status`. */
+static void
+notify_ready(const struct daemon *d)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof(msg), "READY=1\nSTATUS=Serving %zu resource%s; "
+	    "registering with the kubelet whenever it is up",
+	    fleet_size(d->fleet), fleet_size(d->fleet) == 1 ? "" : "s");
+	notify_send(&d->notify, msg);
+}
+
+/* A reload, told to the service manager (it may refuse a stop meanwhile). */
+static void
+reload(struct daemon *d, const char *why)
+{
+	notify_send(&d->notify, "RELOADING=1\nSTATUS=Reloading");
+	reload_config(d, why);
+	notify_ready(d);
+}
+
 static void
 on_stop(struct loop *loop, int signo, void *arg)
 {
+	struct daemon *d = arg;
+
 	log_info("Received signal \"%s\", shutting down.", strsignal(signo));
+	notify_send(&d->notify, "STOPPING=1\nSTATUS=Shutting down");
 	loop_stop(loop);
+}
+
+/* A ping per half watchdog interval, from the loop itself: a loop that
+ * stops turning misses them, and the service manager restarts it. */
+static int64_t
+on_watchdog(struct loop *loop, void *arg)
+{
+	struct daemon *d = arg;
+
+	notify_send(&d->notify, "WATCHDOG=1");
+	return d->notify.watchdog_ms;
+}
+
+/* After the start: READY=1, and the watchdog's pings when it asks. */
+static int
+start_notify(struct daemon *d)
+{
+	notify_ready(d);
+	if (d->notify.watchdog_ms > 0 && loop_add_timer(d->loop,
+	    d->notify.watchdog_ms, on_watchdog, d) == NULL) {
+		log_error("Cannot arm the service manager's watchdog: %s",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -1000,6 +1051,10 @@ serve(struct daemon *d)
 		d->server_opts, before_allocate, d };
 	struct fleet_change chg;
 
+	char err[512];
+
+	if (notify_open(&d->notify, err, sizeof(err)) < 0)
+		log_warn("Not telling the service manager our state: %s", err);
 	if (drop_privileges() < 0)
 		return 1;
 	d->loop = loop_new();
@@ -1025,7 +1080,7 @@ serve(struct daemon *d)
 	} else if (apply(d, &d->cfg, &d->st, true, &chg) < 0) {
 		return 1;
 	}
-	if (install_filter(d->cfg.seccomp) < 0)
+	if (install_filter(d->cfg.seccomp) < 0 || start_notify(d) < 0)
 		return 1;
 	if (loop_run(d->loop) < 0)
 		return 1;
@@ -1045,6 +1100,7 @@ cleanup(struct daemon *d)
 	nvml_close(d->nvml);
 	loop_free(d->loop);
 	cfgfile_free(d->file);
+	notify_close(&d->notify);
 }
 
 static void
@@ -1188,7 +1244,7 @@ show_config(const struct daemon *d, bool check)
 int
 main(int argc, char **argv)
 {
-	struct daemon d = { 0 };
+	struct daemon d = { .notify = { .fd = -1 } };
 	char err[2048];
 	bool check = check_only(argc, argv);
 	int rc;

@@ -1642,6 +1642,47 @@ def case_slow_kubelet_watch(node):
     assert "no ListAndWatch stream open" not in open(node.plugin_log).read()
 
 
+def notify_until(sock, wanted, seen):
+    """Reads datagrams until one holds the line |wanted|; returns it."""
+    while True:
+        try:
+            msg = sock.recv(4096).decode()
+        except socket.timeout:
+            raise AssertionError("no %r from the plugin; got %r"
+                                 % (wanted, seen)) from None
+        seen.append(msg)
+        if wanted in msg.split("\n"):
+            return msg
+
+
+def case_service_manager_told(node):
+    # As a Type=notify unit with WatchdogSec= runs it: $NOTIFY_SOCKET is
+    # a datagram socket, $WATCHDOG_USEC the interval (here 200 ms, so
+    # pings every 100 ms). An abstract socket name works alike ('@').
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    name = "@gdp-notify-test-%d" % os.getpid()
+    sock.bind("\0" + name[1:])
+    sock.settimeout(20)
+    node.env["NOTIFY_SOCKET"] = name
+    node.env["WATCHDOG_USEC"] = "200000"
+    seen = []
+    try:
+        node.start_kubelet()
+        node.start_plugin()
+        ready = notify_until(sock, "READY=1", seen)
+        assert "STATUS=Serving 1 resource;" in ready, ready
+        notify_until(sock, "WATCHDOG=1", seen)
+        notify_until(sock, "WATCHDOG=1", seen)
+        node.wait(allocatable=4)
+        node.plugin.send_signal(signal.SIGHUP)
+        notify_until(sock, "RELOADING=1", seen)
+        notify_until(sock, "READY=1", seen)
+        assert node.stop_plugin(signal.SIGTERM) == 0
+        notify_until(sock, "STOPPING=1", seen)
+    finally:
+        sock.close()
+
+
 CASES += [
     ("GetPreferredAllocation of 150,000 ids: refused naming the bound, "
      "others served", "azure-nc24", {}, case_preferred_huge_list),
@@ -1655,6 +1696,9 @@ CASES += [
      "azure-nc24", {}, case_stale_watchers_cost_nothing),
     ("a kubelet slow to open ListAndWatch (2 s) gets no second Register",
      "azure-nc6", {}, case_slow_kubelet_watch),
+    ("systemd's notify protocol: READY with a status, watchdog pings, "
+     "RELOADING on SIGHUP, STOPPING on SIGTERM", "azure-nc24", {},
+     case_service_manager_told),
 ]
 
 

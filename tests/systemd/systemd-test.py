@@ -124,6 +124,10 @@ def contract(unit):
     check("nvidia-persistenced.service" in one("After"),
           "After= the driver's persistence daemon")
     check(one("Restart") == "on-failure", "Restart=on-failure")
+    check(one("Type") == "notify" and one("NotifyAccess") == "main" and
+          one("WatchdogSec") not in (None, "", "0"),
+          "Type=notify, NotifyAccess=main, a WatchdogSec (the daemon speaks "
+          "the protocol: tests/plugin case 'notify protocol')")
     check(one("StartLimitBurst") != "" and one("StartLimitIntervalSec")
           != "", "a start limit burst and interval")
     env = one("EnvironmentFile")
