@@ -147,6 +147,12 @@ on_registered(int code, const char *message, const ProtobufCMessage *resp,
 		    "(endpoint %s)", res, plugin_endpoint(link->plugin));
 		link->failures = 0;
 		link->backoff_ms = BACKOFF_FIRST_MS;
+		/* A look due sooner (the last stream's end) would not give the
+		 * kubelet its grace after this Register. */
+		if (link->watch_check != NULL) {
+			loop_cancel_timer(link->loop, link->watch_check);
+			link->watch_check = NULL;
+		}
 		arm_watch_check(link, link->watch_grace_ms);
 		return;
 	}

@@ -1642,6 +1642,23 @@ def case_slow_kubelet_watch(node):
     assert "no ListAndWatch stream open" not in open(node.plugin_log).read()
 
 
+def case_slow_kubelet_restart(node):
+    # A kubelet restart ends the stream (a look is due in a second) and
+    # then registers the plugin anew: the new Register's grace replaces
+    # that look, or a kubelet slower than a second is registered twice.
+    node.start_kubelet(["--watch-delay-ms", "2500"])
+    node.start_plugin()
+    node.wait(allocatable=1)
+    for _ in range(2):
+        before = node.call("GET", "/node")["registrations"]
+        node.call("POST", "/restart")
+        node.wait(allocatable=1, registrations_at_least=before + 1)
+        time.sleep(1.5)  # past the stream-end look, before any grace ends
+        n = node.call("GET", "/node")
+        assert n["registrations"] == before + 1, (before, n["registrations"])
+    assert "no ListAndWatch stream open" not in open(node.plugin_log).read()
+
+
 def notify_until(sock, wanted, seen):
     """Reads datagrams until one holds the line |wanted|; returns it."""
     while True:
@@ -1696,6 +1713,8 @@ CASES += [
      "azure-nc24", {}, case_stale_watchers_cost_nothing),
     ("a kubelet slow to open ListAndWatch (2 s) gets no second Register",
      "azure-nc6", {}, case_slow_kubelet_watch),
+    ("a kubelet slow to open ListAndWatch after its restart gets one "
+     "Register", "azure-nc6", {}, case_slow_kubelet_restart),
     ("systemd's notify protocol: READY with a status, watchdog pings, "
      "RELOADING on SIGHUP, STOPPING on SIGTERM", "azure-nc24", {},
      case_service_manager_told),
