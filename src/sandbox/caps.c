@@ -45,23 +45,16 @@ drop_bounding(int *no_setpcap, char *err, size_t errlen)
 	}
 }
 
-/* Whether the effective, permitted and inheritable sets are all empty. */
-static bool
-sets_empty(void)
+/* capget or capset (|op|) on this process's three sets, in |data|. */
+static int
+cap_sets(long op, struct __user_cap_data_struct *data)
 {
 	struct __user_cap_header_struct hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3,
 		.pid = 0,
 	};
-	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
 
-	memset(data, 0, sizeof(data));
-	if (syscall(SYS_capget, &hdr, data) != 0)
-		return false;
-	for (size_t i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
-		if (data[i].effective | data[i].permitted | data[i].inheritable)
-			return false;
-	return true;
+	return (int)syscall(op, &hdr, data);
 }
 
 /*
@@ -73,16 +66,20 @@ sets_empty(void)
 static int
 drop_sets(char *err, size_t errlen)
 {
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-		.pid = 0,
-	};
 	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+	bool empty = true;
 
-	if (sets_empty())
-		return 0;
 	memset(data, 0, sizeof(data));
-	if (syscall(SYS_capset, &hdr, data) == 0)
+	if (cap_sets(SYS_capget, data) == 0) {
+		for (size_t i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
+			if (data[i].effective | data[i].permitted |
+			    data[i].inheritable)
+				empty = false;
+		if (empty)
+			return 0;
+	}
+	memset(data, 0, sizeof(data));
+	if (cap_sets(SYS_capset, data) == 0)
 		return 0;
 	snprintf(err, errlen, "capset (emptying the effective, permitted and "
 	    "inheritable sets): %s", strerror(errno));
