@@ -27,6 +27,7 @@
 #include <malloc.h>
 
 #include "util/alloc.h"
+#include "util/blockcache.h"
 
 /* Bytes freed before the heap is trimmed. */
 #define TRIM_AFTER ((size_t)16 << 20)
@@ -159,6 +160,7 @@ server_maybe_trim(struct grpc_server *server)
 		return;
 	server->trim_debt = 0;
 	server->stats.trims++;
+	blockcache_drain();
 #ifdef __GLIBC__
 	(void)malloc_trim(0);
 #endif

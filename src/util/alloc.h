@@ -40,8 +40,8 @@ void gdp_free(void *p);
  * Allocators for the libraries, routed to the functions above. Static
  * storage: pass them as they are (nghttp2_session_*_new3,
  * protobuf_c_message_unpack / free_unpacked, the same one for both).
- * nghttp2's is NULL (its default, malloc) in a build without fault
- * injection, where routing it would only cost time.
+ * nghttp2's is the block cache (blockcache.h) in a build without fault
+ * injection, where routing it through the door would only cost time.
  */
 nghttp2_mem *gdp_nghttp2_mem(void);
 struct ProtobufCAllocator *gdp_protobuf_allocator(void);
