@@ -83,6 +83,7 @@ class Node:
         self.sysfs = os.path.join(self.tmp, "sys")
         self.profile = profile
         self.kubelet = None
+        self.old_kubelets = []
         self.plugin = None
         self.plugin_log = os.path.join(self.tmp, "plugin.log")
         if profile:
@@ -103,6 +104,8 @@ class Node:
         self.plugin_args = list(plugin_args)
 
     def start_kubelet(self, extra=()):
+        if self.kubelet is not None:  # a case's second stand-in
+            self.old_kubelets.append(self.kubelet)
         self.kubelet = subprocess.Popen(
             [STANDIN, "--dir", self.dir, "--control", self.control] +
             list(extra),
@@ -171,12 +174,14 @@ class Node:
 
     def close(self):
         self.stop_plugin(signal.SIGKILL)
-        if self.kubelet is not None:
-            self.kubelet.terminate()
+        for k in self.old_kubelets + [self.kubelet]:
+            if k is None:
+                continue
+            k.terminate()
             try:
-                self.kubelet.wait(timeout=10)
+                k.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self.kubelet.kill()
+                k.kill()
         subprocess.run(["rm", "-rf", self.tmp])
 
 
