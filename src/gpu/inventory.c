@@ -410,6 +410,28 @@ inventory_find(const struct inventory *inv, const char *uuid)
 	return NULL;
 }
 
+const char *
+inventory_link_label(const struct inventory *inv, size_t i, size_t j,
+    char *buf, size_t len)
+{
+	static const char *const by_level[] = { "BRD", "PIX", "PXB", "PHB",
+		"NODE", "SYS" };
+	const struct gpu_pair *p = inventory_pair(inv, i, j);
+	unsigned links = p != NULL ? p->nvlinks + p->fabric : 0;
+	int level = inventory_pcie_level(inv, i, j);
+
+	if (i == j)
+		snprintf(buf, len, "X");
+	else if (links > 0)
+		snprintf(buf, len, "NV%u", links);
+	else if (level >= 0 && level <= NVML_TOPOLOGY_SYSTEM &&
+	    level % 10 == 0)
+		snprintf(buf, len, "%s", by_level[level / 10]);
+	else
+		snprintf(buf, len, "?");
+	return buf;
+}
+
 unsigned
 inventory_links_between(const struct gpu *a, const struct gpu *b)
 {

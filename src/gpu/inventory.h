@@ -104,6 +104,33 @@ inventory_pair(const struct inventory *inv, size_t i, size_t j)
 		return NULL;
 	return &inv->pairs[i * inv->n + j];
 }
+/*
+ * The PCIe level of GPUs |i| and |j| (nvmlGpuTopologyLevel_t): NVML's
+ * where the link graph has it, else NODE or SYSTEM by their NUMA nodes;
+ * GPU_PCIE_UNKNOWN when neither is known.
+ */
+static inline int
+inventory_pcie_level(const struct inventory *inv, size_t i, size_t j)
+{
+	const struct gpu_pair *p = inventory_pair(inv, i, j);
+	int a = inv->gpus[i].numa_node, b = inv->gpus[j].numa_node;
+
+	if (p != NULL && p->pcie != GPU_PCIE_UNKNOWN)
+		return p->pcie;
+	if (a < 0 || b < 0)
+		return GPU_PCIE_UNKNOWN;
+	return a == b ? NVML_TOPOLOGY_NODE : NVML_TOPOLOGY_SYSTEM;
+}
+
+/*
+ * The link matrix cell of GPUs |i| and |j| as nvidia-smi topo -m writes
+ * it, into |buf|: "X" for a GPU with itself, "NV<n>" for n NVLinks
+ * (direct, or through an NVSwitch fabric), else the PCIe level: "PIX"
+ * (one switch), "PXB" (several), "PHB" (host bridge), "NODE", "SYS", or
+ * "BRD" (the same board); "?" when unknown. Returns |buf|.
+ */
+const char *inventory_link_label(const struct inventory *inv, size_t i,
+    size_t j, char *buf, size_t len);
 /* Number of NVLinks from |a| whose far end is |b|. */
 unsigned inventory_links_between(const struct gpu *a, const struct gpu *b);
 

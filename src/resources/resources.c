@@ -32,19 +32,17 @@ socket_name(const char *resource, char *out, size_t len)
 	return n < 0 || (size_t)n >= len ? -EINVAL : 0;
 }
 
-/* The PCIe level of GPUs |i| and |j|: NVML's when known, else NUMA's. */
+/* The PCIe level of GPUs |i| and |j| (from NUMA nodes where NVML gave
+ * none), in topo.h's terms. */
 static enum gdp_pcie_level
 pair_level(const struct inventory *inv, size_t i, size_t j)
 {
-	const struct gpu_pair *p = inventory_pair(inv, i, j);
-	int a = inv->gpus[i].numa_node, b = inv->gpus[j].numa_node;
+	int level = inventory_pcie_level(inv, i, j);
 
-	if (p != NULL && p->pcie >= NVML_TOPOLOGY_INTERNAL &&
-	    p->pcie <= NVML_TOPOLOGY_SYSTEM && p->pcie % 10 == 0)
-		return (enum gdp_pcie_level)(GDP_PCIE_INTERNAL + p->pcie / 10);
-	if (a < 0 || b < 0)
+	if (level < NVML_TOPOLOGY_INTERNAL || level > NVML_TOPOLOGY_SYSTEM ||
+	    level % 10 != 0)
 		return GDP_PCIE_UNKNOWN;
-	return a == b ? GDP_PCIE_NODE : GDP_PCIE_SYSTEM;
+	return (enum gdp_pcie_level)(GDP_PCIE_INTERNAL + level / 10);
 }
 
 /*

@@ -238,7 +238,73 @@ def case_lost_gpu_not_candidate(node):
     assert set(ask(node, uuids, list(range(8)), [], 3)) == {1, 2, 3}
 
 
+SMI_LABEL = {"INTERNAL": "BRD", "SINGLE": "PIX", "MULTIPLE": "PXB",
+             "HOSTBRIDGE": "PHB", "NODE": "NODE", "SYSTEM": "SYS", None: "?"}
+
+
+def expected_matrix(prof):
+    """The link matrix as nvidia-smi topo -m writes it, from the profile."""
+    gpus = prof["gpus"]
+    s = scores(prof)
+    rows = []
+    for i, a in enumerate(gpus):
+        row = []
+        for j, b in enumerate(gpus):
+            lv = level(a, b)
+            links = (s[i][j] - (LEVEL_SCORE[lv] if lv else 0)) // PER_NVLINK
+            row.append("X" if i == j else "NV%d" % links if links else
+                       SMI_LABEL[lv])
+        rows.append(row)
+    return rows
+
+
+def listed_matrix(node):
+    out = PT.subprocess.run([PT.PLUGIN, "list", "--sysfs-root", node.sysfs],
+                            env=node.env, capture_output=True, text=True,
+                            timeout=30)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    head = [k for k, line in enumerate(lines)
+            if line.split()[:2] == ["GPU0", "GPU1"]]
+    assert len(head) == 1, out.stdout
+    cols = lines[head[0]].split()
+    assert cols[-1] == "NUMA", cols
+    rows = []
+    for line in lines[head[0] + 1:]:
+        words = line.split()
+        if not words or not words[0].startswith("GPU"):
+            break
+        assert words[0] == "GPU%d" % len(rows), line
+        rows.append(words[1:-1])
+    return rows, out.stdout
+
+
+def case_list_matrix(node):
+    for profile in ("dgx1-v100", "pcie-2s-8gpu", "a100-pcie-4x",
+                    "dgx-h100", "synthetic-16"):
+        node.env["FAKE_NVML_PROFILE"] = os.path.join(PROFILES,
+                                                     profile + ".yaml")
+        PT.subprocess.run([PT.MAKE_SYSFS, node.env["FAKE_NVML_PROFILE"],
+                           node.sysfs], check=True)
+        rows, out = listed_matrix(node)
+        assert rows == expected_matrix(load(profile)), (profile, out)
+    # DGX-1: what nvidia-smi topo -m shows on the real machine (the
+    # profile's header comment).
+    node.env["FAKE_NVML_PROFILE"] = os.path.join(PROFILES, "dgx1-v100.yaml")
+    PT.subprocess.run([PT.MAKE_SYSFS, node.env["FAKE_NVML_PROFILE"],
+                       node.sysfs], check=True)
+    real = []
+    with open(node.env["FAKE_NVML_PROFILE"]) as f:
+        for line in f:
+            w = line.lstrip("#").split()
+            if w and w[0].startswith("GPU") and len(w) == 9:
+                real.append(w[1:])
+    assert listed_matrix(node)[0] == real, real
+
+
 CASES = [
+    ("list: the link matrix, as nvidia-smi topo -m writes it", "dgx1-v100",
+     case_list_matrix),
     ("DGX-1 V100: every answer optimal; size 4 a fully NVLinked quad",
      "dgx1-v100", case_dgx1_quad),
     ("4x A100 PCIe: every answer optimal; NVLink bridge beats PCIe switch",
