@@ -128,7 +128,7 @@ read_links(const struct nvml *nvml, nvmlDevice_t dev, struct gpu *g,
 	struct nvml_error e;
 
 	for (unsigned link = 0; link < GPU_MAX_LINKS; link++) {
-		struct nvml_pci remote;
+		struct nvml_pci remote = { "", 0 };
 		bool active = false;
 		int rc = nvml_device_nvlink_active(nvml, dev, link, &active,
 		    &e);
@@ -187,7 +187,7 @@ describe_required(const struct nvml *nvml, nvmlDevice_t dev, struct gpu *g,
     char *why, size_t len)
 {
 	struct nvml_error e = { NVML_SUCCESS, NULL };
-	struct nvml_pci pci;
+	struct nvml_pci pci = { "", 0 };
 	char d[320];
 	int rc;
 
@@ -283,7 +283,7 @@ static int
 build_link_graph(const struct nvml *nvml, struct inventory *inv,
     const nvmlDevice_t *devs)
 {
-	if (inv->n == 0)
+	if (inv->n == 0 || devs == NULL)
 		return 0;
 	inv->pairs = gdp_calloc(inv->n * inv->n, sizeof(*inv->pairs));
 	if (inv->pairs == NULL)
