@@ -697,6 +697,14 @@ static const struct bad_profile bad_profiles[] = {
 	    "    nvlinks: [\"00000009:00:00.0\"]\n",
 	    ": gpus[0].nvlinks[0]: 00000009:00:00.0 is not a GPU" },
 	{ GOOD_TOP "gpus:\n" GOOD_GPU(UUID_A, "00000001:00:00.0", "0")
+	    "    pcie_path: []\n",
+	    ":10: gpus[0].pcie_path: must name the host bridge" },
+	{ GOOD_TOP "gpus:\n" GOOD_GPU(UUID_A, "00000001:00:00.0", "0")
+	    "    pcie_path: [hb, a, b, c, d]\n", ":10: gpus[0].pcie_path:" },
+	{ GOOD_TOP "gpus:\n" GOOD_GPU(UUID_A, "00000001:00:00.0", "0")
+	    "    pcie_path: [hb, [sw]]\n",
+	    ":10: gpus[0].pcie_path[1]: expected a single value" },
+	{ GOOD_TOP "gpus:\n" GOOD_GPU(UUID_A, "00000001:00:00.0", "0")
 	    GOOD_GPU(UUID_A, "00000002:00:00.0", "1"),
 	    ": gpus[1].uuid: the same as gpus[0]'s" },
 	{ GOOD_TOP "gpus:\n" GOOD_GPU(UUID_A, "00000001:00:00.0", "0")
