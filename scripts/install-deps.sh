@@ -28,6 +28,8 @@ set -eu
 #   python3-numpy              the NumPy reference in bench/validate
 #   python3-seccomp            the unit's system call filter, played in
 #                              tests/systemd/sandbox-test.py
+#   python3-yaml               the link graph read from the fake NVML's
+#                              profiles by tests/plugin/topology-test.py
 #   systemd                    systemd.pc (the unit's directory) and
 #                              systemd-analyze (tests/systemd)
 PACKAGES="
@@ -40,7 +42,7 @@ golang-go golang-google-grpc-dev golang-google-protobuf-dev
 golang-github-golang-protobuf-1-5-dev protobuf-compiler protoc-gen-go
 protoc-gen-go-grpc
 golang-github-container-orchestrated-devices-container-device-interface-dev
-python3 python3-grpcio python3-grpc-tools python3-protobuf
+python3 python3-grpcio python3-grpc-tools python3-protobuf python3-yaml
 nghttp2-client procps curl
 umoci skopeo busybox-static
 mandoc debhelper lintian

@@ -457,7 +457,7 @@ prefer(const struct resource *r, const struct id_list *l, const bool *first,
 		const struct view *v = first[l->n_must + i] ?
 		    find_id(r, &l->avail[i]) : NULL;
 
-		if (v != NULL)
+		if (v != NULL && v->healthy)
 			offered[v - r->views] = true;
 	}
 	topo_first(r, l, offered, out, &n, want);

@@ -35,7 +35,7 @@ static const char *const uuids[] = {
 
 static struct gpu gpus[NGPUS];
 static struct inventory inv = { gpus, NGPUS, "550.90.07", 12040, NULL, 0,
-	NULL, 0 };
+	NULL, 0, NULL, 0 };
 
 static int
 setup_inventory(void **state)
@@ -100,7 +100,7 @@ test_build_one_view_per_gpu(void **state)
 static void
 test_build_without_gpus_has_no_resource(void **state)
 {
-	struct inventory empty = { NULL, 0, "", 0, NULL, 0, NULL, 0 };
+	struct inventory empty = { NULL, 0, "", 0, NULL, 0, NULL, 0, NULL, 0 };
 	struct resources_options o = { .resource_name = "nvidia.com/gpu",
 		.id_strategy = ID_STRATEGY_UUID };
 	struct resources *r = NULL;
