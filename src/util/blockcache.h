@@ -32,7 +32,7 @@
 #include <nghttp2/nghttp2.h>
 
 /* The most bytes of free blocks one size class keeps (per thread). */
-#define BLOCKCACHE_CLASS_BYTES (32u * 1024)
+#define BLOCKCACHE_CLASS_BYTES ((size_t)32 * 1024)
 
 /* The allocator (static storage), for nghttp2_session_*_new3. */
 nghttp2_mem *blockcache_mem(void);
