@@ -36,6 +36,7 @@ struct https {
 	bool chunked;
 	bool eof;		/* the body has ended */
 	long long left;		/* bytes left in this chunk, or of the body */
+	int timeout_s;		/* the longest wait for data */
 };
 
 static void
@@ -82,7 +83,7 @@ https_close(struct https *h)
 /* The TLS client setup: TLS 1.2 or later, the peer verified. */
 static int
 tls_setup(struct https *h, const char *host, const char *ca_file,
-    bool ip_host, char *err)
+    bool ip_host, int timeout_s, char *err)
 {
 	int rc;
 
@@ -106,6 +107,8 @@ tls_setup(struct https *h, const char *host, const char *ca_file,
 	mbedtls_ssl_conf_authmode(&h->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
 	mbedtls_ssl_conf_ca_chain(&h->conf, &h->ca, NULL);
 	mbedtls_ssl_conf_rng(&h->conf, mbedtls_ctr_drbg_random, &h->drbg);
+	h->timeout_s = timeout_s;
+	mbedtls_ssl_conf_read_timeout(&h->conf, (uint32_t)timeout_s * 1000);
 	rc = mbedtls_ssl_setup(&h->ssl, &h->conf);
 	if (rc == 0 && !ip_host)
 		rc = mbedtls_ssl_set_hostname(&h->ssl, host);
@@ -113,8 +116,8 @@ tls_setup(struct https *h, const char *host, const char *ca_file,
 		tls_err(err, "TLS setup", rc);
 		return -EPROTO;
 	}
-	mbedtls_ssl_set_bio(&h->ssl, &h->net, mbedtls_net_send,
-	    mbedtls_net_recv, NULL);
+	mbedtls_ssl_set_bio(&h->ssl, &h->net, mbedtls_net_send, NULL,
+	    mbedtls_net_recv_timeout);
 	return 0;
 }
 
@@ -147,6 +150,12 @@ handshake(struct https *h, const char *host, const unsigned char *ip,
 		if (rc == MBEDTLS_ERR_SSL_WANT_READ ||
 		    rc == MBEDTLS_ERR_SSL_WANT_WRITE)
 			continue;
+		if (rc == MBEDTLS_ERR_SSL_TIMEOUT) {
+			snprintf(err, HTTPS_ERR_LEN, "TLS handshake with %s:"
+			    " no data from the server in %d s", host,
+			    h->timeout_s);
+			return -ETIMEDOUT;
+		}
 		flags = mbedtls_ssl_get_verify_result(&h->ssl);
 		if (flags != 0 && flags != (uint32_t)-1) {
 			char why[256];
@@ -213,6 +222,11 @@ fill(struct https *h, char *err)
 	if (rc == 0 || rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY ||
 	    rc == MBEDTLS_ERR_NET_CONN_RESET)
 		return 0;
+	if (rc == MBEDTLS_ERR_SSL_TIMEOUT) {
+		snprintf(err, HTTPS_ERR_LEN, "no data from the server in %d s",
+		    h->timeout_s);
+		return -ETIMEDOUT;
+	}
 	if (rc < 0) {
 		tls_err(err, "reading the response", rc);
 		return -EPROTO;
@@ -307,8 +321,8 @@ connect_to(struct https *h, const char *host, const char *port, char *err)
 
 int
 https_get(const char *host, const char *port, const char *ca_file,
-    const char *token, const char *path, struct https **out, int *status,
-    char *err)
+    const char *token, const char *path, int timeout_s, struct https **out,
+    int *status, char *err)
 {
 	unsigned char ip[16];
 	size_t iplen = 0;
@@ -334,7 +348,7 @@ https_get(const char *host, const char *port, const char *ca_file,
 		rc = -EINVAL;
 		goto out_close;
 	}
-	rc = tls_setup(h, host, ca_file, iplen > 0, err);
+	rc = tls_setup(h, host, ca_file, iplen > 0, timeout_s, err);
 	if (rc == 0)
 		rc = connect_to(h, host, port, err);
 	if (rc == 0)

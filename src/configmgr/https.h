@@ -27,18 +27,21 @@ struct https;
  * Connects to |host|:|port|, verifies the server against the PEM bundle
  * |ca_file| and sends "GET |path|" with "Authorization: Bearer |token|".
  * Reads up to the end of the headers; *|status| gets the HTTP status.
+ * Every read, here and in https_read(), waits at most |timeout_s|
+ * seconds (-ETIMEDOUT), so that a connection gone silent (a half-open
+ * TCP connection after the API server's machine vanished) is noticed.
  * On success *|out| is the caller's, freed by https_close(). Errors:
  * -ECONNREFUSED and friends (connect), -EPROTO (TLS or HTTP), -ENOMEM,
  * -EIO for a CA bundle that cannot be read.
  */
 int https_get(const char *host, const char *port, const char *ca_file,
-    const char *token, const char *path, struct https **out, int *status,
-    char *err);
+    const char *token, const char *path, int timeout_s, struct https **out,
+    int *status, char *err);
 
 /*
  * Reads body bytes (chunked or Content-Length, either way) into |buf|:
  * returns how many (> 0), 0 at the end of the body, or a negative errno
- * (-EPROTO for a malformed body or a dropped connection).
+ * (-EPROTO for a malformed body or a dropped connection, -ETIMEDOUT).
  */
 ssize_t https_read(struct https *h, char *buf, size_t len, char *err);
 

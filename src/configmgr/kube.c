@@ -18,6 +18,12 @@
 #include <jansson.h>
 
 #define BODY_MAX (4 << 20)	/* a node object is some kilobytes */
+/*
+ * The API server ends a watch after timeoutSeconds (client-go asks for
+ * 5 to 10 minutes); a read waits that long and k->timeout_s more before
+ * the connection counts as dead.
+ */
+#define WATCH_TIMEOUT_S 300
 
 static int
 read_token(const struct kube *k, char *tok, size_t size, char *err)
@@ -45,7 +51,8 @@ read_token(const struct kube *k, char *tok, size_t size, char *err)
 }
 
 int
-kube_in_cluster(struct kube *k, const char *sa_dir, char *err)
+kube_in_cluster(struct kube *k, const char *sa_dir, int timeout_s,
+    char *err)
 {
 	const char *host = getenv("KUBERNETES_SERVICE_HOST");
 	const char *port = getenv("KUBERNETES_SERVICE_PORT");
@@ -67,8 +74,9 @@ kube_in_cluster(struct kube *k, const char *sa_dir, char *err)
 		return -EINVAL;
 	}
 	/* An IPv6 address comes bare; mbedTLS's connect takes it so. */
-	strcpy(k->host, host);
-	strcpy(k->port, port);
+	k->timeout_s = timeout_s;
+	snprintf(k->host, sizeof(k->host), "%s", host);
+	snprintf(k->port, sizeof(k->port), "%s", port);
 	return 0;
 }
 
@@ -147,7 +155,7 @@ status_error(struct https *h, const char *what, int status, char *err)
 /* Opens |path|; a status other than 200 is an error, read and closed. */
 static int
 request(const struct kube *k, const char *what, const char *path,
-    struct https **out, char *err)
+    int timeout_s, struct https **out, char *err)
 {
 	char token[8192], sub[HTTPS_ERR_LEN];
 	struct https *h;
@@ -156,8 +164,8 @@ request(const struct kube *k, const char *what, const char *path,
 	rc = read_token(k, token, sizeof(token), err);
 	if (rc < 0)
 		return rc;
-	rc = https_get(k->host, k->port, k->ca_file, token, path, &h,
-	    &status, sub);
+	rc = https_get(k->host, k->port, k->ca_file, token, path, timeout_s,
+	    &h, &status, sub);
 	if (rc < 0) {
 		snprintf(err, KUBE_ERR_LEN, "%s: %s", what, sub);
 		return rc;
@@ -205,7 +213,7 @@ kube_get_node(const struct kube *k, const char *node, const char *label,
 
 	snprintf(path, sizeof(path), "/api/v1/nodes/%s", node);
 	snprintf(what, sizeof(what), "GET %s", path);
-	rc = request(k, what, path, &h, err);
+	rc = request(k, what, path, k->timeout_s, &h, err);
 	if (rc < 0)
 		return rc;
 	rc = read_body(h, &body, err);
@@ -326,9 +334,10 @@ kube_watch(const struct kube *k, const char *node, const char *label,
 	int rc;
 
 	snprintf(path, sizeof(path), "/api/v1/nodes?fieldSelector="
-	    "metadata.name%%3D%s&watch=true&resourceVersion=%s", node, *rv);
+	    "metadata.name%%3D%s&watch=true&resourceVersion=%s"
+	    "&timeoutSeconds=%d", node, *rv, WATCH_TIMEOUT_S);
 	snprintf(what, sizeof(what), "GET %s", path);
-	rc = request(k, what, path, &h, err);
+	rc = request(k, what, path, WATCH_TIMEOUT_S + k->timeout_s, &h, err);
 	if (rc < 0)
 		return rc;
 	rc = watch_stream(h, &w, err);

@@ -11,7 +11,8 @@
  * Returns 0 or a negative errno, with a sentence in |err| (KUBE_ERR_LEN)
  * that names the request, the HTTP status and the API server's message:
  * -EACCES (401, 403), -ESTALE (410 Gone: list again), -ENOENT (404),
- * -EPROTO (any other answer, a bad body, TLS), -ECONNREFUSED, -ENOMEM,
+ * -EPROTO (any other answer, a bad body, TLS), -ECONNREFUSED,
+ * -ETIMEDOUT (no data for timeout_s, after a watch's own end), -ENOMEM,
  * -EINVAL (a missing variable).
  */
 #ifndef GDP_CONFIGMGR_KUBE_H
@@ -26,10 +27,16 @@ struct kube {
 	char port[16];
 	char ca_file[PATH_MAX];
 	char token_file[PATH_MAX];
+	int timeout_s;		/* the longest wait for an answer's data */
 };
 
-/* Fills |k| from the environment and the service account dir |sa_dir|. */
-int kube_in_cluster(struct kube *k, const char *sa_dir, char *err);
+/*
+ * Fills |k| from the environment and the service account dir |sa_dir|;
+ * every read waits at most |timeout_s| seconds (a watch: that long after
+ * the API server should have ended it).
+ */
+int kube_in_cluster(struct kube *k, const char *sa_dir, int timeout_s,
+    char *err);
 
 /*
  * GETs /api/v1/nodes/|node|. *|value| gets a copy of its label |label|

@@ -86,7 +86,7 @@ try_strategy(const struct link_opts *o, const char *s, size_t len,
 		return n == 1 && config_path(o, one, target, err) == 0;
 	}
 	if (len == 5 && strncmp(s, "empty", 5) == 0) {
-		strcpy(target, "/dev/null");
+		snprintf(target, PATH_MAX, "/dev/null");
 		return 1;
 	}
 	snprintf(err, LINK_ERR_LEN, "FALLBACK_STRATEGIES: unknown strategy"

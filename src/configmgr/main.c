@@ -33,7 +33,7 @@
 enum opt {
 	OPT_ONESHOT, OPT_KUBECONFIG, OPT_NODE_NAME, OPT_NODE_LABEL,
 	OPT_SRCDIR, OPT_DST, OPT_DEFAULT, OPT_FALLBACKS, OPT_SEND_SIGNAL,
-	OPT_SIGNAL, OPT_PROCESS, OPT_SA_DIR, OPT_COUNT
+	OPT_SIGNAL, OPT_PROCESS, OPT_SA_DIR, OPT_TIMEOUT, OPT_COUNT
 };
 
 /* Each setting: its flag, its variable, its default (flag > env > default). */
@@ -59,6 +59,7 @@ static const struct {
 	    "nvidia-device-plugin" },
 	[OPT_SA_DIR] = { "serviceaccount-dir", "SERVICEACCOUNT_DIR",
 	    "/var/run/secrets/kubernetes.io/serviceaccount" },
+	[OPT_TIMEOUT] = { "api-timeout", "API_TIMEOUT", "30" },
 };
 
 struct manager {
@@ -66,6 +67,7 @@ struct manager {
 	bool oneshot;
 	bool send_signal;
 	int signal;
+	int timeout_s;
 	struct link_opts link;
 	struct kube kube;
 	bool fatal;		/* a config error: exit 1 */
@@ -139,6 +141,14 @@ parse_args(struct manager *m, int argc, char **argv)
 		    m->val[OPT_SIGNAL]);
 		return -EINVAL;
 	}
+	errno = 0;
+	m->timeout_s = (int)strtol(m->val[OPT_TIMEOUT], &end, 10);
+	if (errno != 0 || *end != '\0' || m->timeout_s <= 0 ||
+	    m->timeout_s > 3600) {
+		log_error("API_TIMEOUT: '%s' is not a number of seconds"
+		    " (1 to 3600)", m->val[OPT_TIMEOUT]);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -170,7 +180,7 @@ apply_label(const char *label, void *arg)
 {
 	struct manager *m = arg;
 	char target[PATH_MAX], err[LINK_ERR_LEN];
-	bool changed;
+	bool changed = false;
 	int rc, n;
 
 	rc = link_resolve(&m->link, label, target, err);
@@ -284,7 +294,7 @@ main(int argc, char **argv)
 
 	if (parse_args(&m, argc, argv) < 0 || check_settings(&m) < 0)
 		return 1;
-	rc = kube_in_cluster(&m.kube, m.val[OPT_SA_DIR], err);
+	rc = kube_in_cluster(&m.kube, m.val[OPT_SA_DIR], m.timeout_s, err);
 	if (rc < 0) {
 		log_error("%s", err);
 		return 1;

@@ -420,6 +420,26 @@ def test_wrong_name(fx):
           "certificate for another address: refused, said so", fx)
 
 
+def test_silent_server(fx):
+    """A server that accepts and then says nothing (a dead peer)."""
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(4)
+    src = fx.configs(["a"])
+    t0 = time.time()
+    fx.start(src, {"ONESHOT": "true", "API_TIMEOUT": "1"},
+             port=lsock.getsockname()[1])
+    try:
+        rc = fx.proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        fx.stop()
+        rc = None
+    lsock.close()
+    check(rc not in (None, 0) and "no data from the server in 1 s" in
+          fx.stderr() and time.time() - t0 < 8,
+          "silent API server: given up after API_TIMEOUT, said so", fx)
+
+
 def test_server_down(fx):
     port = free_port()
     src = fx.configs(["a"])
@@ -449,7 +469,8 @@ def main():
     try:
         fx = Fixture(prog, tmp)
         for t in (test_watch, test_gone, test_fallbacks, test_bad_token,
-                  test_wrong_ca, test_wrong_name, test_server_down):
+                  test_wrong_ca, test_wrong_name,
+                  test_silent_server, test_server_down):
             t(fx)
             fx.api.events.put(None)  # end any watch still open
             fx.api.events = queue.Queue()
