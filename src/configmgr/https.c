@@ -277,7 +277,7 @@ read_line(struct https *h, char *line, size_t size, char *err)
 static int
 read_head(struct https *h, int *status, char *err)
 {
-	char line[1024];
+	char line[8192];
 	int rc;
 
 	rc = read_line(h, line, sizeof(line), err);
@@ -327,7 +327,7 @@ https_get(const char *host, const char *port, const char *ca_file,
 	unsigned char ip[16];
 	size_t iplen = 0;
 	struct https *h;
-	char req[2048];
+	char req[12288];	/* a bound token alone is some 1 to 2 KB */
 	int rc, n;
 
 	if (inet_pton(AF_INET, host, ip) == 1)
@@ -339,10 +339,11 @@ https_get(const char *host, const char *port, const char *ca_file,
 		snprintf(err, HTTPS_ERR_LEN, "out of memory");
 		return -ENOMEM;
 	}
-	n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\n"
+	/* An IPv6 address goes in brackets in the Host header. */
+	n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s%s%s\r\n"
 	    "Authorization: Bearer %s\r\nAccept: application/json\r\n"
 	    "User-Agent: gdp-config-manager\r\nConnection: close\r\n\r\n",
-	    path, host, token);
+	    path, iplen == 16 ? "[" : "", host, iplen == 16 ? "]" : "", token);
 	if (n < 0 || (size_t)n >= sizeof(req)) {
 		snprintf(err, HTTPS_ERR_LEN, "the request is too long");
 		rc = -EINVAL;

@@ -32,7 +32,8 @@ import threading
 import time
 
 NODE = "gpu-node-1"
-TOKEN = "sekrit-token"
+# As long as a bound service account token (a JWT of 1 to 2 KB).
+TOKEN = "eyJhbGciOiJSUzI1NiJ9." + "x" * 1800 + ".sig"
 
 
 def recorder(path):
@@ -263,6 +264,7 @@ def wait_for(cond, timeout=5.0):
 def test_watch(fx):
     src = fx.configs(["a", "b"])
     fx.api.set_label("a", push=False)
+    fx.api.requests.clear()
     fx.start(src)
     a, b = os.path.join(src, "a"), os.path.join(src, "b")
     check(wait_for(lambda: fx.link() == a and fx.nhups() == 1),
@@ -274,6 +276,11 @@ def test_watch(fx):
     time.sleep(1.0)
     check(fx.link() == b and fx.nhups() == 2,
           "same target: no signal", fx)
+    lists = [r for r in fx.api.requests if "watch=true" not in r]
+    check(len(lists) == 1 and "E" not in
+          [line[:1] for line in fx.stderr().splitlines()],
+          "changes came through one watch, not by listing again (%d "
+          "lists)" % len(lists), fx)
     fx.api.set_label("nope")
     try:
         rc = fx.proc.wait(timeout=5)
@@ -440,6 +447,43 @@ def test_silent_server(fx):
           "silent API server: given up after API_TIMEOUT, said so", fx)
 
 
+class V6Server(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
+def test_ipv6(fx):
+    """KUBERNETES_SERVICE_HOST an IPv6 address, as on a v6 cluster."""
+    src = fx.configs(["a"])
+    key, crt = os.path.join(fx.tmp, "v6.key"), os.path.join(fx.tmp, "v6.crt")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+         "-subj", "/CN=kube-apiserver", "-addext", "subjectAltName=IP:::1",
+         "-keyout", key, "-out", crt], check=True, capture_output=True)
+    try:
+        srv = V6Server(("::1", 0), handler_for(fx.api))
+    except OSError:
+        print("ok - # SKIP IPv6: no ::1 here")
+        return
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(crt, key)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    ca = os.path.join(fx.sa, "ca.crt")
+    shutil.copy(ca, ca + ".good")
+    shutil.copy(crt, ca)
+    try:
+        rc = oneshot(fx, src, "a", {"KUBERNETES_SERVICE_HOST": "::1",
+                                    "KUBERNETES_SERVICE_PORT":
+                                    str(srv.server_address[1])})
+    finally:
+        shutil.move(ca + ".good", ca)
+        srv.shutdown()
+    check(rc == 0 and fx.link() == os.path.join(src, "a"),
+          "IPv6 API server address: reached, certificate checked", fx)
+
+
 def test_server_down(fx):
     port = free_port()
     src = fx.configs(["a"])
@@ -470,7 +514,7 @@ def main():
         fx = Fixture(prog, tmp)
         for t in (test_watch, test_gone, test_fallbacks, test_bad_token,
                   test_wrong_ca, test_wrong_name,
-                  test_silent_server, test_server_down):
+                  test_silent_server, test_ipv6, test_server_down):
             t(fx)
             fx.api.events.put(None)  # end any watch still open
             fx.api.events = queue.Queue()
