@@ -313,6 +313,19 @@ def test_gone(fx):
     fx.stop()
 
 
+def test_label_removed(fx):
+    src = fx.configs(["a", "b"])
+    fx.api.set_label("a", push=False)
+    fx.start(src, {"DEFAULT_CONFIG": "b"})
+    check(wait_for(lambda: fx.link() == os.path.join(src, "a")),
+          "label a, DEFAULT_CONFIG b: a", fx)
+    fx.api.set_label(None)
+    check(wait_for(lambda: fx.link() == os.path.join(src, "b") and
+                   fx.nhups() == 2),
+          "label removed: back to DEFAULT_CONFIG, signalled", fx)
+    fx.stop()
+
+
 def oneshot(fx, src, label, env):
     fx.api.set_label(label, push=False)
     e = {"ONESHOT": "true"}
@@ -512,9 +525,10 @@ def main():
     tmp = tempfile.mkdtemp(prefix="gdp-configmgr-")
     try:
         fx = Fixture(prog, tmp)
-        for t in (test_watch, test_gone, test_fallbacks, test_bad_token,
-                  test_wrong_ca, test_wrong_name,
-                  test_silent_server, test_ipv6, test_server_down):
+        for t in (test_watch, test_gone, test_label_removed,
+                  test_fallbacks, test_bad_token, test_wrong_ca,
+                  test_wrong_name, test_silent_server, test_ipv6,
+                  test_server_down):
             t(fx)
             fx.api.events.put(None)  # end any watch still open
             fx.api.events = queue.Queue()
