@@ -83,13 +83,18 @@ https_close(struct https *h)
 /* The TLS client setup: TLS 1.2 or later, the peer verified. */
 static int
 tls_setup(struct https *h, const char *host, const char *ca_file,
-    bool ip_host, int timeout_s, char *err)
+    const char *ca_pem, bool ip_host, int timeout_s, char *err)
 {
 	int rc;
 
-	rc = mbedtls_x509_crt_parse_file(&h->ca, ca_file);
+	if (ca_pem != NULL)
+		rc = mbedtls_x509_crt_parse(&h->ca,
+		    (const unsigned char *)ca_pem, strlen(ca_pem) + 1);
+	else
+		rc = mbedtls_x509_crt_parse_file(&h->ca, ca_file);
 	if (rc != 0) {
-		tls_err(err, ca_file, rc);
+		tls_err(err, ca_pem != NULL ? "the kubeconfig's"
+		    " certificate-authority-data" : ca_file, rc);
 		return -EIO;
 	}
 	rc = mbedtls_ctr_drbg_seed(&h->drbg, mbedtls_entropy_func,
@@ -321,8 +326,8 @@ connect_to(struct https *h, const char *host, const char *port, char *err)
 
 int
 https_get(const char *host, const char *port, const char *ca_file,
-    const char *token, const char *path, int timeout_s, struct https **out,
-    int *status, char *err)
+    const char *ca_pem, const char *token, const char *path, int timeout_s,
+    struct https **out, int *status, char *err)
 {
 	unsigned char ip[16];
 	size_t iplen = 0;
@@ -349,7 +354,7 @@ https_get(const char *host, const char *port, const char *ca_file,
 		rc = -EINVAL;
 		goto out_close;
 	}
-	rc = tls_setup(h, host, ca_file, iplen > 0, timeout_s, err);
+	rc = tls_setup(h, host, ca_file, ca_pem, iplen > 0, timeout_s, err);
 	if (rc == 0)
 		rc = connect_to(h, host, port, err);
 	if (rc == 0)

@@ -25,7 +25,7 @@ struct https;
 
 /*
  * Connects to |host|:|port|, verifies the server against the PEM bundle
- * |ca_file| and sends "GET |path|" with "Authorization: Bearer |token|".
+ * |ca_pem| (text) when given, else the file |ca_file|, and sends "GET |path|" with "Authorization: Bearer |token|".
  * Reads up to the end of the headers; *|status| gets the HTTP status.
  * Every read, here and in https_read(), waits at most |timeout_s|
  * seconds (-ETIMEDOUT), so that a connection gone silent (a half-open
@@ -35,8 +35,8 @@ struct https;
  * -EIO for a CA bundle that cannot be read.
  */
 int https_get(const char *host, const char *port, const char *ca_file,
-    const char *token, const char *path, int timeout_s, struct https **out,
-    int *status, char *err);
+    const char *ca_pem, const char *token, const char *path, int timeout_s,
+    struct https **out, int *status, char *err);
 
 /*
  * Reads body bytes (chunked or Content-Length, either way) into |buf|:

@@ -25,13 +25,30 @@
  */
 #define WATCH_TIMEOUT_S 300
 
+void
+kube_free(struct kube *k)
+{
+	free(k->ca_pem);
+	free(k->token);
+	k->ca_pem = k->token = NULL;
+}
+
 static int
 read_token(const struct kube *k, char *tok, size_t size, char *err)
 {
-	FILE *f = fopen(k->token_file, "r");
+	FILE *f;
 	size_t n;
+	int e;
 
-	int e = errno;
+	if (k->token != NULL) {
+		if (snprintf(tok, size, "%s", k->token) >= (int)size) {
+			snprintf(err, KUBE_ERR_LEN, "the token is too long");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	f = fopen(k->token_file, "r");
+	e = errno;
 
 	if (f == NULL) {
 		snprintf(err, KUBE_ERR_LEN, "reading the service account"
@@ -60,8 +77,8 @@ kube_in_cluster(struct kube *k, const char *sa_dir, int timeout_s,
 	if (host == NULL || host[0] == '\0' || port == NULL ||
 	    port[0] == '\0') {
 		snprintf(err, KUBE_ERR_LEN, "KUBERNETES_SERVICE_HOST and"
-		    " KUBERNETES_SERVICE_PORT must be set (run in a pod;"
-		    " KUBECONFIG is not supported)");
+		    " KUBERNETES_SERVICE_PORT must be set (run in a pod,"
+		    " or set KUBECONFIG)");
 		return -EINVAL;
 	}
 	if (strlen(host) >= sizeof(k->host) || strlen(port) >= sizeof(k->port)
@@ -164,8 +181,8 @@ request(const struct kube *k, const char *what, const char *path,
 	rc = read_token(k, token, sizeof(token), err);
 	if (rc < 0)
 		return rc;
-	rc = https_get(k->host, k->port, k->ca_file, token, path, timeout_s,
-	    &h, &status, sub);
+	rc = https_get(k->host, k->port, k->ca_file, k->ca_pem, token, path,
+	    timeout_s, &h, &status, sub);
 	if (rc < 0) {
 		snprintf(err, KUBE_ERR_LEN, "%s: %s", what, sub);
 		return rc;

@@ -2,7 +2,8 @@
  * kube.h: the two API server calls gdp-config-manager makes: get a node,
  * and watch it.
  *
- * In-cluster only, as a pod's service account gives it: the API server
+ * In-cluster, as a pod's service account gives it (or from a kubeconfig,
+ * kubeconfig.h): the API server
  * from KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT, the CA bundle
  * and the bearer token from a directory (normally
  * /var/run/secrets/kubernetes.io/serviceaccount). The token is read again
@@ -28,7 +29,12 @@ struct kube {
 	char ca_file[PATH_MAX];
 	char token_file[PATH_MAX];
 	int timeout_s;		/* the longest wait for an answer's data */
+	char *ca_pem;		/* kubeconfig: the CA as PEM text, or NULL */
+	char *token;		/* kubeconfig: the token itself, or NULL */
 };
+
+/* Frees what kubeconfig_load() put into |k|. */
+void kube_free(struct kube *k);
 
 /*
  * Fills |k| from the environment and the service account dir |sa_dir|;

@@ -7,7 +7,8 @@
  * runtime and the plugin itself never talks to the API server.
  *
  * The loop: get the node, apply its label, watch from its
- * resourceVersion and apply every change; list again when the watch ends
+ * resourceVersion and apply every change (in-cluster through the pod's
+ * service account, or through KUBECONFIG); list again when the watch ends
  * or the API server says 410 Gone. Failures to reach the API server are
  * retried with a doubling delay (1 s to 30 s). A label that names no
  * config ends the program with status 1, leaving the link as it was, as
@@ -15,6 +16,7 @@
  * the config it has.
  */
 #include "kube.h"
+#include "kubeconfig.h"
 #include "link.h"
 #include "util/log.h"
 
@@ -160,11 +162,6 @@ check_settings(struct manager *m)
 		    " downward API, spec.nodeName)");
 		return -EINVAL;
 	}
-	if (m->val[OPT_KUBECONFIG][0] != '\0') {
-		log_error("KUBECONFIG=%s: only the in-cluster service account"
-		    " is supported; unset KUBECONFIG", m->val[OPT_KUBECONFIG]);
-		return -EINVAL;
-	}
 	m->link = (struct link_opts){ m->val[OPT_SRCDIR], m->val[OPT_DST],
 	    m->val[OPT_DEFAULT], m->val[OPT_FALLBACKS] };
 	return 0;
@@ -294,7 +291,12 @@ main(int argc, char **argv)
 
 	if (parse_args(&m, argc, argv) < 0 || check_settings(&m) < 0)
 		return 1;
-	rc = kube_in_cluster(&m.kube, m.val[OPT_SA_DIR], m.timeout_s, err);
+	if (m.val[OPT_KUBECONFIG][0] != '\0')
+		rc = kubeconfig_load(&m.kube, m.val[OPT_KUBECONFIG],
+		    m.timeout_s, err);
+	else
+		rc = kube_in_cluster(&m.kube, m.val[OPT_SA_DIR], m.timeout_s,
+		    err);
 	if (rc < 0) {
 		log_error("%s", err);
 		return 1;
@@ -305,8 +307,10 @@ main(int argc, char **argv)
 	if (m.oneshot) {
 		rc = sync_node(&m, &rv);
 		free(rv);
+		kube_free(&m.kube);
 		return rc < 0 ? 1 : 0;
 	}
 	run(&m);
+	kube_free(&m.kube);
 	return 1;
 }

@@ -490,11 +490,60 @@ def test_ipv6(fx):
         rc = oneshot(fx, src, "a", {"KUBERNETES_SERVICE_HOST": "::1",
                                     "KUBERNETES_SERVICE_PORT":
                                     str(srv.server_address[1])})
+        path = kubeconfig(fx, "kc-v6.json", {
+            "server": "https://[::1]:%d" % srv.server_address[1],
+            "certificate-authority": crt}, {"token": TOKEN})
+        rc6 = oneshot(fx, src, "a", {"KUBECONFIG": path})
+        check(rc6 == 0, "KUBECONFIG: server https://[::1]:PORT", fx)
     finally:
         shutil.move(ca + ".good", ca)
         srv.shutdown()
     check(rc == 0 and fx.link() == os.path.join(src, "a"),
           "IPv6 API server address: reached, certificate checked", fx)
+
+
+def kubeconfig(fx, name, cluster, user):
+    """A kubeconfig of one context, in JSON (which is YAML)."""
+    path = os.path.join(fx.tmp, name)
+    cfg = {"apiVersion": "v1", "kind": "Config", "current-context": "ctx",
+           "contexts": [{"name": "other", "context": {}},
+                        {"name": "ctx", "context": {"cluster": "c",
+                                                    "user": "u"}}],
+           "clusters": [{"name": "c", "cluster": cluster}],
+           "users": [{"name": "u", "user": user}]}
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    return path
+
+
+def test_kubeconfig(fx):
+    import base64
+    src = fx.configs(["a", "b"])
+    server = "https://127.0.0.1:%d" % fx.port
+    ca = open(os.path.join(fx.sa, "ca.crt"), "rb").read()
+    # The service account is made useless: only the kubeconfig works.
+    away = {"KUBERNETES_SERVICE_PORT": "1", "SERVICEACCOUNT_DIR": "/none"}
+    path = kubeconfig(fx, "kc-data.json", {
+        "server": server,
+        "certificate-authority-data": base64.b64encode(ca).decode()},
+        {"token": TOKEN})
+    rc = oneshot(fx, src, "a", dict(away, KUBECONFIG=path))
+    check(rc == 0 and fx.link() == os.path.join(src, "a"),
+          "KUBECONFIG: server, certificate-authority-data, token", fx)
+    shutil.copy(os.path.join(fx.sa, "ca.crt"), os.path.join(fx.tmp, "kc-ca"))
+    shutil.copy(os.path.join(fx.sa, "token"), os.path.join(fx.tmp, "kc-tok"))
+    path = kubeconfig(fx, "kc-files.json", {
+        "server": server + "/", "certificate-authority": "kc-ca"},
+        {"tokenFile": "kc-tok"})
+    rc = oneshot(fx, src, "b", dict(away, KUBECONFIG=path))
+    check(rc == 0 and fx.link() == os.path.join(src, "b"),
+          "KUBECONFIG: files relative to it", fx)
+    path = kubeconfig(fx, "kc-cert.json", {
+        "server": server, "certificate-authority": "kc-ca"},
+        {"client-certificate-data": "eA==", "client-key-data": "eA=="})
+    rc = oneshot(fx, src, "a", dict(away, KUBECONFIG=path))
+    check(rc not in (None, 0) and "user u has no token" in fx.stderr(),
+          "KUBECONFIG with a client certificate: refused, said so", fx)
 
 
 def test_server_down(fx):
@@ -527,7 +576,7 @@ def main():
         fx = Fixture(prog, tmp)
         for t in (test_watch, test_gone, test_label_removed,
                   test_fallbacks, test_bad_token, test_wrong_ca,
-                  test_wrong_name, test_silent_server, test_ipv6,
+                  test_wrong_name, test_silent_server, test_ipv6, test_kubeconfig,
                   test_server_down):
             t(fx)
             fx.api.events.put(None)  # end any watch still open
