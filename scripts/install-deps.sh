@@ -11,6 +11,8 @@ set -eu
 # What uses each group (besides the build itself):
 #   clang, libclang-rt-14-dev  test.sh clang, asan and fuzz stages
 #   libseccomp-dev             the daemon's system-call filter (src/sandbox)
+#   libmbedtls-dev             gdp-config-manager's TLS to the API server
+#                              (src/configmgr; small, unlike libcurl)
 #   llvm                       llvm-symbolizer, for readable ASan reports
 #   cppcheck, clang-tidy       test.sh lint stage
 #   binutils (build-essential) nm, readelf in tests/fakenvml/test_exports.sh
@@ -36,7 +38,7 @@ PACKAGES="
 build-essential pkg-config meson ninja-build clang libclang-rt-14-dev llvm
 cppcheck clang-tidy
 libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler libyaml-dev
-libseccomp-dev
+libseccomp-dev libmbedtls-dev
 libjansson-dev libcmocka-dev
 golang-go golang-google-grpc-dev golang-google-protobuf-dev
 golang-github-golang-protobuf-1-5-dev protobuf-compiler protoc-gen-go
