@@ -355,9 +355,13 @@ def main():
           process["args"] == ["/bin/entrypoint.sh"], repr(process["args"]))
     check_tree(root)
     if CONFIG_MANAGER:
-        r = subprocess.run([shutil.which("chroot"), root,
-                            "/usr/bin/config-manager", "--help"],
-                           capture_output=True, text=True, env={})
+        # /proc mounted, as the sanitizers read their options and
+        # LeakSanitizer the threads there.
+        r = subprocess.run(
+            [shutil.which("unshare"), "--mount", "--pid", "--fork",
+             "--mount-proc=" + os.path.join(root, "proc"),
+             shutil.which("chroot"), root, "/usr/bin/config-manager",
+             "--help"], capture_output=True, text=True, env={})
         check("config-manager starts inside the image",
               r.returncode == 0 and "NODE_LABEL" in r.stdout,
               r.stderr[-300:])
