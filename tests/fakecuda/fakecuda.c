@@ -306,7 +306,7 @@ API int cuMemAlloc_v2(unsigned long long *dptr, size_t bytes)
 API int cuMemFree_v2(unsigned long long dptr)
 {
 	for (int i = 0; i < MAX_ALLOCS; i++) {
-		if (allocs[i].base != (char *)(uintptr_t)dptr)
+		if (allocs[i].base != (char *)fake_dev_ptr(dptr))
 			continue;
 		free(allocs[i].base);
 		allocs[i].base = NULL;
@@ -318,7 +318,7 @@ API int cuMemFree_v2(unsigned long long dptr)
 API int cuMemcpyHtoD_v2(unsigned long long dst, const void *src,
     size_t bytes)
 {
-	void *d = (void *)(uintptr_t)dst;
+	void *d = fake_dev_ptr(dst);
 	int rc = injected("cuMemcpyHtoD", INVALID_VALUE);
 	if (rc != 0 || fake_mem_check(d, bytes) != 0)
 		return rc != 0 ? rc : INVALID_VALUE;
@@ -328,7 +328,7 @@ API int cuMemcpyHtoD_v2(unsigned long long dst, const void *src,
 
 API int cuMemcpyDtoH_v2(void *dst, unsigned long long src, size_t bytes)
 {
-	const void *s = (const void *)(uintptr_t)src;
+	const void *s = fake_dev_ptr(src);
 	int rc = injected("cuMemcpyDtoH", INVALID_VALUE);
 	if (rc != 0 || fake_mem_check(s, bytes) != 0)
 		return rc != 0 ? rc : INVALID_VALUE;

@@ -14,13 +14,12 @@
 
 #include <cblas.h>
 #include <math.h>
-#include <stdint.h>
 #include <string.h>
 
 #define INVALID_VALUE 1
 #define ILLEGAL_ADDRESS 700
 
-#define PTR(l, i, T) ((T *)(uintptr_t)*(unsigned long long *)(l)->params[i])
+#define PTR(l, i, T) ((T *)fake_dev_ptr(*(unsigned long long *)(l)->params[i]))
 #define INT(l, i) (*(int *)(l)->params[i])
 #define FLT(l, i) (*(float *)(l)->params[i])
 

@@ -4,6 +4,7 @@
 #define GDP_FAKEKERNELS_H
 
 #include <stddef.h>
+#include <string.h>
 
 struct fake_launch {
 	unsigned grid[3], block[3];
@@ -23,6 +24,17 @@ struct fake_kernel {
 const struct fake_kernel *fake_kernel_find(const char *name);
 /* Every kernel, NULL-terminated by name */
 extern const struct fake_kernel fake_kernels[];
+
+/* A device address (CUdeviceptr) as the host pointer it is in the fake:
+ * the bytes are copied, not cast, the address being host memory */
+_Static_assert(sizeof(void *) == sizeof(unsigned long long),
+    "CUdeviceptr holds a host pointer");
+static inline void *fake_dev_ptr(unsigned long long d)
+{
+	void *p;
+	memcpy(&p, &d, sizeof(p));
+	return p;
+}
 
 /* fakecuda.c: 0 when [p, p + bytes) lies in one live allocation */
 int fake_mem_check(const void *p, size_t bytes);
