@@ -5,7 +5,9 @@
  * elsewhere. The few types and entry points used are public facts of the
  * driver API, declared here. The allocation check compares what CUDA sees
  * with what NVIDIA_VISIBLE_DEVICES (set by the device plugin's Allocate
- * answer) says the container should have. */
+ * answer) says the container should have. The GPU path (net_gpu.c) goes
+ * through the small wrappers at the end, which keep the one context and
+ * module and turn every failing call into "call: CUDA_ERROR_NAME". */
 #include "validate/cuda.h"
 #include "validate/kernels.h"
 
@@ -20,6 +22,7 @@ typedef int CUresult;
 typedef int CUdevice;
 typedef void *CUcontext;
 typedef struct { unsigned char bytes[16]; } CUuuid;
+typedef unsigned long long CUdeviceptr;
 
 #define CUDA_ERROR_NO_DEVICE 100
 #define ATTR_MEMORY_CLOCK_RATE 36
@@ -41,14 +44,26 @@ struct cuda_api {
 	CUresult (*module_load)(void **, const void *);
 	CUresult (*module_function)(void **, void *, const char *);
 	CUresult (*module_unload)(void *);
+	CUresult (*mem_alloc)(CUdeviceptr *, size_t);
+	CUresult (*mem_free)(CUdeviceptr);
+	CUresult (*htod)(CUdeviceptr, const void *, size_t);
+	CUresult (*dtoh)(void *, CUdeviceptr, size_t);
+	CUresult (*launch)(void *, unsigned, unsigned, unsigned, unsigned,
+	    unsigned, unsigned, unsigned, void *, void **, void **);
+	CUresult (*sync)(void);
+	CUresult (*error_name)(CUresult, const char **); /* may be NULL */
 };
 
 /* Bound by cuda_probe; the library stays loaded for the process's life */
 static struct cuda_api api;
 static int api_bound;
+/* Made by cuda_load_kernels, released by cuda_close */
+static CUcontext ctx_loaded;
+static void *mod_loaded;
+static void *fn_loaded[K_COUNT];
 
 /* The kernels the GPU path launches, all in kernels.cu */
-static const char *const kernel_names[] = {
+static const char *const kernel_names[K_COUNT] = {
 	"gv_matmul", "gv_bias_relu", "gv_dropout", "gv_softmax_xent",
 	"gv_relu_dropout_back", "gv_column_sums", "gv_adam",
 	"gv_argmax_correct",
@@ -84,8 +99,38 @@ static const char *bind(void *lib, struct cuda_api *out)
 	BIND(module_load, "cuModuleLoadData", NULL);
 	BIND(module_function, "cuModuleGetFunction", NULL);
 	BIND(module_unload, "cuModuleUnload", NULL);
+	BIND(mem_alloc, "cuMemAlloc_v2", "cuMemAlloc");
+	BIND(mem_free, "cuMemFree_v2", "cuMemFree");
+	BIND(htod, "cuMemcpyHtoD_v2", "cuMemcpyHtoD");
+	BIND(dtoh, "cuMemcpyDtoH_v2", "cuMemcpyDtoH");
+	BIND(launch, "cuLaunchKernel", NULL);
+	BIND(sync, "cuCtxSynchronize", NULL);
 #undef BIND
+	void *f = dlsym(lib, "cuGetErrorName");
+	memcpy(&out->error_name, &f, sizeof(f));
 	return NULL;
+}
+
+/* "CUDA_ERROR_OUT_OF_MEMORY (2)", or "error 2" where the driver has no
+ * name for rc; buf is used when it has none */
+static const char *rc_name(CUresult rc, char *buf, size_t len)
+{
+	const char *name = NULL;
+	if (api.error_name != NULL && api.error_name(rc, &name) == 0 &&
+	    name != NULL)
+		snprintf(buf, len, "%s (%d)", name, rc);
+	else
+		snprintf(buf, len, "error %d", rc);
+	return buf;
+}
+
+/* err = "call failed: NAME (rc)" */
+static int call_failed(char *err, size_t errlen, const char *call,
+    CUresult rc)
+{
+	char b[96];
+	snprintf(err, errlen, "%s failed: %s", call, rc_name(rc, b, sizeof(b)));
+	return -1;
 }
 
 static void format_uuid(const CUuuid *u, char *out, size_t len)
@@ -103,6 +148,7 @@ static int describe(const struct cuda_api *a, int i, struct cuda_device *d,
 	CUuuid u;
 	CUcontext ctx = NULL;
 	size_t total = 0;
+	char b[96];
 	CUresult rc;
 	const char *call = "cuDeviceGet";
 	if ((rc = a->get(&dev, i)) != 0)
@@ -134,8 +180,8 @@ static int describe(const struct cuda_api *a, int i, struct cuda_device *d,
 	if (rc == 0)
 		return 0;
 fail:
-	snprintf(err, errlen, "CUDA device %d: %s failed with error %d", i,
-	    call, rc);
+	snprintf(err, errlen, "CUDA device %d: %s failed: %s", i, call,
+	    rc_name(rc, b, sizeof(b)));
 	return -1;
 }
 
@@ -148,6 +194,7 @@ enum cuda_status cuda_probe(struct cuda_probe *p, char *err, size_t errlen)
 		return CUDA_NO_DRIVER;
 	}
 	memset(&api, 0, sizeof(api));
+	api_bound = 0;
 	const char *missing = bind(lib, &api);
 	if (missing != NULL) {
 		snprintf(err, errlen, "libcuda.so.1 lacks %s", missing);
@@ -163,8 +210,7 @@ enum cuda_status cuda_probe(struct cuda_probe *p, char *err, size_t errlen)
 		return CUDA_NO_DEVICE;
 	}
 	if (rc != 0) {
-		snprintf(err, errlen, "cuInit/cuDeviceGetCount failed with "
-		    "error %d", rc);
+		call_failed(err, errlen, "cuInit/cuDeviceGetCount", rc);
 		return CUDA_FAILED;
 	}
 	if (n > CUDA_MAX_DEVICES) {
@@ -183,35 +229,99 @@ enum cuda_status cuda_probe(struct cuda_probe *p, char *err, size_t errlen)
 int cuda_load_kernels(char *err, size_t errlen)
 {
 	CUdevice dev;
-	CUcontext ctx = NULL;
-	void *mod = NULL, *fn = NULL;
+	char call[128];
 	if (!api_bound) {
 		snprintf(err, errlen, "CUDA not probed");
 		return -1;
 	}
+	cuda_close();
 	CUresult rc = api.get(&dev, 0);
-	if (rc == 0)
-		rc = api.ctx_create(&ctx, 0, dev);
-	if (rc != 0) {
-		snprintf(err, errlen, "CUDA device 0: context: error %d", rc);
-		return -1;
-	}
-	int found = 0;
-	rc = api.module_load(&mod, gv_kernels_ptx);
 	if (rc != 0)
-		snprintf(err, errlen, "cuModuleLoadData of the embedded PTX "
-		    "failed with error %d", rc);
-	for (size_t i = 0; rc == 0 && i < sizeof(kernel_names) /
-	    sizeof(kernel_names[0]); i++, found++) {
-		rc = api.module_function(&fn, mod, kernel_names[i]);
-		if (rc != 0)
-			snprintf(err, errlen, "cuModuleGetFunction(%s) failed "
-			    "with error %d", kernel_names[i], rc);
+		return call_failed(err, errlen, "cuDeviceGet(0)", rc);
+	if ((rc = api.ctx_create(&ctx_loaded, 0, dev)) != 0) {
+		ctx_loaded = NULL;
+		return call_failed(err, errlen, "cuCtxCreate", rc);
 	}
-	if (mod != NULL)
-		api.module_unload(mod);
-	api.ctx_destroy(ctx);
-	return rc == 0 ? found : -1;
+	if ((rc = api.module_load(&mod_loaded, gv_kernels_ptx)) != 0) {
+		mod_loaded = NULL;
+		cuda_close();
+		return call_failed(err, errlen,
+		    "cuModuleLoadData of the embedded PTX", rc);
+	}
+	for (int i = 0; i < K_COUNT; i++) {
+		rc = api.module_function(&fn_loaded[i], mod_loaded,
+		    kernel_names[i]);
+		if (rc != 0) {
+			snprintf(call, sizeof(call), "cuModuleGetFunction(%s)",
+			    kernel_names[i]);
+			cuda_close();
+			return call_failed(err, errlen, call, rc);
+		}
+	}
+	return K_COUNT;
+}
+
+void cuda_close(void)
+{
+	if (mod_loaded != NULL)
+		api.module_unload(mod_loaded);
+	if (ctx_loaded != NULL)
+		api.ctx_destroy(ctx_loaded);
+	mod_loaded = NULL;
+	ctx_loaded = NULL;
+	memset(fn_loaded, 0, sizeof(fn_loaded));
+}
+
+int cuda_alloc(cuda_ptr *p, size_t bytes, char *err, size_t errlen)
+{
+	CUdeviceptr d = 0;
+	CUresult rc = api.mem_alloc(&d, bytes);
+	if (rc != 0) {
+		char call[64];
+		snprintf(call, sizeof(call), "cuMemAlloc(%zu bytes)", bytes);
+		return call_failed(err, errlen, call, rc);
+	}
+	*p = d;
+	return 0;
+}
+
+void cuda_free(cuda_ptr p)
+{
+	if (p != 0 && ctx_loaded != NULL)
+		api.mem_free(p);
+}
+
+int cuda_upload(cuda_ptr dst, const void *src, size_t bytes, char *err,
+    size_t errlen)
+{
+	CUresult rc = api.htod(dst, src, bytes);
+	return rc == 0 ? 0 : call_failed(err, errlen, "cuMemcpyHtoD", rc);
+}
+
+int cuda_download(void *dst, cuda_ptr src, size_t bytes, char *err,
+    size_t errlen)
+{
+	CUresult rc = api.dtoh(dst, src, bytes);
+	return rc == 0 ? 0 : call_failed(err, errlen, "cuMemcpyDtoH", rc);
+}
+
+int cuda_launch(enum cuda_kernel k, unsigned gx, unsigned gy, unsigned bx,
+    unsigned by, void **args, char *err, size_t errlen)
+{
+	CUresult rc = api.launch(fn_loaded[k], gx, gy, 1, bx, by, 1, 0, NULL,
+	    args, NULL);
+	if (rc == 0)
+		return 0;
+	char call[96];
+	snprintf(call, sizeof(call), "cuLaunchKernel(%s, grid %ux%u, block "
+	    "%ux%u)", kernel_names[k], gx, gy, bx, by);
+	return call_failed(err, errlen, call, rc);
+}
+
+int cuda_sync(char *err, size_t errlen)
+{
+	CUresult rc = api.sync();
+	return rc == 0 ? 0 : call_failed(err, errlen, "cuCtxSynchronize", rc);
 }
 
 static int visible_has(const struct cuda_probe *p, const char *uuid)

@@ -33,9 +33,36 @@ enum cuda_status cuda_probe(struct cuda_probe *p, char *err, size_t errlen);
 
 /* Loads the embedded PTX (kernels.cu) into a context on device 0 with
  * cuModuleLoadData and looks up every kernel the GPU path launches. Call
- * after cuda_probe returned CUDA_OK. Returns the number of kernels found,
- * or -1 with the failing call or missing kernel in err. */
+ * after cuda_probe returned CUDA_OK. The context and module stay for
+ * cuda_launch until cuda_close. Returns the number of kernels found, or
+ * -1 with the failing call or missing kernel in err. */
 int cuda_load_kernels(char *err, size_t errlen);
+/* Unloads the module and destroys the context (no-op when none) */
+void cuda_close(void);
+
+/* The kernels of kernels.cu, in cuda.c's kernel_names order */
+enum cuda_kernel {
+	K_MATMUL, K_BIAS_RELU, K_DROPOUT, K_SOFTMAX_XENT, K_RELU_DROPOUT_BACK,
+	K_COLUMN_SUMS, K_ADAM, K_ARGMAX_CORRECT, K_COUNT
+};
+
+/* A device address, as the driver's CUdeviceptr */
+typedef unsigned long long cuda_ptr;
+
+/* Thin wrappers over the driver calls the GPU path makes, in the loaded
+ * context. Each returns 0, or -1 with "call: CUDA_ERROR_…" in err. */
+int cuda_alloc(cuda_ptr *p, size_t bytes, char *err, size_t errlen);
+void cuda_free(cuda_ptr p);
+int cuda_upload(cuda_ptr dst, const void *src, size_t bytes, char *err,
+    size_t errlen);
+int cuda_download(void *dst, cuda_ptr src, size_t bytes, char *err,
+    size_t errlen);
+/* Launches k on grid (gx, gy) of blocks (bx, by); args point at the
+ * argument values in the kernel's parameter order */
+int cuda_launch(enum cuda_kernel k, unsigned gx, unsigned gy, unsigned bx,
+    unsigned by, void **args, char *err, size_t errlen);
+/* Waits for the launched work; returns its first error */
+int cuda_sync(char *err, size_t errlen);
 
 /* Checks that the devices in p are exactly those NVIDIA_VISIBLE_DEVICES
  * (nvd, may be NULL) names. Returns 0 when they match, 1 when nvd gives

@@ -13,6 +13,7 @@
 #include "validate/cuda.h"
 #include "validate/mnist.h"
 #include "validate/net.h"
+#include "validate/net_gpu.h"
 #include "validate/rng.h"
 
 #ifndef GDP_MNIST_DIR
@@ -174,14 +175,8 @@ static int choose_device(enum device_choice want)
 		return -1;
 	}
 	printf("GPU kernels: %d loaded from the embedded PTX\n", nk);
-	/* Launching them (the GPU training loop) is not written yet */
-	if (want == DEVICE_GPU) {
-		fprintf(stderr, "gpu-validate: the GPU training path is not "
-		    "built in this version; use --device cpu or auto\n");
-		return -1;
-	}
-	printf("GPU training path not built: training on the CPU\n");
-	return 0;
+	printf("Device: gpu 0 (%s)\n", p.dev[0].name);
+	return 1;
 }
 
 /* Copies batch b (of a per-epoch shuffled order) into x and y */
@@ -204,43 +199,120 @@ static void next_batch(const struct mnist_set *s, uint32_t *order,
 	}
 }
 
-/* TF's loop: every 10th step only measures test accuracy; the others train,
- * and every 100th (99, 199, ...) also records run metadata there */
-static int train(const struct options *o, const struct mnist *m)
+/* The network on the chosen device */
+struct trainer {
+	int gpu;
+	struct net cpu;
+	struct net_gpu g;
+};
+
+static int trainer_init(struct trainer *t, int gpu, const struct options *o,
+    struct rng *r, const struct mnist *m, char *err, size_t errlen)
+{
+	t->gpu = gpu;
+	if (gpu)
+		return net_gpu_init(&t->g, r, o->learning_rate, o->dropout,
+		    &m->test, err, errlen);
+	if (net_init(&t->cpu, r, o->learning_rate, o->dropout) == 0)
+		return 0;
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+static void trainer_free(struct trainer *t)
+{
+	if (t->gpu)
+		net_gpu_free(&t->g);
+	else
+		net_free(&t->cpu);
+}
+
+static int trainer_accuracy(struct trainer *t, const struct mnist_set *test,
+    float *acc, char *err, size_t errlen)
+{
+	if (t->gpu)
+		return net_gpu_accuracy(&t->g, acc, err, errlen);
+	*acc = net_accuracy(&t->cpu, test);
+	return 0;
+}
+
+static int trainer_step(struct trainer *t, const float *x, const uint8_t *y,
+    struct rng *r, char *err, size_t errlen)
+{
+	if (t->gpu)
+		return net_gpu_train_step(&t->g, x, y, r, err, errlen);
+	net_train_step(&t->cpu, x, y, r);
+	return 0;
+}
+
+/* The state of the loop over steps */
+struct loop {
+	struct trainer *t;
+	const struct mnist *m;
+	struct rng *r;
+	float *x;
+	uint32_t *order;
+	size_t cursor;
+};
+
+/* TF's loop body: every 10th step only measures test accuracy; the
+ * others train, and every 100th (99, 199, ...) also records run metadata
+ * there */
+static int one_step(struct loop *l, long step, char *err, size_t errlen)
+{
+	uint8_t y[NET_BATCH];
+	float acc;
+	if (step % 10 == 0) {
+		if (trainer_accuracy(l->t, &l->m->test, &acc, err, errlen) != 0)
+			return -1;
+		printf("Accuracy at step %ld: %.4g\n", step, (double)acc);
+		fflush(stdout);
+		return 0;
+	}
+	next_batch(&l->m->train, l->order, &l->cursor, l->r, l->x, y);
+	if (trainer_step(l->t, l->x, y, l->r, err, errlen) != 0)
+		return -1;
+	if (step % 100 == 99)
+		printf("Adding run metadata for %ld\n", step);
+	return 0;
+}
+
+static int run_steps(const struct options *o, struct loop *l, char *err,
+    size_t errlen)
+{
+	char why[400];
+	for (long step = 0; step < o->max_steps; step++) {
+		if (one_step(l, step, why, sizeof(why)) != 0) {
+			snprintf(err, errlen, "step %ld: %s", step, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int train(const struct options *o, const struct mnist *m, int gpu)
 {
 	struct rng r;
 	rng_seed(&r, o->seed);
-	struct net n;
+	static struct trainer t;
+	char err[512] = "out of memory";
 	float *x = malloc((size_t)NET_BATCH * MNIST_PIXELS * sizeof(float));
-	uint8_t y[NET_BATCH];
 	uint32_t *order = malloc(m->train.n * sizeof(uint32_t));
 	int rc = x == NULL || order == NULL ? -1 :
-	    net_init(&n, &r, o->learning_rate, o->dropout);
-	if (rc != 0) {
-		fprintf(stderr, "gpu-validate: out of memory\n");
-		free(x);
-		free(order);
-		return -1;
-	}
-	for (size_t i = 0; i < m->train.n; i++)
+	    trainer_init(&t, gpu, o, &r, m, err, sizeof(err));
+	for (size_t i = 0; rc == 0 && i < m->train.n; i++)
 		order[i] = (uint32_t)i;
-	size_t cursor = 0;
-	for (long step = 0; step < o->max_steps; step++) {
-		if (step % 10 == 0) {
-			printf("Accuracy at step %ld: %.4g\n", step,
-			    (double)net_accuracy(&n, &m->test));
-			fflush(stdout);
-			continue;
-		}
-		next_batch(&m->train, order, &cursor, &r, x, y);
-		net_train_step(&n, x, y, &r);
-		if (step % 100 == 99)
-			printf("Adding run metadata for %ld\n", step);
-	}
-	net_free(&n);
+	struct loop l = { &t, m, &r, x, order, 0 };
+	if (rc == 0)
+		rc = run_steps(o, &l, err, sizeof(err));
+	if (rc != 0)
+		fprintf(stderr, "gpu-validate: %s%s\n", gpu ? "GPU path: " : "",
+		    err);
+	if (x != NULL && order != NULL)
+		trainer_free(&t);
 	free(x);
 	free(order);
-	return 0;
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -255,7 +327,8 @@ int main(int argc, char **argv)
 		if (parse_one(argc, argv, &i, &o) != 0)
 			return 2;
 	}
-	if (choose_device(o.device) < 0)
+	int gpu = choose_device(o.device);
+	if (gpu < 0)
 		return 1;
 	struct mnist m;
 	char err[8192];
@@ -263,7 +336,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gpu-validate: %s\n", err);
 		return 1;
 	}
-	int rc = train(&o, &m);
+	int rc = train(&o, &m, gpu);
 	mnist_free(&m);
+	cuda_close();
 	return rc == 0 ? 0 : 1;
 }

@@ -79,14 +79,19 @@ static void forward(struct net *n, const float *x, int rows)
 		n->hidden[i] = n->hidden[i] > 0.0f ? n->hidden[i] : 0.0f;
 }
 
+void net_dropout_mask(float *mask, size_t units, float keep, struct rng *r)
+{
+	float scale = 1.0f / keep;
+	for (size_t i = 0; i < units; i++)
+		mask[i] = rng_uniform(r) < keep ? scale : 0.0f;
+}
+
 /* Applies dropout to the batch's hidden layer, remembering the scale */
 static void dropout(struct net *n, struct rng *r)
 {
-	float scale = 1.0f / n->keep;
-	for (size_t i = 0; i < (size_t)NET_BATCH * NET_HIDDEN; i++) {
-		n->mask[i] = rng_uniform(r) < n->keep ? scale : 0.0f;
+	net_dropout_mask(n->mask, (size_t)NET_BATCH * NET_HIDDEN, n->keep, r);
+	for (size_t i = 0; i < (size_t)NET_BATCH * NET_HIDDEN; i++)
 		n->hidden[i] *= n->mask[i];
-	}
 }
 
 /* Turns logits into dLoss/dlogits in place; returns the mean loss */
@@ -140,12 +145,17 @@ static void backward(struct net *n, const float *x)
 	column_sums(dh, gb1, B, H);
 }
 
+float net_adam_rate(struct net *n)
+{
+	n->adam_t++;
+	return n->lr * sqrtf(1.0f - powf(0.999f, (float)n->adam_t)) /
+	    (1.0f - powf(0.9f, (float)n->adam_t));
+}
+
 static void adam(struct net *n)
 {
 	const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
-	n->adam_t++;
-	float lr_t = n->lr * sqrtf(1.0f - powf(b2, (float)n->adam_t)) /
-	    (1.0f - powf(b1, (float)n->adam_t));
+	float lr_t = net_adam_rate(n);
 	for (size_t i = 0; i < n->nparams; i++) {
 		float g = n->grad[i];
 		n->m[i] = b1 * n->m[i] + (1.0f - b1) * g;

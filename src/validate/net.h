@@ -31,6 +31,13 @@ void net_free(struct net *n);
  * returns the batch's mean cross-entropy. */
 float net_train_step(struct net *n, const float *x, const uint8_t *y,
     struct rng *r);
+/* The dropout mask of one batch's hidden layer: 1/keep where the unit is
+ * kept, 0 where dropped, one rng_uniform draw per unit in order. Both
+ * paths use it, so a seed drops the same units on the CPU and the GPU. */
+void net_dropout_mask(float *mask, size_t units, float keep, struct rng *r);
+/* Counts one Adam step and returns its learning rate with TF's bias
+ * corrections folded in */
+float net_adam_rate(struct net *n);
 /* Fraction of set classified right, without dropout */
 float net_accuracy(struct net *n, const struct mnist_set *set);
 

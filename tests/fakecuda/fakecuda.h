@@ -1,6 +1,7 @@
 /* fakecuda.h: the CUDA driver API entry points the fake libcuda.so.1
  * exports, with the driver's signatures (CUdevice is int, CUcontext a
- * pointer, CUresult int). */
+ * pointer, CUresult int, CUdeviceptr unsigned long long, CUfunction and
+ * CUstream pointers). */
 #ifndef GDP_FAKECUDA_H
 #define GDP_FAKECUDA_H
 
@@ -24,5 +25,15 @@ API int cuMemGetInfo_v2(size_t *free_bytes, size_t *total);
 API int cuModuleLoadData(void **mod, const void *image);
 API int cuModuleGetFunction(void **fn, void *mod, const char *name);
 API int cuModuleUnload(void *mod);
+API int cuCtxSynchronize(void);
+API int cuMemAlloc_v2(unsigned long long *dptr, size_t bytes);
+API int cuMemFree_v2(unsigned long long dptr);
+API int cuMemcpyHtoD_v2(unsigned long long dst, const void *src,
+    size_t bytes);
+API int cuMemcpyDtoH_v2(void *dst, unsigned long long src, size_t bytes);
+API int cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
+    unsigned bx, unsigned by, unsigned bz, unsigned shared, void *stream,
+    void **params, void **extra);
+API int cuGetErrorName(int rc, const char **name);
 
 #endif

@@ -10,6 +10,18 @@ run as the real binary against real files and a fake libcuda.so.1.
       bad idx files are refused with a message naming the file; the
       device lines and the allocation check against NVIDIA_VISIBLE_DEVICES
       with the fake driver; no driver at all.
+  validate-test.py gpu GPU_VALIDATE MNIST_DIR FAKECUDA_DIR
+      the GPU training path against the fake libcuda.so.1, which runs a C
+      reference of each kernel: the same log as the CPU path, accuracy
+      tracking the CPU path's for the same seed, and driver calls made to
+      fail (FAKECUDA_FAIL) stopping it with the call and CUresult named.
+      This checks the host side (buffers, copies, launch shapes, kernel
+      arguments); the PTX itself only runs on a real GPU.
+  validate-test.py real-gpu GPU_VALIDATE MNIST_DIR
+      on a machine with an NVIDIA GPU and driver (skipped, exit 77,
+      elsewhere): 500 steps with --device gpu and with --device cpu, same
+      seed; the GPU's device lines, the same step-0 accuracy, >= 0.94 at
+      step 490 and within 0.02 of the CPU's; prints both times.
 """
 import os
 import re
@@ -17,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
@@ -182,6 +195,93 @@ def test_cuda(prog, mnist, fake, tmp):
           "no libcuda: --device gpu is an error", out + err)
 
 
+def accuracies(out):
+    return {int(m.group(1)): float(m.group(2)) for m in
+            re.finditer(r"^Accuracy at step (\d+): ([0-9.]+)$", out, re.M)}
+
+
+def log_lines(out):
+    """The training log: the lines TF's script prints"""
+    return [ln for ln in out.splitlines()
+            if ln.startswith("Accuracy at step ") or
+            ln.startswith("Adding run metadata for ")]
+
+
+def test_gpu(prog, mnist, fake):
+    env = {"LD_LIBRARY_PATH": fake, "FAKECUDA_UUIDS": UUID_A,
+           "FAKECUDA_NAME": "NVIDIA H200", "NVIDIA_VISIBLE_DEVICES": UUID_A}
+    args = ["--max_steps", "200", "--seed", "3", "--data-dir", mnist]
+    rc, gout, gerr = run(prog, args + ["--device", "gpu"], env)
+    check(rc == 0, "200 GPU steps on the fake driver exit 0", gout + gerr)
+    check("Device: gpu 0 (NVIDIA H200)" in gout, "says it trains on GPU 0",
+          gout)
+    rc, cout, cerr = run(prog, args + ["--device", "cpu"], env)
+    check(rc == 0, "200 CPU steps exit 0", cerr)
+    g, c = accuracies(gout), accuracies(cout)
+    check(sorted(g) == list(range(0, 200, 10)),
+          "GPU: accuracy logged at steps 0, 10, ..., 190", gout)
+    check([re.sub(r"[0-9.]+$", "", ln) for ln in log_lines(gout)] ==
+          [re.sub(r"[0-9.]+$", "", ln) for ln in log_lines(cout)],
+          "GPU and CPU logs have the same lines", gout + cout)
+    check(abs(g.get(0, -1) - c.get(0, 1)) <= 0.002,
+          "same weights at step 0: %s vs CPU %s" % (g.get(0), c.get(0)))
+    check(g.get(190, 0) >= 0.85 and abs(g.get(190, 0) - c.get(190, 1)) <=
+          0.02, "GPU accuracy at step 190 %s within 0.02 of the CPU's %s" %
+          (g.get(190), c.get(190)))
+    check(g.get(10, 1) < g.get(190, 0), "GPU accuracy climbs", str(g))
+    rc, out, err = run(prog, ["--max_steps", "11", "--data-dir", mnist], env)
+    check(rc == 0 and "Device: gpu 0" in out and
+          "Accuracy at step 10:" in out, "--device auto trains on the GPU",
+          out + err)
+    fails = [
+        ("cuMemAlloc", "cuMemAlloc", "CUDA_ERROR_OUT_OF_MEMORY", 0),
+        ("cuMemcpyHtoD:5", "cuMemcpyHtoD", "CUDA_ERROR_INVALID_VALUE", 0),
+        ("cuLaunchKernel:40", "cuLaunchKernel(gv_", "CUDA_ERROR_LAUNCH_FAILED",
+         1),
+        ("cuMemcpyDtoH:2", "cuMemcpyDtoH", "CUDA_ERROR_INVALID_VALUE", 1),
+        ("cuCtxSynchronize", "cuCtxSynchronize", "CUDA_ERROR_INVALID_VALUE",
+         1),
+    ]
+    for spec, call, name, acc_lines in fails:
+        rc, out, err = run(prog, ["--max_steps", "30", "--device", "gpu",
+                                  "--data-dir", mnist],
+                           dict(env, FAKECUDA_FAIL=spec))
+        check(rc == 1 and call in err and name in err and
+              len(accuracies(out)) == acc_lines,
+              "FAKECUDA_FAIL=%s stops it: %r" % (spec, err.strip()), out + err)
+
+
+def test_real_gpu(prog, mnist):
+    args = ["--max_steps", "500", "--data-dir", mnist]
+    t0 = time.monotonic()
+    rc, gout, gerr = run(prog, args + ["--device", "gpu"])
+    gtime = time.monotonic() - t0
+    if rc != 0 and ("no CUDA driver" in gerr or "no CUDA device" in gerr):
+        print("SKIP: %s" % gerr.strip())
+        return 77
+    print(gout + gerr)
+    t0 = time.monotonic()
+    rc2, cout, cerr = run(prog, args + ["--device", "cpu"])
+    ctime = time.monotonic() - t0
+    check(rc == 0 and rc2 == 0, "500 steps on the GPU and the CPU exit 0",
+          gerr + cerr)
+    check(re.search(r"^name: .+ major: \d+ minor: \d+ "
+                    r"memoryClockRate\(GHz\): [0-9.]+$", gout, re.M) and
+          "GPU kernels: 8 loaded from the embedded PTX" in gout and
+          "Device: gpu 0 (" in gout, "device lines, kernels, GPU 0 chosen",
+          gout)
+    g, c = accuracies(gout), accuracies(cout)
+    check(sorted(g) == list(range(0, 500, 10)), "accuracy every 10 steps",
+          gout)
+    check(abs(g.get(0, -1) - c.get(0, 1)) <= 0.002,
+          "step 0 (same weights): GPU %s, CPU %s" % (g.get(0), c.get(0)))
+    check(g.get(490, 0) >= 0.94 and abs(g.get(490, 0) - c.get(490, 1)) <=
+          0.02, "step 490: GPU %s, CPU %s" % (g.get(490), c.get(490)))
+    print("time for 500 steps (whole process): GPU %.2f s, CPU %.2f s" %
+          (gtime, ctime))
+    return 0
+
+
 def main():
     mode, prog, mnist = sys.argv[1], sys.argv[2], sys.argv[3]
     if not os.path.exists(os.path.join(mnist, FILES[0])):
@@ -189,6 +289,11 @@ def main():
         return 1
     if mode == "train":
         test_train(prog, mnist)
+    elif mode == "gpu":
+        test_gpu(prog, mnist, sys.argv[4])
+    elif mode == "real-gpu":
+        if test_real_gpu(prog, mnist) == 77:
+            return 77
     else:
         tmp = tempfile.mkdtemp()
         try:
