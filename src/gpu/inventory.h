@@ -25,23 +25,23 @@
 #define GPU_MAX_LINKS NVML_NVLINK_MAX_LINKS
 
 struct gpu {
-	unsigned index;                 /* NVML index */
-	char uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
-	char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE];
-	unsigned minor;                 /* /dev/nvidia<minor> */
-	char bus_id[NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE]; /* NVML form */
-	unsigned pci_device_id;         /* (device << 16) | vendor */
-	char sysfs_bdf[24];             /* "0000:3b:00.0" */
 	uint64_t memory_bytes;          /* 0: unknown */
+	unsigned index;                 /* NVML index */
+	unsigned minor;                 /* /dev/nvidia<minor> */
+	unsigned pci_device_id;         /* (device << 16) | vendor */
 	int cc_major, cc_minor;         /* -1: unknown */
 	int numa_node;                  /* -1: unknown (no topology) */
-	bool mig_enabled;
 	unsigned n_links;               /* active NVLinks */
-	char link_remote[GPU_MAX_LINKS][NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE];
+	unsigned n_switch_links;        /* active NVLinks to an NVSwitch */
 	unsigned link_remote_id[GPU_MAX_LINKS]; /* remote PCI device id */
+	char uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
+	char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE];
+	char bus_id[NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE]; /* NVML form */
+	char sysfs_bdf[24];             /* "0000:3b:00.0" */
+	char link_remote[GPU_MAX_LINKS][NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE];
 	uint8_t link_type[GPU_MAX_LINKS];  /* nvmlIntNvLinkDeviceType_t;
 	                                      UNKNOWN when NVML cannot say */
-	unsigned n_switch_links;        /* active NVLinks to an NVSwitch */
+	bool mig_enabled;
 };
 
 /* PCIe relationship unknown (no common-ancestor query, or it failed). */
