@@ -5,7 +5,9 @@
  * libyaml loads the whole document (a kubeconfig is small); the walk
  * goes current-context -> contexts[name].context -> clusters[] and
  * users[] by name, as kubectl resolves them. Relative file names are
- * taken from the kubeconfig's own directory, as kubectl does.
+ * taken from the kubeconfig's own directory, as kubectl does. The file
+ * and a buffer (the fuzz target's) share everything after the parser's
+ * input is set.
  */
 #include "kubeconfig.h"
 
@@ -217,6 +219,47 @@ resolve(struct kcfg *c, struct kube *k)
 	return rc;
 }
 
+/* Loads the document |parser| reads and resolves it into |k|. */
+static int
+load(struct kcfg *c, struct kube *k, yaml_parser_t *parser)
+{
+	int rc;
+
+	if (!yaml_parser_load(parser, &c->doc)) {
+		snprintf(c->err, KUBE_ERR_LEN, "KUBECONFIG %s:%zu: %s", c->path,
+		    parser->problem_mark.line + 1,
+		    parser->problem != NULL ? parser->problem : "not YAML");
+		return -EINVAL;
+	}
+	rc = resolve(c, k);
+	yaml_document_delete(&c->doc);
+	if (rc < 0)
+		kube_free(k);
+	return rc;
+}
+
+int
+kubeconfig_parse(struct kube *k, const char *path, const char *dir,
+    const char *text, size_t len, int timeout_s, char *err)
+{
+	struct kcfg c = { .path = path, .err = err };
+	yaml_parser_t parser;
+	int rc;
+
+	memset(k, 0, sizeof(*k));
+	k->timeout_s = timeout_s;
+	snprintf(c.dir, sizeof(c.dir), "%s", dir);
+	if (!yaml_parser_initialize(&parser)) {
+		snprintf(err, KUBE_ERR_LEN, "out of memory");
+		return -ENOMEM;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text,
+	    len);
+	rc = load(&c, k, &parser);
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
 int
 kubeconfig_load(struct kube *k, const char *path, int timeout_s, char *err)
 {
@@ -239,18 +282,7 @@ kubeconfig_load(struct kube *k, const char *path, int timeout_s, char *err)
 	}
 	yaml_parser_initialize(&parser);
 	yaml_parser_set_input_file(&parser, f);
-	if (!yaml_parser_load(&parser, &c.doc)) {
-		snprintf(err, KUBE_ERR_LEN, "KUBECONFIG %s:%zu: %s", path,
-		    parser.problem_mark.line + 1,
-		    parser.problem != NULL ? parser.problem : "not YAML");
-		rc = -EINVAL;
-		goto out_parser;
-	}
-	rc = resolve(&c, k);
-	yaml_document_delete(&c.doc);
-	if (rc < 0)
-		kube_free(k);
-out_parser:
+	rc = load(&c, k, &parser);
 	yaml_parser_delete(&parser);
 	fclose(f);
 	return rc;
