@@ -179,6 +179,8 @@ http1_feed(struct http1 *p, const char *in, size_t n, size_t *used,
 			*used += k;
 			continue;
 		}
+		if (*got > 0)
+			break;	/* body bytes go out before an error can */
 		head = !http1_head_done(p);
 		rc = line_state(p, in + *used, n - *used, &k, err);
 		*used += k;

@@ -49,6 +49,10 @@ bool http1_head_done(const struct http1 *p);
  * *|got| how many body bytes came out. Stops when the input is used up,
  * |out| is full, the head has just ended, or the body has (state
  * HTTP1_DONE); a caller that only wants the head passes |cap| 0.
+ * Body bytes that came out also stop it before the next line, so an
+ * error is only ever returned with *|got| 0: what came before it was
+ * handed out by the call before (as a chunk's bytes reach kube.c before
+ * a bad chunk-size line after them is read).
  */
 int http1_feed(struct http1 *p, const char *in, size_t n, size_t *used,
     char *out, size_t cap, size_t *got, char *err);

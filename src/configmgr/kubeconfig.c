@@ -133,6 +133,33 @@ out_bad:
 	return -EINVAL;
 }
 
+/* certificate-authority-data: base64 of the PEM text. */
+static int
+ca_data(struct kcfg *c, struct kube *k, const char *data, const char *name)
+{
+	size_t n = 0, len = strlen(data);
+	int rc;
+
+	/* The sizing call sets |n| only for data it can decode. */
+	rc = mbedtls_base64_decode(NULL, 0, &n, (const unsigned char *)data,
+	    len);
+	if (rc == 0 || rc == MBEDTLS_ERR_BASE64_BUFFER_TOO_SMALL) {
+		k->ca_pem = malloc(n + 1);
+		if (k->ca_pem == NULL)
+			return -ENOMEM;
+		rc = mbedtls_base64_decode((unsigned char *)k->ca_pem, n, &n,
+		    (const unsigned char *)data, len);
+	}
+	if (rc != 0) {
+		snprintf(c->err, KUBE_ERR_LEN, "KUBECONFIG %s: cluster %s:"
+		    " certificate-authority-data is not base64", c->path,
+		    name);
+		return -EINVAL;
+	}
+	k->ca_pem[n] = '\0';
+	return 0;
+}
+
 static int
 cluster_ca(struct kcfg *c, struct kube *k, yaml_node_t *cluster,
     const char *name)
@@ -140,24 +167,9 @@ cluster_ca(struct kcfg *c, struct kube *k, yaml_node_t *cluster,
 	const char *file = scalar(map_get(c, cluster, "certificate-authority"));
 	const char *data = scalar(map_get(c, cluster,
 	    "certificate-authority-data"));
-	size_t n;
 
-	if (data != NULL) {
-		mbedtls_base64_decode(NULL, 0, &n, (const unsigned char *)data,
-		    strlen(data));
-		k->ca_pem = malloc(n + 1);
-		if (k->ca_pem == NULL)
-			return -ENOMEM;
-		if (mbedtls_base64_decode((unsigned char *)k->ca_pem, n, &n,
-		    (const unsigned char *)data, strlen(data)) != 0) {
-			snprintf(c->err, KUBE_ERR_LEN, "KUBECONFIG %s: cluster"
-			    " %s: certificate-authority-data is not base64",
-			    c->path, name);
-			return -EINVAL;
-		}
-		k->ca_pem[n] = '\0';
-		return 0;
-	}
+	if (data != NULL)
+		return ca_data(c, k, data, name);
 	if (file != NULL)
 		return kcfg_path(c, file, k->ca_file, sizeof(k->ca_file));
 	snprintf(c->err, KUBE_ERR_LEN, "KUBECONFIG %s: cluster %s has no"
@@ -202,12 +214,17 @@ resolve(struct kcfg *c, struct kube *k)
 	context = named(c, "contexts", ctx, "context");
 	if (context == NULL)
 		return -EINVAL;
+	/* A context without them names the entries called "". */
 	cname = scalar(map_get(c, context, "cluster"));
 	uname = scalar(map_get(c, context, "user"));
-	cluster = named(c, "clusters", cname != NULL ? cname : "", "cluster");
+	if (cname == NULL)
+		cname = "";
+	if (uname == NULL)
+		uname = "";
+	cluster = named(c, "clusters", cname, "cluster");
 	if (cluster == NULL)
 		return -EINVAL;
-	user = named(c, "users", uname != NULL ? uname : "", "user");
+	user = named(c, "users", uname, "user");
 	if (user == NULL)
 		return -EINVAL;
 	server = scalar(map_get(c, cluster, "server"));
