@@ -112,8 +112,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct result whole, cut, bytes;
 	size_t cuts[2], *all;
 
-	cuts[0] = size > 0 ? data[size - 1] * 131u % (size + 1) : 0;
-	cuts[1] = size > 1 ? (data[size - 2] * 257u + cuts[0]) % (size + 1) : 0;
+	cuts[0] = size > 0 ? (size_t)data[size - 1] * 131 % (size + 1) : 0;
+	cuts[1] = size > 1 ? ((size_t)data[size - 2] * 257 + cuts[0]) %
+	    (size + 1) : 0;
 	if (cuts[1] < cuts[0]) {
 		size_t t = cuts[0];
 
