@@ -33,7 +33,7 @@ struct http1 {
 	int status;		/* the HTTP status, once past the status line */
 	bool chunked;
 	bool crlf_seen;		/* the empty line after a chunk was taken */
-	long long left;		/* bytes left in this chunk / body; -1: to EOF */
+	long long left;		/* left of this chunk or body; <0: to EOF */
 	size_t line_len;
 	char line[HTTP1_LINE_BUF];
 };

@@ -224,14 +224,16 @@ struct watch {
 	kube_label_cb cb;
 	void *arg;
 	int *events;
+	char *err;
 };
 
 /* One event line: ERROR (410 and others), or a change of the node. */
 static int
-watch_event(struct watch *w, const char *line, char *err)
+watch_event(const char *line, void *arg)
 {
+	struct watch *w = arg;
 	struct kube_event ev;
-	int rc = kube_event_parse(line, w->label, &ev, err, KUBE_ERR_LEN);
+	int rc = kube_event_parse(line, w->label, &ev, w->err, KUBE_ERR_LEN);
 
 	if (ev.type != KUBE_EVENT_NOT_JSON)
 		(*w->events)++;
@@ -246,43 +248,22 @@ watch_event(struct watch *w, const char *line, char *err)
 
 /* Splits the stream into lines and hands each to watch_event(). */
 static int
-watch_stream(struct https *h, struct watch *w, char *err)
+watch_stream(struct https *h, struct watch *w)
 {
-	size_t len = 0, cap = 65536;
-	char *buf = malloc(cap), *nl, *p;
+	struct kube_lines lines;
+	char buf[16384];
 	ssize_t n;
-	int rc = 0;
+	int rc;
 
-	if (buf == NULL)
-		return -ENOMEM;
-	while (rc == 0) {
-		if (len + 1 == cap) {
-			cap *= 2;
-			p = cap <= BODY_MAX ? realloc(buf, cap) : NULL;
-			if (p == NULL) {
-				snprintf(err, KUBE_ERR_LEN, "watch: an event"
-				    " is too large");
-				rc = -EPROTO;
-				break;
-			}
-			buf = p;
-		}
-		n = https_read(h, buf + len, cap - len - 1, err);
-		if (n <= 0) {
-			rc = (int)n;
-			break;
-		}
-		len += (size_t)n;
-		buf[len] = '\0';
-		while (rc == 0 && (nl = strchr(buf, '\n')) != NULL) {
-			*nl = '\0';
-			if (nl > buf)
-				rc = watch_event(w, buf, err);
-			len -= (size_t)(nl + 1 - buf);
-			memmove(buf, nl + 1, len + 1);
-		}
-	}
-	free(buf);
+	kube_lines_init(&lines, BODY_MAX);
+	do {
+		n = https_read(h, buf, sizeof(buf), w->err);
+		rc = (int)n;
+		if (n > 0)
+			rc = kube_lines_feed(&lines, buf, (size_t)n,
+			    watch_event, w, w->err, KUBE_ERR_LEN);
+	} while (n > 0 && rc == 0);
+	kube_lines_free(&lines);
 	return rc;
 }
 
@@ -290,7 +271,7 @@ int
 kube_watch(const struct kube *k, const char *node, const char *label,
     char **rv, kube_label_cb cb, void *arg, int *events, char *err)
 {
-	struct watch w = { label, rv, cb, arg, events };
+	struct watch w = { label, rv, cb, arg, events, err };
 	char path[1024], what[1100];
 	struct https *h;
 	int rc;
@@ -302,7 +283,7 @@ kube_watch(const struct kube *k, const char *node, const char *label,
 	rc = request(k, what, path, WATCH_TIMEOUT_S + k->timeout_s, &h, err);
 	if (rc < 0)
 		return rc;
-	rc = watch_stream(h, &w, err);
+	rc = watch_stream(h, &w);
 	https_close(h);
 	return rc;
 }

@@ -113,3 +113,76 @@ kube_status_message(const char *body)
 	json_decref(doc);
 	return copy;
 }
+
+void
+kube_lines_init(struct kube_lines *l, size_t max)
+{
+	memset(l, 0, sizeof(*l));
+	l->max = max;
+}
+
+void
+kube_lines_free(struct kube_lines *l)
+{
+	free(l->buf);
+	l->buf = NULL;
+	l->len = l->cap = 0;
+}
+
+/* Makes room for |n| more bytes and a NUL, doubling from 64 KiB. */
+static int
+lines_room(struct kube_lines *l, size_t n, char *err, size_t errlen)
+{
+	size_t cap = l->cap > 0 ? l->cap : 65536;
+	char *p;
+
+	if (n >= l->max - l->len) {
+		snprintf(err, errlen, "watch: an event is too large");
+		return -EPROTO;
+	}
+	while (cap < l->len + n + 1)
+		cap *= 2;
+	if (cap > l->max)
+		cap = l->max;
+	if (cap == l->cap)
+		return 0;
+	p = realloc(l->buf, cap);
+	if (p == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	l->buf = p;
+	l->cap = cap;
+	return 0;
+}
+
+int
+kube_lines_feed(struct kube_lines *l, const char *in, size_t n,
+    kube_line_cb cb, void *arg, char *err, size_t errlen)
+{
+	const char *nl;
+	size_t k;
+	int rc;
+
+	while (n > 0) {
+		nl = memchr(in, '\n', n);
+		k = nl != NULL ? (size_t)(nl - in) : n;
+		rc = lines_room(l, k, err, errlen);
+		if (rc < 0)
+			return rc;
+		memcpy(l->buf + l->len, in, k);
+		l->len += k;
+		in += k;
+		n -= k;
+		if (nl == NULL)
+			break;
+		in++;
+		n--;
+		l->buf[l->len] = '\0';
+		k = l->len;
+		l->len = 0;
+		if (k > 0 && (rc = cb(l->buf, arg)) != 0)
+			return rc;
+	}
+	return 0;
+}

@@ -46,6 +46,32 @@ int kube_event_parse(const char *line, const char *label,
 
 void kube_event_free(struct kube_event *ev);
 
+/* A watch stream cut into lines, however its bytes arrive. */
+struct kube_lines {
+	char *buf;
+	size_t len;		/* bytes of the line not yet ended */
+	size_t cap;
+	size_t max;		/* the longest line taken (its buffer's size) */
+};
+
+typedef int (*kube_line_cb)(const char *line, void *arg);
+
+/* Starts |l| for lines of at most |max| - 1 bytes (memory comes later). */
+void kube_lines_init(struct kube_lines *l, size_t max);
+
+/*
+ * Adds |n| bytes of the stream and calls |cb| with each non-empty line
+ * they end (NUL-ended, without its newline), in order. A line with a NUL
+ * byte in it reaches |cb| cut at the NUL. Returns 0, the first error
+ * |cb| returns (the rest of the input is dropped), -EPROTO for a line
+ * longer than |max| - 1 bytes or -ENOMEM, with a sentence in |err|
+ * (|errlen| bytes) for those two.
+ */
+int kube_lines_feed(struct kube_lines *l, const char *in, size_t n,
+    kube_line_cb cb, void *arg, char *err, size_t errlen);
+
+void kube_lines_free(struct kube_lines *l);
+
 /*
  * The API server's message in an error response's body |body| (a Status
  * object's "message", else the body itself), as a copy; NULL when |body|
