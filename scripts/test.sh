@@ -134,7 +134,7 @@ for stage in $STAGES; do
 			fail "fuzz: build"
 			continue
 		fi
-		for t in server codec wire config; do
+		for t in server codec wire config kube_http kube_event kubeconfig; do
 			work=build-fuzz/corpus-$t
 			mkdir -p "$work"
 			if ./build-fuzz/tests/fuzz/fuzz_$t \

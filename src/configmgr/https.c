@@ -3,10 +3,12 @@
  *
  * Blocking I/O on purpose: the config-manager does one thing at a time
  * (list, then watch, then list again), so an event loop would add code
- * and no behaviour. Reads go through one buffer so that the header lines
- * and the chunk-size lines can be taken a line at a time.
+ * and no behaviour. What comes in goes through the decoder of http1.h,
+ * which holds no I/O of its own, so the fuzz target reaches it whole.
  */
 #include "https.h"
+
+#include "http1.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
@@ -33,9 +34,7 @@ struct https {
 	char buf[16384];
 	size_t pos;		/* next unread byte of buf */
 	size_t len;		/* bytes in buf */
-	bool chunked;
-	bool eof;		/* the body has ended */
-	long long left;		/* bytes left in this chunk, or of the body */
+	struct http1 resp;	/* the response decoder */
 	int timeout_s;		/* the longest wait for data */
 };
 
@@ -62,6 +61,7 @@ https_new(void)
 	mbedtls_x509_crt_init(&h->ca);
 	mbedtls_entropy_init(&h->entropy);
 	mbedtls_ctr_drbg_init(&h->drbg);
+	http1_init(&h->resp);
 	return h;
 }
 
@@ -213,12 +213,7 @@ fill(struct https *h, char *err)
 {
 	int rc;
 
-	if (h->pos == h->len)
-		h->pos = h->len = 0;
-	if (h->len == sizeof(h->buf)) {
-		snprintf(err, HTTPS_ERR_LEN, "a response line is too long");
-		return -EPROTO;
-	}
+	h->pos = h->len = 0;	/* called when all was fed */
 	do {
 		rc = mbedtls_ssl_read(&h->ssl,
 		    (unsigned char *)h->buf + h->len, sizeof(h->buf) - h->len);
@@ -240,74 +235,43 @@ fill(struct https *h, char *err)
 	return 1;
 }
 
-/* Takes one CRLF-ended line (without the CRLF) into |line|. */
+/*
+ * Feeds what is buffered to the decoder; body bytes go to |out|. At the
+ * end of the stream the decoder says whether that was allowed.
+ */
 static int
-read_line(struct https *h, char *line, size_t size, char *err)
+feed(struct https *h, char *out, size_t cap, size_t *got, char *err)
 {
-	char *nl;
-	size_t n;
+	size_t used;
 	int rc;
 
-	for (;;) {
-		nl = memchr(h->buf + h->pos, '\n', h->len - h->pos);
-		if (nl != NULL)
-			break;
-		if (h->pos > 0) {
-			memmove(h->buf, h->buf + h->pos, h->len - h->pos);
-			h->len -= h->pos;
-			h->pos = 0;
-		}
+	*got = 0;
+	if (h->pos == h->len) {
 		rc = fill(h, err);
 		if (rc < 0)
 			return rc;
-		if (rc == 0) {
-			snprintf(err, HTTPS_ERR_LEN, "the server closed the"
-			    " connection in the middle of a response");
-			return -EPROTO;
-		}
+		if (rc == 0)
+			return http1_finish(&h->resp, err);
 	}
-	n = (size_t)(nl - (h->buf + h->pos));
-	if (n > 0 && nl[-1] == '\r')
-		n--;
-	if (n >= size) {
-		snprintf(err, HTTPS_ERR_LEN, "a response line is too long");
-		return -EPROTO;
-	}
-	memcpy(line, h->buf + h->pos, n);
-	line[n] = '\0';
-	h->pos = (size_t)(nl + 1 - h->buf);
-	return 0;
+	rc = http1_feed(&h->resp, h->buf + h->pos, h->len - h->pos, &used,
+	    out, cap, got, err);
+	h->pos += used;
+	return rc;
 }
 
 static int
 read_head(struct https *h, int *status, char *err)
 {
-	char line[8192];
+	size_t got;
 	int rc;
 
-	rc = read_line(h, line, sizeof(line), err);
-	if (rc < 0)
-		return rc;
-	if (sscanf(line, "HTTP/1.%*d %d", status) != 1) {
-		snprintf(err, HTTPS_ERR_LEN, "not an HTTP response: '%.80s'",
-		    line);
-		return -EPROTO;
-	}
-	h->left = -1;
-	for (;;) {
-		rc = read_line(h, line, sizeof(line), err);
+	while (!http1_head_done(&h->resp)) {
+		rc = feed(h, NULL, 0, &got, err);
 		if (rc < 0)
 			return rc;
-		if (line[0] == '\0')
-			return 0;
-		if (strncasecmp(line, "Transfer-Encoding:", 18) == 0 &&
-		    strstr(line + 18, "chunked") != NULL) {
-			h->chunked = true;
-			h->left = 0;
-		} else if (strncasecmp(line, "Content-Length:", 15) == 0 &&
-		    !h->chunked)
-			h->left = strtoll(line + 15, NULL, 10);
 	}
+	*status = h->resp.status;
+	return 0;
 }
 
 static int
@@ -372,68 +336,18 @@ out_close:
 	return rc;
 }
 
-/* Starts the next chunk; sets eof at the last one. */
-static int
-next_chunk(struct https *h, char *err)
-{
-	char line[256];
-	char *end;
-	int rc;
-
-	rc = read_line(h, line, sizeof(line), err);
-	if (rc == 0 && line[0] == '\0')	/* the CRLF after a chunk */
-		rc = read_line(h, line, sizeof(line), err);
-	if (rc < 0)
-		return rc;
-	errno = 0;
-	h->left = strtoll(line, &end, 16);
-	if (end == line || errno != 0 || h->left < 0) {
-		snprintf(err, HTTPS_ERR_LEN, "bad chunk size '%.40s'", line);
-		return -EPROTO;
-	}
-	if (h->left == 0)
-		h->eof = true;
-	return 0;
-}
-
 ssize_t
 https_read(struct https *h, char *buf, size_t len, char *err)
 {
-	size_t n;
+	size_t got = 0;
 	int rc;
 
-	if (h->eof)
-		return 0;
-	if (h->chunked && h->left == 0) {
-		rc = next_chunk(h, err);
-		if (rc < 0 || h->eof)
+	while (got == 0 && len > 0 && h->resp.state != HTTP1_DONE) {
+		rc = feed(h, buf, len, &got, err);
+		if (rc < 0) {
+			h->resp.state = HTTP1_DONE;	/* no more after it */
 			return rc;
-	}
-	if (h->left == 0) {
-		h->eof = true;
-		return 0;
-	}
-	if (h->pos == h->len) {
-		rc = fill(h, err);
-		if (rc < 0)
-			return rc;
-		if (rc == 0) {
-			h->eof = true;
-			if (h->left < 0)	/* read to the end */
-				return 0;
-			snprintf(err, HTTPS_ERR_LEN, "the server closed the"
-			    " connection in the middle of the body");
-			return -EPROTO;
 		}
 	}
-	n = h->len - h->pos;
-	if (n > len)
-		n = len;
-	if (h->left >= 0 && (long long)n > h->left)
-		n = (size_t)h->left;
-	memcpy(buf, h->buf + h->pos, n);
-	h->pos += n;
-	if (h->left > 0)
-		h->left -= (long long)n;
-	return (ssize_t)n;
+	return (ssize_t)got;
 }

@@ -4,18 +4,17 @@
  * The watch is the plain HTTP one a client-go informer uses underneath:
  * GET .../nodes?fieldSelector=metadata.name=NODE&watch=true&
  * resourceVersion=RV answers with a chunked stream of JSON events, one per
- * line. Lines are collected across chunks before jansson parses them.
+ * line. Lines are collected across chunks before kubejson.c parses them.
  */
 #include "kube.h"
 
 #include "https.h"
+#include "kubejson.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <jansson.h>
 
 #define BODY_MAX (4 << 20)	/* a node object is some kilobytes */
 /*
@@ -141,20 +140,15 @@ read_body(struct https *h, char **out, char *err)
 static int
 status_error(struct https *h, const char *what, int status, char *err)
 {
-	char sub[HTTPS_ERR_LEN];
-	const char *msg = NULL;
-	json_t *doc = NULL;
+	char sub[HTTPS_ERR_LEN], *msg;
 	char *body = NULL;
 
-	if (read_body(h, &body, sub) == 0) {
-		doc = json_loads(body, 0, NULL);
-		msg = json_string_value(json_object_get(doc, "message"));
-		if (msg == NULL && body[0] != '\0')
-			msg = body;
-	}
+	if (read_body(h, &body, sub) != 0)
+		body = NULL;
+	msg = kube_status_message(body);
 	snprintf(err, KUBE_ERR_LEN, "%s: HTTP %d from the API server: %s",
 	    what, status, msg != NULL ? msg : "(no message)");
-	json_decref(doc);
+	free(msg);
 	free(body);
 	switch (status) {
 	case 401:
@@ -196,35 +190,12 @@ request(const struct kube *k, const char *what, const char *path,
 	return 0;
 }
 
-/* The label's value and the resourceVersion of a Node object. */
-static int
-node_fields(json_t *node, const char *label, char **value, char **rv)
-{
-	json_t *meta = json_object_get(node, "metadata");
-	const char *v, *r;
-
-	r = json_string_value(json_object_get(meta, "resourceVersion"));
-	v = json_string_value(json_object_get(json_object_get(meta,
-	    "labels"), label));
-	if (r == NULL)
-		return -EPROTO;
-	*rv = strdup(r);
-	*value = v != NULL ? strdup(v) : NULL;
-	if (*rv == NULL || (v != NULL && *value == NULL)) {
-		free(*rv);
-		free(*value);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 int
 kube_get_node(const struct kube *k, const char *node, const char *label,
     char **value, char **rv, char *err)
 {
 	char path[512], what[600];
 	struct https *h;
-	json_t *doc;
 	char *body;
 	int rc;
 
@@ -237,10 +208,8 @@ kube_get_node(const struct kube *k, const char *node, const char *label,
 	https_close(h);
 	if (rc < 0)
 		return rc;
-	doc = json_loads(body, 0, NULL);
+	rc = kube_node_parse(body, label, value, rv);
 	free(body);
-	rc = doc != NULL ? node_fields(doc, label, value, rv) : -EPROTO;
-	json_decref(doc);
 	if (rc == -EPROTO)
 		snprintf(err, KUBE_ERR_LEN, "%s: the answer is not a Node"
 		    " object with a resourceVersion", what);
@@ -255,89 +224,46 @@ struct watch {
 	kube_label_cb cb;
 	void *arg;
 	int *events;
+	char *err;
 };
 
 /* One event line: ERROR (410 and others), or a change of the node. */
 static int
-watch_event(struct watch *w, const char *line, char *err)
+watch_event(const char *line, void *arg)
 {
-	json_t *ev = json_loads(line, 0, NULL), *obj;
-	const char *type;
-	char *value = NULL, *rv = NULL;
-	int rc = 0;
+	struct watch *w = arg;
+	struct kube_event ev;
+	int rc = kube_event_parse(line, w->label, &ev, w->err, KUBE_ERR_LEN);
 
-	if (ev == NULL) {
-		snprintf(err, KUBE_ERR_LEN, "watch: an event is not JSON:"
-		    " '%.80s'", line);
-		return -EPROTO;
-	}
-	type = json_string_value(json_object_get(ev, "type"));
-	obj = json_object_get(ev, "object");
-	(*w->events)++;
-	if (type != NULL && strcmp(type, "ERROR") == 0) {
-		int code = (int)json_integer_value(json_object_get(obj,
-		    "code"));
-		const char *msg = json_string_value(json_object_get(obj,
-		    "message"));
-
-		snprintf(err, KUBE_ERR_LEN, "watch: error event %d from the"
-		    " API server: %s", code, msg != NULL ? msg : "(none)");
-		rc = code == 410 ? -ESTALE : -EPROTO;
-	} else if (type != NULL && (strcmp(type, "ADDED") == 0 ||
-	    strcmp(type, "MODIFIED") == 0)) {
-		rc = node_fields(obj, w->label, &value, &rv);
-		if (rc == 0) {
-			free(*w->rv);
-			*w->rv = rv;
-			rc = w->cb(value, w->arg);
-			free(value);
-		} else
-			snprintf(err, KUBE_ERR_LEN, "watch: a %s event"
-			    " without a Node object", type);
-	}
-	json_decref(ev);
+	if (ev.type != KUBE_EVENT_NOT_JSON)
+		(*w->events)++;
+	if (rc < 0 || ev.type != KUBE_EVENT_CHANGE)
+		return rc;
+	free(*w->rv);
+	*w->rv = ev.rv;
+	rc = w->cb(ev.value, w->arg);
+	free(ev.value);
 	return rc;
 }
 
 /* Splits the stream into lines and hands each to watch_event(). */
 static int
-watch_stream(struct https *h, struct watch *w, char *err)
+watch_stream(struct https *h, struct watch *w)
 {
-	size_t len = 0, cap = 65536;
-	char *buf = malloc(cap), *nl, *p;
+	struct kube_lines lines;
+	char buf[16384];
 	ssize_t n;
-	int rc = 0;
+	int rc;
 
-	if (buf == NULL)
-		return -ENOMEM;
-	while (rc == 0) {
-		if (len + 1 == cap) {
-			cap *= 2;
-			p = cap <= BODY_MAX ? realloc(buf, cap) : NULL;
-			if (p == NULL) {
-				snprintf(err, KUBE_ERR_LEN, "watch: an event"
-				    " is too large");
-				rc = -EPROTO;
-				break;
-			}
-			buf = p;
-		}
-		n = https_read(h, buf + len, cap - len - 1, err);
-		if (n <= 0) {
-			rc = (int)n;
-			break;
-		}
-		len += (size_t)n;
-		buf[len] = '\0';
-		while (rc == 0 && (nl = strchr(buf, '\n')) != NULL) {
-			*nl = '\0';
-			if (nl > buf)
-				rc = watch_event(w, buf, err);
-			len -= (size_t)(nl + 1 - buf);
-			memmove(buf, nl + 1, len + 1);
-		}
-	}
-	free(buf);
+	kube_lines_init(&lines, BODY_MAX);
+	do {
+		n = https_read(h, buf, sizeof(buf), w->err);
+		rc = (int)n;
+		if (n > 0)
+			rc = kube_lines_feed(&lines, buf, (size_t)n,
+			    watch_event, w, w->err, KUBE_ERR_LEN);
+	} while (n > 0 && rc == 0);
+	kube_lines_free(&lines);
 	return rc;
 }
 
@@ -345,7 +271,7 @@ int
 kube_watch(const struct kube *k, const char *node, const char *label,
     char **rv, kube_label_cb cb, void *arg, int *events, char *err)
 {
-	struct watch w = { label, rv, cb, arg, events };
+	struct watch w = { label, rv, cb, arg, events, err };
 	char path[1024], what[1100];
 	struct https *h;
 	int rc;
@@ -357,7 +283,7 @@ kube_watch(const struct kube *k, const char *node, const char *label,
 	rc = request(k, what, path, WATCH_TIMEOUT_S + k->timeout_s, &h, err);
 	if (rc < 0)
 		return rc;
-	rc = watch_stream(h, &w, err);
+	rc = watch_stream(h, &w);
 	https_close(h);
 	return rc;
 }

@@ -5,7 +5,9 @@
  * libyaml loads the whole document (a kubeconfig is small); the walk
  * goes current-context -> contexts[name].context -> clusters[] and
  * users[] by name, as kubectl resolves them. Relative file names are
- * taken from the kubeconfig's own directory, as kubectl does.
+ * taken from the kubeconfig's own directory, as kubectl does. The file
+ * and a buffer (the fuzz target's) share everything after the parser's
+ * input is set.
  */
 #include "kubeconfig.h"
 
@@ -131,6 +133,33 @@ out_bad:
 	return -EINVAL;
 }
 
+/* certificate-authority-data: base64 of the PEM text. */
+static int
+ca_data(struct kcfg *c, struct kube *k, const char *data, const char *name)
+{
+	size_t n = 0, len = strlen(data);
+	int rc;
+
+	/* The sizing call sets |n| only for data it can decode. */
+	rc = mbedtls_base64_decode(NULL, 0, &n, (const unsigned char *)data,
+	    len);
+	if (rc == 0 || rc == MBEDTLS_ERR_BASE64_BUFFER_TOO_SMALL) {
+		k->ca_pem = malloc(n + 1);
+		if (k->ca_pem == NULL)
+			return -ENOMEM;
+		rc = mbedtls_base64_decode((unsigned char *)k->ca_pem, n, &n,
+		    (const unsigned char *)data, len);
+	}
+	if (rc != 0) {
+		snprintf(c->err, KUBE_ERR_LEN, "KUBECONFIG %s: cluster %s:"
+		    " certificate-authority-data is not base64", c->path,
+		    name);
+		return -EINVAL;
+	}
+	k->ca_pem[n] = '\0';
+	return 0;
+}
+
 static int
 cluster_ca(struct kcfg *c, struct kube *k, yaml_node_t *cluster,
     const char *name)
@@ -138,24 +167,9 @@ cluster_ca(struct kcfg *c, struct kube *k, yaml_node_t *cluster,
 	const char *file = scalar(map_get(c, cluster, "certificate-authority"));
 	const char *data = scalar(map_get(c, cluster,
 	    "certificate-authority-data"));
-	size_t n;
 
-	if (data != NULL) {
-		mbedtls_base64_decode(NULL, 0, &n, (const unsigned char *)data,
-		    strlen(data));
-		k->ca_pem = malloc(n + 1);
-		if (k->ca_pem == NULL)
-			return -ENOMEM;
-		if (mbedtls_base64_decode((unsigned char *)k->ca_pem, n, &n,
-		    (const unsigned char *)data, strlen(data)) != 0) {
-			snprintf(c->err, KUBE_ERR_LEN, "KUBECONFIG %s: cluster"
-			    " %s: certificate-authority-data is not base64",
-			    c->path, name);
-			return -EINVAL;
-		}
-		k->ca_pem[n] = '\0';
-		return 0;
-	}
+	if (data != NULL)
+		return ca_data(c, k, data, name);
 	if (file != NULL)
 		return kcfg_path(c, file, k->ca_file, sizeof(k->ca_file));
 	snprintf(c->err, KUBE_ERR_LEN, "KUBECONFIG %s: cluster %s has no"
@@ -200,12 +214,17 @@ resolve(struct kcfg *c, struct kube *k)
 	context = named(c, "contexts", ctx, "context");
 	if (context == NULL)
 		return -EINVAL;
+	/* A context without them names the entries called "". */
 	cname = scalar(map_get(c, context, "cluster"));
 	uname = scalar(map_get(c, context, "user"));
-	cluster = named(c, "clusters", cname != NULL ? cname : "", "cluster");
+	if (cname == NULL)
+		cname = "";
+	if (uname == NULL)
+		uname = "";
+	cluster = named(c, "clusters", cname, "cluster");
 	if (cluster == NULL)
 		return -EINVAL;
-	user = named(c, "users", uname != NULL ? uname : "", "user");
+	user = named(c, "users", uname, "user");
 	if (user == NULL)
 		return -EINVAL;
 	server = scalar(map_get(c, cluster, "server"));
@@ -214,6 +233,47 @@ resolve(struct kcfg *c, struct kube *k)
 		rc = cluster_ca(c, k, cluster, cname);
 	if (rc == 0)
 		rc = user_token(c, k, user, uname);
+	return rc;
+}
+
+/* Loads the document |parser| reads and resolves it into |k|. */
+static int
+load(struct kcfg *c, struct kube *k, yaml_parser_t *parser)
+{
+	int rc;
+
+	if (!yaml_parser_load(parser, &c->doc)) {
+		snprintf(c->err, KUBE_ERR_LEN, "KUBECONFIG %s:%zu: %s", c->path,
+		    parser->problem_mark.line + 1,
+		    parser->problem != NULL ? parser->problem : "not YAML");
+		return -EINVAL;
+	}
+	rc = resolve(c, k);
+	yaml_document_delete(&c->doc);
+	if (rc < 0)
+		kube_free(k);
+	return rc;
+}
+
+int
+kubeconfig_parse(struct kube *k, const char *path, const char *dir,
+    const char *text, size_t len, int timeout_s, char *err)
+{
+	struct kcfg c = { .path = path, .err = err };
+	yaml_parser_t parser;
+	int rc;
+
+	memset(k, 0, sizeof(*k));
+	k->timeout_s = timeout_s;
+	snprintf(c.dir, sizeof(c.dir), "%s", dir);
+	if (!yaml_parser_initialize(&parser)) {
+		snprintf(err, KUBE_ERR_LEN, "out of memory");
+		return -ENOMEM;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text,
+	    len);
+	rc = load(&c, k, &parser);
+	yaml_parser_delete(&parser);
 	return rc;
 }
 
@@ -239,18 +299,7 @@ kubeconfig_load(struct kube *k, const char *path, int timeout_s, char *err)
 	}
 	yaml_parser_initialize(&parser);
 	yaml_parser_set_input_file(&parser, f);
-	if (!yaml_parser_load(&parser, &c.doc)) {
-		snprintf(err, KUBE_ERR_LEN, "KUBECONFIG %s:%zu: %s", path,
-		    parser.problem_mark.line + 1,
-		    parser.problem != NULL ? parser.problem : "not YAML");
-		rc = -EINVAL;
-		goto out_parser;
-	}
-	rc = resolve(&c, k);
-	yaml_document_delete(&c.doc);
-	if (rc < 0)
-		kube_free(k);
-out_parser:
+	rc = load(&c, k, &parser);
 	yaml_parser_delete(&parser);
 	fclose(f);
 	return rc;

@@ -13,6 +13,8 @@
 
 #include "kube.h"
 
+#include <stddef.h>
+
 /*
  * Fills |k| (host, port, the CA as a file or PEM text, the token as a
  * file or text) from the kubeconfig |path|. Returns 0, or -EINVAL with a
@@ -22,5 +24,14 @@
  */
 int kubeconfig_load(struct kube *k, const char *path, int timeout_s,
     char *err);
+
+/*
+ * The same from the kubeconfig's text |text| (|len| bytes): |path| is
+ * only its name in messages, and relative file names are taken from
+ * |dir|. No I/O, for the fuzz target (tests/fuzz/fuzz_kubeconfig.c).
+ * Returns 0, -EINVAL (|err| as above) or -ENOMEM.
+ */
+int kubeconfig_parse(struct kube *k, const char *path, const char *dir,
+    const char *text, size_t len, int timeout_s, char *err);
 
 #endif /* GDP_CONFIGMGR_KUBECONFIG_H */

@@ -544,6 +544,13 @@ def test_kubeconfig(fx):
     rc = oneshot(fx, src, "a", dict(away, KUBECONFIG=path))
     check(rc not in (None, 0) and "user u has no token" in fx.stderr(),
           "KUBECONFIG with a client certificate: refused, said so", fx)
+    path = kubeconfig(fx, "kc-bad64.json", {
+        "server": server, "certificate-authority-data": "not base64!"},
+        {"token": TOKEN})
+    rc = oneshot(fx, src, "a", dict(away, KUBECONFIG=path))
+    check(rc not in (None, 0) and "certificate-authority-data is not base64"
+          in fx.stderr(), "KUBECONFIG with bad certificate-authority-data:"
+          " refused, said so", fx)
 
 
 def test_server_down(fx):
