@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "metrics/address.h"
+#include "metrics/mhd.h"
 #include "metrics/process.h"
 #include "metrics/registry.h"
 #include "metrics/text.h"
@@ -33,6 +34,7 @@
 
 struct metrics_server {
 	struct loop *loop;
+	const struct metrics_mhd *mhd_fn;   /* the library's calls */
 	struct metrics_source src;
 	struct MHD_Daemon *mhd;
 	int listen_fd;
@@ -45,27 +47,29 @@ struct metrics_server {
 /* ---- the answers ---- */
 
 static enum MHD_Result
-answer(struct MHD_Connection *c, unsigned status, const char *type,
-    const char *body, size_t len)
+answer(const struct metrics_server *s, struct MHD_Connection *c,
+    unsigned status, const char *type, const char *body, size_t len)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(len,
+	const struct metrics_mhd *m = s->mhd_fn;
+	struct MHD_Response *r = m->create_response_from_buffer(len,
 	    (void *)body, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result rc;
 
 	if (r == NULL)
 		return MHD_NO;
-	(void)MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	(void)MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+	(void)m->add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	(void)m->add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
 	    "no-store");
-	rc = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
+	rc = m->queue_response(c, status, r);
+	m->destroy_response(r);
 	return rc;
 }
 
 static enum MHD_Result
-answer_text(struct MHD_Connection *c, unsigned status, const char *text)
+answer_text(const struct metrics_server *s, struct MHD_Connection *c,
+    unsigned status, const char *text)
 {
-	return answer(c, status, "text/plain; charset=utf-8", text,
+	return answer(s, c, status, "text/plain; charset=utf-8", text,
 	    strlen(text));
 }
 
@@ -108,10 +112,10 @@ answer_metrics(struct metrics_server *s, struct MHD_Connection *c)
 	if (s->src.collect != NULL)
 		s->src.collect(&t, s->src.arg);
 	if (metrics_text_failed(&t))
-		rc = answer_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		rc = answer_text(s, c, MHD_HTTP_INTERNAL_SERVER_ERROR,
 		    "out of memory\n");
 	else
-		rc = answer(c, MHD_HTTP_OK, CONTENT_TYPE, t.buf, t.len);
+		rc = answer(s, c, MHD_HTTP_OK, CONTENT_TYPE, t.buf, t.len);
 	metrics_text_free(&t);
 	return rc;
 }
@@ -125,14 +129,14 @@ answer_healthz(struct metrics_server *s, struct MHD_Connection *c)
 	if (now - s->beat_ms > LOOP_STALE_MS) {
 		snprintf(why, sizeof(why), "the event loop has not turned for "
 		    "%lld ms\n", (long long)(now - s->beat_ms));
-		return answer_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, why);
+		return answer_text(s, c, MHD_HTTP_SERVICE_UNAVAILABLE, why);
 	}
 	if (!metrics_health_alive(now, HEALTH_STALE_MS, why,
 	    sizeof(why) - 1)) {
 		strcat(why, "\n");
-		return answer_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, why);
+		return answer_text(s, c, MHD_HTTP_SERVICE_UNAVAILABLE, why);
 	}
-	return answer_text(c, MHD_HTTP_OK, "ok\n");
+	return answer_text(s, c, MHD_HTTP_OK, "ok\n");
 }
 
 static enum MHD_Result
@@ -143,9 +147,9 @@ answer_readyz(struct metrics_server *s, struct MHD_Connection *c)
 	if (s->src.ready != NULL && !s->src.ready(s->src.arg, why,
 	    sizeof(why) - 1)) {
 		strcat(why, "\n");
-		return answer_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, why);
+		return answer_text(s, c, MHD_HTTP_SERVICE_UNAVAILABLE, why);
 	}
-	return answer_text(c, MHD_HTTP_OK, "ok\n");
+	return answer_text(s, c, MHD_HTTP_OK, "ok\n");
 }
 
 static enum MHD_Result
@@ -156,17 +160,17 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	struct metrics_server *s = cls;
 
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-		return answer_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+		return answer_text(s, c, MHD_HTTP_METHOD_NOT_ALLOWED,
 		    "only GET and HEAD\n");
 	if (*upload_size != 0)
-		return answer_text(c, MHD_HTTP_BAD_REQUEST, "no body\n");
+		return answer_text(s, c, MHD_HTTP_BAD_REQUEST, "no body\n");
 	if (!strcmp(url, "/metrics"))
 		return answer_metrics(s, c);
 	if (!strcmp(url, "/healthz"))
 		return answer_healthz(s, c);
 	if (!strcmp(url, "/readyz"))
 		return answer_readyz(s, c);
-	return answer_text(c, MHD_HTTP_NOT_FOUND,
+	return answer_text(s, c, MHD_HTTP_NOT_FOUND,
 	    "/metrics, /healthz or /readyz\n");
 }
 
@@ -178,8 +182,8 @@ run_mhd(struct metrics_server *s)
 {
 	MHD_UNSIGNED_LONG_LONG to;
 
-	(void)MHD_run(s->mhd);
-	if (MHD_get_timeout(s->mhd, &to) == MHD_YES && to < BEAT_MS)
+	(void)s->mhd_fn->run(s->mhd);
+	if (s->mhd_fn->get_timeout(s->mhd, &to) == MHD_YES && to < BEAT_MS)
 		return (int64_t)to;
 	return BEAT_MS;
 }
@@ -258,7 +262,7 @@ start_mhd(struct metrics_server *s, char *err, size_t errlen)
 {
 	const union MHD_DaemonInfo *info;
 
-	s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL,
+	s->mhd = s->mhd_fn->start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL,
 	    NULL, on_request, s,
 	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->listen_fd,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
@@ -270,9 +274,9 @@ start_mhd(struct metrics_server *s, char *err, size_t errlen)
 		snprintf(err, errlen, "libmicrohttpd would not start");
 		return -1;
 	}
-	info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	info = s->mhd_fn->get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
 	if (info == NULL) {
-		MHD_stop_daemon(s->mhd);
+		s->mhd_fn->stop_daemon(s->mhd);
 		s->mhd = NULL;
 		s->listen_fd = -1;
 		snprintf(err, errlen, "libmicrohttpd has no epoll descriptor");
@@ -299,7 +303,9 @@ metrics_server_start(struct loop *loop, const char *address,
 	s->src = *src;
 	s->listen_fd = s->epoll_fd = -1;
 	s->beat_ms = loop_now_ms();
-	if (metrics_address_parse(address, &a, err, errlen) < 0 ||
+	s->mhd_fn = metrics_mhd_load(err, errlen);
+	if (s->mhd_fn == NULL ||
+	    metrics_address_parse(address, &a, err, errlen) < 0 ||
 	    listen_on(s, &a, err, errlen) < 0 ||
 	    start_mhd(s, err, errlen) < 0)
 		goto fail;
@@ -330,7 +336,7 @@ metrics_server_free(struct metrics_server *s)
 	if (s->epoll_fd >= 0)
 		loop_del_fd(s->loop, s->epoll_fd);
 	if (s->mhd != NULL)
-		MHD_stop_daemon(s->mhd);
+		s->mhd_fn->stop_daemon(s->mhd);
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
 	if (s->unix_path[0] != '\0')
