@@ -30,6 +30,11 @@ set -eu
 #                              tests/systemd/sandbox-test.py
 #   systemd                    systemd.pc (the unit's directory) and
 #                              systemd-analyze (tests/systemd)
+#   libmicrohttpd-dev          the metrics endpoint (src/metrics/http.c)
+#   prometheus                 promtool, which checks real scrapes in
+#                              tests/plugin/metrics-test.py (about 96 MB
+#                              installed; the test's own strict parser
+#                              still runs where it is missing)
 PACKAGES="
 build-essential pkg-config meson ninja-build clang libclang-rt-14-dev llvm
 cppcheck clang-tidy
@@ -47,6 +52,7 @@ mandoc debhelper lintian
 libopenblas-dev python3-numpy
 python3-seccomp
 systemd
+libmicrohttpd-dev prometheus
 "
 
 missing=""

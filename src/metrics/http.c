@@ -207,7 +207,7 @@ on_ready(struct loop *loop, int fd, unsigned events, void *arg)
 		loop_timer_reset(loop, s->timer, next);
 }
 
-static void
+__attribute__((format(printf, 2, 0))) static void
 mhd_log(void *arg, const char *fmt, va_list ap)
 {
 	char msg[256];
