@@ -73,6 +73,17 @@ answer_text(const struct metrics_server *s, struct MHD_Connection *c,
 	    strlen(text));
 }
 
+/* 503 with |why| and a newline. */
+static enum MHD_Result
+answer_unavailable(const struct metrics_server *s, struct MHD_Connection *c,
+    const char *why)
+{
+	char body[320];
+
+	snprintf(body, sizeof(body), "%s\n", why);
+	return answer_text(s, c, MHD_HTTP_SERVICE_UNAVAILABLE, body);
+}
+
 static void
 write_build_info(const struct metrics_server *s, struct metrics_text *t)
 {
@@ -128,14 +139,11 @@ answer_healthz(struct metrics_server *s, struct MHD_Connection *c)
 
 	if (now - s->beat_ms > LOOP_STALE_MS) {
 		snprintf(why, sizeof(why), "the event loop has not turned for "
-		    "%lld ms\n", (long long)(now - s->beat_ms));
-		return answer_text(s, c, MHD_HTTP_SERVICE_UNAVAILABLE, why);
+		    "%lld ms", (long long)(now - s->beat_ms));
+		return answer_unavailable(s, c, why);
 	}
-	if (!metrics_health_alive(now, HEALTH_STALE_MS, why,
-	    sizeof(why) - 1)) {
-		strcat(why, "\n");
-		return answer_text(s, c, MHD_HTTP_SERVICE_UNAVAILABLE, why);
-	}
+	if (!metrics_health_alive(now, HEALTH_STALE_MS, why, sizeof(why)))
+		return answer_unavailable(s, c, why);
 	return answer_text(s, c, MHD_HTTP_OK, "ok\n");
 }
 
@@ -145,10 +153,8 @@ answer_readyz(struct metrics_server *s, struct MHD_Connection *c)
 	char why[300] = "";
 
 	if (s->src.ready != NULL && !s->src.ready(s->src.arg, why,
-	    sizeof(why) - 1)) {
-		strcat(why, "\n");
-		return answer_text(s, c, MHD_HTTP_SERVICE_UNAVAILABLE, why);
-	}
+	    sizeof(why)))
+		return answer_unavailable(s, c, why);
 	return answer_text(s, c, MHD_HTTP_OK, "ok\n");
 }
 
@@ -335,7 +341,7 @@ metrics_server_free(struct metrics_server *s)
 		loop_cancel_timer(s->loop, s->timer);
 	if (s->epoll_fd >= 0)
 		loop_del_fd(s->loop, s->epoll_fd);
-	if (s->mhd != NULL)
+	if (s->mhd != NULL && s->mhd_fn != NULL)
 		s->mhd_fn->stop_daemon(s->mhd);
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);

@@ -174,7 +174,7 @@ nvml_slot(const char *call, const char *error)
 			atomic_store(&s->state, 2);
 			return s;
 		}
-		while ((st = atomic_load(&s->state)) == 1)
+		while (atomic_load(&s->state) == 1)
 			;       /* another thread writes the key: a moment */
 		if (strcmp(s->call, call) == 0 && strcmp(s->error, error) == 0)
 			return s;
