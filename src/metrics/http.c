@@ -27,9 +27,10 @@
 #define CONNECTION_TIMEOUT_S 10
 #define BEAT_MS 1000
 /* /healthz: the loop must have turned within this, the health thread
- * beaten within that (it waits up to 5 s for events, then pauses). */
+ * beaten within that (it beats before each wait of at most 5 s and each
+ * pause of at most 5 s: 30 s is three times the longest gap). */
 #define LOOP_STALE_MS 10000
-#define HEALTH_STALE_MS 60000
+#define HEALTH_STALE_MS 30000
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 struct metrics_server {

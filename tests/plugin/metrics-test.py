@@ -181,6 +181,29 @@ def case_probes(node):
     assert value(s, "gdp_kubelet_registrations_total", result="ok") >= 1
 
 
+def case_health_thread_stuck(node):
+    node.fifo = os.path.join(node.tmp, "nvml-control")
+    node.env["FAKE_NVML_CONTROL"] = node.fifo
+    metrics_node(node)
+    node.wait(allocatable=4, registrations_at_least=1)
+    PT.wait_for_log(node, "Health events registered")
+    assert http_get(node, "/healthz")[0] == 200
+    PT.inject(node, "wait-hang")
+    deadline = time.monotonic() + 60
+    while True:
+        status, body, _ = http_get(node, "/healthz")
+        if status == 503:
+            break
+        assert time.monotonic() < deadline, "still %d after 60 s" % status
+        time.sleep(0.5)
+    assert "health thread" in body, body
+    PT.inject(node, "wait-ok")
+    deadline = time.monotonic() + 20
+    while http_get(node, "/healthz")[0] != 200:
+        assert time.monotonic() < deadline, "not healthy again"
+        time.sleep(0.2)
+
+
 def case_no_registration_ready(node):
     node.metrics = os.path.join(node.tmp, "metrics.sock")
     node.start_kubelet()
@@ -254,6 +277,8 @@ CASES = [
     ("/readyz 503 before registration, 200 after; /healthz 200",
      case_probes),
     ("registration disabled: /readyz 200", case_no_registration_ready),
+    ("NVML stuck in an event wait: /healthz 503 naming the health "
+     "thread, 200 once it turns", case_health_thread_stuck),
     ("host:port on loopback", case_tcp_loopback),
     ("SIGHUP: a reload counted", case_reload_counted),
     ("bad --metrics-address values: an error naming the flag",
