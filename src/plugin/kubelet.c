@@ -76,7 +76,7 @@ struct kubelet_link {
 	int64_t backoff_ms;
 	int64_t watch_grace_ms;     /* after a Register: see WATCH_GRACE_* */
 	unsigned failures;          /* in the current episode */
-	bool registered;            /* the last Register was answered OK */
+	bool registered;            /* the last Register sent was answered OK */
 };
 
 static void register_now(struct kubelet_link *link);
@@ -180,6 +180,7 @@ register_now(struct kubelet_link *link)
 	if (link->call != NULL)
 		grpc_client_call_cancel(link->call);
 	link->call = NULL;
+	link->registered = false;   /* until this Register is answered */
 	if (link->retry != NULL)
 		loop_cancel_timer(link->loop, link->retry);
 	link->retry = NULL;

@@ -175,6 +175,21 @@ def case_probes(node):
         assert time.monotonic() < deadline, "never ready"
         time.sleep(0.05)
     assert value(scrape(node), "gdp_ready") == 1
+    # A kubelet restart: not ready until registered with the new one.
+    node.kubelet.terminate()
+    node.kubelet.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while http_get(node, "/readyz")[0] != 503:
+        assert time.monotonic() < deadline, "still ready without a kubelet"
+        time.sleep(0.05)
+    node.start_kubelet()
+    node.wait(allocatable=4, registrations_at_least=1)
+    deadline = time.monotonic() + 10
+    while http_get(node, "/readyz")[0] != 200:
+        assert time.monotonic() < deadline, "not ready after the restart"
+        time.sleep(0.05)
+    s = scrape(node)
+    assert value(s, "gdp_kubelet_restarts_total") >= 1, s
     status, body, _ = http_get(node, "/nope")
     assert status == 404, status
     s = scrape(node)
