@@ -11,6 +11,8 @@ set -eu
 # What uses each group (besides the build itself):
 #   clang, libclang-rt-14-dev  test.sh clang, asan and fuzz stages
 #   libseccomp-dev             the daemon's system-call filter (src/sandbox)
+#   libmbedtls-dev             gdp-config-manager's TLS to the API server
+#                              (src/configmgr; small, unlike libcurl)
 #   llvm                       llvm-symbolizer, for readable ASan reports
 #   cppcheck, clang-tidy       test.sh lint stage
 #   binutils (build-essential) nm, readelf in tests/fakenvml/test_exports.sh
@@ -28,6 +30,8 @@ set -eu
 #   python3-numpy              the NumPy reference in bench/validate
 #   python3-seccomp            the unit's system call filter, played in
 #                              tests/systemd/sandbox-test.py
+#   python3-yaml               the link graph read from the fake NVML's
+#                              profiles by tests/plugin/topology-test.py
 #   systemd                    systemd.pc (the unit's directory) and
 #                              systemd-analyze (tests/systemd)
 #   libmicrohttpd-dev          the metrics endpoint (src/metrics/http.c)
@@ -39,13 +43,13 @@ PACKAGES="
 build-essential pkg-config meson ninja-build clang libclang-rt-14-dev llvm
 cppcheck clang-tidy
 libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler libyaml-dev
-libseccomp-dev
+libseccomp-dev libmbedtls-dev
 libjansson-dev libcmocka-dev
 golang-go golang-google-grpc-dev golang-google-protobuf-dev
 golang-github-golang-protobuf-1-5-dev protobuf-compiler protoc-gen-go
 protoc-gen-go-grpc
 golang-github-container-orchestrated-devices-container-device-interface-dev
-python3 python3-grpcio python3-grpc-tools python3-protobuf
+python3 python3-grpcio python3-grpc-tools python3-protobuf python3-yaml
 nghttp2-client procps curl
 umoci skopeo busybox-static
 mandoc debhelper lintian

@@ -941,6 +941,35 @@ on_config_changed(void *arg)
 	reload(d, why);
 }
 
+/* The link graph as nvidia-smi topo -m shows it, and its legend. */
+static void
+print_link_matrix(const struct inventory *inv)
+{
+	char cell[16];
+
+	if (inv->n < 2)
+		return;
+	printf("\nLinks (the pair scores' graph):\n%-7s", "");
+	for (size_t j = 0; j < inv->n; j++)
+		printf("GPU%-4u", inv->gpus[j].index);
+	printf("NUMA\n");
+	for (size_t i = 0; i < inv->n; i++) {
+		printf("GPU%-4u", inv->gpus[i].index);
+		for (size_t j = 0; j < inv->n; j++)
+			printf("%-7s", inventory_link_label(inv, i, j, cell,
+			    sizeof(cell)));
+		printf("%d\n", inv->gpus[i].numa_node);
+	}
+	printf("\n  X    = itself\n"
+	    "  NV#  = # NVLinks, direct or through NVSwitches\n"
+	    "  PIX  = one PCIe switch\n"
+	    "  PXB  = several PCIe switches, no host bridge\n"
+	    "  PHB  = a PCIe host bridge\n"
+	    "  NODE = host bridges of one NUMA node\n"
+	    "  SYS  = across NUMA nodes (the SMP interconnect)\n"
+	    "  BRD  = one board; ? = unknown\n");
+}
+
 static int
 list_command(struct daemon *d)
 {
@@ -968,6 +997,7 @@ list_command(struct daemon *d)
 		    g->index, g->uuid, g->name, mem, cc, g->numa_node,
 		    g->bus_id, g->minor, g->n_links);
 	}
+	print_link_matrix(inv);
 	for (size_t i = 0; i < inv->n_skipped; i++)
 		printf("not advertised: %s\n", inv->skipped[i]);
 	for (size_t i = 0; i < inv->n_warnings; i++)

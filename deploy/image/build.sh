@@ -1,9 +1,9 @@
 #!/bin/sh
 # build.sh: builds the plugin's container image without a container daemon.
 #
-#   build.sh --plugin BIN --out DIR [--version V] [--revision R]
-#            [--source URL] [--name NAME]
-#   build.sh --plugin BIN --rootfs DIR
+#   build.sh --plugin BIN [--config-manager BIN] --out DIR [--version V]
+#            [--revision R] [--source URL] [--name NAME]
+#   build.sh --plugin BIN [--config-manager BIN] --rootfs DIR
 #
 # The image is a root file system made by hand: the plugin binary (also
 # named nvidia-device-plugin, which the GPU Operator's entrypoint and
@@ -12,7 +12,11 @@
 # libraries it loads only on demand (DLOPENED below) and theirs, a static
 # busybox for /bin/sh, lsmod and sleep, and the entrypoint script. Nothing
 # else of a distribution goes in, so the image stays small and holds no
-# package manager, no shell utilities and no users.
+# package manager, no shell utilities and no users. With --config-manager,
+# gdp-config-manager goes in too (also named config-manager, the name
+# NVIDIA's chart and the GPU Operator run), with its own libraries
+# (mbedTLS): the Helm chart's init container and sidecar run it from this
+# same image.
 #
 # With --rootfs only that tree is written (the Containerfile uses this,
 # so both ways of building give the same files). With --out, umoci turns
@@ -28,7 +32,7 @@ set -eu
 umask 022
 
 here=$(cd "$(dirname "$0")" && pwd)
-plugin="" out="" rootfs="" version="" revision="" source="" name=""
+plugin="" cfgmgr="" out="" rootfs="" version="" revision="" source="" name=""
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 
 die() {
@@ -38,11 +42,13 @@ die() {
 
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--plugin|--out|--rootfs|--version|--revision|--source|--name)
+	--plugin|--config-manager|--out|--rootfs|--version|--revision|--source|\
+	    --name)
 		[ $# -ge 2 ] || die "$1 needs a value"
 		v=$2
 		case "$1" in
 		--plugin) plugin=$v ;;
+		--config-manager) cfgmgr=$v ;;
 		--out) out=$v ;;
 		--rootfs) rootfs=$v ;;
 		--version) version=$v ;;
@@ -57,6 +63,8 @@ done
 
 [ -n "$plugin" ] || die "--plugin BIN is required"
 [ -x "$plugin" ] || die "$plugin: not an executable file"
+[ -z "$cfgmgr" ] || [ -x "$cfgmgr" ] ||
+    die "$cfgmgr: not an executable file"
 [ -n "$out" ] || [ -n "$rootfs" ] || die "give --out DIR or --rootfs DIR"
 [ -x "$BUSYBOX" ] || die "$BUSYBOX: missing (install busybox-static)"
 if ldd "$BUSYBOX" >/dev/null 2>&1; then
@@ -108,16 +116,29 @@ make_rootfs() {
 	cp "$here/entrypoint.sh" "$rootfs/bin/entrypoint.sh"
 	chmod 0755 "$rootfs/bin/entrypoint.sh"
 
+	if [ -n "$cfgmgr" ]; then
+		cp "$cfgmgr" "$rootfs/usr/bin/gdp-config-manager"
+		strip --strip-unneeded "$rootfs/usr/bin/gdp-config-manager"
+		chmod 0755 "$rootfs/usr/bin/gdp-config-manager"
+		ln -s gdp-config-manager "$rootfs/usr/bin/config-manager"
+	fi
+	copy_libs_of "$plugin"
+	[ -z "$cfgmgr" ] || copy_libs_of "$cfgmgr"
+}
+
+# copy_libs_of EXE: the shared libraries EXE is linked against, and the
+# loader, into the tree (a library already there is copied again, which
+# is harmless).
+copy_libs_of() {
 	# ldd lines: "libx.so.1 => /lib/.../libx.so.1 (0x...)" for
 	# libraries, "/lib64/ld-linux-x86-64.so.2 (0x...)" for the loader;
 	# the vDSO has no file.
-	libs=$(ldd "$plugin" | awk '
+	libs=$(ldd "$1" | awk '
 	    $2 == "=>" && $3 ~ /^\// { print $3; next }
 	    $1 ~ /^\// { print $1 }')
-	[ -n "$libs" ] || die "ldd found no libraries for $plugin"
-	if ldd "$plugin" | grep -q 'not found'; then
-		die "$plugin: a library is missing: $(ldd "$plugin" |
-		    grep 'not found')"
+	[ -n "$libs" ] || die "ldd found no libraries for $1"
+	if ldd "$1" | grep -q 'not found'; then
+		die "$1: a library is missing: $(ldd "$1" | grep 'not found')"
 	fi
 	for lib in $libs; do
 		copy_lib "$lib"

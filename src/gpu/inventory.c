@@ -1,5 +1,14 @@
 /*
- * inventory.c: discovery of the GPUs (see inventory.h).
+ * inventory.c: discovery of the GPUs and their link graph (see
+ * inventory.h).
+ *
+ * The link graph costs one NVLink walk per GPU (state, remote PCI info
+ * and remote type of each active link) and one common-ancestor query per
+ * pair, made here and never again until the next discovery. An NVSwitch
+ * link is one whose remote NVML calls a switch; on a driver that cannot
+ * say, one whose remote is no GPU of the node and does not carry the PCI
+ * device id of any of them (a lost GPU of the same model is not taken
+ * for a switch).
  */
 #include "inventory.h"
 
@@ -77,6 +86,41 @@ note_optional(const struct nvml *nvml, struct inventory *inv,
 	return note(&inv->warnings, &inv->n_warnings, line);
 }
 
+/* Notes, once per discovery, that NVML lacks what |what| needs. */
+static int
+note_missing(const struct nvml *nvml, struct inventory *inv, unsigned flag,
+    const struct nvml_error *e, const char *what)
+{
+	char line[512], d[320];
+
+	if (inv->noted & flag)
+		return 0;
+	inv->noted |= flag;
+	snprintf(line, sizeof(line), "%s: %s", nvml_error_text(nvml, e, d,
+	    sizeof(d)), what);
+	return note(&inv->warnings, &inv->n_warnings, line);
+}
+
+/* The remote's type; UNKNOWN when NVML cannot say (noted once). */
+static int
+read_link_type(const struct nvml *nvml, nvmlDevice_t dev, unsigned link,
+    struct gpu *g, struct inventory *inv)
+{
+	nvmlIntNvLinkDeviceType_t type = NVML_NVLINK_DEVICE_TYPE_UNKNOWN;
+	struct nvml_error e;
+	int rc = nvml_device_nvlink_remote_type(nvml, dev, link, &type, &e);
+
+	g->link_type[g->n_links] = rc == 0 ? (uint8_t)type :
+	    NVML_NVLINK_DEVICE_TYPE_UNKNOWN;
+	if (rc < 0 && e.code == NVML_ERROR_FUNCTION_NOT_FOUND)
+		return note_missing(nvml, inv, INVENTORY_NOTED_TYPE, &e,
+		    "NVSwitch links told by their remote not being a GPU");
+	if (rc < 0 && rc != -ENOTSUP)
+		return note_missing(nvml, inv, INVENTORY_NOTED_TYPE_FAILED, &e,
+		    "some NVLink remote types unknown");
+	return 0;
+}
+
 static int
 read_links(const struct nvml *nvml, nvmlDevice_t dev, struct gpu *g,
     struct inventory *inv)
@@ -84,11 +128,14 @@ read_links(const struct nvml *nvml, nvmlDevice_t dev, struct gpu *g,
 	struct nvml_error e;
 
 	for (unsigned link = 0; link < GPU_MAX_LINKS; link++) {
-		struct nvml_pci remote;
+		struct nvml_pci remote = { "", 0 };
 		bool active = false;
 		int rc = nvml_device_nvlink_active(nvml, dev, link, &active,
 		    &e);
 
+		if (rc == -ENOTSUP && e.code == NVML_ERROR_FUNCTION_NOT_FOUND)
+			return note_missing(nvml, inv, INVENTORY_NOTED_STATE, &e,
+			    "NVLinks unknown");
 		if (rc == -ENOTSUP || rc == -EINVAL)
 			return 0; /* no NVLink, or past the last link */
 		if (rc == 0 && !active)
@@ -99,6 +146,9 @@ read_links(const struct nvml *nvml, nvmlDevice_t dev, struct gpu *g,
 		if (rc < 0)
 			return note_optional(nvml, inv, g, rc, &e,
 			    "NVLink peers");
+		if (read_link_type(nvml, dev, link, g, inv) < 0)
+			return -ENOMEM;
+		g->link_remote_id[g->n_links] = remote.device_id;
 		memcpy(g->link_remote[g->n_links++], remote.bus_id,
 		    sizeof(remote.bus_id));
 	}
@@ -137,7 +187,7 @@ describe_required(const struct nvml *nvml, nvmlDevice_t dev, struct gpu *g,
     char *why, size_t len)
 {
 	struct nvml_error e = { NVML_SUCCESS, NULL };
-	struct nvml_pci pci;
+	struct nvml_pci pci = { "", 0 };
 	char d[320];
 	int rc;
 
@@ -155,6 +205,7 @@ describe_required(const struct nvml *nvml, nvmlDevice_t dev, struct gpu *g,
 		return rc;
 	}
 	memcpy(g->bus_id, pci.bus_id, sizeof(g->bus_id));
+	g->pci_device_id = pci.device_id;
 	if (gpu_sysfs_bdf(g->bus_id, g->sysfs_bdf, sizeof(g->sysfs_bdf))) {
 		snprintf(why, len, "GPU %u (%s): unparsable PCI bus id \"%s\"",
 		    g->index, g->uuid, g->bus_id);
@@ -165,7 +216,7 @@ describe_required(const struct nvml *nvml, nvmlDevice_t dev, struct gpu *g,
 
 static int
 discover_one(const struct nvml *nvml, const char *sysfs_root,
-    struct inventory *inv, unsigned index)
+    struct inventory *inv, unsigned index, nvmlDevice_t *devs)
 {
 	struct gpu *g = &inv->gpus[inv->n];
 	struct nvml_error e;
@@ -183,7 +234,86 @@ discover_one(const struct nvml *nvml, const char *sysfs_root,
 		return note(&inv->skipped, &inv->n_skipped, why);
 	if (describe_optional(nvml, dev, g, sysfs_root, inv) < 0)
 		return -ENOMEM;
-	inv->n++;
+	devs[inv->n++] = dev;
+	return 0;
+}
+
+/* Whether link |l| of |g| ends at an NVSwitch (see the top comment). */
+static bool
+is_switch_link(const struct inventory *inv, const struct gpu *g, unsigned l)
+{
+	if (g->link_type[l] == NVML_NVLINK_DEVICE_TYPE_SWITCH)
+		return true;
+	if (g->link_type[l] != NVML_NVLINK_DEVICE_TYPE_UNKNOWN)
+		return false;
+	for (size_t i = 0; i < inv->n; i++)
+		if (strcasecmp(inv->gpus[i].bus_id, g->link_remote[l]) == 0 ||
+		    (g->link_remote_id[l] != 0 &&
+		    g->link_remote_id[l] == inv->gpus[i].pci_device_id))
+			return false;
+	return true;
+}
+
+/* The PCIe level of |a| and |b|; GPU_PCIE_UNKNOWN when NVML cannot say. */
+static int
+read_ancestor(const struct nvml *nvml, struct inventory *inv,
+    nvmlDevice_t a, nvmlDevice_t b, int *level)
+{
+	nvmlGpuTopologyLevel_t l = NVML_TOPOLOGY_SYSTEM;
+	struct nvml_error e;
+	int rc;
+
+	*level = GPU_PCIE_UNKNOWN;
+	if (inv->noted & INVENTORY_NOTED_ANCESTOR)
+		return 0;
+	rc = nvml_device_common_ancestor(nvml, a, b, &l, &e);
+	if (rc == 0) {
+		*level = (int)l;
+		return 0;
+	}
+	if (e.code == NVML_ERROR_FUNCTION_NOT_FOUND)
+		return note_missing(nvml, inv, INVENTORY_NOTED_ANCESTOR, &e,
+		    "PCIe levels unknown, pairs scored by NVLink and NUMA node");
+	return note_missing(nvml, inv, INVENTORY_NOTED_PAIR, &e,
+	    "PCIe level of some GPU pairs unknown");
+}
+
+/* Fills |inv->pairs| from what each GPU's links say, and NVML's tree. */
+static int
+build_link_graph(const struct nvml *nvml, struct inventory *inv,
+    const nvmlDevice_t *devs)
+{
+	if (inv->n == 0 || devs == NULL)
+		return 0;
+	inv->pairs = gdp_calloc(inv->n * inv->n, sizeof(*inv->pairs));
+	if (inv->pairs == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < inv->n; i++) {
+		struct gpu *g = &inv->gpus[i];
+
+		for (unsigned l = 0; l < g->n_links; l++)
+			g->n_switch_links += is_switch_link(inv, g, l);
+	}
+	for (size_t i = 0; i < inv->n; i++)
+		for (size_t j = 0; j < inv->n; j++) {
+			const struct gpu *a = &inv->gpus[i], *b = &inv->gpus[j];
+			struct gpu_pair *p = &inv->pairs[i * inv->n + j];
+			unsigned ab = inventory_links_between(a, b);
+			unsigned ba = inventory_links_between(b, a);
+
+			if (j < i) {
+				*p = inv->pairs[j * inv->n + i];
+				continue;
+			}
+			p->nvlinks = i == j ? 0 : ab < ba ? ab : ba;
+			p->fabric = i == j ? 0 : a->n_switch_links <
+			    b->n_switch_links ? a->n_switch_links :
+			    b->n_switch_links;
+			p->pcie = NVML_TOPOLOGY_INTERNAL;
+			if (i != j && read_ancestor(nvml, inv, devs[i],
+			    devs[j], &p->pcie) < 0)
+				return -ENOMEM;
+		}
 	return 0;
 }
 
@@ -219,6 +349,7 @@ inventory_discover(const struct nvml *nvml, const char *sysfs_root,
 {
 	struct inventory *inv;
 	struct nvml_error e;
+	nvmlDevice_t *devs = NULL;
 	unsigned count = 0;
 	char d[320];
 	int rc;
@@ -231,16 +362,21 @@ inventory_discover(const struct nvml *nvml, const char *sysfs_root,
 	}
 	inv = gdp_calloc(1, sizeof(*inv));
 	if (inv == NULL || (count > 0 &&
-	    (inv->gpus = gdp_calloc(count, sizeof(*inv->gpus))) == NULL) ||
+	    ((inv->gpus = gdp_calloc(count, sizeof(*inv->gpus))) == NULL ||
+	    (devs = gdp_calloc(count, sizeof(*devs))) == NULL)) ||
 	    describe_system(nvml, inv) < 0)
 		goto out_nomem;
 	for (unsigned i = 0; i < count; i++)
-		if (discover_one(nvml, sysfs_root, inv, i) < 0)
+		if (discover_one(nvml, sysfs_root, inv, i, devs) < 0)
 			goto out_nomem;
+	if (build_link_graph(nvml, inv, devs) < 0)
+		goto out_nomem;
+	gdp_free(devs);
 	*out = inv;
 	return 0;
 out_nomem:
 	snprintf(err, errlen, "out of memory while discovering GPUs");
+	gdp_free(devs);
 	inventory_free(inv);
 	return -ENOMEM;
 }
@@ -260,6 +396,7 @@ inventory_free(struct inventory *inv)
 		return;
 	free_list(inv->skipped, inv->n_skipped);
 	free_list(inv->warnings, inv->n_warnings);
+	gdp_free(inv->pairs);
 	gdp_free(inv->gpus);
 	gdp_free(inv);
 }
@@ -271,6 +408,28 @@ inventory_find(const struct inventory *inv, const char *uuid)
 		if (strcmp(inv->gpus[i].uuid, uuid) == 0)
 			return &inv->gpus[i];
 	return NULL;
+}
+
+const char *
+inventory_link_label(const struct inventory *inv, size_t i, size_t j,
+    char *buf, size_t len)
+{
+	static const char *const by_level[] = { "BRD", "PIX", "PXB", "PHB",
+		"NODE", "SYS" };
+	const struct gpu_pair *p = inventory_pair(inv, i, j);
+	unsigned links = p != NULL ? p->nvlinks + p->fabric : 0;
+	int level = inventory_pcie_level(inv, i, j);
+
+	if (i == j)
+		snprintf(buf, len, "X");
+	else if (links > 0)
+		snprintf(buf, len, "NV%u", links);
+	else if (level >= 0 && level <= NVML_TOPOLOGY_SYSTEM &&
+	    level % 10 == 0)
+		snprintf(buf, len, "%s", by_level[level / 10]);
+	else
+		snprintf(buf, len, "?");
+	return buf;
 }
 
 unsigned

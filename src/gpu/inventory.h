@@ -6,6 +6,12 @@
  * and never call NVML. A GPU that NVML cannot describe is left out and
  * reported, not fatal: one broken GPU must not take the others off the
  * node.
+ *
+ * The link graph (struct gpu_pair for every two GPUs: direct NVLinks,
+ * NVLinks through an NVSwitch fabric, the PCIe common ancestor) is read
+ * here too, once per discovery, so that GetPreferredAllocation scores
+ * pairs from memory. Each of its NVML queries is optional: a driver
+ * without one leaves that part unknown, noted once in |warnings|.
  */
 #ifndef GDP_GPU_INVENTORY_H
 #define GDP_GPU_INVENTORY_H
@@ -24,6 +30,7 @@ struct gpu {
 	char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE];
 	unsigned minor;                 /* /dev/nvidia<minor> */
 	char bus_id[NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE]; /* NVML form */
+	unsigned pci_device_id;         /* (device << 16) | vendor */
 	char sysfs_bdf[24];             /* "0000:3b:00.0" */
 	uint64_t memory_bytes;          /* 0: unknown */
 	int cc_major, cc_minor;         /* -1: unknown */
@@ -31,6 +38,22 @@ struct gpu {
 	bool mig_enabled;
 	unsigned n_links;               /* active NVLinks */
 	char link_remote[GPU_MAX_LINKS][NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE];
+	unsigned link_remote_id[GPU_MAX_LINKS]; /* remote PCI device id */
+	uint8_t link_type[GPU_MAX_LINKS];  /* nvmlIntNvLinkDeviceType_t;
+	                                      UNKNOWN when NVML cannot say */
+	unsigned n_switch_links;        /* active NVLinks to an NVSwitch */
+};
+
+/* PCIe relationship unknown (no common-ancestor query, or it failed). */
+#define GPU_PCIE_UNKNOWN (-1)
+
+/* How two GPUs are joined. */
+struct gpu_pair {
+	unsigned nvlinks;       /* direct: the smaller of the ends' counts */
+	unsigned fabric;        /* through NVSwitches: the smaller of the
+	                           two GPUs' switch link counts, 0 unless
+	                           both have some */
+	int pcie;               /* nvmlGpuTopologyLevel_t, or GPU_PCIE_UNKNOWN */
 };
 
 struct inventory {
@@ -42,7 +65,16 @@ struct inventory {
 	size_t n_skipped;
 	char **warnings;                /* owned: facts NVML could not give */
 	size_t n_warnings;
+	struct gpu_pair *pairs;         /* owned, n * n; NULL: no link graph */
+	unsigned noted;                 /* INVENTORY_NOTED_* already warned */
 };
+
+/* The link graph's optional queries, each noted at most once. */
+#define INVENTORY_NOTED_STATE 1u        /* no nvmlDeviceGetNvLinkState */
+#define INVENTORY_NOTED_TYPE 2u         /* no ...RemoteDeviceType */
+#define INVENTORY_NOTED_ANCESTOR 4u     /* no ...TopologyCommonAncestor */
+#define INVENTORY_NOTED_PAIR 8u         /* a pair's ancestor query failed */
+#define INVENTORY_NOTED_TYPE_FAILED 16u /* a remote type query failed */
 
 /*
  * Discovers the GPUs through an initialised |nvml|, reading NUMA nodes
@@ -60,6 +92,45 @@ void inventory_free(struct inventory *inv);
 /* The GPU with |uuid|, or NULL. */
 const struct gpu *inventory_find(const struct inventory *inv,
     const char *uuid);
+/*
+ * How GPUs |i| and |j| (positions in |inv->gpus|) are joined, or NULL when
+ * there is no link graph (an inventory not from discovery). Inline: the
+ * resources library reads it without linking discovery (and NVML).
+ */
+static inline const struct gpu_pair *
+inventory_pair(const struct inventory *inv, size_t i, size_t j)
+{
+	if (inv->pairs == NULL || i >= inv->n || j >= inv->n)
+		return NULL;
+	return &inv->pairs[i * inv->n + j];
+}
+/*
+ * The PCIe level of GPUs |i| and |j| (nvmlGpuTopologyLevel_t): NVML's
+ * where the link graph has it, else NODE or SYSTEM by their NUMA nodes;
+ * GPU_PCIE_UNKNOWN when neither is known.
+ */
+static inline int
+inventory_pcie_level(const struct inventory *inv, size_t i, size_t j)
+{
+	const struct gpu_pair *p = inventory_pair(inv, i, j);
+	int a = inv->gpus[i].numa_node, b = inv->gpus[j].numa_node;
+
+	if (p != NULL && p->pcie != GPU_PCIE_UNKNOWN)
+		return p->pcie;
+	if (a < 0 || b < 0)
+		return GPU_PCIE_UNKNOWN;
+	return a == b ? NVML_TOPOLOGY_NODE : NVML_TOPOLOGY_SYSTEM;
+}
+
+/*
+ * The link matrix cell of GPUs |i| and |j| as nvidia-smi topo -m writes
+ * it, into |buf|: "X" for a GPU with itself, "NV<n>" for n NVLinks
+ * (direct, or through an NVSwitch fabric), else the PCIe level: "PIX"
+ * (one switch), "PXB" (several), "PHB" (host bridge), "NODE", "SYS", or
+ * "BRD" (the same board); "?" when unknown. Returns |buf|.
+ */
+const char *inventory_link_label(const struct inventory *inv, size_t i,
+    size_t j, char *buf, size_t len);
 /* Number of NVLinks from |a| whose far end is |b|. */
 unsigned inventory_links_between(const struct gpu *a, const struct gpu *b);
 

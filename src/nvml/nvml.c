@@ -645,6 +645,22 @@ nvml_device_nvlink_remote(const struct nvml *nvml, nvmlDevice_t dev,
 }
 
 int
+nvml_device_nvlink_remote_type(const struct nvml *nvml, nvmlDevice_t dev,
+    unsigned link, nvmlIntNvLinkDeviceType_t *type, struct nvml_error *err)
+{
+	return CALL(nvml, err, "nvmlDeviceGetNvLinkRemoteDeviceType",
+	    nvmlDeviceGetNvLinkRemoteDeviceType, dev, link, type);
+}
+
+int
+nvml_device_common_ancestor(const struct nvml *nvml, nvmlDevice_t a,
+    nvmlDevice_t b, nvmlGpuTopologyLevel_t *level, struct nvml_error *err)
+{
+	return CALL(nvml, err, "nvmlDeviceGetTopologyCommonAncestor",
+	    nvmlDeviceGetTopologyCommonAncestor, a, b, level);
+}
+
+int
 nvml_event_set_create(const struct nvml *nvml, nvmlEventSet_t *set,
     struct nvml_error *err)
 {

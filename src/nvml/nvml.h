@@ -153,6 +153,20 @@ int nvml_device_nvlink_active(const struct nvml *nvml, nvmlDevice_t dev,
 int nvml_device_nvlink_remote(const struct nvml *nvml, nvmlDevice_t dev,
     unsigned link, struct nvml_pci *remote, struct nvml_error *err);
 
+/*
+ * What is at the far end of NVLink |link| (GPU, SWITCH, ...). Optional:
+ * -ENOTSUP with err->code NVML_ERROR_FUNCTION_NOT_FOUND on a driver
+ * without nvmlDeviceGetNvLinkRemoteDeviceType.
+ */
+int nvml_device_nvlink_remote_type(const struct nvml *nvml, nvmlDevice_t dev,
+    unsigned link, nvmlIntNvLinkDeviceType_t *type, struct nvml_error *err);
+/*
+ * The PCIe relationship of two GPUs (nvmlDeviceGetTopologyCommonAncestor).
+ * Optional, as above.
+ */
+int nvml_device_common_ancestor(const struct nvml *nvml, nvmlDevice_t a,
+    nvmlDevice_t b, nvmlGpuTopologyLevel_t *level, struct nvml_error *err);
+
 int nvml_event_set_create(const struct nvml *nvml, nvmlEventSet_t *set,
     struct nvml_error *err);
 int nvml_device_supported_events(const struct nvml *nvml, nvmlDevice_t dev,

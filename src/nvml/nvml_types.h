@@ -62,6 +62,24 @@ typedef enum nvmlEnableState_enum {
 /* NVLink links per device in current drivers. */
 #define NVML_NVLINK_MAX_LINKS 18
 
+/* nvmlDeviceGetTopologyCommonAncestor: nearest first. */
+typedef enum nvmlGpuTopologyLevel_enum {
+	NVML_TOPOLOGY_INTERNAL = 0,     /* the same board */
+	NVML_TOPOLOGY_SINGLE = 10,      /* one PCIe switch */
+	NVML_TOPOLOGY_MULTIPLE = 20,    /* several PCIe switches */
+	NVML_TOPOLOGY_HOSTBRIDGE = 30,  /* the same host bridge */
+	NVML_TOPOLOGY_NODE = 40,        /* host bridges of one NUMA node */
+	NVML_TOPOLOGY_SYSTEM = 50,      /* across the SMP interconnect */
+} nvmlGpuTopologyLevel_t;
+
+/* nvmlDeviceGetNvLinkRemoteDeviceType: what is at a link's far end. */
+typedef enum nvmlIntNvLinkDeviceType_enum {
+	NVML_NVLINK_DEVICE_TYPE_GPU = 0x00,
+	NVML_NVLINK_DEVICE_TYPE_IBMNPU = 0x01,
+	NVML_NVLINK_DEVICE_TYPE_SWITCH = 0x02,
+	NVML_NVLINK_DEVICE_TYPE_UNKNOWN = 0xFF,
+} nvmlIntNvLinkDeviceType_t;
+
 /* nvmlDeviceGetPciInfo_v2/_v3 and nvmlDeviceGetNvLinkRemotePciInfo_v2. */
 typedef struct nvmlPciInfo_st {
 	char busIdLegacy[NVML_DEVICE_PCI_BUS_ID_BUFFER_V2_SIZE];
@@ -158,6 +176,10 @@ typedef struct nvmlEventDataV1_st {
 	    (nvmlDevice_t, unsigned int, nvmlPciInfo_t *)) \
 	X(nvmlDeviceGetNvLinkRemotePciInfoV1, nvmlReturn_t, \
 	    (nvmlDevice_t, unsigned int, nvmlPciInfoV1_t *)) \
+	X(nvmlDeviceGetNvLinkRemoteDeviceType, nvmlReturn_t, \
+	    (nvmlDevice_t, unsigned int, nvmlIntNvLinkDeviceType_t *)) \
+	X(nvmlDeviceGetTopologyCommonAncestor, nvmlReturn_t, \
+	    (nvmlDevice_t, nvmlDevice_t, nvmlGpuTopologyLevel_t *)) \
 	X(nvmlEventSetCreate, nvmlReturn_t, (nvmlEventSet_t *)) \
 	X(nvmlDeviceGetSupportedEventTypes, nvmlReturn_t, \
 	    (nvmlDevice_t, unsigned long long *)) \
@@ -203,6 +225,10 @@ typedef struct nvmlEventDataV1_st {
 	    "nvmlDeviceGetNvLinkRemotePciInfo_v2", NULL) \
 	X(nvmlDeviceGetNvLinkRemotePciInfoV1, \
 	    "nvmlDeviceGetNvLinkRemotePciInfo", NULL) \
+	X(nvmlDeviceGetNvLinkRemoteDeviceType, \
+	    "nvmlDeviceGetNvLinkRemoteDeviceType", NULL) \
+	X(nvmlDeviceGetTopologyCommonAncestor, \
+	    "nvmlDeviceGetTopologyCommonAncestor", NULL) \
 	X(nvmlEventSetCreate, "nvmlEventSetCreate", NULL) \
 	X(nvmlDeviceGetSupportedEventTypes, \
 	    "nvmlDeviceGetSupportedEventTypes", NULL) \

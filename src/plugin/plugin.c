@@ -67,6 +67,7 @@ struct plugin {
 	void *unwatched_arg;
 	void (*before_allocate)(void *arg);
 	void *before_allocate_arg;
+	unsigned odd_noted;         /* RESOURCES_ODD_* already logged */
 };
 
 /* ---- ListAndWatch ---- */
@@ -290,10 +291,15 @@ preferred(struct grpc_call *call, const ProtobufCMessage *request,
 	struct arena a = ARENA_IN(buf, sizeof(buf));
 	char why[768];
 	ProtobufCMessage *msg;
+	unsigned odd;
 
-	why[0] = '\0';
 	errno = ENOMEM;
-	msg = resource_preferred(p->res, request, &a, why, sizeof(why));
+	msg = resource_preferred(p->res, request, &a, why, sizeof(why), &odd);
+	if (msg != NULL && (odd & ~p->odd_noted) != 0) {
+		/* Once a kind: the kubelet asks again for every pod. */
+		log_warn("%s", why);
+		p->odd_noted |= odd;
+	}
 	answer(call, msg, refusal(errno), why,
 	    "out of memory for the preferred allocation");
 	arena_free(&a);

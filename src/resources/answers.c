@@ -147,6 +147,7 @@ struct req_kind {
 	const struct resource *r;
 	char *msg;
 	size_t msglen;
+	unsigned odd;            /* RESOURCES_ODD_* seen (preferred only) */
 };
 
 /* -EINVAL naming |id| and its flaw, or 0 when it can be a device id. */
@@ -284,7 +285,7 @@ resource_allocate(const struct resource *r, const ProtobufCMessage *request,
 {
 	const V1beta1__Raw__AllocateRequest *req =
 	    (const V1beta1__Raw__AllocateRequest *)request;
-	const struct req_kind k = { "allocation", r, msg, msglen };
+	const struct req_kind k = { "allocation", r, msg, msglen, 0 };
 	size_t nc = req->n_container_requests;
 	V1beta1__AllocateResponse *resp;
 	V1beta1__ContainerAllocateResponse **out;
@@ -443,22 +444,29 @@ topo_first(const struct resource *r, const struct id_list *l, bool *offered,
 		}
 }
 
-/* Fills |out| (|want| slots at most); returns how many, or -ENOMEM. */
+/* Fills |out| (|want| slots at most); returns how many, or -ENOMEM.
+ * |*unknown| is set to an id of |l| that is not ours, if there is one. */
 static ssize_t
 prefer(const struct resource *r, const struct id_list *l, const bool *first,
-    bool *offered, char **out, size_t want, struct arena *a)
+    bool *offered, char **out, size_t want, struct arena *a,
+    const ProtobufCBinaryData **unknown)
 {
 	size_t n = 0;
 
 	for (size_t i = 0; i < l->n_must && n < want; i++)
 		if (first[i] && (out[n++] = id_copy(a, &l->must[i])) == NULL)
 			return -ENOMEM;
+	for (size_t i = 0; i < l->n_must; i++)
+		if (find_id(r, &l->must[i]) == NULL)
+			*unknown = &l->must[i];
 	for (size_t i = 0; i < l->n_avail; i++) {
 		const struct view *v = first[l->n_must + i] ?
 		    find_id(r, &l->avail[i]) : NULL;
 
-		if (v != NULL)
+		if (v != NULL && v->healthy)
 			offered[v - r->views] = true;
+		if (v == NULL && first[l->n_must + i])
+			*unknown = &l->avail[i];
 	}
 	topo_first(r, l, offered, out, &n, want);
 	for (size_t d = 0; d < r->n && n < want; d++)
@@ -481,8 +489,51 @@ check_ids(const struct req_kind *k, const struct id_list *l)
 	return 0;
 }
 
+/*
+ * Notes in |k| what of |cr| the kubelet should not send (the first of each
+ * kind in the request): sizes that cannot be met as asked, more
+ * must-include ids than the size, ids not ours. Answered all the same.
+ */
+static void
+note_odd(struct req_kind *k,
+    const V1beta1__Raw__ContainerPreferredAllocationRequest *cr, size_t m,
+    const ProtobufCBinaryData *unknown)
+{
+	char shown[RESOURCES_ID_ESCAPED];
+	unsigned odd = 0;
+	size_t used;
+
+	if (cr->allocation_size <= 0 || (size_t)cr->allocation_size > m)
+		odd |= RESOURCES_ODD_SIZE;
+	if (cr->allocation_size > 0 &&
+	    cr->n_must_include_deviceids > (size_t)cr->allocation_size)
+		odd |= RESOURCES_ODD_MUST;
+	if (unknown != NULL)
+		odd |= RESOURCES_ODD_UNKNOWN;
+	odd &= ~k->odd;
+	if (odd == 0)
+		return;
+	k->odd |= odd;
+	used = strlen(k->msg);
+	if (used == 0)
+		used = (size_t)snprintf(k->msg, k->msglen, "GetPreferredAllocation "
+		    "for \"%s\", answered as well as it can be:", k->r->name);
+	if (odd & RESOURCES_ODD_SIZE && used < k->msglen)
+		used += (size_t)snprintf(k->msg + used, k->msglen - used,
+		    " size %d asked of %zu ids;", cr->allocation_size, m);
+	if (odd & RESOURCES_ODD_MUST && used < k->msglen)
+		used += (size_t)snprintf(k->msg + used, k->msglen - used,
+		    " %zu must-include ids for size %d;",
+		    cr->n_must_include_deviceids, cr->allocation_size);
+	if (odd & RESOURCES_ODD_UNKNOWN && used < k->msglen) {
+		escape_id(shown, unknown);
+		(void)snprintf(k->msg + used, k->msglen - used, " device id "
+		    "\"%s\" is not one of this resource's;", shown);
+	}
+}
+
 static V1beta1__ContainerPreferredAllocationResponse *
-container_preference(const struct req_kind *k,
+container_preference(struct req_kind *k,
     const V1beta1__Raw__ContainerPreferredAllocationRequest *cr,
     struct arena *a)
 {
@@ -494,6 +545,7 @@ container_preference(const struct req_kind *k,
 	size_t want = cr->allocation_size > 0 ?
 	    (size_t)cr->allocation_size : 0;
 	V1beta1__ContainerPreferredAllocationResponse *c;
+	const ProtobufCBinaryData *unknown = NULL;
 	bool *first, *offered;
 	ssize_t n;
 
@@ -515,10 +567,11 @@ container_preference(const struct req_kind *k,
 	if (c->deviceids == NULL)
 		return NULL;
 	/* Known ids point into the views, only read while packing. */
-	n = prefer(r, &l, first, offered, c->deviceids, want, a);
+	n = prefer(r, &l, first, offered, c->deviceids, want, a, &unknown);
 	if (n < 0)
 		return NULL;
 	c->n_deviceids = (size_t)n;
+	note_odd(k, cr, m, unknown);
 	return c;
 }
 
@@ -536,15 +589,19 @@ preferred_ids(const void *req, size_t i)
 
 ProtobufCMessage *
 resource_preferred(const struct resource *r, const ProtobufCMessage *request,
-    struct arena *a, char *msg, size_t msglen)
+    struct arena *a, char *msg, size_t msglen, unsigned *odd)
 {
 	const V1beta1__Raw__PreferredAllocationRequest *req =
 	    (const V1beta1__Raw__PreferredAllocationRequest *)request;
-	const struct req_kind k = { "preferred allocation", r, msg, msglen };
+	struct req_kind k = { "preferred allocation", r, msg, msglen, 0 };
 	size_t nc = req->n_container_requests;
 	V1beta1__PreferredAllocationResponse *resp;
 	V1beta1__ContainerPreferredAllocationResponse **out;
-	int rc = check_bounds(&k, nc, preferred_ids, req);
+	int rc;
+
+	*odd = 0;
+	msg[0] = '\0';
+	rc = check_bounds(&k, nc, preferred_ids, req);
 
 	if (rc < 0) {
 		errno = -rc;
@@ -565,6 +622,9 @@ resource_preferred(const struct resource *r, const ProtobufCMessage *request,
 	}
 	resp->container_responses = out;
 	resp->n_container_responses = nc;
+	*odd = k.odd;
+	if (k.odd != 0 && msg[strlen(msg) - 1] == ';')
+		msg[strlen(msg) - 1] = '\0';
 	return &resp->base;
 out_nomem:
 	snprintf(msg, msglen, "out of memory for the preferred allocation");

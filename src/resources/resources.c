@@ -32,12 +32,26 @@ socket_name(const char *resource, char *out, size_t len)
 	return n < 0 || (size_t)n >= len ? -EINVAL : 0;
 }
 
+/* The PCIe level of GPUs |i| and |j| (from NUMA nodes where NVML gave
+ * none), in topo.h's terms. */
+static enum gdp_pcie_level
+pair_level(const struct inventory *inv, size_t i, size_t j)
+{
+	int level = inventory_pcie_level(inv, i, j);
+
+	if (level < NVML_TOPOLOGY_INTERNAL || level > NVML_TOPOLOGY_SYSTEM ||
+	    level % 10 != 0)
+		return GDP_PCIE_UNKNOWN;
+	return (enum gdp_pcie_level)(GDP_PCIE_INTERNAL + level / 10);
+}
+
 /*
- * Pair scores from NUMA nodes alone (same node: NODE, else SYSTEM, unknown
- * 0) until the NVML link graph fills them; none past 16 GPUs.
+ * Pair scores from the inventory's link graph: NVLinks, direct or through
+ * an NVSwitch fabric, then the PCIe level (from NUMA nodes where NVML
+ * gave none); none past 16 GPUs.
  */
 static void
-topo_from_numa(struct gdp_topo *t, const struct inventory *inv)
+topo_from_inventory(struct gdp_topo *t, const struct inventory *inv)
 {
 	memset(t, 0, sizeof(*t));
 	if (inv->n > GDP_TOPO_MAX)
@@ -45,12 +59,11 @@ topo_from_numa(struct gdp_topo *t, const struct inventory *inv)
 	t->n = (unsigned)inv->n;
 	for (size_t i = 0; i < inv->n; i++)
 		for (size_t j = 0; j < inv->n; j++) {
-			int a = inv->gpus[i].numa_node;
-			int b = inv->gpus[j].numa_node;
-			enum gdp_pcie_level l = a < 0 || b < 0 ?
-			    GDP_PCIE_UNKNOWN : a == b ? GDP_PCIE_NODE :
-			    GDP_PCIE_SYSTEM;
-			t->score[i][j] = i == j ? 0 : gdp_topo_pair_score(0, l);
+			const struct gpu_pair *p = inventory_pair(inv, i, j);
+			unsigned links = p != NULL ? p->nvlinks + p->fabric : 0;
+
+			t->score[i][j] = i == j ? 0 :
+			    gdp_topo_pair_score(links, pair_level(inv, i, j));
 		}
 }
 
@@ -227,7 +240,7 @@ resources_build(const struct inventory *inv,
 	r->id_strategy = opts->id_strategy;
 	copy_strategy_options(r, opts);
 	r->ngpus = inv->n;
-	topo_from_numa(&r->topo, inv);
+	topo_from_inventory(&r->topo, inv);
 	if (inv->n > 0) {
 		r->res = gdp_calloc(1, sizeof(*r->res));
 		if (r->res == NULL) {

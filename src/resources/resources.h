@@ -241,10 +241,16 @@ ProtobufCMessage *resource_allocate(const struct resource *r,
  * must-include ids first, then the available ids in GPU order, then
  * available ids we do not know, each once, up to the size asked. Built
  * in |a|. Returns NULL with errno and a message in |msg|: EINVAL as for
- * resource_allocate(), ENOMEM.
+ * resource_allocate(), ENOMEM. A request answered all the same although
+ * the kubelet should not send it sets RESOURCES_ODD_* bits in |*odd| (the
+ * first container of each kind) and says what they were in |msg|; else
+ * |*odd| is 0 and |msg| empty.
  */
+#define RESOURCES_ODD_SIZE 1u     /* size <= 0, or more than the ids */
+#define RESOURCES_ODD_MUST 2u     /* more must-include ids than the size */
+#define RESOURCES_ODD_UNKNOWN 4u  /* an id that is not this resource's */
 ProtobufCMessage *resource_preferred(const struct resource *r,
     const ProtobufCMessage *request, struct arena *a, char *msg,
-    size_t msglen);
+    size_t msglen, unsigned *odd);
 
 #endif /* GDP_RESOURCES_H */

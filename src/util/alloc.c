@@ -65,9 +65,8 @@ show_backtrace(unsigned long ticket)
 	backtrace_symbols_fd(frames, n, STDERR_FILENO);
 }
 
-/* True when this allocation is to fail (errno is then set). */
-static bool
-injected_failure(void)
+bool
+gdp_alloc_fails_now(void)
 {
 	unsigned long ticket = atomic_fetch_add(&alloc_count, 1) + 1;
 	unsigned long n = atomic_load(&fail_at);
@@ -101,12 +100,6 @@ gdp_alloc_init_env(void)
 	return 0;
 }
 #else /* !GDP_FAULT_INJECTION */
-static bool
-injected_failure(void)
-{
-	return false;
-}
-
 int
 gdp_alloc_init_env(void)
 {
@@ -126,7 +119,7 @@ checked(void *p)
 void *
 gdp_malloc(size_t size)
 {
-	if (injected_failure())
+	if (gdp_alloc_fails_now())
 		return NULL;
 	return checked(malloc(size));
 }
@@ -134,7 +127,7 @@ gdp_malloc(size_t size)
 void *
 gdp_calloc(size_t n, size_t size)
 {
-	if (injected_failure())
+	if (gdp_alloc_fails_now())
 		return NULL;
 	return checked(calloc(n, size));
 }
@@ -142,7 +135,7 @@ gdp_calloc(size_t n, size_t size)
 void *
 gdp_realloc(void *p, size_t size)
 {
-	if (injected_failure())
+	if (gdp_alloc_fails_now())
 		return NULL;
 	return checked(realloc(p, size));
 }
@@ -150,7 +143,7 @@ gdp_realloc(void *p, size_t size)
 char *
 gdp_strdup(const char *s)
 {
-	if (injected_failure())
+	if (gdp_alloc_fails_now())
 		return NULL;
 	return checked(strdup(s));
 }
@@ -158,7 +151,7 @@ gdp_strdup(const char *s)
 char *
 gdp_strndup(const char *s, size_t n)
 {
-	if (injected_failure())
+	if (gdp_alloc_fails_now())
 		return NULL;
 	return checked(strndup(s, n));
 }
@@ -171,52 +164,16 @@ gdp_free(void *p)
 
 /* ---- adapters ---- */
 
-#ifdef GDP_FAULT_INJECTION
-static void *
-ng_malloc(size_t size, void *ud)
-{
-	return gdp_malloc(size);
-}
-
-static void
-ng_free(void *p, void *ud)
-{
-	gdp_free(p);
-}
-
-static void *
-ng_calloc(size_t n, size_t size, void *ud)
-{
-	return gdp_calloc(n, size);
-}
-
-static void *
-ng_realloc(void *p, size_t size, void *ud)
-{
-	return gdp_realloc(p, size);
-}
-
-static nghttp2_mem ng_mem = {
-	.malloc = ng_malloc,
-	.free = ng_free,
-	.calloc = ng_calloc,
-	.realloc = ng_realloc,
-};
-#endif
-
 /*
- * Without fault injection the door would do nothing for nghttp2 but cost
- * time, and nghttp2 allocates eight times per request: it gets the block
- * cache (blockcache.h) instead, whose hits cost a fraction of malloc's.
+ * nghttp2 allocates eight times per request, so it gets the block cache
+ * (blockcache.h), whose hits cost a fraction of malloc's; with fault
+ * injection compiled in, every one of its allocations can be made to fail
+ * like any other.
  */
 nghttp2_mem *
 gdp_nghttp2_mem(void)
 {
-#ifdef GDP_FAULT_INJECTION
-	return &ng_mem;
-#else
 	return blockcache_mem();
-#endif
 }
 
 static void *

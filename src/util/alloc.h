@@ -40,8 +40,8 @@ void gdp_free(void *p);
  * Allocators for the libraries, routed to the functions above. Static
  * storage: pass them as they are (nghttp2_session_*_new3,
  * protobuf_c_message_unpack / free_unpacked, the same one for both).
- * nghttp2's is the block cache (blockcache.h) in a build without fault
- * injection, where routing it through the door would only cost time.
+ * nghttp2's is the block cache (blockcache.h), which takes its own
+ * blocks from malloc but asks gdp_alloc_fails_now() for each allocation.
  */
 nghttp2_mem *gdp_nghttp2_mem(void);
 struct ProtobufCAllocator *gdp_protobuf_allocator(void);
@@ -60,6 +60,21 @@ int gdp_alloc_init_env(void);
  * fault injection.
  */
 bool gdp_alloc_stats(unsigned long *attempts, unsigned long *failed);
+
+/*
+ * True when the allocation about to be made is to fail (errno is then
+ * ENOMEM), by the fault plan; always false without fault injection. For
+ * allocators beside this door that must fail alike (blockcache.c).
+ */
+#ifdef GDP_FAULT_INJECTION
+bool gdp_alloc_fails_now(void);
+#else
+static inline bool
+gdp_alloc_fails_now(void)
+{
+	return false;
+}
+#endif
 
 #ifdef GDP_FAULT_INJECTION
 /*

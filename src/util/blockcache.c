@@ -8,8 +8,10 @@
  * header, so class k serves requests up to (32 << k) - HEADER bytes.
  */
 #include "blockcache.h"
+#include "alloc.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +52,7 @@ struct freelist {
 };
 
 static _Thread_local struct freelist lists[CLASSES];
+static _Thread_local bool drain_at_exit;
 
 static size_t
 class_size(unsigned k)
@@ -96,6 +99,8 @@ take(size_t size)
 	unsigned k;
 	struct header *h;
 
+	if (gdp_alloc_fails_now())
+		return NULL;
 	if (size > SIZE_MAX - HEADER) {
 		errno = ENOMEM;
 		return NULL;
@@ -106,6 +111,11 @@ take(size_t size)
 		lists[k].head = h->next;
 		lists[k].n--;
 		return user(h);
+	}
+	if (!drain_at_exit) {
+		/* Registered after LeakSanitizer's own handler, so it runs
+		 * before that looks for leaks. */
+		drain_at_exit = atexit(blockcache_drain) == 0;
 	}
 	h = malloc(k == LARGE ? size + HEADER : class_size(k));
 	if (h == NULL) {
@@ -186,6 +196,8 @@ bc_realloc(void *p, size_t size, void *ud)
 		return take(size);
 	h = header_of(p);
 	if (h->klass == LARGE) {
+		if (gdp_alloc_fails_now())
+			return NULL;
 		h = size <= SIZE_MAX - HEADER ? realloc(h, size + HEADER) : NULL;
 		if (h == NULL) {
 			errno = ENOMEM;

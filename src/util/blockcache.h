@@ -14,12 +14,15 @@
  * (header included); larger blocks go to malloc directly. A class keeps at
  * most BLOCKCACHE_CLASS_BYTES bytes of free blocks (at least 16 blocks),
  * so the cache holds a bounded amount (blockcache_held() says how much)
- * and blockcache_drain() gives all of it back (called before a heap trim).
+ * and blockcache_drain() gives all of it back (called before a heap trim,
+ * and at exit for each thread that ever allocated, as its atexit handler:
+ * a thread's lists are drained only when it calls exit itself, so a
+ * thread that allocates and then ends should drain before it does).
  * The lists are per thread, so the allocator is safe from any thread; a
  * block freed on another thread than the one that took it is simply kept
  * by the freeing thread. Under AddressSanitizer a cached block is poisoned
- * until it is handed out again. Built with fault injection the daemon does
- * not use it (gdp_nghttp2_mem routes nghttp2 to the faultable door).
+ * until it is handed out again. With fault injection compiled in, each
+ * allocation asks the fault plan first (util/alloc.h), hit or miss.
  */
 #ifndef GDP_UTIL_BLOCKCACHE_H
 #define GDP_UTIL_BLOCKCACHE_H
@@ -29,7 +32,7 @@
 #include <nghttp2/nghttp2.h>
 
 /* The most bytes of free blocks one size class keeps (per thread). */
-#define BLOCKCACHE_CLASS_BYTES (32u * 1024)
+#define BLOCKCACHE_CLASS_BYTES ((size_t)32 * 1024)
 
 /* The allocator (static storage), for nghttp2_session_*_new3. */
 nghttp2_mem *blockcache_mem(void);

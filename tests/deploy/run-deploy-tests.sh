@@ -154,7 +154,7 @@ else
 	fail "helm lint --strict"
 fi
 for v in defaults article time-slicing mig-mixed cdi cpumanager \
-    nvidia-only; do
+    nvidia-only multi-config; do
 	render "$v"
 	if ! helm lint --strict "$CHART" -n gpu-resources \
 	    -f "$HERE/values/$v.yaml" >"$TMP/lint" 2>&1; then
@@ -178,6 +178,42 @@ expect "$TMP/time-slicing.yaml" "time-slicing" 'kind: ConfigMap' \
     'name: nvdp-nvidia-device-plugin-configs' 'replicas: 10' \
     'value: /available-configs/default' 'checksum/config:' \
     'name: available-configs' '- SYS_ADMIN'
+refute "$TMP/time-slicing.yaml" "time-slicing: one config, no config-manager" \
+    'initContainers|shareProcessNamespace|kind: ClusterRole|config-manager'
+# Several configs: the config-manager follows the node label (init
+# container and sidecar from the plugin's image, one PID namespace, the
+# link in an emptyDir), with the RBAC to read and watch nodes.
+expect "$TMP/multi-config.yaml" "multi-config" 'kind: ConfigMap' \
+    'ts-4: \|' 'shareProcessNamespace: true' 'initContainers:' \
+    'name: config-manager-init' 'name: config-manager$' \
+    'command: \["/usr/bin/gdp-config-manager"\]' \
+    'name: ONESHOT' 'fieldPath: spec.nodeName' \
+    'value: nvidia.com/device-plugin.config' \
+    'value: /available-configs$' 'value: /config/config.yaml' \
+    'value: "named,single"' 'name: SEND_SIGNAL' 'value: nvidia-device-plugin' \
+    'mountPath: /config' 'emptyDir: \{\}' \
+    'serviceAccountName: nvdp-nvidia-device-plugin' \
+    'kind: ServiceAccount' 'kind: ClusterRole$' 'kind: ClusterRoleBinding' \
+    '"nodes"' '"watch"'
+refute "$TMP/multi-config.yaml" "multi-config: no fixed entry" \
+    'value: /available-configs/'
+if helm template nvdp "$CHART" -n gpu-resources --set config.name=my-configs \
+    >"$TMP/ext.yaml" 2>&1 && grep -q 'name: config-manager-init' "$TMP/ext.yaml" &&
+    grep -q 'name: my-configs' "$TMP/ext.yaml"; then
+	pass "config.name: an external ConfigMap, followed by the config-manager"
+	validate "$TMP/ext.yaml" "config.name"
+else
+	cat "$TMP/ext.yaml" >&2
+	fail "config.name: config-manager"
+fi
+if helm template nvdp "$CHART" -n gpu-resources \
+    -f "$HERE/values/time-slicing.yaml" --set configManager.enabled=true \
+    >"$TMP/forced.yaml" 2>&1 && grep -q 'name: config-manager$' "$TMP/forced.yaml"; then
+	pass "configManager.enabled=true: the sidecar also for one config"
+else
+	cat "$TMP/forced.yaml" >&2
+	fail "configManager.enabled=true"
+fi
 expect "$TMP/mig-mixed.yaml" "mig-mixed" 'name: MIG_STRATEGY' \
     'value: mixed' 'name: NVIDIA_MIG_MONITOR_DEVICES' '- SYS_ADMIN' \
     'path: /run/nvidia/driver$' 'mountPath: /driver-root'
@@ -221,10 +257,11 @@ refused "default namespace" "allowDefaultNamespace" -n default
 refused "config.default not in config.map" '"nope" is not an entry' \
     -n gpu-resources -f "$HERE/values/time-slicing.yaml" \
     --set config.default=nope
-refused "two configs, none selected" "no config file selected" \
-    -n gpu-resources --set config.map.a=x --set config.map.b=y
-refused "config-manager" "not done yet" -n gpu-resources \
-    --set configManager.enabled=true
+refused "config.default not in config.map, config-manager" \
+    '"nope" is not an entry' -n gpu-resources \
+    -f "$HERE/values/multi-config.yaml" --set config.default=nope
+refused "one config, no strategy applies" "no config file selected" \
+    -n gpu-resources --set config.map.a=x --set 'config.fallbackStrategies={named}'
 if helm template nvdp "$CHART" -n default --set allowDefaultNamespace=true \
     >/dev/null 2>&1; then
 	pass "allowDefaultNamespace=true: renders in default"

@@ -31,6 +31,8 @@
 #define FAKE_MAX_GPUS 64
 #define FAKE_MAX_NVSWITCHES 64
 #define FAKE_MAX_PENDING_XIDS 8
+#define FAKE_MAX_PCIE_HOPS 4		/* host bridge + up to 3 switches */
+#define FAKE_PCIE_NAME_SIZE 32
 #define FAKE_NAME_SIZE NVML_DEVICE_NAME_V2_BUFFER_SIZE
 #define FAKE_UUID_SIZE NVML_DEVICE_UUID_V2_BUFFER_SIZE
 #define FAKE_DRIVER_SIZE NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE
@@ -67,6 +69,16 @@ struct fake_links {
 	struct fake_pci remote[NVML_NVLINK_MAX_LINKS];
 };
 
+/*
+ * A GPU's place in the PCIe tree: the names of its upstream bridges, root
+ * first (hop[0] the host bridge, then PCIe switches, nearest the GPU
+ * last). count 0: not described, the common ancestor comes from NUMA.
+ */
+struct fake_pcie_path {
+	unsigned int count;
+	char hop[FAKE_MAX_PCIE_HOPS][FAKE_PCIE_NAME_SIZE];
+};
+
 /* XIDs a GPU reports as soon as an event set registers it for XIDs. */
 struct fake_xids {
 	unsigned int count;
@@ -86,6 +98,7 @@ struct nvmlDevice_st {
 	struct fake_cc cc;
 	enum fake_mig mig;
 	struct fake_links nvlinks;
+	struct fake_pcie_path pcie_path;
 	struct fake_xids pending_xids;	/* sent on XID registration */
 	atomic_bool lost;		/* every query answers GPU_IS_LOST */
 };
@@ -126,20 +139,9 @@ GDP_NVML_FUNCTIONS(FAKE_FN_TYPE)
 #undef FAKE_FN_TYPE
 
 /* Entry points outside nvml_types.h that NVIDIA's plugin also calls. */
-typedef enum nvmlGpuTopologyLevel_enum {
-	NVML_TOPOLOGY_INTERNAL = 0,
-	NVML_TOPOLOGY_SINGLE = 10,
-	NVML_TOPOLOGY_MULTIPLE = 20,
-	NVML_TOPOLOGY_HOSTBRIDGE = 30,
-	NVML_TOPOLOGY_NODE = 40,
-	NVML_TOPOLOGY_SYSTEM = 50,
-} nvmlGpuTopologyLevel_t;
-
 /* Never filled in: nvmlDeviceGetAttributes_v2 answers NOT_SUPPORTED. */
 typedef struct nvmlDeviceAttributes_st nvmlDeviceAttributes_t;
 
-typedef nvmlReturn_t fake_nvmlDeviceGetTopologyCommonAncestor_t(
-    nvmlDevice_t dev1, nvmlDevice_t dev2, nvmlGpuTopologyLevel_t *level);
 typedef nvmlReturn_t fake_nvmlDeviceGetMaxMigDeviceCount_t(nvmlDevice_t dev,
     unsigned int *count);
 typedef nvmlReturn_t fake_nvmlDeviceGetMigDeviceHandleByIndex_t(
@@ -191,6 +193,8 @@ typedef nvmlReturn_t fake_nvmlDeviceGetAttributes_v2_t(nvmlDevice_t dev,
 	X(nvmlDeviceGetNvLinkRemotePciInfo_v2, \
 	    nvmlDeviceGetNvLinkRemotePciInfo) \
 	X(nvmlDeviceGetNvLinkRemotePciInfo, nvmlDeviceGetNvLinkRemotePciInfo) \
+	X(nvmlDeviceGetNvLinkRemoteDeviceType, \
+	    nvmlDeviceGetNvLinkRemoteDeviceType) \
 	X(nvmlDeviceGetTopologyCommonAncestor, \
 	    nvmlDeviceGetTopologyCommonAncestor) \
 	/* mig.c */ \

@@ -395,6 +395,29 @@ parse_nvlinks(struct pctx *c, yaml_node_t *node, const char *key, void *dst)
 	return 0;
 }
 
+/* The upstream bridges of a GPU, root first: [hostbridge, switch, ...]. */
+static int
+parse_pcie_path(struct pctx *c, yaml_node_t *node, const char *key,
+    void *dst)
+{
+	struct fake_pcie_path *path = dst;
+	char name[32];
+	size_t i, n = 0;
+
+	if (check_sequence(c, node, key, FAKE_MAX_PCIE_HOPS, &n) != 0)
+		return -EINVAL;
+	if (n == 0)
+		return perr(c, node, key, "must name the host bridge");
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%s[%zu]", key, i);
+		if (parse_text(c, item(c, node, i), name, path->hop[i],
+		    FAKE_PCIE_NAME_SIZE) != 0)
+			return -EINVAL;
+	}
+	path->count = (unsigned int)n;
+	return 0;
+}
+
 static int
 parse_xids(struct pctx *c, yaml_node_t *node, const char *key, void *dst)
 {
@@ -427,6 +450,7 @@ static const struct field gpu_fields[] = {
 	{ "compute_capability", parse_cc, GPU(cc), 1 },
 	{ "mig_mode", parse_mig, GPU(mig), 0 },
 	{ "nvlinks", parse_nvlinks, GPU(nvlinks), 0 },
+	{ "pcie_path", parse_pcie_path, GPU(pcie_path), 0 },
 	{ "pending_xids", parse_xids, GPU(pending_xids), 0 },
 	{ "lost", parse_lost, GPU(lost), 0 },
 	{ NULL, NULL, 0, 0 },

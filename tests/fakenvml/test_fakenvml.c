@@ -63,8 +63,6 @@ static struct {
 	    unsigned int *);
 	nvmlReturn_t (*nvmlDeviceGetComputeInstanceId)(nvmlDevice_t,
 	    unsigned int *);
-	nvmlReturn_t (*nvmlDeviceGetTopologyCommonAncestor)(nvmlDevice_t,
-	    nvmlDevice_t, int *);
 	nvmlReturn_t (*nvmlDeviceGetAttributes_v2)(nvmlDevice_t, void *);
 } nv;
 
@@ -76,7 +74,6 @@ static const char *const extra_symbols[] = {
 	"nvmlDeviceGetDeviceHandleFromMigDeviceHandle",
 	"nvmlDeviceGetGpuInstanceId",
 	"nvmlDeviceGetComputeInstanceId",
-	"nvmlDeviceGetTopologyCommonAncestor",
 	"nvmlDeviceGetAttributes_v2",
 };
 
@@ -700,6 +697,14 @@ static const struct bad_profile bad_profiles[] = {
 	    "    nvlinks: [\"00000009:00:00.0\"]\n",
 	    ": gpus[0].nvlinks[0]: 00000009:00:00.0 is not a GPU" },
 	{ GOOD_TOP "gpus:\n" GOOD_GPU(UUID_A, "00000001:00:00.0", "0")
+	    "    pcie_path: []\n",
+	    ":10: gpus[0].pcie_path: must name the host bridge" },
+	{ GOOD_TOP "gpus:\n" GOOD_GPU(UUID_A, "00000001:00:00.0", "0")
+	    "    pcie_path: [hb, a, b, c, d]\n", ":10: gpus[0].pcie_path:" },
+	{ GOOD_TOP "gpus:\n" GOOD_GPU(UUID_A, "00000001:00:00.0", "0")
+	    "    pcie_path: [hb, [sw]]\n",
+	    ":10: gpus[0].pcie_path[1]: expected a single value" },
+	{ GOOD_TOP "gpus:\n" GOOD_GPU(UUID_A, "00000001:00:00.0", "0")
 	    GOOD_GPU(UUID_A, "00000002:00:00.0", "1"),
 	    ": gpus[1].uuid: the same as gpus[0]'s" },
 	{ GOOD_TOP "gpus:\n" GOOD_GPU(UUID_A, "00000001:00:00.0", "0")
@@ -785,7 +790,7 @@ test_mig(void **state)
 static void
 test_topology(void **state)
 {
-	int level = -1;
+	nvmlGpuTopologyLevel_t level = NVML_TOPOLOGY_SYSTEM;
 
 	init_profile(dgx.file);
 	assert_int_equal(nv.nvmlDeviceGetTopologyCommonAncestor(handle(0),
@@ -799,6 +804,42 @@ test_topology(void **state)
 	assert_int_equal(level, 50);	/* SYSTEM */
 	assert_int_equal(nv.nvmlDeviceGetTopologyCommonAncestor(handle(0),
 	    handle(4), NULL), NVML_ERROR_INVALID_ARGUMENT);
+}
+
+/* Levels from pcie_path, the remote types of links: a profile of ours. */
+static void
+test_pcie_path(void **state)
+{
+	static const struct { unsigned a, b; nvmlGpuTopologyLevel_t want; }
+	    pairs[] = {
+		{ 0, 1, NVML_TOPOLOGY_SINGLE }, { 0, 2, NVML_TOPOLOGY_MULTIPLE },
+		{ 4, 6, NVML_TOPOLOGY_HOSTBRIDGE }, { 4, 7, NVML_TOPOLOGY_NODE },
+		{ 0, 4, NVML_TOPOLOGY_SYSTEM }, { 3, 3, NVML_TOPOLOGY_INTERNAL },
+	};
+	nvmlGpuTopologyLevel_t level;
+	nvmlIntNvLinkDeviceType_t type;
+
+	init_profile("pcie-2s-8gpu.yaml");
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		assert_int_equal(nv.nvmlDeviceGetTopologyCommonAncestor(
+		    handle(pairs[i].a), handle(pairs[i].b), &level),
+		    NVML_SUCCESS);
+		assert_int_equal(level, pairs[i].want);
+	}
+	assert_int_equal(nv.nvmlDeviceGetNvLinkRemoteDeviceType(handle(0), 0,
+	    &type), NVML_ERROR_NOT_SUPPORTED);
+	shutdown_all(state);
+	init_profile(dgx.file);
+	assert_int_equal(nv.nvmlDeviceGetNvLinkRemoteDeviceType(handle(0), 0,
+	    &type), NVML_SUCCESS);
+	assert_int_equal(type, NVML_NVLINK_DEVICE_TYPE_SWITCH);
+	assert_int_equal(nv.nvmlDeviceGetNvLinkRemoteDeviceType(handle(0),
+	    NVML_NVLINK_MAX_LINKS, &type), NVML_ERROR_INVALID_ARGUMENT);
+	shutdown_all(state);
+	init_profile("dgx1-v100.yaml");
+	assert_int_equal(nv.nvmlDeviceGetNvLinkRemoteDeviceType(handle(0), 0,
+	    &type), NVML_SUCCESS);
+	assert_int_equal(type, NVML_NVLINK_DEVICE_TYPE_GPU);
 }
 
 static long long
@@ -1458,7 +1499,6 @@ load_library(void)
 	EXTRA(nvmlDeviceGetDeviceHandleFromMigDeviceHandle);
 	EXTRA(nvmlDeviceGetGpuInstanceId);
 	EXTRA(nvmlDeviceGetComputeInstanceId);
-	EXTRA(nvmlDeviceGetTopologyCommonAncestor);
 	EXTRA(nvmlDeviceGetAttributes_v2);
 #undef EXTRA
 	return 0;
@@ -1830,6 +1870,8 @@ call_every_entry_point(void)
 	nvmlPciInfoV1_t v1;
 	nvmlPciInfo_t pci;
 	nvmlEnableState_t on;
+	nvmlGpuTopologyLevel_t level;
+	nvmlIntNvLinkDeviceType_t type;
 	nvmlMemory_t mem;
 	unsigned int n, m;
 	char buf[128];
@@ -1870,8 +1912,10 @@ call_every_entry_point(void)
 	    "nvmlDeviceGetNvLinkRemotePciInfo_v2")(dev, 0, &pci);
 	BY_NAME(nvmlDeviceGetNvLinkRemotePciInfo,
 	    "nvmlDeviceGetNvLinkRemotePciInfo")(dev, 0, &pci);
+	BY_NAME(nvmlDeviceGetNvLinkRemoteDeviceType,
+	    "nvmlDeviceGetNvLinkRemoteDeviceType")(dev, 0, &type);
 	BY_NAME(nvmlDeviceGetTopologyCommonAncestor,
-	    "nvmlDeviceGetTopologyCommonAncestor")(dev, dev, &a);
+	    "nvmlDeviceGetTopologyCommonAncestor")(dev, dev, &level);
 	BY_NAME(nvmlDeviceGetMigMode, "nvmlDeviceGetMigMode")(dev, &n, &m);
 	BY_NAME(nvmlDeviceGetMaxMigDeviceCount,
 	    "nvmlDeviceGetMaxMigDeviceCount")(dev, &n);
@@ -1931,7 +1975,7 @@ test_trace_every_entry_point(void **state)
 			fail_msg("%s: %llu calls, then %llu", name, was, count);
 	}
 	fclose(f);
-	assert_int_equal(n, 39);	/* what test_exports.sh counts */
+	assert_int_equal(n, 40);	/* what test_exports.sh counts */
 }
 
 /* A program that exits without shutting down still leaves the trace,
@@ -2020,6 +2064,7 @@ main(int argc, char **argv)
 		T(test_malformed),
 		T(test_mig),
 		T(test_topology),
+		T(test_pcie_path),
 		T(test_event_timeout),
 		T(test_pending_xids),
 		T(test_wait_from_thread),

@@ -4,9 +4,13 @@
  * A profile lists, per GPU, the PCI bus id at the far end of each active
  * link; links 0..n-1 are up and the rest, up to NVML_NVLINK_MAX_LINKS,
  * are down. A GPU with no links at all has no NVLink (NOT_SUPPORTED), as
- * on a PCIe-only card. The profile does not describe the PCIe tree, so
- * the common ancestor is derived from NUMA placement alone: the same
- * node means a shared host bridge complex (NODE), otherwise SYSTEM.
+ * on a PCIe-only card. The far end's type is GPU when the remote bus id
+ * is a GPU of the profile and SWITCH when it is one of its nvswitches.
+ *
+ * The common ancestor comes from each GPU's pcie_path (its upstream
+ * bridges, host bridge first): a longer shared prefix is a nearer
+ * ancestor. A GPU without a path falls back to NUMA placement alone: the
+ * same node means NODE, otherwise SYSTEM.
  */
 #include <string.h>
 
@@ -112,6 +116,64 @@ fake_nvmlDeviceGetNvLinkRemotePciInfo(nvmlDevice_t dev,
 }
 
 nvmlReturn_t
+fake_nvmlDeviceGetNvLinkRemoteDeviceType(nvmlDevice_t dev,
+    unsigned int link, nvmlIntNvLinkDeviceType_t *type)
+{
+	const struct fake_machine *m = &fake_machine;
+	nvmlReturn_t rc = check_link(
+	    FAKE_SYM_nvmlDeviceGetNvLinkRemoteDeviceType, dev, link);
+	const struct fake_pci *remote;
+	unsigned int i;
+
+	if (rc != NVML_SUCCESS)
+		return rc;
+	if (type == NULL || link >= dev->nvlinks.count)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	remote = &dev->nvlinks.remote[link];
+	*type = NVML_NVLINK_DEVICE_TYPE_UNKNOWN;
+	for (i = 0; i < m->gpu_count; i++)
+		if (memcmp(&m->gpus[i].pci, remote, sizeof(*remote)) == 0)
+			*type = NVML_NVLINK_DEVICE_TYPE_GPU;
+	for (i = 0; i < m->nvswitch_count; i++)
+		if (memcmp(&m->nvswitches[i].pci, remote, sizeof(*remote)) == 0)
+			*type = NVML_NVLINK_DEVICE_TYPE_SWITCH;
+	return NVML_SUCCESS;
+}
+
+/* How many leading bridges the two paths share. */
+static unsigned int
+shared_hops(const struct fake_pcie_path *a, const struct fake_pcie_path *b)
+{
+	unsigned int k = 0;
+
+	while (k < a->count && k < b->count &&
+	    strcmp(a->hop[k], b->hop[k]) == 0)
+		k++;
+	return k;
+}
+
+/*
+ * Two different GPUs: no shared bridge is NODE or SYSTEM by NUMA node; a
+ * shared host bridge only, HOSTBRIDGE; a shared switch that is the parent
+ * of both, SINGLE; a shared switch above their own ones, MULTIPLE.
+ */
+static nvmlGpuTopologyLevel_t
+common_level(const struct nvmlDevice_st *a, const struct nvmlDevice_st *b)
+{
+	const struct fake_pcie_path *pa = &a->pcie_path, *pb = &b->pcie_path;
+	unsigned int k = shared_hops(pa, pb);
+
+	if (pa->count > 0 && pb->count > 0 && k >= 2)
+		return k == pa->count && k == pb->count ?
+		    NVML_TOPOLOGY_SINGLE : NVML_TOPOLOGY_MULTIPLE;
+	if (pa->count > 0 && pb->count > 0 && k == 1)
+		return NVML_TOPOLOGY_HOSTBRIDGE;
+	if (a->numa_node >= 0 && a->numa_node == b->numa_node)
+		return NVML_TOPOLOGY_NODE;
+	return NVML_TOPOLOGY_SYSTEM;
+}
+
+nvmlReturn_t
 fake_nvmlDeviceGetTopologyCommonAncestor(nvmlDevice_t dev1,
     nvmlDevice_t dev2, nvmlGpuTopologyLevel_t *level)
 {
@@ -124,11 +186,7 @@ fake_nvmlDeviceGetTopologyCommonAncestor(nvmlDevice_t dev1,
 		return rc;
 	if (level == NULL)
 		return NVML_ERROR_INVALID_ARGUMENT;
-	if (dev1 == dev2)
-		*level = NVML_TOPOLOGY_INTERNAL;
-	else if (dev1->numa_node >= 0 && dev1->numa_node == dev2->numa_node)
-		*level = NVML_TOPOLOGY_NODE;
-	else
-		*level = NVML_TOPOLOGY_SYSTEM;
+	*level = dev1 == dev2 ? NVML_TOPOLOGY_INTERNAL :
+	    common_level(dev1, dev2);
 	return NVML_SUCCESS;
 }

@@ -24,7 +24,11 @@ The Containerfile cannot be built here (no daemon): its ENV, LABEL keys,
 USER and ENTRYPOINT are compared with the daemonless image's instead.
 
 Usage: image-test.py BUILD_SH PLUGIN STANDIN FAKE_LIB PROFILES MAKE_SYSFS
-    WORKDIR CONTAINERFILE
+    WORKDIR CONTAINERFILE [CONFIG_MANAGER]
+
+With CONFIG_MANAGER (gdp-config-manager) the image carries it too, as
+the Helm chart's init container and sidecar run it: it must be in the
+tree under both its names and start inside it (its libraries are there).
 """
 
 import http.client
@@ -40,6 +44,7 @@ import time
 
 (BUILD_SH, PLUGIN, STANDIN, FAKE_LIB, PROFILES, MAKE_SYSFS,
  WORKDIR, CONTAINERFILE) = [os.path.abspath(a) for a in sys.argv[1:9]]
+CONFIG_MANAGER = os.path.abspath(sys.argv[9]) if len(sys.argv) > 9 else None
 PROFILE = "azure-nc24"
 RESOURCE = "nvidia.com/gpu"
 LIMIT = 5 * 1000 * 1000          # the size target, compressed bytes
@@ -102,7 +107,8 @@ def preflight():
 
 def build():
     out = os.path.join(WORKDIR, "image")
-    r = subprocess.run([BUILD_SH, "--plugin", PLUGIN, "--out", out,
+    cm = ["--config-manager", CONFIG_MANAGER] if CONFIG_MANAGER else []
+    r = subprocess.run([BUILD_SH, "--plugin", PLUGIN] + cm + ["--out", out,
                         "--version", "0.0.0-test", "--revision", "abc123",
                         "--source", "https://example.org/gdp"],
                        capture_output=True, text=True)
@@ -209,6 +215,9 @@ def check_tree(root):
     links = {"bin/sh": "busybox", "bin/lsmod": "busybox",
              "bin/sleep": "busybox",
              "usr/bin/nvidia-device-plugin": "gpu-device-plugin"}
+    if CONFIG_MANAGER:
+        files.add("usr/bin/gdp-config-manager")
+        links["usr/bin/config-manager"] = "gdp-config-manager"
     got_files, got_links, extra = set(), {}, []
     for d, dirs, names in os.walk(root):
         for n in names + dirs:
@@ -369,6 +378,13 @@ def main():
     check("unpacked entry point is /bin/entrypoint.sh",
           process["args"] == ["/bin/entrypoint.sh"], repr(process["args"]))
     check_tree(root)
+    if CONFIG_MANAGER:
+        r = subprocess.run([shutil.which("chroot"), root,
+                            "/usr/bin/config-manager", "--help"],
+                           capture_output=True, text=True, env={})
+        check("config-manager starts inside the image",
+              r.returncode == 0 and "NODE_LABEL" in r.stdout,
+              r.stderr[-300:])
     prepare(root)
     kubelet, control = start_kubelet(root)
     try:

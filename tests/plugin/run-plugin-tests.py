@@ -83,6 +83,7 @@ class Node:
         self.sysfs = os.path.join(self.tmp, "sys")
         self.profile = profile
         self.kubelet = None
+        self.old_kubelets = []
         self.plugin = None
         self.plugin_log = os.path.join(self.tmp, "plugin.log")
         if profile:
@@ -103,6 +104,8 @@ class Node:
         self.plugin_args = list(plugin_args)
 
     def start_kubelet(self, extra=()):
+        if self.kubelet is not None:  # a case's second stand-in
+            self.old_kubelets.append(self.kubelet)
         self.kubelet = subprocess.Popen(
             [STANDIN, "--dir", self.dir, "--control", self.control] +
             list(extra),
@@ -171,12 +174,14 @@ class Node:
 
     def close(self):
         self.stop_plugin(signal.SIGKILL)
-        if self.kubelet is not None:
-            self.kubelet.terminate()
+        for k in self.old_kubelets + [self.kubelet]:
+            if k is None:
+                continue
+            k.terminate()
             try:
-                self.kubelet.wait(timeout=10)
+                k.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self.kubelet.kill()
+                k.kill()
         subprocess.run(["rm", "-rf", self.tmp])
 
 
@@ -388,6 +393,30 @@ def case_preferred(node):
     assert len(r["response"]["container_responses"]) == 1, r
     got = r["response"]["container_responses"][0]["deviceIDs"]
     assert got == [u[2], u[0], u[1]], r
+
+
+def case_preferred_odd_requests(node):
+    # What the kubelet should not send is answered all the same (never an
+    # error) and said in the log once a kind, not once a pod.
+    node.start_kubelet()
+    node.start_plugin()
+    node.wait(allocatable=4)
+    u = profile_uuids("azure-nc24")
+    asks = [([u[0], u[1]], [], 0), ([u[0], u[1]], [u[2], u[3]], 1),
+            ([u[0], "GPU-not-ours"], [], 1)]
+    for _ in range(3):
+        for avail, must, size in asks:
+            r = node.call("POST", "/preferred", {
+                "resource": RESOURCE, "available": avail,
+                "must_include": must, "size": size})
+            assert r["ok"], r
+            got = r["response"]["container_responses"][0]["deviceIDs"]
+            assert len(got) == (size if not must else len(must[:size])), r
+            assert set(got) <= set(avail + must), r
+    log = open(node.plugin_log).read()
+    for text in ("size 0 asked of 2 ids", "2 must-include ids for size 1",
+                 'device id "GPU-not-ours" is not one'):
+        assert log.count(text) == 1, (text, log.count(text))
 
 
 def case_index_strategy(node):
@@ -1286,6 +1315,8 @@ CASES = [
      {}, case_old_driver_layouts),
     ("a socket path too long for a unix socket: exit 1 saying so",
      "azure-nc6", {}, case_socket_path_too_long),
+    ("GetPreferredAllocation: odd requests answered, logged once a kind",
+     "azure-nc24", {}, case_preferred_odd_requests),
     ("GetPreferredAllocation: must-include first, then by index",
      "azure-nc24", {}, case_preferred),
     ("--device-id-strategy=index: NVIDIA_VISIBLE_DEVICES holds indices",

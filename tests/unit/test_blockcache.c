@@ -127,7 +127,7 @@ test_free_lists_are_bounded_and_drain(void **state)
 	assert_true(blockcache_held() > 0);
 	/* five classes, each at most its byte bound or 16 blocks of 4 KiB */
 	assert_true(blockcache_held() <= 4 * BLOCKCACHE_CLASS_BYTES +
-	    16 * 4096);
+	    (size_t)16 * 4096);
 	blockcache_drain();
 	assert_int_equal(blockcache_held(), 0);
 }

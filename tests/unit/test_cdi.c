@@ -33,7 +33,7 @@
 #define VERSION "550.90.07"
 
 static struct gpu gpus[2];
-static struct inventory inv = { gpus, 2, VERSION, 12040, NULL, 0, NULL, 0 };
+static struct inventory inv = { gpus, 2, VERSION, 12040, NULL, 0, NULL, 0, NULL, 0 };
 static char root[64];
 
 static void

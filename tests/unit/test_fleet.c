@@ -71,7 +71,7 @@ static struct resources *
 table(size_t n, const char *name, enum id_strategy ids)
 {
 	struct inventory inv = { gpus, n, "550.90.07", 12040, NULL, 0, NULL,
-		0 };
+		0, NULL, 0 };
 	struct resources_options o = { .resource_name = name != NULL ? name :
 		"nvidia.com/gpu", .id_strategy = ids };
 	struct resources *r = NULL;

@@ -35,7 +35,7 @@ static const char *const uuids[] = {
 
 static struct gpu gpus[NGPUS];
 static struct inventory inv = { gpus, NGPUS, "550.90.07", 12040, NULL, 0,
-	NULL, 0 };
+	NULL, 0, NULL, 0 };
 
 static int
 setup_inventory(void **state)
@@ -100,7 +100,7 @@ test_build_one_view_per_gpu(void **state)
 static void
 test_build_without_gpus_has_no_resource(void **state)
 {
-	struct inventory empty = { NULL, 0, "", 0, NULL, 0, NULL, 0 };
+	struct inventory empty = { NULL, 0, "", 0, NULL, 0, NULL, 0, NULL, 0 };
 	struct resources_options o = { .resource_name = "nvidia.com/gpu",
 		.id_strategy = ID_STRATEGY_UUID };
 	struct resources *r = NULL;
@@ -367,6 +367,9 @@ bins(char **ids, size_t n, struct arena *a)
 	return b;
 }
 
+/* RESOURCES_ODD_* of the last prefer_on(). */
+static unsigned last_odd;
+
 /* GetPreferredAllocation of one container on |res|: NULL if refused. */
 static V1beta1__PreferredAllocationResponse *
 prefer_on(const struct resource *res, char **must, size_t n_must,
@@ -387,7 +390,7 @@ prefer_on(const struct resource *res, char **must, size_t n_must,
 	req.container_requests = &cp;
 	req.n_container_requests = 1;
 	return (V1beta1__PreferredAllocationResponse *)resource_preferred(
-	    res, &req.base, a, msg, msglen);
+	    res, &req.base, a, msg, msglen, &last_odd);
 }
 
 static V1beta1__ContainerPreferredAllocationResponse *
@@ -459,6 +462,36 @@ test_preferred_each_id_once_unknown_last(void **state)
 
 	/* Asked for more than there is: every distinct id, once. */
 	assert_ids(prefer(r, must, 2, avail, 7, 100, &a), want, 5);
+	assert_int_equal(last_odd, RESOURCES_ODD_SIZE | RESOURCES_ODD_UNKNOWN);
+	arena_free(&a);
+	resources_free(r);
+}
+
+/* Answered all the same, and what was odd is said: the plugin logs it. */
+static void
+test_preferred_notes_what_the_kubelet_should_not_send(void **state)
+{
+	struct resources *r = build(ID_STRATEGY_UUID, false, NULL);
+	char *avail[] = { (char *)uuids[3], (char *)uuids[2], "GPU-\nforged" };
+	char *must[] = { (char *)uuids[1], (char *)uuids[0] };
+	char msg[512];
+	struct arena a = ARENA_INIT;
+
+	assert_non_null(prefer_on(&r->res[0], NULL, 0, avail, 2, 1, &a, msg,
+	    sizeof(msg)));
+	assert_int_equal(last_odd, 0);
+	assert_string_equal(msg, "");
+	assert_non_null(prefer_on(&r->res[0], must, 2, avail, 2, 1, &a, msg,
+	    sizeof(msg)));
+	assert_int_equal(last_odd, RESOURCES_ODD_MUST);
+	assert_non_null(strstr(msg, "2 must-include ids for size 1"));
+	assert_non_null(prefer_on(&r->res[0], NULL, 0, avail, 3, 0, &a, msg,
+	    sizeof(msg)));
+	assert_int_equal(last_odd, RESOURCES_ODD_SIZE | RESOURCES_ODD_UNKNOWN);
+	assert_non_null(strstr(msg, "size 0 asked of 3 ids"));
+	/* the id is shown escaped: no forged log line */
+	assert_non_null(strstr(msg, "device id \"GPU-\\x0aforged\" is not"));
+	assert_null(strchr(msg, '\n'));
 	arena_free(&a);
 	resources_free(r);
 }
@@ -631,7 +664,7 @@ check_refused_id(const struct resources *r, const char *id, size_t len,
 	preq.container_requests = &pcp;
 	preq.n_container_requests = 1;
 	assert_null(resource_preferred(&r->res[0], &preq.base, &a, msg,
-	    sizeof(msg)));
+	    sizeof(msg), &last_odd));
 	assert_int_equal(errno, EINVAL);
 	assert_non_null(strstr(msg, want));
 	arena_free(&a);
@@ -990,6 +1023,8 @@ main(void)
 		cmocka_unit_test(test_preferred_must_include_then_gpu_order),
 		cmocka_unit_test(test_preferred_same_numa_pair),
 		cmocka_unit_test(test_preferred_each_id_once_unknown_last),
+		cmocka_unit_test(
+		    test_preferred_notes_what_the_kubelet_should_not_send),
 		cmocka_unit_test(test_preferred_size_bounds_the_answer),
 		cmocka_unit_test(
 		    test_bound_is_twice_the_devices_at_least_the_floor),

@@ -64,8 +64,22 @@ config.map; empty when neither is set. */}}
 {{- end -}}
 {{- end -}}
 
-{{/* The key of the config file used, chosen as NVIDIA's config-manager
-chooses when the node has no label: config.default, else the first
+{{/* "true" when the config-manager runs (init container and sidecar that
+follow the node label nvidia.com/device-plugin.config): a ConfigMap of
+configs is in use and the label may choose among them, i.e. config.name
+(its entries are not known here) or more than one config.map entry; or
+configManager.enabled asks for it with a single entry too. */}}
+{{- define "gdp.configManager" -}}
+{{- $c := .Values.config -}}
+{{- if and (include "gdp.configMapName" .) (or $c.name (gt (len $c.map) 1) .Values.configManager.enabled) -}}
+true
+{{- else -}}
+false
+{{- end -}}
+{{- end -}}
+
+{{/* The key of the config file used without the config-manager, chosen
+as NVIDIA's config-manager chooses when the node has no label: config.default, else the first
 fallback strategy that applies. "" means no config file ("empty"). With
 an external ConfigMap (config.name) its keys are not known here, so
 "named" assumes a "default" entry and "single" cannot be decided. */}}
@@ -92,7 +106,7 @@ an external ConfigMap (config.name) its keys are not known here, so
 {{- end -}}
 {{- end -}}
 {{- if not $found -}}
-{{- fail (printf "config: no config file selected from %s (entries: %s): set config.default, or a config.fallbackStrategies entry that applies (named, single, empty); following the node label nvidia.com/device-plugin.config is not done by this chart yet" (include "gdp.configMapName" .) (keys $c.map | sortAlpha | join ", " | default "unknown")) -}}
+{{- fail (printf "config: no config file selected from %s (entries: %s): set config.default, or a config.fallbackStrategies entry that applies (named, single, empty) (with more than one entry the config-manager follows the node label nvidia.com/device-plugin.config)" (include "gdp.configMapName" .) (keys $c.map | sortAlpha | join ", " | default "unknown")) -}}
 {{- end -}}
 {{- if and $key $c.map (not (hasKey $c.map $key)) -}}
 {{- fail (printf "config.default: %q is not an entry of config.map (entries: %s)" $key (keys $c.map | sortAlpha | join ", ")) -}}
@@ -147,3 +161,50 @@ capabilities:
 {{- end -}}
 {{- end -}}
 
+
+{{/* One config-manager container: the init container (oneshot: set the
+link before the plugin starts, nobody to signal yet) or the sidecar
+(follow the label, SIGHUP the plugin). Called with (dict "ctx" $ "init"
+BOOL). The same image as the plugin; env names are NVIDIA's. */}}
+{{- define "gdp.configManagerContainer" -}}
+{{- $v := .ctx.Values -}}
+- name: {{ ternary "config-manager-init" "config-manager" .init }}
+  image: {{ include "gdp.image" .ctx }}
+  imagePullPolicy: {{ $v.image.pullPolicy }}
+  command: ["/usr/bin/gdp-config-manager"]
+  env:
+  - name: ONESHOT
+    value: {{ ternary "true" "false" .init | quote }}
+  - name: KUBECONFIG
+    value: ""
+  - name: NODE_NAME
+    valueFrom:
+      fieldRef:
+        fieldPath: spec.nodeName
+  - name: NODE_LABEL
+    value: nvidia.com/device-plugin.config
+  - name: CONFIG_FILE_SRCDIR
+    value: /available-configs
+  - name: CONFIG_FILE_DST
+    value: /config/config.yaml
+  - name: DEFAULT_CONFIG
+    value: {{ $v.config.default | quote }}
+  - name: FALLBACK_STRATEGIES
+    value: {{ join "," $v.config.fallbackStrategies | quote }}
+  - name: SEND_SIGNAL
+    value: {{ ternary "false" "true" .init | quote }}
+  - name: SIGNAL
+    value: "1"
+  - name: PROCESS_TO_SIGNAL
+    value: nvidia-device-plugin
+  securityContext:
+    allowPrivilegeEscalation: false
+    capabilities:
+      drop: ["ALL"]
+  volumeMounts:
+  - name: available-configs
+    mountPath: /available-configs
+    readOnly: true
+  - name: config
+    mountPath: /config
+{{- end -}}
