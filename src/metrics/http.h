@@ -1,14 +1,14 @@
 /*
  * http.h: the metrics endpoint: /metrics, /healthz and /readyz over
- * HTTP/1.1 (libmicrohttpd), on the daemon's own event loop.
+ * HTTP/1.1, on the daemon's own event loop.
  *
- * libmicrohttpd runs with no thread of its own: its epoll descriptor sits
- * in our loop, and MHD_run() is called when it is readable and when its
- * timeout comes (a loop timer, which also stamps the loop's heartbeat at
- * least once a second). A scrape is answered in one turn from counters
- * and the state the loop owns, so it never waits on anything and the
- * kubelet's calls wait at most that turn. Connections are capped (16)
- * and time out (10 s); only GET and HEAD are answered.
+ * The server is our own (server.h): non-blocking sockets on the loop,
+ * requests parsed by libhttp-parser, answers written by us, 16
+ * connections, 8 KiB requests, 10 s idle. A scrape is answered in one
+ * turn from counters and the state the loop owns, so it never waits on
+ * anything and the kubelet's calls wait at most that turn; an answer the
+ * scraper does not read at once waits for the socket, never the loop.
+ * Only GET and HEAD are answered.
  *
  *   /metrics  the registry (registry.h), process_*, gdp_build_info and
  *             what the source's collect() adds, in the text format 0.0.4

@@ -66,6 +66,12 @@ put(struct metrics_text *t, const char *s, size_t n)
 	t->buf[t->len] = '\0';
 }
 
+void
+metrics_text_append(struct metrics_text *t, const char *s, size_t n)
+{
+	put(t, s, n);
+}
+
 static void
 puts_(struct metrics_text *t, const char *s)
 {

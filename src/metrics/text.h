@@ -26,6 +26,9 @@ void metrics_text_init(struct metrics_text *t);
 void metrics_text_free(struct metrics_text *t);
 bool metrics_text_failed(const struct metrics_text *t);
 
+/* |n| bytes of |s| as they are (an HTTP answer's plain body). */
+void metrics_text_append(struct metrics_text *t, const char *s, size_t n);
+
 /* "# HELP name help" and "# TYPE name type". */
 void metrics_text_family(struct metrics_text *t, const char *name,
     const char *type, const char *help);

@@ -289,6 +289,175 @@ def case_bad_address(node):
     assert r.returncode != 0 and "METRICS_ADDRESS" in r.stderr, r
 
 
+# ---- the endpoint's own HTTP: limits and answers, on raw sockets -------
+
+def raw_connect(node):
+    """A plain socket to the node's metrics endpoint."""
+    if node.metrics.startswith("/"):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(node.metrics)
+    else:
+        host, port = node.metrics.rsplit(":", 1)
+        sock = socket.create_connection((host, int(port)))
+    sock.settimeout(10)
+    return sock
+
+
+def read_to_eof(sock, timeout=10):
+    """Everything the server sends until it closes (or shuts down its
+    side); raises on a timeout, so a connection left open fails."""
+    sock.settimeout(timeout)
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
+def split_responses(data):
+    """[(status, {header: value}, body)] of HTTP/1.1 responses one after
+    another, each body exactly Content-Length long (no HEAD answers:
+    those have no body whatever their Content-Length says)."""
+    out = []
+    while data:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        assert sep, "a response without the end of its headers: %r" % \
+            data[:200]
+        lines = head.decode().split("\r\n")
+        status = int(lines[0].split(" ")[1])
+        assert lines[0].startswith("HTTP/1.1 "), lines[0]
+        hdrs = {k.lower(): v.strip() for k, _, v in
+                (line.partition(":") for line in lines[1:])}
+        n = int(hdrs["content-length"])
+        out.append((status, hdrs, rest[:n]))
+        assert len(rest) >= n, "body cut short: %d of %d" % (len(rest), n)
+        data = rest[n:]
+    return out
+
+
+def case_request_too_large(node):
+    metrics_node(node, kubelet=False)
+    sock = raw_connect(node)
+    sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Pad: " +
+                 b"a" * 9000 + b"\r\n\r\n")
+    resp = split_responses(read_to_eof(sock))
+    sock.close()
+    assert len(resp) == 1 and resp[0][0] in (431, 400), resp
+    assert resp[0][1].get("connection") == "close", resp[0][1]
+    # Just under the cap is still answered.
+    sock = raw_connect(node)
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close"
+                 b"\r\nX-Pad: " + b"a" * 7000 + b"\r\n\r\n")
+    resp = split_responses(read_to_eof(sock))
+    sock.close()
+    assert [r[0] for r in resp] == [200], resp
+
+
+def case_idle_connections(node):
+    metrics_node(node, kubelet=False)
+    idle = []
+    for _ in range(17):
+        idle.append(raw_connect(node))
+        time.sleep(0.02)
+    time.sleep(0.3)
+    status, body, _ = http_get(node, "/healthz")
+    assert status == 200, (status, body)
+    # The policy: the least recently active connections make room, so
+    # the first two idle ones (the 17th and this scrape's) are closed.
+    for i, sock in enumerate(idle):
+        sock.settimeout(0.5 if i < 2 else 0.05)
+        try:
+            data = sock.recv(100)
+            closed = data == b""
+        except socket.timeout:
+            closed = False
+        assert closed == (i < 2), "idle connection %d: closed %s" % (
+            i, closed)
+        sock.close()
+
+
+def case_idle_timeout(node):
+    metrics_node(node, kubelet=False)
+    sock = raw_connect(node)
+    t0 = time.monotonic()
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    resp = sock.recv(4096)
+    assert resp.startswith(b"HTTP/1.1 200"), resp
+    assert b"keep-alive" in resp.lower(), resp
+    data = read_to_eof(sock, timeout=20)
+    waited = time.monotonic() - t0
+    sock.close()
+    assert data == b"" and 9 <= waited <= 13, (data, waited)
+
+
+def case_slow_reader(node):
+    metrics_node(node)
+    u = PT.profile_uuids("azure-nc24")
+    node.wait(allocatable=4, registrations_at_least=1)
+    slow = raw_connect(node)
+    n = 400    # about 400 scrapes' worth: far more than socket buffers
+    slow.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * (n - 1) +
+                 b"GET /metrics HTTP/1.1\r\nHost: x\r\n"
+                 b"Connection: close\r\n\r\n")
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    assert node.allocate([u[0]])["ok"]
+    took = time.monotonic() - t0
+    assert took < 2, "Allocate took %.2f s behind a slow reader" % took
+    status, _, _ = http_get(node, "/healthz")
+    assert status == 200, status
+    # Now read it all: every answer whole, in order.
+    resp = split_responses(read_to_eof(slow, timeout=30))
+    slow.close()
+    assert len(resp) == n, len(resp)
+    assert all(r[0] == 200 for r in resp)
+    assert resp[-1][1]["connection"] == "close", resp[-1][1]
+    parse(resp[-1][2].decode())
+
+
+def case_methods(node):
+    metrics_node(node, kubelet=False)
+    sock = raw_connect(node)
+    sock.sendall(b"HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+                 b"POST /metrics HTTP/1.1\r\nHost: x\r\n"
+                 b"Content-Length: 0\r\n\r\n"
+                 b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+                 b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+                 b"Connection: close\r\n\r\n")
+    data = read_to_eof(sock)
+    sock.close()
+    # HEAD: the headers of a /metrics answer, no body: what follows
+    # its blank line is the next answer's status line.
+    head, _, rest = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    hdrs = head.decode().lower()
+    assert "content-type: text/plain; version=0.0.4" in hdrs, hdrs
+    length = int(re.search(r"content-length: (\d+)", hdrs).group(1))
+    assert length > 1000, length
+    resp = split_responses(rest)
+    assert [r[0] for r in resp] == [405, 404, 200], resp
+    assert "GET" in resp[0][1].get("allow", ""), resp[0][1]
+    assert resp[2][2] == b"ok\n", resp[2]
+    # HTTP/1.0 without keep-alive: answered, then closed.
+    sock = raw_connect(node)
+    sock.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+    resp = split_responses(read_to_eof(sock))
+    sock.close()
+    assert [r[0] for r in resp] == [200], resp
+    assert resp[0][1]["connection"] == "close"
+    # Not HTTP, and a GET with a body: 400, closed.
+    for bad in (b"HELLO THERE\r\n\r\n",
+                b"GET /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"):
+        sock = raw_connect(node)
+        sock.sendall(bad)
+        resp = split_responses(read_to_eof(sock))
+        sock.close()
+        assert [r[0] for r in resp] == [400], (bad, resp)
+    status, _, _ = http_get(node, "/healthz")
+    assert status == 200
+
+
 CASES = [
     ("3 Allocates: the counter and the histogram say 3; promtool accepts",
      case_counts_allocates),
@@ -303,6 +472,15 @@ CASES = [
     ("SIGHUP: a reload counted", case_reload_counted),
     ("bad --metrics-address values: an error naming the flag",
      case_bad_address),
+    ("a request over 8 KiB: 431 and closed; one under it answered",
+     case_request_too_large),
+    ("17 idle connections: a new scrape answered, the oldest idle closed",
+     case_idle_connections),
+    ("an idle keep-alive connection closed after 10 s", case_idle_timeout),
+    ("a reader that does not read 400 /metrics answers: an Allocate "
+     "still answered at once; then every answer whole", case_slow_reader),
+    ("HEAD (no body), 405, 404, HTTP/1.0, 400 on bad requests",
+     case_methods),
 ]
 
 
