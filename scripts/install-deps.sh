@@ -34,7 +34,9 @@ set -eu
 #                              profiles by tests/plugin/topology-test.py
 #   systemd                    systemd.pc (the unit's directory) and
 #                              systemd-analyze (tests/systemd)
-#   libmicrohttpd-dev          the metrics endpoint (src/metrics/http.c)
+#   libhttp-parser-dev         the metrics endpoint's request parser
+#                              (src/metrics/server.c; runtime
+#                              libhttp-parser2.9, libc only)
 #   prometheus                 promtool, which checks real scrapes in
 #                              tests/plugin/metrics-test.py (about 96 MB
 #                              installed; the test's own strict parser
@@ -56,7 +58,7 @@ mandoc debhelper lintian
 libopenblas-dev python3-numpy
 python3-seccomp
 systemd
-libmicrohttpd-dev prometheus
+libhttp-parser-dev prometheus
 "
 
 missing=""

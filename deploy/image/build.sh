@@ -8,8 +8,7 @@
 # The image is a root file system made by hand: the plugin binary (also
 # named nvidia-device-plugin, which the GPU Operator's entrypoint and
 # NVIDIA's manifests call), the shared libraries it is linked against and
-# the dynamic loader (found with ldd, copied from this machine), the
-# libraries it loads only on demand (DLOPENED below) and theirs, a static
+# the dynamic loader (found with ldd, copied from this machine), a static
 # busybox for /bin/sh, lsmod and sleep, and the entrypoint script. Nothing
 # else of a distribution goes in, so the image stays small and holds no
 # package manager, no shell utilities and no users. With --config-manager,
@@ -142,28 +141,6 @@ copy_libs_of() {
 	fi
 	for lib in $libs; do
 		copy_lib "$lib"
-	done
-	copy_dlopened
-}
-
-# copy_dlopened: the libraries the plugin loads only when asked
-# (libmicrohttpd for --metrics-address: src/metrics/mhd.h), which ldd of
-# the plugin cannot see, with what each is linked against. Each soname
-# must be named in the binary, so that this list cannot silently drift.
-DLOPENED="libmicrohttpd.so.12"
-copy_dlopened() {
-	for soname in $DLOPENED; do
-		grep -q "$soname" "$plugin" ||
-		    die "$plugin no longer names $soname: update DLOPENED"
-		path=$(ldconfig -p | awk -v n="$soname" '$1 == n { print $NF;
-		    exit }')
-		[ -n "$path" ] || die "$soname: not installed (the metrics "\
-"endpoint needs it: apt-get install libmicrohttpd12)"
-		copy_lib "$path"
-		for lib in $(ldd "$path" | awk '
-		    $2 == "=>" && $3 ~ /^\// { print $3 }'); do
-			copy_lib "$lib"
-		done
 	done
 }
 
