@@ -9,7 +9,7 @@ one scrape of /metrics (metrics on), waits 3 s and reads
 range. Reuses the plugin tests' Node (tests/plugin/run-plugin-tests.py).
 
 Usage (from the build directory, LD_LIBRARY_PATH=tests/fakenvml):
-  [RUNS=N] bench/metrics-rss.py PLUGIN STANDIN FAKE_LIB_DIR PROFILES MAKE_SYSFS
+  [RUNS=N] [MODES="off on"] bench/metrics-rss.py PLUGIN STANDIN FAKE_LIB_DIR PROFILES MAKE_SYSFS
 """
 
 import importlib.util
@@ -56,7 +56,8 @@ def one(metrics):
 
 def main():
     runs = int(os.environ.get("RUNS", RUNS))
-    for metrics in (False, True):
+    modes = os.environ.get("MODES", "off on").split()
+    for metrics in [m == "on" for m in modes]:
         got = [one(metrics) for _ in range(runs)]
         for g in got:
             print("metrics %s: VmRSS %d kB, RssAnon %d kB" % (
