@@ -7,7 +7,9 @@
  * are answered one at a time and a reader that does not read holds at
  * most one answer and one read buffer. Connections are kept in a list
  * ordered by their last activity, least recent first: the sweep timer
- * closes from its head, and so does a connection past the limit.
+ * closes from its head, and so does a connection past the limit. The
+ * sweep runs once a second while there are connections (or the listener
+ * rests), and not at all otherwise, so an idle plugin is not woken.
  */
 #include "metrics/server.h"
 
@@ -417,7 +419,8 @@ add_conn(struct http_server *s, int fd)
 	c->events = LOOP_READ;
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->parser.data = c;
-	s->n++;
+	if (s->n++ == 0)
+		loop_timer_reset(s->loop, s->sweep, SWEEP_MS);
 	append_conn(s, c);
 	touch(c);
 }
@@ -428,8 +431,10 @@ rest_listener(struct http_server *s, int err)
 {
 	log_warn("metrics endpoint: accept: %s; pausing for a second",
 	    strerror(err));
-	if (loop_mod_fd(s->loop, s->listen_fd, 0) == 0)
+	if (loop_mod_fd(s->loop, s->listen_fd, 0) == 0) {
 		s->listening = false;
+		loop_timer_reset(s->loop, s->sweep, SWEEP_MS);
+	}
 }
 
 static void
@@ -462,7 +467,8 @@ on_sweep(struct loop *loop, void *arg)
 		close_conn(s->oldest);
 	if (!s->listening && loop_mod_fd(loop, s->listen_fd, LOOP_READ) == 0)
 		s->listening = true;
-	return SWEEP_MS;
+	/* Nothing to watch: no wake-up until a connection comes. */
+	return s->n == 0 && s->listening ? LOOP_MAX_DELAY_MS : SWEEP_MS;
 }
 
 /* ---- the server ---- */
@@ -483,20 +489,22 @@ http_server_start(struct loop *loop, int listen_fd, http_route_cb route,
 	s->route = route;
 	s->arg = arg;
 	http_parser_set_max_header_size(HTTP_REQUEST_MAX);
+	s->sweep = loop_add_timer(loop, LOOP_MAX_DELAY_MS, on_sweep, s);
+	if (s->sweep == NULL) {
+		close(listen_fd);
+		gdp_free(s);
+		errno = ENOMEM;
+		return NULL;
+	}
 	rc = loop_add_fd(loop, listen_fd, LOOP_READ, on_listen, s);
 	if (rc < 0) {
+		loop_cancel_timer(loop, s->sweep);
 		close(listen_fd);
 		gdp_free(s);
 		errno = -rc;
 		return NULL;
 	}
 	s->listening = true;
-	s->sweep = loop_add_timer(loop, SWEEP_MS, on_sweep, s);
-	if (s->sweep == NULL) {
-		http_server_free(s);
-		errno = ENOMEM;
-		return NULL;
-	}
 	return s;
 }
 
