@@ -34,6 +34,13 @@ set -eu
 #                              profiles by tests/plugin/topology-test.py
 #   systemd                    systemd.pc (the unit's directory) and
 #                              systemd-analyze (tests/systemd)
+#   libhttp-parser-dev         the metrics endpoint's request parser
+#                              (src/metrics/server.c; runtime
+#                              libhttp-parser2.9, libc only)
+#   prometheus                 promtool, which checks real scrapes in
+#                              tests/plugin/metrics-test.py (about 96 MB
+#                              installed; the test's own strict parser
+#                              still runs where it is missing)
 PACKAGES="
 build-essential pkg-config meson ninja-build clang libclang-rt-14-dev llvm
 cppcheck clang-tidy
@@ -51,6 +58,7 @@ mandoc debhelper lintian
 libopenblas-dev python3-numpy
 python3-seccomp
 systemd
+libhttp-parser-dev prometheus
 "
 
 missing=""

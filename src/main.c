@@ -46,6 +46,10 @@
 #include "gpu/inventory.h"
 #include "health/monitor.h"
 #include "loop/loop.h"
+#include "metrics/http.h"
+#include "metrics/process.h"
+#include "metrics/registry.h"
+#include "metrics/text.h"
 #include "nvml/nvml.h"
 #include "plugin/fleet.h"
 #include "resources/resources.h"
@@ -53,6 +57,7 @@
 #include "util/alloc.h"
 #include "util/log.h"
 #include "util/notify.h"
+#include "revision.h"
 #include "version.h"
 
 #define DEFAULT_SOCKET_DIR "/var/lib/kubelet/device-plugins"
@@ -99,6 +104,7 @@ struct daemon {
 	char socket_dir[4096];
 	struct grpc_server_options server_opts;
 	struct notifier notify;         /* the service manager, if any */
+	struct metrics_server *metrics; /* --metrics-address, or NULL */
 };
 
 static int load_config(int, char **, struct config *, struct cfgfile **,
@@ -136,6 +142,14 @@ connection_cap(int64_t wanted)
 	return (uint32_t)room;
 }
 
+/* Every ended call, counted for /metrics. */
+static void
+call_ended(const struct grpc_method *m, int code, int64_t ns, void *arg)
+{
+	(void)arg;
+	metrics_rpc(m->path, code, ns);
+}
+
 /* The gRPC server's limits, from the flags (checked there). */
 static void
 server_options_of(const struct config *cfg, struct grpc_server_options *o)
@@ -153,6 +167,7 @@ server_options_of(const struct config *cfg, struct grpc_server_options *o)
 	o->preface_timeout_ms = no_limit_if_0(cfg->preface_timeout_ms);
 	o->request_timeout_ms = no_limit_if_0(cfg->request_timeout_ms);
 	o->idle_timeout_ms = no_limit_if_0(cfg->idle_timeout_ms);
+	o->on_call_end = call_ended;
 }
 
 /* Loads and initialises NVML; logs why not (with what to check). */
@@ -823,6 +838,7 @@ reload_config(struct daemon *d, const char *why)
 	if (rc < 0) {
 		log_error("Reload: %s", err);
 		cfgfile_free(file);
+		metrics_reload(false);
 		log_error("Reload refused after %.1f ms: the new configuration "
 		    "cannot be used (above); keeping the configuration in "
 		    "force", ms_since(t0));
@@ -835,6 +851,7 @@ reload_config(struct daemon *d, const char *why)
 		rc = apply(d, &cfg, &st, false, &chg);
 	if (rc < 0) {
 		cfgfile_free(file);
+		metrics_reload(false);
 		log_error("Reload refused after %.1f ms: %s (above); keeping "
 		    "the configuration in force and serving what was served",
 		    ms_since(t0), d->nvml_ready ?
@@ -848,6 +865,7 @@ reload_config(struct daemon *d, const char *why)
 	d->st.cdi_disable_hooks = d->st.disable_hooks;  /* into itself */
 	if (settings > 0)
 		(void)show_config(d, false);
+	metrics_reload(true);
 	log_reload_done(t0, &chg, settings);
 }
 
@@ -1074,6 +1092,64 @@ start_config_watch(struct daemon *d)
 	return 0;
 }
 
+/* ---- the metrics endpoint ---- */
+
+/* gdp_devices and gdp_grpc_connections_open: what the loop holds. */
+static void
+collect_metrics(struct metrics_text *t, void *arg)
+{
+	const struct daemon *d = arg;
+
+	metrics_text_family(t, "gdp_grpc_connections_open", "gauge",
+	    "gRPC connections open on the plugin's sockets.");
+	metrics_text_count(t, "gdp_grpc_connections_open", NULL, NULL,
+	    fleet_connections(d->fleet));
+	metrics_text_family(t, "gdp_devices", "gauge",
+	    "Devices advertised, by resource and health.");
+	for (size_t i = 0; d->res != NULL && i < d->res->n; i++) {
+		const struct resource *r = &d->res->res[i];
+		const char *good[] = { "resource", r->name, "health", "healthy",
+			NULL };
+		const char *bad[] = { "resource", r->name, "health",
+			"unhealthy", NULL };
+		uint64_t healthy = 0;
+
+		for (size_t v = 0; v < r->n; v++)
+			healthy += r->views[v].healthy;
+		metrics_text_count(t, "gdp_devices", good, NULL, healthy);
+		metrics_text_count(t, "gdp_devices", bad, NULL, r->n - healthy);
+	}
+}
+
+static bool
+metrics_ready(void *arg, char *why, size_t len)
+{
+	const struct daemon *d = arg;
+
+	return fleet_ready(d->fleet, why, len);
+}
+
+static int
+start_metrics(struct daemon *d)
+{
+	const struct metrics_source src = { collect_metrics, metrics_ready, d,
+		GDP_VERSION, GDP_REVISION };
+	char err[256];
+
+	if (d->cfg.metrics_address[0] == '\0')
+		return 0;
+	d->metrics = metrics_server_start(d->loop, d->cfg.metrics_address,
+	    &src, err, sizeof(err));
+	if (d->metrics == NULL) {
+		log_error("--metrics-address %s: %s", d->cfg.metrics_address,
+		    err);
+		return -1;
+	}
+	log_info("Serving metrics, /healthz and /readyz at %s",
+	    d->cfg.metrics_address);
+	return 0;
+}
+
 static int
 serve(struct daemon *d)
 {
@@ -1100,7 +1176,7 @@ serve(struct daemon *d)
 		log_error("Cannot start: out of memory");
 		return 1;
 	}
-	if (start_config_watch(d) < 0)
+	if (start_config_watch(d) < 0 || start_metrics(d) < 0)
 		return 1;
 	if (start_nvml(d, &d->cfg) < 0) {
 		if (d->cfg.fail_on_init_error)
@@ -1121,6 +1197,7 @@ static void
 cleanup(struct daemon *d)
 {
 	config_watch_free(d->watch);
+	metrics_server_free(d->metrics);
 	fleet_free(d->fleet);
 	health_monitor_stop(d->health);
 	resources_free(d->res);
@@ -1279,6 +1356,7 @@ main(int argc, char **argv)
 	bool check = check_only(argc, argv);
 	int rc;
 
+	metrics_process_start();
 	if (gdp_alloc_init_env() < 0) {
 		fprintf(stderr, "gpu-device-plugin: GDP_FAULT_ALLOC=%s: not N "
 		    "or N+\n", getenv("GDP_FAULT_ALLOC"));

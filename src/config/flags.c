@@ -22,6 +22,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "metrics/address.h"
+
 enum kind {
 	KIND_STRING,
 	KIND_BOOL,
@@ -255,6 +257,10 @@ static const struct setting settings[] = {
 	  .kind = KIND_STRING, .def = "enforce", .offset = OFF(seccomp),
 	  .help = "enforce | log | off: the system-call allowlist; log lets "
 	  "a call off it run and the kernel log it" },
+	{ .flags = { "metrics-address" }, .envs = { "METRICS_ADDRESS" },
+	  .kind = KIND_STRING, .def = "", .offset = OFF(metrics_address),
+	  .help = "serve /metrics, /healthz and /readyz over HTTP at host:port "
+	  "or a unix socket path (with a '/'); empty: off" },
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -733,6 +739,21 @@ check_imex(struct config *cfg, char *err, size_t errlen)
 }
 
 static int
+check_metrics_address(const struct config *cfg, char *err, size_t errlen)
+{
+	struct metrics_address a;
+	char why[160];
+
+	if (cfg->metrics_address[0] == '\0' ||
+	    metrics_address_parse(cfg->metrics_address, &a, why,
+	    sizeof(why)) == 0)
+		return 0;
+	snprintf(err, errlen, "invalid --metrics-address option "
+	    "(METRICS_ADDRESS): \"%s\": %s", cfg->metrics_address, why);
+	return -EINVAL;
+}
+
+static int
 check_values(struct config *cfg, char *err, size_t errlen)
 {
 	char from[160];
@@ -754,6 +775,8 @@ check_values(struct config *cfg, char *err, size_t errlen)
 		    "\"%s\" (enforce, log or off)", cfg->seccomp);
 		return -EINVAL;
 	}
+	if (check_metrics_address(cfg, err, errlen) < 0)
+		return -EINVAL;
 	if (cfg->device_discovery_strategy == DISCOVERY_TEGRA) {
 		snprintf(err, errlen, "--device-discovery-strategy=tegra (%s) "
 		    "is not supported: this plugin serves GPUs that NVML "

@@ -68,6 +68,7 @@ struct config {
 	int64_t health_probe_ms;        /* 0: no probe */
 	int64_t health_quiet_ms;
 	const char *seccomp;            /* "enforce", "log" or "off" */
+	const char *metrics_address;    /* "": no metrics endpoint */
 	const char *disable_healthchecks; /* DP_DISABLE_HEALTHCHECKS */
 	const char *enable_healthchecks;  /* DP_ENABLE_HEALTHCHECKS */
 	/* The gRPC server's limits (docs/grpc.md); timeouts 0: none. */

@@ -98,11 +98,24 @@ call_drop_queue(struct grpc_call *call)
 	call->queued = 0;
 }
 
+/* Tells on_call_end of a dispatched call's end, once: before |finished|. */
+static void
+call_ended(const struct grpc_call *call, int code)
+{
+	const struct grpc_server_options *o = &call->conn->server->opts;
+
+	if (call->dispatched && !call->finished && o->on_call_end != NULL)
+		o->on_call_end(call->method, code,
+		    loop_now_ns() - call->dispatched_ns, o->call_end_arg);
+}
+
 void
 call_notify_closed(struct grpc_call *call, enum grpc_close_reason reason)
 {
 	if (!call->dispatched || call->finished)
 		return;
+	call_ended(call, reason == GRPC_CLOSE_DEADLINE ?
+	    GRPC_DEADLINE_EXCEEDED : GRPC_CANCELLED);
 	call->finished = true;
 	if (reason == GRPC_CLOSE_PEER_GONE)
 		call->conn->server->stats.closed_by_peer++;
@@ -369,6 +382,7 @@ set_status_static(struct grpc_call *call, int code, const char *msg)
 	call->status_msg = NULL;
 	call->status_static = msg;
 	call->status = code;
+	call_ended(call, code);
 	call->finished = true;
 }
 

@@ -284,6 +284,8 @@ call_dispatch(struct grpc_call *call)
 	call->request = NULL;
 	call_account_partial(call);
 	call->dispatched = true;
+	if (server->opts.on_call_end != NULL)
+		call->dispatched_ns = loop_now_ns();
 	server->stats.calls++;
 	conn_progress(call->conn);
 	call->method->handler(call, request, server->app);

@@ -153,6 +153,12 @@ struct grpc_server_options {
 	/* Told about events worth a log line (NULL: nobody). */
 	grpc_server_event_cb on_event;
 	void *event_arg;
+	/* Told of each dispatched call's end (NULL: nobody): its method,
+	 * its status (CANCELLED when the client went away, DEADLINE_EXCEEDED
+	 * at the deadline) and the ns from dispatch to then. On the loop. */
+	void (*on_call_end)(const struct grpc_method *method, int code,
+	    int64_t ns, void *arg);
+	void *call_end_arg;
 };
 
 struct grpc_server_stats {

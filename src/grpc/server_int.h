@@ -84,6 +84,7 @@ struct grpc_call {
 	size_t decoded;                  /* bytes |request| holds */
 	unsigned nmsgs;
 	int64_t deadline_ns;             /* loop_now_ns() clock; 0: none */
+	int64_t dispatched_ns;           /* with on_call_end only */
 
 	bool remote_closed;              /* client half-closed */
 	bool responded;                  /* an early error answered it */

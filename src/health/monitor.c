@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "health/thread.h"
+#include "metrics/registry.h"
 #include "util/alloc.h"
 #include "util/log.h"
 
@@ -151,6 +152,7 @@ sink_heartbeat(void *arg)
 {
 	struct queue *q = arg;
 
+	metrics_health_beat();
 	if (atomic_load(&q->want_beat))
 		queue_wake(q);
 }
@@ -181,6 +183,7 @@ sink_sleep(void *arg, int64_t ms)
 static void
 sink_release(void *arg)
 {
+	metrics_health_thread(false);
 	queue_put(arg);
 }
 
@@ -298,9 +301,13 @@ start_thread(struct health_monitor *m, struct nvml *nvml,
 	for (size_t i = 0; i < inv->n; i++)
 		uuids[i] = inv->gpus[i].uuid;
 	m->q->refs++;  /* the thread's; no thread yet to race with */
+	metrics_health_beat();
+	metrics_health_thread(true);
 	rc = health_thread_start(nvml, uuids, inv->n, probe_ms, &sink);
-	if (rc < 0)
+	if (rc < 0) {
+		metrics_health_thread(false);
 		m->q->refs--;
+	}
 	gdp_free(uuids);
 	return rc;
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics/registry.h"
 #include "nvml/nvml.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -55,6 +56,7 @@ struct gpu {
 	bool probe_ok;
 	bool register_broken;        /* its events could not be registered */
 	char fault[HEALTH_REASON_MAX]; /* the XID or probe failure in force */
+	uint64_t fault_xid;          /* its XID; 0: the probe's failure */
 	char register_why[160];
 	char recovered[128];         /* how it last became healthy */
 	struct inst_fault inst[HEALTH_MAX_INSTANCE_FAULTS];
@@ -249,16 +251,20 @@ repeat_deadline(const struct gpu *g)
 /* ---- whole-GPU faults ---- */
 
 static void
-gpu_fault(struct health_state *s, struct gpu *g, enum xid_class cls,
+gpu_fault(struct health_state *s, struct gpu *g, uint64_t xid,
     const char *why, int64_t now_ms)
 {
+	enum xid_class cls = xid_class_of(xid);
+
 	if (cls == XID_CLASS_RESET) {
+		g->fault_xid = xid;
 		snprintf(g->fault, sizeof(g->fault), "%s", why);
 		g->need_reset = true;
 		g->saw_down = false;
 		g->transient = false;
 	} else if (!g->need_reset) {
 		/* A reset-class fault in force stays the one named. */
+		g->fault_xid = xid;
 		snprintf(g->fault, sizeof(g->fault), "%s", why);
 		g->transient = true;
 		g->recover_at_ms = now_ms + s->cfg.quiet_ms;
@@ -285,6 +291,7 @@ apply_probe(struct health_state *s, struct gpu *g, nvmlReturn_t rc)
 	g->saw_down = true;
 	g->need_reset = true;
 	g->transient = false;
+	g->fault_xid = 0;
 	describe_call(g->fault, sizeof(g->fault), "NVML probe", NULL, rc);
 }
 
@@ -384,7 +391,7 @@ inst_fault(struct health_state *s, struct gpu *g, size_t i,
 		    why, HEALTH_MAX_INSTANCE_FAULTS);
 		if (say)
 			log_warn("GPU %zu (%s): %s", i, g->name, nf.reason);
-		gpu_fault(s, g, nf.cls, nf.reason, now_ms);
+		gpu_fault(s, g, r->xid, nf.reason, now_ms);
 		return;
 	}
 	snprintf(nf.reason, sizeof(nf.reason), "%s%s", why, widened ?
@@ -450,7 +457,7 @@ apply_event(struct health_state *s, size_t i, const struct health_record *r,
 	if (r->gi != HEALTH_WHOLE)
 		inst_fault(s, g, i, r, why, now_ms);
 	else
-		gpu_fault(s, g, xid_class_of(r->xid), why, now_ms);
+		gpu_fault(s, g, r->xid, why, now_ms);
 }
 
 static void
@@ -593,6 +600,20 @@ health_state_next_deadline(const struct health_state *s)
 
 /* ---- the snapshot ---- */
 
+/* Counts a change of |g|'s health (or of its cause) for /metrics. */
+static void
+count_transition(const struct health_state *s, const struct gpu *g,
+    bool healthy)
+{
+	if (healthy)
+		metrics_health_transition(g->name, "recovered", 0);
+	else if (g->need_reset || g->transient)
+		metrics_health_transition(g->name, g->fault_xid ? "xid" :
+		    "probe", g->fault_xid);
+	else
+		metrics_health_transition(g->name, "events_unavailable", 0);
+}
+
 /* Fills status |i|; logs and returns whether it changed. */
 static bool
 status_of(struct health_state *s, size_t i)
@@ -614,6 +635,7 @@ status_of(struct health_state *s, size_t i)
 	else
 		log_warn("GPU %zu (%s): still unhealthy, now: %s", i, g->name,
 		    st->reason);
+	count_transition(s, g, st->healthy);
 	g->was_healthy = st->healthy;
 	snprintf(g->was_reason, sizeof(g->was_reason), "%s", st->reason);
 	return true;

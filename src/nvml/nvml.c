@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "metrics/registry.h"
 #include "util/alloc.h"
 
 #define NVML_SONAME "libnvidia-ml.so.1"
@@ -405,6 +406,13 @@ failed(nvmlReturn_t rc, const char *call, struct nvml_error *err)
 		err->code = rc;
 		err->call = call;
 	}
+	/* An event wait that ends without an event is no failure. */
+	if (rc != NVML_ERROR_TIMEOUT || strncmp(call, "nvmlEventSetWait",
+	    16) != 0)
+		metrics_nvml_error(call, (unsigned)rc < sizeof(error_names) /
+		    sizeof(error_names[0]) ? error_names[rc] :
+		    rc == NVML_ERROR_UNKNOWN ? "NVML_ERROR_UNKNOWN" :
+		    "NVML_ERROR_OTHER");
 	return nvml_errno(rc);
 }
 

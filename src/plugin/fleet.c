@@ -234,6 +234,29 @@ fleet_publish(struct fleet *f)
 		plugin_publish(f->s[i].plugin);
 }
 
+bool
+fleet_ready(const struct fleet *f, char *why, size_t len)
+{
+	for (size_t i = 0; f != NULL && i < f->n; i++)
+		if (f->s[i].link != NULL &&
+		    !kubelet_link_registered(f->s[i].link)) {
+			snprintf(why, len, "%s: not registered with the kubelet "
+			    "(yet)", plugin_resource(f->s[i].plugin));
+			return false;
+		}
+	return true;
+}
+
+uint64_t
+fleet_connections(const struct fleet *f)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; f != NULL && i < f->n; i++)
+		n += plugin_connections(f->s[i].plugin);
+	return n;
+}
+
 size_t
 fleet_size(const struct fleet *f)
 {

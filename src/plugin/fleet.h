@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "grpc/server.h"
 #include "loop/loop.h"
@@ -65,6 +66,11 @@ int fleet_apply(struct fleet *f, struct resources *res, bool at_start,
     struct fleet_change *chg, char *err, size_t errlen);
 /* Sends the list to every stream of each resource that changed. */
 void fleet_publish(struct fleet *f);
+/* Whether every served resource is registered (or none registers);
+ * |why| names one that is not. */
+bool fleet_ready(const struct fleet *f, char *why, size_t len);
+/* The gRPC connections open on every resource's socket. */
+uint64_t fleet_connections(const struct fleet *f);
 /* How many resources are served. */
 size_t fleet_size(const struct fleet *f);
 /* Stops every server and removes the sockets; safe with NULL. */

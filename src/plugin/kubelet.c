@@ -31,6 +31,7 @@
 
 #include "deviceplugin.pb-c.h"
 #include "grpc/client.h"
+#include "metrics/registry.h"
 #include "util/alloc.h"
 #include "util/log.h"
 
@@ -75,6 +76,7 @@ struct kubelet_link {
 	int64_t backoff_ms;
 	int64_t watch_grace_ms;     /* after a Register: see WATCH_GRACE_* */
 	unsigned failures;          /* in the current episode */
+	bool registered;            /* the last Register sent was answered OK */
 };
 
 static void register_now(struct kubelet_link *link);
@@ -139,6 +141,8 @@ on_registered(int code, const char *message, const ProtobufCMessage *resp,
 	const char *res = plugin_resource(link->plugin);
 
 	link->call = NULL;
+	metrics_registration(code == GRPC_OK);
+	link->registered = code == GRPC_OK;
 	if (code == GRPC_OK) {
 		if (link->failures > 0)
 			log_info("Registration works again after %u failed "
@@ -176,6 +180,7 @@ register_now(struct kubelet_link *link)
 	if (link->call != NULL)
 		grpc_client_call_cancel(link->call);
 	link->call = NULL;
+	link->registered = false;   /* until this Register is answered */
 	if (link->retry != NULL)
 		loop_cancel_timer(link->loop, link->retry);
 	link->retry = NULL;
@@ -261,6 +266,12 @@ serve_now(struct kubelet_link *link, bool at_start)
 	link->backoff_ms = BACKOFF_FIRST_MS;
 	register_now(link);
 	return 0;
+}
+
+bool
+kubelet_link_registered(const struct kubelet_link *link)
+{
+	return link->registered;
 }
 
 int
@@ -362,6 +373,8 @@ on_dir_event(struct loop *loop, int fd, unsigned events, void *arg)
 			read_event(link, ev, &news);
 		}
 	}
+	if (news.kubelet_new)
+		metrics_kubelet_restart();
 	if ((news.ours_gone || news.kubelet_new) &&
 	    !plugin_socket_intact(link->plugin)) {
 		if (news.ours_gone)

@@ -54,5 +54,7 @@ int kubelet_link_restart(struct kubelet_link *link, bool at_start);
 void kubelet_link_set_plugin(struct kubelet_link *link,
     struct plugin *plugin);
 void kubelet_link_free(struct kubelet_link *link);
+/* Whether the last Register was answered OK (none sent since). */
+bool kubelet_link_registered(const struct kubelet_link *link);
 
 #endif /* GDP_KUBELET_H */

@@ -415,6 +415,13 @@ plugin_serve(struct plugin *p)
 	return 0;
 }
 
+uint64_t
+plugin_connections(const struct plugin *p)
+{
+	return p->server != NULL ? grpc_server_stats(p->server)->conns_open :
+	    0;
+}
+
 bool
 plugin_socket_intact(const struct plugin *p)
 {

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "grpc/server.h"
 #include "loop/loop.h"
@@ -83,5 +84,7 @@ void plugin_before_allocate(struct plugin *p, void (*cb)(void *arg),
     void *arg);
 /* True while a ListAndWatch stream is open. */
 bool plugin_watched(const struct plugin *p);
+/* The gRPC connections open on its socket (0 when not serving). */
+uint64_t plugin_connections(const struct plugin *p);
 
 #endif /* GDP_PLUGIN_H */

@@ -21,7 +21,8 @@
  *	lost UUID		every query of the GPU answers GPU_IS_LOST
  *	reset UUID		it answers normally again
  *	wait-error NVML_ERROR_X	every nvmlEventSetWait fails with that code
- *	wait-ok			until this
+ *	wait-hang		every nvmlEventSetWait blocks (a stuck driver)
+ *	wait-ok			until this (either)
  *	syscall NAME		make a system call a device plugin never needs
  *				(unshare, execve, socket-inet): how the
  *				plugin's tests show that its seccomp filter
@@ -214,9 +215,16 @@ cmd_wait_error(int argc, char **argv)
 }
 
 static void
+cmd_wait_hang(int argc, char **argv)
+{
+	fake_events_set_hang(1);
+}
+
+static void
 cmd_wait_ok(int argc, char **argv)
 {
 	fake_events_set_wait_error(NVML_SUCCESS);
+	fake_events_set_hang(0);
 }
 
 /* The calls "syscall NAME" makes: each is harmless when it is allowed
@@ -283,6 +291,7 @@ static const struct command commands[] = {
 	{ "lost", 1, 1, "lost UUID", cmd_lost },
 	{ "reset", 1, 1, "reset UUID", cmd_reset },
 	{ "wait-error", 1, 1, "wait-error NVML_ERROR_NAME", cmd_wait_error },
+	{ "wait-hang", 0, 0, "wait-hang", cmd_wait_hang },
 	{ "wait-ok", 0, 0, "wait-ok", cmd_wait_ok },
 	{ "syscall", 1, 1, "syscall unshare|execve|socket-inet", cmd_syscall },
 };

@@ -58,6 +58,7 @@ static pthread_cond_t events_cond;	/* "look again", on CLOCK_MONOTONIC */
 static pthread_once_t events_once = PTHREAD_ONCE_INIT;
 static struct nvmlEventSet_st *sets;	/* every live set */
 static nvmlReturn_t wait_error;		/* not SUCCESS: every Wait fails */
+static int hang;			/* every Wait blocks (wait-hang) */
 
 /* A condition variable cannot be given a clock statically. */
 static void
@@ -147,6 +148,14 @@ fake_events_set_wait_error(nvmlReturn_t rc)
 }
 
 void
+fake_events_set_hang(int on)
+{
+	events_lock_take();
+	hang = on;
+	events_lock_drop_waking();
+}
+
+void
 fake_events_wake(void)
 {
 	events_lock_take();
@@ -165,6 +174,7 @@ fake_events_reset(void)
 		s->len = 0;
 	}
 	wait_error = NVML_SUCCESS;
+	hang = 0;
 	events_lock_drop_waking();
 }
 
@@ -316,6 +326,9 @@ wait_event(nvmlEventSet_t set, nvmlEventData_t *data, unsigned int timeout_ms,
 	int timed_out = mode != FAKE_WAIT_BLOCK;	/* one look only */
 
 	events_lock_take();
+	/* A stuck driver: no timeout; shutdown still wakes it. */
+	while (hang && fake_check_init() == NVML_SUCCESS)
+		pthread_cond_wait(&events_cond, &events_lock);
 	/* One last look after the timeout, for an event posted with it. */
 	for (;;) {
 		answered = try_pop(set, data, &rc);

@@ -297,6 +297,8 @@ int fake_event_post(nvmlDevice_t dev, unsigned long long type,
 /* Makes every nvmlEventSetWait fail with |rc| at once, waking those
  * already waiting; NVML_SUCCESS makes Wait work again. */
 void fake_events_set_wait_error(nvmlReturn_t rc);
+/* |on|: every event wait blocks until this is called with 0 (or shutdown). */
+void fake_events_set_hang(int on);
 /* Wakes every waiter to look again: call after a GPU's lost flag changes. */
 void fake_events_wake(void);
 /* Forgets every event set's registrations and queue and the wait error,

@@ -301,9 +301,31 @@ def log_tail(name, n=8):
         return " | ".join(f.read().splitlines()[-n:])
 
 
-def case(root, process, control, label, args, log_name, visible=None):
+def check_metrics(root, label):
+    """The metrics endpoint at the image's /tmp/metrics.sock: the
+    libraries it loads on demand are in the image."""
+    path = os.path.join(root, "tmp/metrics.sock")
+    for _ in range(100):
+        if os.path.exists(path):
+            break
+        time.sleep(0.05)
+    try:
+        conn = UnixHTTP(path)
+        conn.request("GET", "/metrics")
+        resp = conn.getresponse()
+        body = resp.read().decode()
+        conn.close()
+    except OSError as e:
+        resp, body = None, str(e)
+    check(label + ": /metrics answers", resp is not None and
+          resp.status == 200 and "gdp_build_info{" in body, body[:200])
+
+
+def case(root, process, control, label, args, log_name, visible=None,
+         metrics=False):
     """|visible|: what NVIDIA_VISIBLE_DEVICES should carry for the first
-    GPU (its UUID unless the case sets another ID strategy)."""
+    GPU (its UUID unless the case sets another ID strategy). |metrics|:
+    the plugin was given --metrics-address=/tmp/metrics.sock."""
     uuids = profile_uuids()
     visible = visible or uuids[0]
     w = run_image(root, process, args, log_name)
@@ -333,6 +355,8 @@ def case(root, process, control, label, args, log_name, visible=None):
         check(label + ": capabilities dropped, seccomp enforced",
               "No capabilities, no_new_privs; system-call filter: enforce"
               in log, log_tail(log_name))
+        if metrics:
+            check_metrics(root, label)
         os.kill(plugin_pid(w), signal.SIGTERM)
         rc = w.wait(timeout=20)
         check(label + ": exits 0 on SIGTERM", rc == 0,
@@ -372,8 +396,9 @@ def main():
              ["/bin/sh", "-c", "/bin/entrypoint.sh"], "operator.log")
         case(root, process, control, "image entry point with flags",
              process["args"] + ["--fail-on-init-error=true",
-                                "--device-id-strategy=uuid"],
-             "daemonset.log")
+                                "--device-id-strategy=uuid",
+                                "--metrics-address=/tmp/metrics.sock"],
+             "daemonset.log", metrics=True)
         # The GPU Operator mounts its validations folder: the entrypoint
         # takes the driver validation's variables from driver-ready.
         vdir = os.path.join(root, "run/nvidia/validations")

@@ -46,8 +46,8 @@ UNIT_REQUIRED = True
 UNIT = "gpu-device-plugin.service"
 ALIAS = "nvidia-device-plugin.service"
 # Libraries the binary links: each must be in Depends (computed).
-LIBRARIES = ["libc6", "libjansson4", "libnghttp2-14", "libprotobuf-c1",
-             "libseccomp2", "libyaml-0-2"]
+LIBRARIES = ["libc6", "libhttp-parser2.9", "libjansson4", "libnghttp2-14",
+             "libprotobuf-c1", "libseccomp2", "libyaml-0-2"]
 
 failures = []
 
