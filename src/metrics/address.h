@@ -3,7 +3,7 @@
  *
  * A value with a '/' is a unix socket path (up to sun_path's 107
  * bytes); any other is host:port with a numeric IPv4 host, "localhost",
- * an IPv6 host in brackets ("[::1]:9400"), or an empty host (every
+ * an IPv6 host in brackets ("[::1]:9402"), or an empty host (every
  * address), and a port from 1 to 65535. Names that need a resolver are
  * refused: the endpoint is for loopback or every address, and a name
  * looked up at start would say nothing about later. Pure: no socket.

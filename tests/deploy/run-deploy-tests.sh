@@ -137,7 +137,8 @@ expect "$S/gpu-device-plugin.yaml" "static: the article's DaemonSet" \
     'value: "gpu"' 'priorityClassName: "system-node-critical"' \
     'allowPrivilegeEscalation: false' 'drop: \["ALL"\]' \
     'path: /var/lib/kubelet/device-plugins' 'name: FAIL_ON_INIT_ERROR' \
-    'memory: 32Mi' 'memory: 128Mi'
+    'memory: 32Mi' 'memory: 128Mi' 'value: ":9402"' 'path: /healthz' \
+    'path: /readyz' 'containerPort: 9402'
 expect "$S/gpu-device-plugin-config.yaml" "static: config variant" \
     'kind: ConfigMap' 'name: CONFIG_FILE' 'value: /config/config.yaml' \
     'mountPath: /config'
@@ -154,7 +155,7 @@ else
 	fail "helm lint --strict"
 fi
 for v in defaults article time-slicing mig-mixed cdi cpumanager \
-    nvidia-only multi-config; do
+    nvidia-only multi-config no-metrics; do
 	render "$v"
 	if ! helm lint --strict "$CHART" -n gpu-resources \
 	    -f "$HERE/values/$v.yaml" >"$TMP/lint" 2>&1; then
@@ -167,7 +168,11 @@ expect "$TMP/defaults.yaml" "defaults" 'name: nvdp-nvidia-device-plugin$' \
     'app.kubernetes.io/name: nvidia-device-plugin' \
     'feature.node.kubernetes.io/pci-10de.present' \
     'priorityClassName: system-node-critical' \
-    'allowPrivilegeEscalation: false' 'value: compute,utility'
+    'allowPrivilegeEscalation: false' 'value: compute,utility' \
+    'name: METRICS_ADDRESS' 'value: ":9402"' 'containerPort: 9402' \
+    'path: /healthz' 'path: /readyz'
+refute "$TMP/no-metrics.yaml" "metrics.enabled false: no endpoint" \
+    'METRICS_ADDRESS|containerPort|livenessProbe|readinessProbe'
 refute "$TMP/defaults.yaml" "defaults: no flag the values leave null" \
     'MIG_STRATEGY|FAIL_ON_INIT_ERROR|PASS_DEVICE_SPECS|CONFIG_FILE|kind: ConfigMap'
 expect "$TMP/article.yaml" "article" 'key: sku' 'value: gpu' \
