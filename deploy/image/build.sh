@@ -34,10 +34,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 plugin="" cfgmgr="" out="" rootfs="" version="" revision="" source="" name=""
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 
-die() {
-	echo "build.sh: $*" >&2
-	exit 1
-}
+prog=build.sh
+# die, git_say, copy_lib, copy_libs_of, copy_exe and the umoci/skopeo
+# steps, shared with deploy/validation/build.sh.
+# shellcheck source=deploy/image/oci.sh
+. "$here/oci.sh"
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -72,22 +73,10 @@ fi
 
 # The version, revision and source default to what git says about the
 # tree this script is in; outside a checkout they say "unknown".
-git_say() {
-	git -C "$here" "$@" 2>/dev/null || echo unknown
-}
 [ -n "$version" ] || version=$(git_say describe --tags --always --dirty)
 [ -n "$revision" ] || revision=$(git_say rev-parse HEAD)
 [ -n "$source" ] || source=$(git_say config --get remote.origin.url)
 [ -n "$name" ] || name=gpu-device-plugin
-
-# copy_lib FILE: copies FILE (symlinks followed) into the tree under the
-# same path, so the loader's default directories find it.
-copy_lib() {
-	dst="$rootfs$1"
-	mkdir -p "$(dirname "$dst")"
-	cp -L "$1" "$dst"
-	chmod 0755 "$dst"
-}
 
 # make_rootfs: writes the whole tree into $rootfs (which must not exist
 # or be empty).
@@ -103,9 +92,7 @@ make_rootfs() {
 	mkdir -p "$rootfs/tmp"
 	chmod 1777 "$rootfs/tmp"
 
-	cp "$plugin" "$rootfs/usr/bin/gpu-device-plugin"
-	strip --strip-unneeded "$rootfs/usr/bin/gpu-device-plugin"
-	chmod 0755 "$rootfs/usr/bin/gpu-device-plugin"
+	copy_exe "$plugin" /usr/bin/gpu-device-plugin
 	ln -s gpu-device-plugin "$rootfs/usr/bin/nvidia-device-plugin"
 
 	cp "$BUSYBOX" "$rootfs/bin/busybox"
@@ -116,32 +103,11 @@ make_rootfs() {
 	chmod 0755 "$rootfs/bin/entrypoint.sh"
 
 	if [ -n "$cfgmgr" ]; then
-		cp "$cfgmgr" "$rootfs/usr/bin/gdp-config-manager"
-		strip --strip-unneeded "$rootfs/usr/bin/gdp-config-manager"
-		chmod 0755 "$rootfs/usr/bin/gdp-config-manager"
+		copy_exe "$cfgmgr" /usr/bin/gdp-config-manager
 		ln -s gdp-config-manager "$rootfs/usr/bin/config-manager"
 	fi
 	copy_libs_of "$plugin"
 	[ -z "$cfgmgr" ] || copy_libs_of "$cfgmgr"
-}
-
-# copy_libs_of EXE: the shared libraries EXE is linked against, and the
-# loader, into the tree (a library already there is copied again, which
-# is harmless).
-copy_libs_of() {
-	# ldd lines: "libx.so.1 => /lib/.../libx.so.1 (0x...)" for
-	# libraries, "/lib64/ld-linux-x86-64.so.2 (0x...)" for the loader;
-	# the vDSO has no file.
-	libs=$(ldd "$1" | awk '
-	    $2 == "=>" && $3 ~ /^\// { print $3; next }
-	    $1 ~ /^\// { print $1 }')
-	[ -n "$libs" ] || die "ldd found no libraries for $1"
-	if ldd "$1" | grep -q 'not found'; then
-		die "$1: a library is missing: $(ldd "$1" | grep 'not found')"
-	fi
-	for lib in $libs; do
-		copy_lib "$lib"
-	done
 }
 
 if [ -z "$out" ]; then
@@ -149,30 +115,16 @@ if [ -z "$out" ]; then
 	exit 0
 fi
 
-command -v umoci >/dev/null 2>&1 || die "umoci: not found (apt-get install umoci)"
-command -v skopeo >/dev/null 2>&1 || die "skopeo: not found (apt-get install skopeo)"
-[ ! -e "$out" ] || [ -z "$(ls -A "$out")" ] ||
-    die "$out: exists and is not empty"
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
+need_packers
+out=$(oci_out_dir "$out")
 rootfs="$out/rootfs"
 make_rootfs
 
-# umoci takes a tag name of letters, digits, '.', '_' and '-'.
-tag=$(printf '%s' "$version" | tr -c 'A-Za-z0-9._-' '_')
-img="$out/oci:$tag"
-umoci init --layout "$out/oci"
-umoci new --image "$img"
-umoci unpack --image "$img" "$out/bundle" >/dev/null
-cp -a "$rootfs/." "$out/bundle/rootfs/"
-umoci repack --image "$img" --history.created_by "deploy/image/build.sh" \
-    "$out/bundle"
-rm -rf "$out/bundle"
-
+tag=$(oci_tag "$version")
 # NVIDIA's image environment: the NVIDIA container runtime gives the
 # plugin every GPU and the driver's compute and utility libraries, and
 # does not check CUDA requirements (the plugin has none).
-umoci config --image "$img" \
+oci_pack "$out" "$tag" "deploy/image/build.sh" \
     --config.user 0:0 \
     --config.workingdir / \
     --config.env PATH=/usr/bin:/bin \
@@ -185,32 +137,6 @@ umoci config --image "$img" \
     --config.label org.opencontainers.image.version="$version" \
     --config.label org.opencontainers.image.revision="$revision" \
     --config.label org.opencontainers.image.source="$source" \
-    --config.label org.opencontainers.image.licenses=Apache-2.0 \
-    --history.created_by "deploy/image/build.sh: config"
-umoci gc --layout "$out/oci"
-
-# A local copy, so no signature policy applies (--insecure-policy).
-skopeo --insecure-policy copy -q "oci:$img" \
-    "docker-archive:$out/$name.tar:$name:$tag"
-
-# Sizes: the compressed size is what a registry stores and a node pulls
-# (the gzip layer, the config and the manifest); uncompressed is the
-# file contents of the root file system.
-blobs=0
-for f in "$out"/oci/blobs/sha256/*; do
-	blobs=$((blobs + $(stat -c %s "$f")))
-done
-files=$(find "$rootfs" -type f -printf '%s\n' | awk '{ s += $1 } END {
-    print s + 0 }')
-archive=$(stat -c %s "$out/$name.tar")
-cat > "$out/size.txt" <<END
-compressed=$blobs
-uncompressed=$files
-docker_archive=$archive
-END
-echo "image $name:$tag (revision $revision)"
-echo "  OCI layout:     $out/oci (tag $tag)"
-echo "  docker-archive: $out/$name.tar ($archive bytes)"
-echo "  compressed:     $blobs bytes (gzip layer + config + manifest)"
-echo "  uncompressed:   $files bytes of files"
-find "$rootfs" -type f -printf '    %8s  /%P\n' | sort -k2
+    --config.label org.opencontainers.image.licenses=Apache-2.0
+oci_archive "$out" "$tag" "$name"
+oci_sizes "$out" "$tag" "$name" "$revision"

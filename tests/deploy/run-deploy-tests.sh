@@ -129,6 +129,12 @@ expect "$V" "validation: the article's Job" 'kind: Job' \
     'args: \["--max_steps", "500"\]' 'nvidia.com/gpu: 1' \
     'restartPolicy: OnFailure' 'key: "sku"' 'value: "gpu"' \
     'effect: "NoSchedule"'
+# deploy/validation/build.sh tags the image with meson.build's version:
+# the Job must name that tag.
+ver=$(sed -n "s/^ *version *: *'\([^']*\)'.*/\1/p" "$ROOT/meson.build" |
+    head -n 1)
+expect "$V" "validation: the image tag is the project version ($ver)" \
+    "image: gpu-validate:$ver\$"
 S="$ROOT/deploy/static"
 expect "$S/gpu-device-plugin.yaml" "static: the article's DaemonSet" \
     'namespace: gpu-resources' 'name: nvidia-device-plugin-daemonset' \
