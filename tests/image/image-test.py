@@ -42,29 +42,20 @@ import sys
 import tarfile
 import time
 
+import ocitest
+from ocitest import (FAILED, SANITIZED, check, check_containerfile,
+                     check_size, skip, unpack)
+
 (BUILD_SH, PLUGIN, STANDIN, FAKE_LIB, PROFILES, MAKE_SYSFS,
  WORKDIR, CONTAINERFILE) = [os.path.abspath(a) for a in sys.argv[1:9]]
 CONFIG_MANAGER = os.path.abspath(sys.argv[9]) if len(sys.argv) > 9 else None
 PROFILE = "azure-nc24"
 RESOURCE = "nvidia.com/gpu"
 LIMIT = 5 * 1000 * 1000          # the size target, compressed bytes
-# A sanitizer build carries its runtime: the size is printed, not held
-# to the target, and the sanitizers' options go into the chroot.
-SANITIZED = os.environ.get("GDP_SANITIZED") == "1"
-FAILED = []
 
 
-def skip(why):
-    print("SKIP: " + why)
-    sys.exit(77)
 
 
-def check(name, ok, why=""):
-    print(("ok - " if ok else "not ok - ") + name +
-          ("" if ok else ": " + why))
-    if not ok:
-        FAILED.append(name)
-    return ok
 
 
 class UnixHTTP(http.client.HTTPConnection):
@@ -96,13 +87,9 @@ def profile_uuids():
 
 
 def preflight():
-    for tool in ("umoci", "skopeo", "unshare", "chroot", "strip"):
-        if shutil.which(tool) is None:
-            skip(tool + " not found (scripts/install-deps.sh installs it)")
+    ocitest.preflight()
     if not os.path.exists("/bin/busybox"):
         skip("/bin/busybox not found (install busybox-static)")
-    if os.geteuid() != 0:
-        skip("needs root for chroot and namespaces")
 
 
 def build():
@@ -145,67 +132,16 @@ def check_archive(out):
     check("entry point is /bin/entrypoint.sh",
           cfg.get("Entrypoint") == ["/bin/entrypoint.sh"]
           and not cfg.get("Cmd"), repr(cfg))
-    check_containerfile(cfg)
+    check_containerfile(CONTAINERFILE, cfg)
     return tar
 
 
-def containerfile():
-    """The final stage's instructions, continuation lines joined:
-    {"ENV": [...], "LABEL": [...], ...}, each a list of their texts."""
-    with open(CONTAINERFILE) as f:
-        text = f.read().replace("\\\n", " ")
-    stage = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        word, _, rest = line.partition(" ")
-        if word.upper() == "FROM":
-            stage = {}
-        stage.setdefault(word.upper(), []).append(rest.strip())
-    return stage
 
 
-def check_containerfile(cfg):
-    stage = containerfile()
-    env = set(" ".join(stage.get("ENV", [])).split())
-    labels = {kv.split("=", 1)[0] for kv in
-              " ".join(stage.get("LABEL", [])).split() if "=" in kv}
-    check("Containerfile: same environment",
-          set(cfg.get("Env", [])) == env, "%s vs %s" % (env, cfg["Env"]))
-    check("Containerfile: same label names",
-          set(cfg.get("Labels", {})) == labels,
-          "%s vs %s" % (labels, sorted(cfg.get("Labels", {}))))
-    check("Containerfile: same entry point and user",
-          stage.get("ENTRYPOINT") == [json.dumps(cfg["Entrypoint"])]
-          and stage.get("USER") == [cfg.get("User")], repr(stage))
 
 
-def check_size(out):
-    sizes = dict(line.strip().split("=") for line in
-                 open(os.path.join(out, "size.txt")))
-    comp = int(sizes["compressed"])
-    print("# image size: %d bytes compressed, %s uncompressed" %
-          (comp, sizes["uncompressed"]))
-    if SANITIZED:
-        print("# sanitizer build: size target not checked")
-        return
-    check("compressed size <= 5 MB", comp <= LIMIT,
-          "%d bytes, %d over" % (comp, comp - LIMIT))
 
 
-def unpack(tar):
-    """Back from the docker-archive, as a node would pull it."""
-    layout = os.path.join(WORKDIR, "pulled")
-    bundle = os.path.join(WORKDIR, "bundle")
-    subprocess.run(["skopeo", "--insecure-policy", "copy", "-q",
-                    "docker-archive:" + tar, "oci:" + layout + ":t"],
-                   check=True)
-    subprocess.run(["umoci", "unpack", "--image", layout + ":t", bundle],
-                   check=True, stdout=subprocess.DEVNULL)
-    with open(os.path.join(bundle, "config.json")) as f:
-        process = json.load(f)["process"]
-    return os.path.join(bundle, "rootfs"), process
 
 
 def check_tree(root):
@@ -373,8 +309,8 @@ def main():
     os.makedirs(WORKDIR)
     out = build()
     tar = check_archive(out)
-    check_size(out)
-    root, process = unpack(tar)
+    check_size(out, LIMIT, "5 MB")
+    root, process = unpack(tar, WORKDIR)
     check("unpacked entry point is /bin/entrypoint.sh",
           process["args"] == ["/bin/entrypoint.sh"], repr(process["args"]))
     check_tree(root)

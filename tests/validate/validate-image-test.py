@@ -40,6 +40,11 @@ import subprocess
 import sys
 import tarfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "image"))
+from ocitest import (FAILED, SANITIZED, check,  # noqa: E402
+                     check_containerfile, check_size, preflight, unpack)
+
 (BUILD_SH, GPU_VALIDATE, MNIST, FAKECUDA, WORKDIR, CONTAINERFILE) = [
     os.path.abspath(a) for a in sys.argv[1:7]]
 DATA = "/data/mnist"
@@ -51,29 +56,12 @@ OTHER = "GPU-99999999-8888-7777-6666-555555555555"
 # The size target, compressed bytes: MNIST is 11.6 MB of it gzipped and
 # OpenBLAS 10.7 MB; 26.1 MB measured on Debian 12.
 LIMIT = 30 * 1000 * 1000
-SANITIZED = os.environ.get("GDP_SANITIZED") == "1"
-FAILED = []
 
 
-def skip(why):
-    print("SKIP: " + why)
-    sys.exit(77)
 
 
-def check(name, ok, why=""):
-    print(("ok - " if ok else "not ok - ") + name +
-          ("" if ok else ": " + why))
-    if not ok:
-        FAILED.append(name)
-    return ok
 
 
-def preflight():
-    for tool in ("umoci", "skopeo", "unshare", "chroot", "strip"):
-        if shutil.which(tool) is None:
-            skip(tool + " not found (scripts/install-deps.sh installs it)")
-    if os.geteuid() != 0:
-        skip("needs root for chroot and namespaces")
 
 
 def build():
@@ -117,67 +105,16 @@ def check_archive(out):
         check("label " + key, got == want, repr(got))
     check("entry point is gpu-validate --data_dir " + DATA + ", no Cmd",
           cfg.get("Entrypoint") == ENTRY and not cfg.get("Cmd"), repr(cfg))
-    check_containerfile(cfg)
+    check_containerfile(CONTAINERFILE, cfg)
     return tar
 
 
-def containerfile():
-    """The final stage's instructions, continuation lines joined:
-    {"ENV": [...], "LABEL": [...], ...}, each a list of their texts."""
-    with open(CONTAINERFILE) as f:
-        text = f.read().replace("\\\n", " ")
-    stage = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        word, _, rest = line.partition(" ")
-        if word.upper() == "FROM":
-            stage = {}
-        stage.setdefault(word.upper(), []).append(rest.strip())
-    return stage
 
 
-def check_containerfile(cfg):
-    stage = containerfile()
-    env = set(" ".join(stage.get("ENV", [])).split())
-    labels = {kv.split("=", 1)[0] for kv in
-              " ".join(stage.get("LABEL", [])).split() if "=" in kv}
-    check("Containerfile: same environment",
-          set(cfg.get("Env", [])) == env, "%s vs %s" % (env, cfg["Env"]))
-    check("Containerfile: same label names",
-          set(cfg.get("Labels", {})) == labels,
-          "%s vs %s" % (labels, sorted(cfg.get("Labels", {}))))
-    check("Containerfile: same entry point and user",
-          stage.get("ENTRYPOINT") == [json.dumps(cfg["Entrypoint"])]
-          and stage.get("USER") == [cfg.get("User")], repr(stage))
 
 
-def check_size(out):
-    sizes = dict(line.strip().split("=") for line in
-                 open(os.path.join(out, "size.txt")))
-    comp = int(sizes["compressed"])
-    print("# image size: %d bytes compressed, %s uncompressed" %
-          (comp, sizes["uncompressed"]))
-    if SANITIZED:
-        print("# sanitizer build: size target not checked")
-        return
-    check("compressed size <= %d bytes" % LIMIT, comp <= LIMIT,
-          "%d bytes, %d over" % (comp, comp - LIMIT))
 
 
-def unpack(tar):
-    """Back from the docker-archive, as a node would pull it."""
-    layout = os.path.join(WORKDIR, "pulled")
-    bundle = os.path.join(WORKDIR, "bundle")
-    subprocess.run(["skopeo", "--insecure-policy", "copy", "-q",
-                    "docker-archive:" + tar, "oci:" + layout + ":t"],
-                   check=True)
-    subprocess.run(["umoci", "unpack", "--image", layout + ":t", bundle],
-                   check=True, stdout=subprocess.DEVNULL)
-    with open(os.path.join(bundle, "config.json")) as f:
-        process = json.load(f)["process"]
-    return os.path.join(bundle, "rootfs"), process
 
 
 def digest(path):
@@ -280,8 +217,8 @@ def main():
     os.makedirs(WORKDIR)
     out = build()
     tar = check_archive(out)
-    check_size(out)
-    root, process = unpack(tar)
+    check_size(out, LIMIT, "%d bytes" % LIMIT)
+    root, process = unpack(tar, WORKDIR)
     check_tree(root)
     cases(root, process)
     print("%d failed" % len(FAILED))
