@@ -12,6 +12,7 @@
 #include "https.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,14 +71,47 @@ take_line(struct http1 *p, const char *in, size_t n, size_t *used,
 	return 1;
 }
 
+/*
+ * Digits of |base| (10 or 16) at |s|, none of strtoll's leeway (no space,
+ * sign or "0x"): the value, or -1 when there are none or it passes
+ * |limit|. *|end| is set past the digits.
+ */
+static long long
+digits(const char *s, int base, long long limit, const char **end)
+{
+	long long v = 0;
+	const char *q = s;
+
+	for (;; q++) {
+		int d = *q >= '0' && *q <= '9' ? *q - '0' :
+		    base == 16 && *q >= 'a' && *q <= 'f' ? *q - 'a' + 10 :
+		    base == 16 && *q >= 'A' && *q <= 'F' ? *q - 'A' + 10 : -1;
+
+		if (d < 0)
+			break;
+		if (v > (limit - d) / base)
+			return -1;
+		v = v * base + d;
+	}
+	*end = q;
+	return q == s ? -1 : v;
+}
+
 static int
 status_line(struct http1 *p, char *err)
 {
-	if (sscanf(p->line, "HTTP/1.%*d %d", &p->status) != 1) {
+	const char *end = p->line;
+	long long code = -1;
+
+	if (strncmp(p->line, "HTTP/1.", 7) == 0 &&
+	    p->line[7] >= '0' && p->line[7] <= '9' && p->line[8] == ' ')
+		code = digits(p->line + 9, 10, 999, &end);
+	if (code < 100 || (*end != ' ' && *end != '\0')) {
 		snprintf(err, HTTPS_ERR_LEN, "not an HTTP response: '%.80s'",
 		    p->line);
 		return -EPROTO;
 	}
+	p->status = (int)code;
 	p->state = HTTP1_HEADERS;
 	return 0;
 }
@@ -98,24 +132,30 @@ header_line(struct http1 *p)
 		p->chunked = true;
 		p->left = 0;
 	} else if (strncasecmp(line, "Content-Length:", 15) == 0 &&
-	    !p->chunked)
-		p->left = strtoll(line + 15, NULL, 10);
+	    !p->chunked) {
+		const char *v = line + 15, *end;
+
+		while (*v == ' ' || *v == '\t')
+			v++;
+		p->left = digits(v, 10, LLONG_MAX, &end);
+	}
 }
 
 /* A chunk-size line, or the empty line that ends the chunk before. */
 static int
 chunk_line(struct http1 *p, char *err)
 {
-	char *end;
+	const char *end;
 
 	if (p->line[0] == '\0' && !p->crlf_seen) {
 		p->crlf_seen = true;
 		return 0;
 	}
 	p->crlf_seen = false;
-	errno = 0;
-	p->left = strtoll(p->line, &end, 16);
-	if (end == p->line || errno != 0 || p->left < 0) {
+	p->left = digits(p->line, 16, LLONG_MAX, &end);
+	/* After the size: nothing, or a chunk extension (";name=value"). */
+	if (p->left < 0 || (*end != '\0' && *end != ';' && *end != ' ' &&
+	    *end != '\t')) {
 		snprintf(err, HTTPS_ERR_LEN, "bad chunk size '%.40s'",
 		    p->line);
 		return -EPROTO;
