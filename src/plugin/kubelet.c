@@ -27,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "deviceplugin.pb-c.h"
@@ -53,6 +55,12 @@
 #define WATCH_GRACE_FIRST_MS 5000
 #define WATCH_GRACE_MAX_MS 60000
 
+struct socket_id {
+	bool there;
+	ino_t ino;
+	struct timespec ctim;
+};
+
 struct kubelet_link {
 	struct loop *loop;
 	char *socket;               /* the kubelet's registration socket */
@@ -77,7 +85,34 @@ struct kubelet_link {
 	int64_t watch_grace_ms;     /* after a Register: see WATCH_GRACE_* */
 	unsigned failures;          /* in the current episode */
 	bool registered;            /* the last Register sent was answered OK */
+	struct socket_id register_to; /* |socket| when the Register was sent */
 };
+
+/*
+ * Which kubelet.sock is at |path| now: its inode and the time it was made
+ * (an inode number alone may be reused by the next socket); |there| is
+ * false when there is none.
+ */
+static struct socket_id
+socket_id(const char *path)
+{
+	struct stat st;
+	struct socket_id id = { 0 };
+
+	if (lstat(path, &st) == 0) {
+		id.there = true;
+		id.ino = st.st_ino;
+		id.ctim = st.st_ctim;
+	}
+	return id;
+}
+
+static bool
+same_socket(struct socket_id a, struct socket_id b)
+{
+	return a.there && b.there && a.ino == b.ino &&
+	    a.ctim.tv_sec == b.ctim.tv_sec && a.ctim.tv_nsec == b.ctim.tv_nsec;
+}
 
 static void register_now(struct kubelet_link *link);
 static void arm_watch_check(struct kubelet_link *link, int64_t ms);
@@ -195,6 +230,7 @@ register_now(struct kubelet_link *link)
 	req.resource_name = (char *)plugin_resource(link->plugin);
 	req.options = &opts;
 	call.socket_path = link->socket;
+	link->register_to = socket_id(link->socket);
 	call.method = "/v1beta1.Registration/Register";
 	call.message = &req.base;
 	call.response_type = &v1beta1__empty__descriptor;
@@ -385,6 +421,14 @@ on_dir_event(struct loop *loop, int fd, unsigned events, void *arg)
 			    "serving again.", link->socket,
 			    plugin_socket_path(link->plugin));
 		(void)kubelet_link_restart(link, false); /* retried */
+	} else if (news.kubelet_new && (link->call != NULL ||
+	    link->registered) &&
+	    same_socket(link->register_to, socket_id(link->socket))) {
+		/* Served again when the kubelet removed our socket, and that
+		 * Register went to this very kubelet.sock: a second one would
+		 * only replace the endpoint the kubelet is about to watch. */
+		log_info("inotify: %s created; the Register sent after serving "
+		    "again went to it already.", link->socket);
 	} else if (news.kubelet_new) {
 		/* Our socket is still there (it was already served again when
 		 * the kubelet removed it): registering is all that is left. */
