@@ -177,6 +177,7 @@ describe_optional(const struct nvml *nvml, nvmlDevice_t dev, struct gpu *g,
 	rc = nvml_device_mig_mode(nvml, dev, &g->mig_enabled, &e);
 	if (rc < 0 && note_optional(nvml, inv, g, rc, &e, "MIG mode") < 0)
 		return -ENOMEM;
+	g->mig_capable = rc == 0;
 	g->numa_node = read_numa_node(sysfs_root, g->sysfs_bdf);
 	return read_links(nvml, dev, g, inv);
 }
@@ -397,6 +398,8 @@ inventory_free(struct inventory *inv)
 	free_list(inv->skipped, inv->n_skipped);
 	free_list(inv->warnings, inv->n_warnings);
 	gdp_free(inv->pairs);
+	for (size_t i = 0; inv->gpus != NULL && i < inv->n; i++)
+		gdp_free(inv->gpus[i].migs);
 	gdp_free(inv->gpus);
 	gdp_free(inv);
 }

@@ -24,6 +24,33 @@
 
 #define GPU_MAX_LINKS NVML_NVLINK_MAX_LINKS
 
+/*
+ * One MIG device (a compute instance inside a GPU instance) of a
+ * MIG-enabled GPU, as NVML and /proc/driver/nvidia-caps/mig-minors
+ * describe it. The facts are NVML's nvmlDeviceGetAttributes fields, the
+ * GPU/compute instance ids and profile ids, and NVIDIA's profile name.
+ */
+struct mig_device {
+	char uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE];     /* "MIG-..." */
+	unsigned index;         /* j: its MIG handle index; "i:j" names it */
+	unsigned gi, ci;        /* GPU and compute instance ids */
+	unsigned gi_profile_id, ci_profile_id;  /* NVML profile ids */
+	unsigned gi_slices;     /* G: gpuInstanceSliceCount */
+	unsigned ci_slices;     /* C: computeInstanceSliceCount */
+	unsigned multiprocessors;
+	unsigned copy_engines, decoders, encoders, jpegs, ofas; /* shared */
+	uint64_t memory_mib;    /* memorySizeMB */
+	/*
+	 * NVIDIA's profile name: "1g.10gb", "1c.2g.10gb" when C < G, with
+	 * attributes as NVML names them ("1g.10gb+me", "1g.20gb+me.all",
+	 * "1g.10gb-me", "2g.20gb+gfx"). Resource names derive from it.
+	 */
+	char profile[48];
+	/* /dev/nvidia-caps/nvidia-cap<minor> of the GI and CI access
+	   capabilities; -1: not in mig-minors. */
+	int gi_cap_minor, ci_cap_minor;
+};
+
 struct gpu {
 	uint64_t memory_bytes;          /* 0: unknown */
 	unsigned index;                 /* NVML index */
@@ -41,7 +68,10 @@ struct gpu {
 	char link_remote[GPU_MAX_LINKS][NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE];
 	uint8_t link_type[GPU_MAX_LINKS];  /* nvmlIntNvLinkDeviceType_t;
 	                                      UNKNOWN when NVML cannot say */
+	bool mig_capable;               /* NVML has a MIG mode for it */
 	bool mig_enabled;
+	struct mig_device *migs;        /* owned, |n_migs|, by index */
+	size_t n_migs;                  /* 0 unless mig_enabled */
 };
 
 /* PCIe relationship unknown (no common-ancestor query, or it failed). */
