@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "resources/mig_int.h"
 #include "util/alloc.h"
 
 const char *const resources_control_nodes[RESOURCES_CONTROL_NODES] = {
@@ -19,8 +20,8 @@ const char *const resources_control_nodes[RESOURCES_CONTROL_NODES] = {
 };
 
 /* "nvidia.com/gpu" -> "nvidia-gpu.sock", NVIDIA's naming. */
-static int
-socket_name(const char *resource, char *out, size_t len)
+int
+resources_socket_name(const char *resource, char *out, size_t len)
 {
 	const char *slash = strchr(resource, '/');
 	const char *base = slash != NULL ? slash + 1 : resource;
@@ -67,8 +68,8 @@ topo_from_inventory(struct gdp_topo *t, const struct inventory *inv)
 		}
 }
 
-static void
-whole_gpu_view(struct view *v, const struct gpu *g, size_t gpu)
+void
+resources_whole_view(struct view *v, const struct gpu *g, size_t gpu)
 {
 	memset(v, 0, sizeof(*v));
 	snprintf(v->id, sizeof(v->id), "%s", g->uuid);
@@ -103,24 +104,33 @@ resource_index(struct resource *r)
 	return 0;
 }
 
+int
+resources_name(struct resource *r, const char *name, char *err,
+    size_t errlen)
+{
+	if (snprintf(r->name, sizeof(r->name), "%s", name) >=
+	    (int)sizeof(r->name) || resources_socket_name(name,
+	    r->socket_name, sizeof(r->socket_name)) < 0) {
+		snprintf(err, errlen, "resource name \"%s\" cannot name a "
+		    "socket", name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* nvidia.com/gpu: one view per whole GPU, in inventory order. */
 static int
 build_gpu_resource(struct resource *r, const struct inventory *inv,
     const char *name, char *err, size_t errlen)
 {
-	if (snprintf(r->name, sizeof(r->name), "%s", name) >=
-	    (int)sizeof(r->name) ||
-	    socket_name(name, r->socket_name, sizeof(r->socket_name)) < 0) {
-		snprintf(err, errlen, "resource name \"%s\" cannot name a "
-		    "socket", name);
+	if (resources_name(r, name, err, errlen) < 0)
 		return -EINVAL;
-	}
 	r->views = gdp_calloc(inv->n + 1, sizeof(*r->views));
 	if (r->views == NULL)
 		return -ENOMEM;
 	r->n = inv->n;
 	for (size_t i = 0; i < inv->n; i++)
-		whole_gpu_view(&r->views[i], &inv->gpus[i], i);
+		resources_whole_view(&r->views[i], &inv->gpus[i], i);
 	return resource_index(r);
 }
 
@@ -241,7 +251,13 @@ resources_build(const struct inventory *inv,
 	copy_strategy_options(r, opts);
 	r->ngpus = inv->n;
 	topo_from_inventory(&r->topo, inv);
-	if (inv->n > 0) {
+	if (opts->mig_strategy != MIG_STRATEGY_NONE) {
+		rc = mig_build(r, inv, opts, err, errlen);
+		if (rc < 0) {
+			resources_free(r);
+			return rc;
+		}
+	} else if (inv->n > 0) {
 		r->res = gdp_calloc(1, sizeof(*r->res));
 		if (r->res == NULL) {
 			resources_free(r);
@@ -309,7 +325,8 @@ resource_same_answers(const struct resource *a, const struct resource *b)
 		const struct view *w = resource_find(a, v->id, v->id_len);
 
 		if (w != NULL && (strcmp(w->index_id, v->index_id) != 0 ||
-		    strcmp(w->dev_path, v->dev_path) != 0))
+		    strcmp(w->dev_path, v->dev_path) != 0 ||
+		    memcmp(w->caps, v->caps, sizeof(w->caps)) != 0))
 			return false;
 	}
 	return true;

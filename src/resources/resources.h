@@ -54,7 +54,10 @@ struct view {
 	size_t gpu;              /* index into the inventory's gpus */
 	unsigned gi, ci;         /* RESOURCES_WHOLE: the whole GPU */
 	int numa_node;           /* -1: unknown */
-	char dev_path[32];       /* /dev/nvidia<minor> */
+	char dev_path[32];       /* /dev/nvidia<minor> (a MIG device's parent) */
+	/* A MIG device's GPU and compute instance access nodes,
+	   /dev/nvidia-caps/nvidia-cap<minor>; "" for a whole GPU. */
+	char caps[2][40];
 	bool healthy;
 	char reason[RESOURCES_REASON_SIZE]; /* why not; "" when healthy */
 };
@@ -110,6 +113,9 @@ typedef int (*resources_random_fn)(void *buf, size_t len);
 struct resources_options {
 	const char *resource_name;   /* "nvidia.com/gpu" */
 	enum id_strategy id_strategy;
+	/* none: every GPU whole; single: MIG devices as |resource_name|;
+	   mixed: a resource per MIG profile (resources/mig.c). */
+	enum mig_strategy mig_strategy;
 	unsigned strategies;         /* STRATEGY_*; 0: envvar */
 	bool pass_device_specs;
 	bool gdrcopy, gds, mofed;    /* NVIDIA_GDRCOPY etc. =enabled */
@@ -156,10 +162,13 @@ size_t resources_view_id_len(const struct resources *r,
 
 /*
  * The resources of |inv| (which must outlive the result: views point at
- * its GPUs by index). An inventory with no GPU gives no resource.
- * Returns 0 and a new table (free with resources_free), or -ENOMEM, or
- * -EINVAL with a message in |err| (a resource name that cannot be a
- * socket name, a --dev-root too long).
+ * its GPUs by index) under |opts->mig_strategy| (reference §7, mig.c).
+ * An inventory with no GPU gives no resource, nor does a resource that
+ * would have no device. Returns 0 and a new table (free with
+ * resources_free), or -ENOMEM, or -EINVAL with a message in |err| (a
+ * resource name that cannot be a socket name, a --dev-root too long; a
+ * MIG layout the strategy refuses, in NVIDIA's words; a MIG device
+ * without its capability minors).
  */
 int resources_build(const struct inventory *inv,
     const struct resources_options *opts, struct resources **out,

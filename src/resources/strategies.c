@@ -12,7 +12,8 @@
  * NVIDIA_VISIBLE_DEVICES to the ids (and NVIDIA_IMEX_CHANNELS),
  * volume-mounts sets it to /var/run/nvidia-container-devices and mounts
  * /dev/null at <that>/<id> per device, and --pass-device-specs adds the
- * /dev nodes. Where NVIDIA differs from itself run to run we pick one
+ * /dev nodes (a MIG device's parent and its two nvidia-cap nodes). Where
+ * NVIDIA differs from itself run to run we pick one
  * answer: ids and nodes in request order, each /dev node once (NVIDIA
  * iterates a map and repeats a GPU's node for each of its replicas).
  *
@@ -259,10 +260,33 @@ add_spec(struct arena *a, Answer *c, const char *dev_root, char *path)
 	return 0;
 }
 
+/* Whether |c| has the node |path| already (a GPU instance's capability
+ * node is shared by its compute instances). */
+static bool
+has_spec(const Answer *c, const char *path)
+{
+	for (size_t i = 0; i < c->n_devices; i++)
+		if (strcmp(c->devices[i]->container_path, path) == 0)
+			return true;
+	return false;
+}
+
+/* A MIG device's two capability nodes after its parent's, each once. */
+static int
+cap_specs(struct arena *a, Answer *c, const char *dev_root,
+    const struct view *v)
+{
+	for (size_t k = 0; k < 2; k++)
+		if (v->caps[k][0] != '\0' && !has_spec(c, v->caps[k]) &&
+		    add_spec(a, c, dev_root, (char *)v->caps[k]) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
 /*
  * --pass-device-specs: the control nodes that exist, each GPU's node once
- * (the first view that names it, so in request order), then the IMEX
- * channels.
+ * (the first view that names it, so in request order) with a MIG
+ * device's capability nodes after it, then the IMEX channels.
  */
 static int
 device_specs(struct arena *a, Answer *c, const struct pick *p)
@@ -270,7 +294,7 @@ device_specs(struct arena *a, Answer *c, const struct pick *p)
 	const struct resources *all = p->r->all;
 	bool *seen = arena_array(a, all->ngpus + 1, sizeof(*seen));
 
-	c->devices = arena_array(a, RESOURCES_CONTROL_NODES + p->n +
+	c->devices = arena_array(a, RESOURCES_CONTROL_NODES + 3 * p->n +
 	    all->n_imex, sizeof(*c->devices));
 	if (c->devices == NULL || seen == NULL)
 		return -ENOMEM;
@@ -281,11 +305,13 @@ device_specs(struct arena *a, Answer *c, const struct pick *p)
 	for (size_t i = 0; i < p->n; i++) {
 		const struct view *v = &p->r->views[p->idx[i]];
 
-		if (v->gpu < all->ngpus && seen[v->gpu])
-			continue;
+		bool first = v->gpu >= all->ngpus || !seen[v->gpu];
+
 		if (v->gpu < all->ngpus)
 			seen[v->gpu] = true;
-		if (add_spec(a, c, all->dev_root, (char *)v->dev_path) < 0)
+		if ((first && add_spec(a, c, all->dev_root,
+		    (char *)v->dev_path) < 0) ||
+		    cap_specs(a, c, all->dev_root, v) < 0)
 			return -ENOMEM;
 	}
 	for (size_t i = 0; i < all->n_imex; i++)
