@@ -236,53 +236,30 @@ discover(struct daemon *d, const struct config *cfg, struct inventory **out)
 
 static const char *const mig_names[] = { "none", "single", "mixed" };
 
-/* Drops inv->gpus[i], keeping the others in index order. */
-static void
-drop_gpu(struct inventory *inv, size_t i)
-{
-	memmove(&inv->gpus[i], &inv->gpus[i + 1],
-	    (inv->n - i - 1) * sizeof(inv->gpus[0]));
-	inv->n--;
-}
-
 /*
- * --mig-strategy. none: every GPU is served whole, MIG on or not (as
- * NVIDIA's none). single and mixed: NVIDIA serves a GPU with MIG on as
- * its MIG devices, never whole; MIG devices are not served here yet, so
- * such a GPU is left out, saying so. A node without MIG is served whole
- * either way. single refuses a node that mixes GPUs with MIG on and off,
- * in NVIDIA's words. Returns 0 or -EINVAL.
+ * --mig-strategy, what the log should say before the resources are built
+ * (resources/mig.c builds them, and refuses what NVIDIA refuses). none:
+ * every GPU is served whole, MIG on or not (as NVIDIA's none), so a GPU
+ * with MIG devices is noted. mixed: a GPU with MIG on but no MIG device
+ * gives nothing, NVIDIA's warning.
  */
-static int
-apply_mig_strategy(const struct config *cfg, struct inventory *inv)
+static void
+note_mig_strategy(const struct config *cfg, const struct inventory *inv)
 {
-	const char *name = mig_names[cfg->mig_strategy];
-	size_t on = 0;
-
-	if (cfg->mig_strategy == MIG_STRATEGY_NONE)
-		return 0;
-	for (size_t i = 0; i < inv->n; i++)
-		on += inv->gpus[i].mig_enabled;
-	if (cfg->mig_strategy == MIG_STRATEGY_SINGLE && on > 0 &&
-	    on < inv->n) {
-		log_error("--mig-strategy=single: invalid MIG configuration: "
-		    "all devices on the node must be configured with the same "
-		    "migEnabled value (%zu of %zu GPUs have MIG on)", on,
-		    inv->n);
-		return -EINVAL;
-	}
-	for (size_t i = inv->n; i-- > 0;) {
+	for (size_t i = 0; i < inv->n; i++) {
 		const struct gpu *g = &inv->gpus[i];
 
 		if (!g->mig_enabled)
 			continue;
-		log_warn("GPU %u (%s) has MIG on: with --mig-strategy=%s it "
-		    "is served as its MIG devices, which this plugin does not "
-		    "serve yet; the GPU is not advertised (--mig-strategy=none "
-		    "serves it whole)", g->index, g->uuid, name);
-		drop_gpu(inv, i);
+		if (cfg->mig_strategy == MIG_STRATEGY_NONE)
+			log_info("GPU %u (%s) has MIG on (%zu MIG devices): "
+			    "with --mig-strategy=none it is served whole",
+			    g->index, g->uuid, g->n_migs);
+		else if (g->n_migs == 0 &&
+		    cfg->mig_strategy == MIG_STRATEGY_MIXED)
+			log_warn("GPU %u (%s) has MIG on and no MIG devices: "
+			    "nothing of it is advertised", g->index, g->uuid);
 	}
-	return 0;
 }
 
 /* ---- device-list strategies and CDI settings ---- */
@@ -445,6 +422,7 @@ build_resources(const struct config *cfg, const struct strategy_settings *st,
 	struct resources_options opts = {
 		.resource_name = cfg->resource_name,
 		.id_strategy = cfg->device_id_strategy,
+		.mig_strategy = cfg->mig_strategy,
 		.strategies = st->strategies,
 		.pass_device_specs = cfg->pass_device_specs,
 		.gdrcopy = st->gdrcopy, .gds = st->gds, .mofed = st->mofed,
@@ -462,6 +440,17 @@ build_resources(const struct config *cfg, const struct strategy_settings *st,
 		log_error("Cannot build the resources: %s",
 		    rc == -ENOMEM ? "out of memory" : err);
 	return rc;
+}
+
+/* The devices |res| advertises, over all its resources. */
+static size_t
+views_of(const struct resources *res)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < res->n; i++)
+		n += res->res[i].n;
+	return n;
 }
 
 /* With a cdi-* strategy: the CDI spec files for |res| (cdi/cdi.h). */
@@ -491,9 +480,9 @@ write_cdi(const struct config *cfg, const struct strategy_settings *st,
 	if (rc < 0)
 		log_error("%s", err);
 	else
-		log_info("Wrote the CDI spec %s/%s-gpu.json (%zu devices) in "
-		    "%.3f ms", o.spec_dir, RESOURCES_CDI_VENDOR,
-		    res->res[0].n, (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		log_info("Wrote the CDI spec %s/%s-gpu.json (%zu devices "
+		    "advertised) in %.3f ms", o.spec_dir, RESOURCES_CDI_VENDOR,
+		    views_of(res), (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
 		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	return rc;
 }
@@ -660,10 +649,7 @@ apply(struct daemon *d, const struct config *cfg,
 	if ((rc = discover(d, cfg, &inv)) < 0)
 		return rc;
 	log_inventory(inv);
-	if (apply_mig_strategy(cfg, inv) < 0) {
-		inventory_free(inv);
-		return -EINVAL;
-	}
+	note_mig_strategy(cfg, inv);
 	if (inv->n == 0 && at_start && cfg->fail_on_no_gpus) {
 		inventory_free(inv);
 		log_error("No GPUs found and --fail-on-no-gpus is set.");
@@ -970,10 +956,61 @@ print_link_matrix(const struct inventory *inv)
 	    "  BRD  = one board; ? = unknown\n");
 }
 
+/* The MIG devices of each GPU with MIG on. */
+static void
+print_migs(const struct inventory *inv)
+{
+	for (size_t i = 0; i < inv->n; i++) {
+		const struct gpu *g = &inv->gpus[i];
+
+		if (g->mig_enabled)
+			printf("\nGPU %u: MIG on, %zu MIG devices\n", g->index,
+			    g->n_migs);
+		for (size_t k = 0; g->mig_enabled && k < g->n_migs; k++) {
+			const struct mig_device *m = &g->migs[k];
+
+			printf("  %u:%u %-44s %-14s gi %u ci %u caps %d %d\n",
+			    g->index, m->index, m->uuid, m->profile, m->gi,
+			    m->ci, m->gi_cap_minor, m->ci_cap_minor);
+		}
+	}
+}
+
+/* What would be advertised under the --mig-strategy; 0, or 1 when the
+ * strategy refuses the layout. */
+static int
+print_resources(const struct daemon *d, const struct inventory *inv)
+{
+	struct resources_options o = {
+		.resource_name = d->cfg.resource_name,
+		.id_strategy = d->cfg.device_id_strategy,
+		.mig_strategy = d->cfg.mig_strategy,
+		.dev_root = d->cfg.dev_root,
+	};
+	struct resources *r = NULL;
+	char err[512];
+
+	note_mig_strategy(&d->cfg, inv);
+	if (resources_build(inv, &o, &r, err, sizeof(err)) < 0) {
+		log_error("Cannot build the resources: %s", err);
+		return 1;
+	}
+	printf("\nResources that would be advertised (--mig-strategy=%s):\n",
+	    mig_names[d->cfg.mig_strategy]);
+	for (size_t i = 0; i < r->n; i++)
+		printf("  %s: %zu (socket %s/%s)\n", r->res[i].name,
+		    r->res[i].n, d->socket_dir, r->res[i].socket_name);
+	if (r->n == 0)
+		printf("  none\n");
+	resources_free(r);
+	return 0;
+}
+
 static int
 list_command(struct daemon *d)
 {
 	struct inventory *inv = NULL;
+	int rc;
 
 	if (start_nvml(d, &d->cfg) < 0 || discover(d, &d->cfg, &inv) < 0)
 		return 1;
@@ -1002,19 +1039,10 @@ list_command(struct daemon *d)
 		printf("not advertised: %s\n", inv->skipped[i]);
 	for (size_t i = 0; i < inv->n_warnings; i++)
 		printf("warning: %s\n", inv->warnings[i]);
-	if (apply_mig_strategy(&d->cfg, inv) < 0) {
-		inventory_free(inv);
-		return 1;
-	}
-	printf("\nResources that would be advertised:\n");
-	if (inv->n > 0)
-		printf("  %s: %zu (socket %s/nvidia-gpu.sock)\n",
-		    d->cfg.resource_name, inv->n, d->socket_dir);
-	else
-		printf("  none (no GPUs%s)\n", d->cfg.mig_strategy ==
-		    MIG_STRATEGY_NONE ? "" : " served whole; see the log");
+	print_migs(inv);
+	rc = print_resources(d, inv);
 	inventory_free(inv);
-	return 0;
+	return rc;
 }
 
 static void

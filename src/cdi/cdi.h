@@ -5,7 +5,8 @@
  *
  * One file per class, <dir>/k8s.device-plugin.nvidia.com-<class>.json:
  * "gpu" always (a device per full GPU, named by the device-id strategy,
- * with its /dev/nvidia<minor> and DRM nodes, and the edits every
+ * with its /dev/nvidia<minor> and DRM nodes, and per MIG device, with its
+ * parent's node and its nvidia-cap nodes; and the edits every
  * container with one of them gets: the control
  * nodes that exist, the driver's libraries, firmware, binaries and IPC
  * sockets, the toolkit's hooks), "imex-channel" when the node has IMEX
@@ -44,8 +45,10 @@ struct cdi_options {
 };
 
 /*
- * The JSON text of the gpu class spec for the views of |r| (a whole-GPU
- * resource; device nodes and the dev root come from |r->all|). Returns 0
+ * The JSON text of the gpu class spec for the views of every resource of
+ * |r->all| (|r| one of them: the GPUs and, under --mig-strategy single
+ * or mixed, the MIG devices), then the MIG devices of |o->inv| that none
+ * advertises; device nodes and the dev root come from |r->all|. Returns 0
  * and a string in |*json| (free with gdp_free), or -ENOMEM, or -EINVAL
  * with a message in |err| (a path too long).
  */

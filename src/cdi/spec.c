@@ -2,9 +2,13 @@
  * spec.c: the CDI spec documents (JSON, with jansson) and writing them
  * atomically (see cdi.h).
  *
- * The gpu spec: kind k8s.device-plugin.nvidia.com/gpu; a device per view,
- * named by the device-id strategy, with its /dev/nvidia<minor> node and
- * its DRM card and render nodes (and their by-path links); the
+ * The gpu spec: kind k8s.device-plugin.nvidia.com/gpu; a device per view
+ * of every resource, named by the device-id strategy: a full GPU with its
+ * /dev/nvidia<minor> node and its DRM card and render nodes (and their
+ * by-path links), a MIG device (MIG-<uuid>, or <gpu>:<mig> by index, as
+ * nvidia-ctk names them) with its parent's node and its two
+ * /dev/nvidia-caps nodes; then, as NVIDIA's spec has every MIG device
+ * whatever the MIG strategy, those no resource advertises; the
  * common edits NVIDIA's toolkit gives (reference §9): env
  * NVIDIA_VISIBLE_DEVICES=void and NVIDIA_CTK_LIBCUDA_DIR, the control
  * nodes that exist, read-only bind mounts of the driver's files
@@ -318,6 +322,94 @@ fail:
 	return NULL;
 }
 
+/* A MIG device |name|: its parent's node, then its two capability
+ * nodes (|caps|), as nvidia-ctk gives them. */
+static json_t *
+mig_device(struct build *b, const char *name, const char *parent,
+    const char (*caps)[40])
+{
+	json_t *d = device(b, name, parent);
+	json_t *nodes = json_object_get(json_object_get(d, "containerEdits"),
+	    "deviceNodes");
+
+	for (size_t k = 0; d != NULL && k < 2; k++)
+		if (push(nodes, device_node(b, caps[k])) < 0)
+			return json_decref(d), NULL;
+	return d;
+}
+
+static json_t *
+view_device(struct build *b, const struct view *v)
+{
+	if (v->caps[0][0] != '\0')
+		return mig_device(b, resources_view_id(b->all, v),
+		    v->dev_path, v->caps);
+	return gpu_device(b, v);
+}
+
+/* Whether a view of |b->all| is advertised as |uuid|. */
+static bool
+advertised(const struct build *b, const char *uuid)
+{
+	for (size_t k = 0; k < b->all->n; k++)
+		if (resource_find(&b->all->res[k], uuid, strlen(uuid)) != NULL)
+			return true;
+	return false;
+}
+
+/*
+ * The MIG devices of the inventory that no resource advertises (under
+ * --mig-strategy=none), as NVIDIA's spec has them whatever the strategy;
+ * one whose capability minors are unknown is left out.
+ */
+static int
+unadvertised_migs(struct build *b, json_t *devices)
+{
+	const struct inventory *inv = b->o->inv;
+	char name[32], caps[2][40];
+
+	for (size_t i = 0; inv != NULL && i < inv->n; i++) {
+		const struct gpu *g = &inv->gpus[i];
+
+		for (size_t k = 0; g->mig_enabled && k < g->n_migs; k++) {
+			const struct mig_device *m = &g->migs[k];
+			char parent[32];
+
+			if (m->gi_cap_minor < 0 || m->ci_cap_minor < 0 ||
+			    advertised(b, m->uuid))
+				continue;
+			snprintf(name, sizeof(name), "%u:%u", g->index,
+			    m->index);
+			snprintf(parent, sizeof(parent), "/dev/nvidia%u",
+			    g->minor);
+			snprintf(caps[0], sizeof(caps[0]),
+			    "/dev/nvidia-caps/nvidia-cap%d", m->gi_cap_minor);
+			snprintf(caps[1], sizeof(caps[1]),
+			    "/dev/nvidia-caps/nvidia-cap%d", m->ci_cap_minor);
+			if (push(devices, mig_device(b, b->all->id_strategy ==
+			    ID_STRATEGY_INDEX ? name : m->uuid, parent,
+			    (const char (*)[40])caps)) < 0)
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* A device per view of every resource of |b->all|, then the MIG
+ * devices none advertises. */
+static int
+all_devices(struct build *b, json_t *devices)
+{
+	for (size_t k = 0; k < b->all->n; k++) {
+		const struct resource *r = &b->all->res[k];
+
+		for (size_t i = 0; i < r->n; i++)
+			if (push(devices, view_device(b, &r->views[i])) < 0)
+				return -ENOMEM;
+	}
+	return unadvertised_migs(b, devices);
+}
+
 /* The document: version, kind, |devices|, |edits| (both taken). */
 static char *
 document(struct build *b, const char *class, json_t *devices, json_t *edits)
@@ -350,8 +442,8 @@ cdi_gpu_spec(const struct cdi_options *o, const struct resource *r,
 	*json = NULL;
 	rc = driver_files_find(o->driver_root_seen, o->driver_version, &f);
 	devices = json_array();
-	for (size_t i = 0; rc == 0 && devices != NULL && i < r->n; i++)
-		rc = push(devices, gpu_device(&b, &r->views[i]));
+	if (rc == 0 && devices != NULL)
+		rc = all_devices(&b, devices);
 	if (rc == 0 && devices != NULL)
 		edits = common_edits(&b, &f);
 	if (rc == 0 && edits != NULL)

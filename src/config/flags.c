@@ -101,7 +101,8 @@ static const struct setting settings[] = {
 	  .kind = KIND_CHOICE, .def = "none", .offset = OFF(mig_strategy),
 	  .file_key = "flags.migStrategy", .choices = mig_choices,
 	  .bad = "unknown MIG strategy: ", .help = "none | single | mixed "
-	  "(single, mixed: GPUs with MIG on are left out for now)" },
+	  "(none: GPUs whole; single: MIG devices as the GPU resource; "
+	  "mixed: a resource per MIG profile)" },
 	{ .flags = { "device-list-strategy" },
 	  .envs = { "DEVICE_LIST_STRATEGY" }, .kind = KIND_LIST,
 	  .def = "envvar", .offset = OFF(device_list_strategy),

@@ -124,22 +124,25 @@ def case_mig_enabled_gpu(node):
     # none: MIG on or not, every GPU whole (NVIDIA's none).
     node.start_plugin()
     node.wait(allocatable=8)
-    # mixed: the GPU with MIG on is left out, saying why.
+    # mixed: the GPU with MIG on (and no MIG device here) gives nothing,
+    # saying why (NVIDIA's warning).
     node.stop_plugin()
     node.start_plugin(["--mig-strategy=mixed"])
     node.wait(allocatable=7)
     ids = [d["id"] for d in node.resource()["devices"]]
     assert u[0] not in ids and sorted(ids) == sorted(u[1:]), ids
     log = log_of(node)
-    assert re.search(r"GPU 0 \(%s\) has MIG on: with --mig-strategy=mixed"
-                     r".*not serve yet" % u[0], log), log
+    assert re.search(r"GPU 0 \(%s\) has MIG on and no MIG devices: "
+                     r"nothing of it is advertised" % u[0], log), log
     node.stop_plugin()
-    # single: NVIDIA refuses a node mixing MIG on and off; so do we.
+    # single: NVIDIA refuses a GPU with MIG on and no MIG device first
+    # (before the node's mixing MIG on and off); so do we.
     p = node.start_plugin(["--mig-strategy=single"])
     assert p.wait(timeout=20) == 1
     node.plugin = None
-    assert "all devices on the node must be configured with the same " \
-        "migEnabled value" in log_of(node)
+    assert "invalid MIG configuration: at least one device with " \
+        "migEnabled=true was not configured correctly: device 0 has no " \
+        "MIG devices configured" in log_of(node), log_of(node)
 
 
 def case_device_list_strategies(node):
@@ -315,8 +318,8 @@ def case_landmark_lines(node):
 CASES = [
     ("MIG_STRATEGY single or mixed on a node without MIG: full GPUs",
      "azure-nc24", case_mig_strategies_without_mig),
-    ("a GPU with MIG on: none serves it whole, mixed leaves it out saying "
-     "so, single refuses a mixed node", "dgx-h100", case_mig_enabled_gpu),
+    ("a GPU with MIG on and no MIG devices: none serves it whole, mixed "
+     "leaves it out saying so, single refuses it", "dgx-h100", case_mig_enabled_gpu),
     ("DEVICE_LIST_STRATEGY: every strategy and combination starts; bad "
      "ones exit 2", "azure-nc6", case_device_list_strategies),
     ("every NVIDIA flag and variable is accepted; the ones not applied "

@@ -303,6 +303,136 @@ test_strategy_list_parsing(void **state)
 	    "invalid strategy: volume-mount");
 }
 
+/* GPU 1 with MIG on: two MIG devices (GI 3 CI 0, GI 5 CI 0). */
+static struct mig_device cdi_migs[2];
+
+static void
+mig_on(bool on)
+{
+	for (unsigned k = 0; k < 2; k++) {
+		struct mig_device *m = &cdi_migs[k];
+
+		memset(m, 0, sizeof(*m));
+		snprintf(m->uuid, sizeof(m->uuid), "MIG-%u0000000-0000-0000-"
+		    "0000-000000000000", k + 7);
+		m->index = k;
+		m->gi = 3 + 2 * k;
+		m->gi_slices = m->ci_slices = 1;
+		snprintf(m->profile, sizeof(m->profile), "1g.5gb");
+		m->gi_cap_minor = 30 + (int)k;
+		m->ci_cap_minor = 40 + (int)k;
+	}
+	gpus[1].mig_enabled = on;
+	gpus[1].migs = on ? cdi_migs : NULL;
+	gpus[1].n_migs = on ? 2 : 0;
+}
+
+static struct resources *
+build_mig(enum id_strategy ids, enum mig_strategy mig)
+{
+	struct resources_options o = { .resource_name = "nvidia.com/gpu",
+		.id_strategy = ids, .strategies = STRATEGY_CDI_CRI,
+		.mig_strategy = mig, .dev_root = "/" };
+	struct resources *r = NULL;
+	char err[256];
+
+	assert_int_equal(resources_build(&inv, &o, &r, err, sizeof(err)), 0);
+	return r;
+}
+
+static json_t *
+spec_with_inventory(const struct resources *r)
+{
+	struct cdi_options o = { .driver_root = "/host/driver",
+		.driver_root_seen = root, .driver_version = VERSION,
+		.inv = &inv };
+	char *text = NULL, err[256];
+	json_t *j;
+
+	assert_int_equal(cdi_gpu_spec(&o, &r->res[0], &text, err,
+	    sizeof(err)), 0);
+	j = json_loads(text, 0, NULL);
+	assert_non_null(j);
+	gdp_free(text);
+	return j;
+}
+
+static void
+expect_mig_device(json_t *j, size_t at, const char *name, unsigned k)
+{
+	char key[64], cap[64];
+
+	snprintf(key, sizeof(key), "devices.%zu.name", at);
+	assert_string_equal(str_at(j, key), name);
+	snprintf(key, sizeof(key), "devices.%zu.containerEdits.deviceNodes",
+	    at);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(
+	    json_array_get(json_object_get(j, "devices"), at),
+	    "containerEdits"), "deviceNodes")), 3);
+	snprintf(key, sizeof(key), "devices.%zu.containerEdits.deviceNodes."
+	    "0.path", at);
+	assert_string_equal(str_at(j, key), "/dev/nvidia1");
+	snprintf(key, sizeof(key), "devices.%zu.containerEdits.deviceNodes."
+	    "1.path", at);
+	snprintf(cap, sizeof(cap), "/dev/nvidia-caps/nvidia-cap%u", 30 + k);
+	assert_string_equal(str_at(j, key), cap);
+	snprintf(key, sizeof(key), "devices.%zu.containerEdits.deviceNodes."
+	    "2.path", at);
+	snprintf(cap, sizeof(cap), "/dev/nvidia-caps/nvidia-cap%u", 40 + k);
+	assert_string_equal(str_at(j, key), cap);
+}
+
+static void
+test_spec_has_every_resources_mig_devices(void **state)
+{
+	struct resources *r;
+	json_t *j;
+
+	mig_on(true);
+	/* mixed: GPU 0 whole (first resource), the MIG devices of the
+	   other, with the parent's node and both capability nodes. */
+	r = build_mig(ID_STRATEGY_UUID, MIG_STRATEGY_MIXED);
+	assert_int_equal(r->n, 2);
+	j = spec_with_inventory(r);
+	assert_int_equal(json_array_size(json_object_get(j, "devices")), 3);
+	assert_string_equal(str_at(j, "devices.0.name"), gpus[0].uuid);
+	expect_mig_device(j, 1, cdi_migs[0].uuid, 0);
+	expect_mig_device(j, 2, cdi_migs[1].uuid, 1);
+	json_decref(j);
+	resources_free(r);
+	/* Index names are <gpu-index>:<mig-index>, as nvidia-ctk's. */
+	r = build_mig(ID_STRATEGY_INDEX, MIG_STRATEGY_MIXED);
+	j = spec_with_inventory(r);
+	assert_string_equal(str_at(j, "devices.0.name"), "0");
+	expect_mig_device(j, 1, "1:0", 0);
+	expect_mig_device(j, 2, "1:1", 1);
+	json_decref(j);
+	resources_free(r);
+	mig_on(false);
+}
+
+static void
+test_spec_under_none_has_mig_devices_too(void **state)
+{
+	struct resources *r;
+	json_t *j;
+
+	mig_on(true);
+	/* As NVIDIA's: the MIG devices whatever the strategy; ours also
+	   keeps the whole GPU that none advertises. */
+	r = build_mig(ID_STRATEGY_INDEX, MIG_STRATEGY_NONE);
+	j = spec_with_inventory(r);
+	assert_int_equal(json_array_size(json_object_get(j, "devices")), 4);
+	assert_string_equal(str_at(j, "devices.0.name"), "0");
+	assert_string_equal(str_at(j, "devices.1.name"), "1");
+	expect_mig_device(j, 2, "1:0", 0);
+	expect_mig_device(j, 3, "1:1", 1);
+	assert_string_equal(str_at(j, "cdiVersion"), "0.5.0");
+	json_decref(j);
+	resources_free(r);
+	mig_on(false);
+}
+
 int
 main(void)
 {
@@ -314,6 +444,8 @@ main(void)
 		cmocka_unit_test(
 		    test_every_strategy_survives_every_allocation_failure),
 		cmocka_unit_test(test_strategy_list_parsing),
+		cmocka_unit_test(test_spec_has_every_resources_mig_devices),
+		cmocka_unit_test(test_spec_under_none_has_mig_devices_too),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
