@@ -11,7 +11,9 @@
  * advertise and exits. Serving drops every capability first and puts
  * every thread under a seccomp allowlist once set up (src/sandbox).
  *
- * SIGHUP, or the config file changing (config/watch.h), reloads: the
+ * SIGHUP, the config file changing (config/watch.h), or NVML telling of
+ * a MIG layout change (health/monitor.h; after a second's quiet) reloads:
+ * the
  * start's own steps again (load_config(), then apply()), so that start
  * and reload cannot drift apart, with what is served changed only where
  * the new table differs and health carried over. A reload never exits:
@@ -25,7 +27,8 @@
  * --check-config; 1 a start-up failure (a bad config file or value from
  * it, a valid NVIDIA setting this plugin does not support, NVML failure
  * with --fail-on-init-error, no GPUs with --fail-on-no-gpus, a node
- * --mig-strategy=single refuses, another process serving on our socket),
+ * --mig-strategy single or mixed refuses, in NVIDIA's words; another
+ * process serving on our socket),
  * or any error with --check-config; 2 an unusable command line or value.
  */
 #include <errno.h>
@@ -100,6 +103,7 @@ struct daemon {
 	struct fleet *fleet;
 	struct health_monitor *health;
 	struct health_options health_opts; /* |health|'s */
+	struct loop_timer *layout_timer; /* a MIG layout change's reload */
 	struct config_watch *watch;     /* the config file's, or NULL */
 	char socket_dir[4096];
 	struct grpc_server_options server_opts;
@@ -565,6 +569,47 @@ same_gpus(const struct inventory *a, const struct inventory *b)
 	return true;
 }
 
+/* How long the MIG layout must stay still before it is rediscovered:
+ * a repartition (nvidia-mig-parted) destroys and makes many instances. */
+#define LAYOUT_SETTLE_MS 1000
+
+static void reload(struct daemon *d, const char *why);
+
+static int64_t
+on_layout_settled(struct loop *loop, void *arg)
+{
+	struct daemon *d = arg;
+
+	d->layout_timer = NULL;  /* this one ends with LOOP_NOMORE */
+	reload(d, "NVML: the MIG layout changed");
+	return LOOP_NOMORE;
+}
+
+/*
+ * NVML said the MIG layout changed (nvmlEventTypeMigConfigChange): a
+ * rediscovery, as SIGHUP's, once it has been still for
+ * LAYOUT_SETTLE_MS; from a timer, since the reload may stop the monitor
+ * that tells us.
+ */
+static void
+on_layout_change(void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->layout_timer != NULL) {
+		loop_timer_reset(d->loop, d->layout_timer, LAYOUT_SETTLE_MS);
+		return;
+	}
+	d->layout_timer = loop_add_timer(d->loop, LAYOUT_SETTLE_MS,
+	    on_layout_settled, d);
+	if (d->layout_timer == NULL)
+		log_warn("The MIG layout changed; cannot arm the rediscovery "
+		    "(%s): SIGHUP rediscovers", strerror(errno));
+	else
+		log_info("The MIG layout changed; rediscovering in %d ms",
+		    LAYOUT_SETTLE_MS);
+}
+
 /*
  * The health monitor for |inv| under |cfg| into |*next|, and the health
  * it knows applied to |res|: the running one when it watches the same
@@ -598,6 +643,7 @@ prepare_health(struct daemon *d, const struct config *cfg,
 			log_error("Health checks not running: %s", err);
 			return;
 		}
+		health_monitor_on_layout_change(*next, on_layout_change, d);
 		if (d->health != NULL)
 			health_monitor_inherit(*next, d->health);
 	}

@@ -51,6 +51,8 @@ struct health_monitor {
 	bool timer_failed;            /* said once per episode */
 	health_changed_cb cb;
 	void *arg;
+	health_layout_cb layout_cb;   /* NULL: none */
+	void *layout_arg;
 };
 
 /* ---- the queue (both sides) ---- */
@@ -246,6 +248,22 @@ on_timer(struct loop *loop, void *arg)
 	return LOOP_NOMORE;
 }
 
+/*
+ * Takes a MIG layout change out of |r| (noting it in |*layout|); returns
+ * whether nothing is left of |r| for the state: the change is not a
+ * health event.
+ */
+static bool
+layout_record(struct health_record *r, bool *layout)
+{
+	if (r->kind != HEALTH_REC_EVENT ||
+	    !(r->type & nvmlEventTypeMigConfigChange))
+		return false;
+	*layout = true;
+	r->type &= ~(uint64_t)nvmlEventTypeMigConfigChange;
+	return r->type == 0;
+}
+
 static void
 on_records(struct loop *loop, int fd, unsigned events, void *arg)
 {
@@ -253,6 +271,7 @@ on_records(struct loop *loop, int fd, unsigned events, void *arg)
 	struct health_record *recs;
 	uint64_t count;
 	size_t n;
+	bool layout = false;
 
 	(void)!read(fd, &count, sizeof(count));
 	pthread_mutex_lock(&m->q->mu);
@@ -262,9 +281,22 @@ on_records(struct loop *loop, int fd, unsigned events, void *arg)
 	m->q->n = m->q->cap = 0;
 	pthread_mutex_unlock(&m->q->mu);
 	for (size_t i = 0; i < n; i++)
-		health_state_apply(m->state, &recs[i], loop_now_ms());
+		if (!layout_record(&recs[i], &layout))
+			health_state_apply(m->state, &recs[i], loop_now_ms());
 	gdp_free(recs);
 	settle(m);
+	if (layout && m->layout_cb != NULL)
+		m->layout_cb(m->layout_arg);
+}
+
+void
+health_monitor_on_layout_change(struct health_monitor *m,
+    health_layout_cb cb, void *arg)
+{
+	if (m == NULL)
+		return;
+	m->layout_cb = cb;
+	m->layout_arg = arg;
 }
 
 /* ---- starting and stopping ---- */

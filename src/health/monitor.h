@@ -67,6 +67,15 @@ void health_monitor_inherit(struct health_monitor *m,
  */
 void health_monitor_snapshot(struct health_monitor *m,
     struct health_snapshot *snap);
+/*
+ * Called on the loop after a batch with an nvmlEventTypeMigConfigChange
+ * event (GPU instances or compute instances made or destroyed): what is
+ * advertised may have changed. The event is not a health event. The
+ * callback must not stop the monitor (defer a rediscovery instead).
+ */
+typedef void (*health_layout_cb)(void *arg);
+void health_monitor_on_layout_change(struct health_monitor *m,
+    health_layout_cb cb, void *arg);
 /* Stops without waiting for the thread; safe to call with NULL. */
 void health_monitor_stop(struct health_monitor *m);
 

@@ -21,6 +21,9 @@
 
 #define WANTED_EVENTS (nvmlEventTypeXidCriticalError | \
 	nvmlEventTypeDoubleBitEccError | nvmlEventTypeSingleBitEccError)
+/* Watched too where supported (GPUs in MIG mode): not health, but the
+ * MIG layout changing, for the loop to rediscover (monitor.h). */
+#define LAYOUT_EVENTS nvmlEventTypeMigConfigChange
 
 struct thread_ctx {
 	struct nvml *nvml;           /* a reference of its own */
@@ -131,7 +134,7 @@ register_gpu(struct thread_ctx *t, size_t i, struct nvml_error *e)
 	}
 	if (rc == 0)
 		rc = nvml_device_register_events(t->nvml, t->handles[i],
-		    supported & WANTED_EVENTS, t->set, e);
+		    supported & (WANTED_EVENTS | LAYOUT_EVENTS), t->set, e);
 	if (rc == 0)
 		return 1;
 	return rc == -ENOTSUP ? 0 : rc;
