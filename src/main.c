@@ -230,8 +230,8 @@ static int
 discover(struct daemon *d, const struct config *cfg, struct inventory **out)
 {
 	char err[512];
-	int rc = inventory_discover(d->nvml, cfg->sysfs_root, out, err,
-	    sizeof(err));
+	int rc = inventory_discover_roots(d->nvml, cfg->sysfs_root,
+	    cfg->proc_root, out, err, sizeof(err));
 
 	if (rc < 0)
 		log_error("GPU discovery failed: %s", err);
@@ -1002,22 +1002,42 @@ print_link_matrix(const struct inventory *inv)
 	    "  BRD  = one board; ? = unknown\n");
 }
 
-/* The MIG devices of each GPU with MIG on. */
+static void
+cap_minor(int minor, char *buf, size_t len)
+{
+	if (minor >= 0)
+		snprintf(buf, len, "%d", minor);
+	else
+		snprintf(buf, len, "?");
+}
+
+/* Each MIG-enabled GPU's MIG devices, by index i:j. */
 static void
 print_migs(const struct inventory *inv)
 {
+	bool any = false;
+
+	for (size_t i = 0; i < inv->n; i++)
+		any |= inv->gpus[i].mig_enabled;
+	if (!any)
+		return;
+	printf("\nMIG devices (capability nodes /dev/nvidia-caps/"
+	    "nvidia-cap<N>):\n%-6s %-16s %-41s %3s %3s %6s %6s\n", "MIG",
+	    "PROFILE", "UUID", "GI", "CI", "GI CAP", "CI CAP");
 	for (size_t i = 0; i < inv->n; i++) {
 		const struct gpu *g = &inv->gpus[i];
 
-		if (g->mig_enabled)
-			printf("\nGPU %u: MIG on, %zu MIG devices\n", g->index,
-			    g->n_migs);
-		for (size_t k = 0; g->mig_enabled && k < g->n_migs; k++) {
+		if (g->mig_enabled && g->n_migs == 0)
+			printf("%-6u MIG enabled, no MIG devices\n", g->index);
+		for (size_t k = 0; k < g->n_migs; k++) {
 			const struct mig_device *m = &g->migs[k];
+			char id[24], gc[16], cc[16];
 
-			printf("  %u:%u %-44s %-14s gi %u ci %u caps %d %d\n",
-			    g->index, m->index, m->uuid, m->profile, m->gi,
-			    m->ci, m->gi_cap_minor, m->ci_cap_minor);
+			snprintf(id, sizeof(id), "%u:%u", g->index, m->index);
+			cap_minor(m->gi_cap_minor, gc, sizeof(gc));
+			cap_minor(m->ci_cap_minor, cc, sizeof(cc));
+			printf("%-6s %-16s %-41s %3u %3u %6s %6s\n", id,
+			    m->profile, m->uuid, m->gi, m->ci, gc, cc);
 		}
 	}
 }
@@ -1080,12 +1100,12 @@ list_command(struct daemon *d)
 		    g->index, g->uuid, g->name, mem, cc, g->numa_node,
 		    g->bus_id, g->minor, g->n_links);
 	}
+	print_migs(inv);
 	print_link_matrix(inv);
 	for (size_t i = 0; i < inv->n_skipped; i++)
 		printf("not advertised: %s\n", inv->skipped[i]);
 	for (size_t i = 0; i < inv->n_warnings; i++)
 		printf("warning: %s\n", inv->warnings[i]);
-	print_migs(inv);
 	rc = print_resources(d, inv);
 	inventory_free(inv);
 	return rc;
