@@ -12,6 +12,8 @@ the stand-in only:
   --pass-device-specs the parent node and the two nvidia-cap nodes whose
   minors the mig-minors file gives, host paths under --dev-root;
 - the layouts NVIDIA refuses, with its messages and exit status 1;
+- with cdi-cri, the CDI spec's MIG devices (parent and nvidia-cap nodes)
+  and the CDI names Allocate gives;
 - health: a MIG-scoped XID marks only that MIG device; an XID of the GPU
   marks all its MIG devices in one ListAndWatch message; recovery
   restores exactly those;
@@ -24,6 +26,7 @@ MAKE_SYSFS
 """
 
 import importlib.util
+import json
 import os
 import signal
 import subprocess
@@ -236,6 +239,35 @@ def case_missing_cap_minor(node):
     assert m["uuid"] in log and "(%d:%d)" % (i, j) in log, log
 
 
+def case_cdi_spec_and_names(node):
+    profile = "h100-80gb-mig"
+    spec_dir = os.path.join(node.tmp, "cdi")
+    node.start_kubelet()
+    node.start_plugin(["--mig-strategy=mixed", "--device-list-strategy",
+                       "cdi-cri", "--cdi-spec-dir", spec_dir])
+    want = expected_mixed(profile)
+    wait_all(node, want)
+    with open(os.path.join(spec_dir,
+                           "k8s.device-plugin.nvidia.com-gpu.json")) as f:
+        spec = json.load(f)
+    devices = {d["name"]: [n["path"] for n in
+                           d["containerEdits"]["deviceNodes"]]
+               for d in spec["devices"]}
+    migs = migs_of(profile)
+    assert sorted(devices) == sorted(e[3]["uuid"] for e in migs), devices
+    for _, _, g, m in migs:
+        gi, ci = cap_minors(g, m)
+        assert devices[m["uuid"]] == [
+            "/dev/nvidia%d" % g["minor_number"],
+            "/dev/nvidia-caps/nvidia-cap%d" % gi,
+            "/dev/nvidia-caps/nvidia-cap%d" % ci], devices[m["uuid"]]
+    m = migs[2][3]
+    r = allocate(node, resource_of(m["profile"]), [m["uuid"]])
+    assert r["ok"], r
+    assert r["response"]["cdi_devices"] == [
+        {"name": "k8s.device-plugin.nvidia.com/gpu=" + m["uuid"]}], r
+
+
 # ---- health ---------------------------------------------------------------
 
 def health_start(node, strategy):
@@ -387,6 +419,8 @@ CASES = (
       "mig-no-devices", case_mixed_warns_for_gpu_without_mig_devices),
      ("mixed refuses a MIG device without its capability minor",
       "h100-80gb-mig", case_missing_cap_minor),
+     ("cdi-cri: the MIG devices in the CDI spec, named in Allocate",
+      "h100-80gb-mig", case_cdi_spec_and_names),
      ("a MIG-scoped XID marks only that MIG device; it recovers",
       "h100-80gb-mig-single", case_mig_xid_marks_only_that_device),
      ("a GPU XID marks all its MIG devices in one message; they recover",
