@@ -162,6 +162,12 @@ def mixed_case(profile):
             name = resource_of(e[3]["profile"])
             assert "nvidia-%s.sock" % name.split("/")[1] in sock, sock
             check_allocate(node, name, e)
+        # A pod asking for every device of a profile: the preferred
+        # answer and Allocate, as the kubelet runs them.
+        for name, ids in want.items():
+            r = node.call("POST", "/allocate-pod",
+                          {"resource": name, "count": len(ids)})
+            assert r["ok"] and sorted(r["devices"]) == sorted(ids), r
     return run
 
 
