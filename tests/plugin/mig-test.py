@@ -394,6 +394,49 @@ def case_relayout_by_sighup(node):
     check_relayout(node, lists0, regs0)
 
 
+def layout_file(node, name, keep, most=7):
+    """a100-sxm4-40gb-mig with only the first |most| MIG devices of
+    profile |keep| on each GPU, written as |name| in the node's
+    directory."""
+    with open(os.path.join(PT.PROFILES, "a100-sxm4-40gb-mig.yaml")) as f:
+        doc = yaml.safe_load(f)
+    for g in doc["gpus"]:
+        g["mig_devices"] = [m for m in g["mig_devices"]
+                            if m["profile"] == keep][:most]
+    path = os.path.join(node.tmp, name + ".yaml")
+    with open(path, "w") as f:
+        yaml.safe_dump(doc, f)
+    return path, doc
+
+
+def case_single_relayout_refused_then_taken(node):
+    good, doc = layout_file(node, "single-ok", "1g.5gb")
+    node.env["FAKE_NVML_PROFILE"] = good
+    node.start_kubelet()
+    node.start_plugin(["--mig-strategy=single"])
+    ids = [m["uuid"] for g in doc["gpus"] for m in g["mig_devices"]]
+    node.wait(allocatable=len(ids))
+    PT.wait_for_log(node, "Health events registered")
+    lists0 = lists(node, GPU)
+    # Two types: the reload is refused in NVIDIA's words, the plugin
+    # lives and serves what it served.
+    PT.inject(node, "mig-layout " + os.path.join(
+        PT.PROFILES, "a100-sxm4-40gb-mig.yaml"))
+    PT.wait_for_log(node, "Reload refused")
+    log = log_of(node)
+    assert SINGLE + "more than one MIG device type present on node" in \
+        log, log
+    assert node.plugin.poll() is None
+    assert [d[0] for d in served(node)[GPU]] == ids
+    assert lists(node, GPU) == lists0
+    # A uniform layout again (one 1g.5gb per GPU): served.
+    one, doc = layout_file(node, "single-one", "1g.5gb", 1)
+    PT.inject(node, "mig-layout " + one)
+    one_ids = [m["uuid"] for g in doc["gpus"] for m in g["mig_devices"]]
+    node.wait(allocatable=len(one_ids), capacity=len(one_ids))
+    assert [d[0] for d in served(node)[GPU]] == one_ids
+
+
 PROFILES_MIG = ["a100-sxm4-40gb-mig", "h100-80gb-mig", "h200-141gb-mig"]
 SINGLES = ["a100-sxm4-40gb-mig-single", "h100-80gb-mig-single",
            "h200-141gb-mig-single"]
@@ -434,7 +477,9 @@ CASES = (
      ("a layout change re-advertises on NVML's event alone",
       "a100-sxm4-40gb-mig", case_relayout_by_event),
      ("a layout change re-advertises on SIGHUP", "a100-sxm4-40gb-mig",
-      case_relayout_by_sighup)])
+      case_relayout_by_sighup),
+     ("single: a layout it refuses at a reload keeps what was served",
+      "a100-sxm4-40gb-mig", case_single_relayout_refused_then_taken)])
 
 
 def main():
