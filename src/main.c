@@ -615,7 +615,8 @@ on_layout_change(void *arg)
  * it knows applied to |res|: the running one when it watches the same
  * GPUs with the same options (a reload that changed neither), else a
  * new one that goes on from what the running one knew of each GPU it
- * still has (health_monitor_inherit). NULL: checks off, no GPUs, or the
+ * still has (health_monitor_inherit); either way the MIG-scoped faults
+ * of MIG devices that are gone end. NULL: checks off, no GPUs, or the
  * monitor could not start (logged; the views stay healthy). Nothing is
  * stopped here: the caller keeps one of the two and stops the other.
  */
@@ -647,6 +648,7 @@ prepare_health(struct daemon *d, const struct config *cfg,
 		if (d->health != NULL)
 			health_monitor_inherit(*next, d->health);
 	}
+	health_monitor_keep_instances(*next, inv);
 	health_monitor_snapshot(*next, &snap);
 	(void)resources_set_health(res, &snap);
 }

@@ -290,6 +290,31 @@ on_records(struct loop *loop, int fd, unsigned events, void *arg)
 }
 
 void
+health_monitor_keep_instances(struct health_monitor *m,
+    const struct inventory *inv)
+{
+	for (size_t i = 0; m != NULL && i < inv->n; i++) {
+		const struct gpu *g = &inv->gpus[i];
+		size_t n = g->mig_enabled ? g->n_migs : 0;
+		struct health_instance_id *ids = gdp_calloc(n + 1,
+		    sizeof(*ids));
+
+		if (ids == NULL)
+			continue;  /* out of memory: the faults stay */
+		for (size_t k = 0; k < n; k++) {
+			ids[k].gi = g->migs[k].gi;
+			ids[k].ci = g->migs[k].ci;
+			snprintf(ids[k].uuid, sizeof(ids[k].uuid), "%s",
+			    g->migs[k].uuid);
+		}
+		(void)health_state_keep_instances(m->state, i, ids, n);
+		gdp_free(ids);
+	}
+	if (m != NULL)
+		arm(m);
+}
+
+void
 health_monitor_on_layout_change(struct health_monitor *m,
     health_layout_cb cb, void *arg)
 {

@@ -76,6 +76,14 @@ void health_monitor_snapshot(struct health_monitor *m,
 typedef void (*health_layout_cb)(void *arg);
 void health_monitor_on_layout_change(struct health_monitor *m,
     health_layout_cb cb, void *arg);
+/*
+ * After a rediscovery that kept |m| (or made it for |inv|): ends the
+ * MIG-scoped faults of instances |inv| no longer has
+ * (health_state_keep_instances()), so a MIG device made anew with the
+ * ids of a failed one starts healthy. Safe with NULL.
+ */
+void health_monitor_keep_instances(struct health_monitor *m,
+    const struct inventory *inv);
 /* Stops without waiting for the thread; safe to call with NULL. */
 void health_monitor_stop(struct health_monitor *m);
 

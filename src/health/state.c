@@ -42,6 +42,8 @@ struct repeat {
 
 struct inst_fault {
 	unsigned gi, ci;
+	char uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE]; /* its MIG device's, or
+	                                               "" when unknown */
 	enum xid_class cls;
 	int64_t recover_at_ms;       /* transient: end of the quiet period */
 	char reason[HEALTH_REASON_MAX];
@@ -61,6 +63,9 @@ struct gpu {
 	char recovered[128];         /* how it last became healthy */
 	struct inst_fault inst[HEALTH_MAX_INSTANCE_FAULTS];
 	size_t ninst;
+	/* Its MIG devices at the last discovery. */
+	struct health_instance_id migs[HEALTH_MAX_MIG_DEVICES];
+	size_t nmigs;
 	bool was_healthy;            /* as last published */
 	char was_reason[HEALTH_REASON_MAX];
 	struct repeat rep[HEALTH_REPEAT_KINDS];
@@ -348,6 +353,18 @@ inst_widen(struct gpu *g, unsigned gi)
 	return w;
 }
 
+/* The UUID of the MIG device of (|gi|, |ci|) (|ci| HEALTH_WHOLE: the
+ * first of |gi|), or "" when the last discovery did not list it. */
+static const char *
+mig_uuid(const struct gpu *g, unsigned gi, unsigned ci)
+{
+	for (size_t k = 0; k < g->nmigs; k++)
+		if (g->migs[k].gi == gi && (ci == HEALTH_WHOLE ||
+		    g->migs[k].ci == ci))
+			return g->migs[k].uuid;
+	return "";
+}
+
 /*
  * The slot for a fault of (|gi|, |ci|): its own, a new one, or past the
  * bound its whole GPU instance's (|*widened|). NULL: none at all.
@@ -364,6 +381,7 @@ inst_slot(struct gpu *g, unsigned gi, unsigned ci, bool *widened)
 		f = &g->inst[g->ninst++];
 		*f = (struct inst_fault){ .gi = gi, .ci = ci,
 			.cls = XID_CLASS_TRANSIENT };
+		snprintf(f->uuid, sizeof(f->uuid), "%s", mig_uuid(g, gi, ci));
 		return f;
 	}
 	if ((f = inst_find(g, gi, HEALTH_WHOLE)) == NULL)
@@ -728,4 +746,48 @@ health_state_inherit(struct health_state *to, const struct health_state *from)
 	to->waits_broken = from->waits_broken;
 	memcpy(to->waits_why, from->waits_why, sizeof(to->waits_why));
 	to->faults_changed = true;
+}
+
+/* ---- MIG layout changes ---- */
+
+static bool
+instance_there(const struct inst_fault *f,
+    const struct health_instance_id *ids, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (ids[k].gi == f->gi &&
+		    (f->ci == HEALTH_WHOLE || ids[k].ci == f->ci) &&
+		    (f->uuid[0] == '\0' || strcmp(ids[k].uuid, f->uuid) == 0))
+			return true;
+	return false;
+}
+
+bool
+health_state_keep_instances(struct health_state *s, size_t i,
+    const struct health_instance_id *ids, size_t n)
+{
+	struct gpu *g;
+	size_t kept = 0, before;
+
+	if (i >= s->n)
+		return false;
+	g = &s->gpus[i];
+	before = g->ninst;
+	for (size_t k = 0; k < g->ninst; k++) {
+		if (instance_there(&g->inst[k], ids, n)) {
+			g->inst[kept++] = g->inst[k];
+			continue;
+		}
+		log_info("GPU %zu (%s): %s: its MIG instance is gone (the MIG "
+		    "layout changed); the fault ends with it", i, g->name,
+		    g->inst[k].reason);
+	}
+	g->ninst = kept;
+	g->nmigs = n < HEALTH_MAX_MIG_DEVICES ? n : HEALTH_MAX_MIG_DEVICES;
+	if (g->nmigs > 0)
+		memcpy(g->migs, ids, g->nmigs * sizeof(g->migs[0]));
+	if (kept == before)
+		return false;
+	s->faults_changed = true;
+	return true;
 }

@@ -105,6 +105,24 @@ struct health_state *health_state_new(size_t ngpus,
     const char *const *names, const struct health_config *cfg);
 /* Safe with NULL. */
 void health_state_free(struct health_state *s);
+/* A MIG device: GPU instance |gi|, compute instance |ci|, its UUID. */
+struct health_instance_id {
+	unsigned gi, ci;
+	char uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
+};
+/* The MIG devices of a GPU the state knows (more are not told apart). */
+#define HEALTH_MAX_MIG_DEVICES 16
+
+/*
+ * At every discovery: GPU |i|'s MIG devices are |ids| (|n|). A MIG-scoped
+ * fault is of the MIG device that had its instance ids when it came; it
+ * stays while that device (same ids, same UUID; a fault of a whole GPU
+ * instance: any device of it) is there, and ends, logged, once it is
+ * gone: a repartition that makes a new device with the ids of a failed
+ * one must not hand it the fault. Returns whether any fault ended.
+ */
+bool health_state_keep_instances(struct health_state *s, size_t i,
+    const struct health_instance_id *ids, size_t n);
 /*
  * Takes over from |from| what it knows of each GPU of |to| with the same
  * name (its causes, deadlines, MIG-scoped faults, what was last

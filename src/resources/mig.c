@@ -53,8 +53,11 @@ mig_view(struct view *v, const struct gpu *g, size_t gpu,
 	memset(v, 0, sizeof(*v));
 	snprintf(v->id, sizeof(v->id), "%s", m->uuid);
 	if (snprintf(v->index_id, sizeof(v->index_id), "%u:%u", g->index,
-	    m->index) >= (int)sizeof(v->index_id))
+	    m->index) >= (int)sizeof(v->index_id)) {
+		snprintf(err, errlen, "MIG device %s: index %u:%u too long",
+		    m->uuid, g->index, m->index);
 		return -EINVAL;
+	}
 	snprintf(v->dev_path, sizeof(v->dev_path), "/dev/nvidia%u", g->minor);
 	snprintf(v->caps[0], sizeof(v->caps[0]), CAP_NODE "%d",
 	    m->gi_cap_minor);

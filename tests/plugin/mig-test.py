@@ -437,6 +437,42 @@ def case_single_relayout_refused_then_taken(node):
     assert [d[0] for d in served(node)[GPU]] == one_ids
 
 
+def case_fault_of_a_remade_instance_ends(node):
+    # GPU 0's 3g.20gb (GPU instance 1) takes an XID that needs a GPU
+    # reset; so does one 1g.5gb. The 3g.20gb is destroyed and made again
+    # with the same instance ids and a new UUID: the new MIG device
+    # starts healthy, the 1g.5gb that stayed keeps its fault.
+    path = os.path.join(PT.PROFILES, "a100-sxm4-40gb-mig.yaml")
+    with open(path) as f:
+        doc = yaml.safe_load(f)
+    g0 = doc["gpus"][0]
+    big = [m for m in g0["mig_devices"] if m["profile"] == "3g.20gb"][0]
+    small = [m for m in g0["mig_devices"] if m["profile"] == "1g.5gb"][0]
+    old_uuid = big["uuid"]
+    node.start_kubelet()
+    node.start_plugin(["--mig-strategy=mixed"] + HEALTH_ARGS)
+    want = expected_mixed("a100-sxm4-40gb-mig")
+    wait_all(node, want)
+    PT.wait_for_log(node, "Health events registered")
+    PT.inject(node, "xid %s 48" % old_uuid)
+    PT.inject(node, "xid %s 48" % small["uuid"])
+    node.wait(resource="nvidia.com/mig-3g.20gb", allocatable=0)
+    node.wait(resource="nvidia.com/mig-1g.5gb",
+              allocatable=len(want["nvidia.com/mig-1g.5gb"]) - 1)
+    big["uuid"] = "MIG-0bad0bad-0000-4000-8000-000000000001"
+    remade = os.path.join(node.tmp, "remade.yaml")
+    with open(remade, "w") as f:
+        yaml.safe_dump(doc, f)
+    PT.inject(node, "mig-layout " + remade)
+    node.plugin.send_signal(signal.SIGHUP)
+    node.wait(resource="nvidia.com/mig-3g.20gb", allocatable=1)
+    assert health(node, "nvidia.com/mig-3g.20gb") == {
+        big["uuid"]: "Healthy"}
+    h = health(node, "nvidia.com/mig-1g.5gb")
+    assert h[small["uuid"]] == "Unhealthy", h
+    assert "its MIG instance is gone" in log_of(node)
+
+
 PROFILES_MIG = ["a100-sxm4-40gb-mig", "h100-80gb-mig", "h200-141gb-mig"]
 SINGLES = ["a100-sxm4-40gb-mig-single", "h100-80gb-mig-single",
            "h200-141gb-mig-single"]
@@ -479,7 +515,9 @@ CASES = (
      ("a layout change re-advertises on SIGHUP", "a100-sxm4-40gb-mig",
       case_relayout_by_sighup),
      ("single: a layout it refuses at a reload keeps what was served",
-      "a100-sxm4-40gb-mig", case_single_relayout_refused_then_taken)])
+      "a100-sxm4-40gb-mig", case_single_relayout_refused_then_taken),
+     ("the fault of a MIG instance made anew ends; the others stay",
+      "a100-sxm4-40gb-mig", case_fault_of_a_remade_instance_ends)])
 
 
 def main():

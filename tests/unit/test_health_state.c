@@ -769,6 +769,69 @@ test_inherit_carries_each_gpu_by_name(void **state)
 	health_state_free(g.s);
 }
 
+/* After a MIG layout change: the faults of instances that are gone end;
+ * those of instances still there stay. */
+static void
+test_keep_instances_drops_what_is_gone(void **state)
+{
+	struct fixture *f = *state;
+	const struct health_instance_id still[] = { { 2, 0, "MIG-2" },
+		{ 5, 1, "MIG-5" } };
+
+	xid(f, 1, 48, 2, HEALTH_WHOLE, 0);      /* GI 2 stays */
+	xid(f, 1, 48, 3, 0, 0);                 /* GI 3 is gone */
+	xid(f, 1, 48, 5, 1, 0);                 /* GI 5 CI 1 stays */
+	xid(f, 1, 48, 5, 2, 0);                 /* GI 5 CI 2 is gone */
+	xid(f, 2, 48, 3, 0, 0);                 /* another GPU: untouched */
+	snap(f);
+	assert_int_equal(f->snap.nfaults, 5);
+	assert_false(health_state_keep_instances(f->s, 0, still, 2));
+	assert_true(health_state_keep_instances(f->s, 1, still, 2));
+	snap(f);
+	assert_true(f->changed);
+	assert_int_equal(f->snap.nfaults, 3);
+	for (size_t k = 0; k < f->snap.nfaults; k++) {
+		const struct health_instance_fault *x = &f->snap.faults[k];
+
+		assert_true((x->gpu == 1 && x->gi == 2 && x->ci == HEALTH_WHOLE) ||
+		    (x->gpu == 1 && x->gi == 5 && x->ci == 1) ||
+		    (x->gpu == 2 && x->gi == 3 && x->ci == 0));
+	}
+	/* No instance left (MIG off): none of its faults. */
+	assert_true(health_state_keep_instances(f->s, 1, NULL, 0));
+	snap(f);
+	assert_int_equal(f->snap.nfaults, 1);
+	assert_false(health_state_keep_instances(f->s, 7, NULL, 0));
+}
+
+/* A MIG device made anew with the instance ids of a failed one: the
+ * fault was the old device's, it ends; one not remade stays. */
+static void
+test_remade_instance_does_not_inherit_the_fault(void **state)
+{
+	struct fixture *f = *state;
+	const struct health_instance_id before[] = { { 1, 0, "MIG-old" },
+		{ 2, 0, "MIG-two" } };
+	const struct health_instance_id after[] = { { 1, 0, "MIG-new" },
+		{ 2, 0, "MIG-two" } };
+
+	assert_false(health_state_keep_instances(f->s, 0, before, 2));
+	xid(f, 0, 48, 1, 0, 0);
+	xid(f, 0, 48, 2, HEALTH_WHOLE, 0);
+	assert_false(health_state_keep_instances(f->s, 0, before, 2));
+	snap(f);
+	assert_int_equal(f->snap.nfaults, 2);
+	assert_true(health_state_keep_instances(f->s, 0, after, 2));
+	snap(f);
+	assert_int_equal(f->snap.nfaults, 1);
+	assert_int_equal(f->snap.faults[0].gi, 2);
+	/* The new device's own fault is tracked as usual. */
+	xid(f, 0, 48, 1, 0, 0);
+	assert_false(health_state_keep_instances(f->s, 0, after, 2));
+	snap(f);
+	assert_int_equal(f->snap.nfaults, 2);
+}
+
 int
 main(void)
 {
@@ -797,6 +860,8 @@ main(void)
 		T(test_past_the_bound_marks_the_gpu_with_a_reason),
 		T(test_reason_change_is_published),
 		T(test_inherit_carries_each_gpu_by_name),
+		T(test_keep_instances_drops_what_is_gone),
+		T(test_remade_instance_does_not_inherit_the_fault),
 #undef T
 #define R(fn) cmocka_unit_test_setup_teardown(fn, setup_repeat, \
 	teardown_repeat)
