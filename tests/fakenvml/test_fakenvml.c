@@ -2414,6 +2414,16 @@ test_control_mig(void **state)
 	control_fenced("", set, A100_MIG_GPU0);
 	assert_no_event(set);
 	assert_int_equal(nv.nvmlEventSetFree(set), NVML_SUCCESS);
+	/* A new cycle of the same profile keeps it; another forgets it. */
+	assert_int_equal(shutdown_all(state), 0);
+	init_profile(A100_MIG);
+	assert_int_equal(nv.nvmlDeviceGetMigDeviceHandleByIndex(handle(0), 1,
+	    &other), NVML_ERROR_NOT_FOUND);
+	assert_int_equal(shutdown_all(state), 0);
+	init_profile(nc6.file);
+	assert_int_equal(shutdown_all(state), 0);
+	init_profile(A100_MIG);
+	(void)mig_handle(handle(0), 3);
 }
 
 #define T(f) cmocka_unit_test_teardown(f, shutdown_all)
