@@ -268,6 +268,25 @@ fake_mig_load(void)
 	pthread_mutex_unlock(&mig_lock);
 }
 
+/* Whether two layouts list the same MIG devices (fields, not bytes:
+ * the specs have padding). */
+static bool
+same_layout(const struct fake_mig_layout *a, const struct fake_mig_layout *b)
+{
+	if (a->count != b->count)
+		return false;
+	for (unsigned int j = 0; j < a->count; j++) {
+		const struct fake_mig_spec *x = &a->dev[j], *y = &b->dev[j];
+
+		if (strcmp(x->profile, y->profile) != 0 ||
+		    strcmp(x->uuid, y->uuid) != 0 || x->gi != y->gi ||
+		    x->ci != y->ci || x->has_placement != y->has_placement ||
+		    (x->has_placement && x->placement != y->placement))
+			return false;
+	}
+	return true;
+}
+
 int
 fake_mig_relayout(unsigned int g, enum fake_mig mode,
     const struct fake_mig_layout *lay, const char *path)
@@ -279,8 +298,7 @@ fake_mig_relayout(unsigned int g, enum fake_mig mode,
 	if (build_gpu(path, g, dev, mode, lay, &built) != 0)
 		return -EINVAL;
 	pthread_mutex_lock(&mig_lock);
-	changed = dev->mig != mode || memcmp(&dev->mig_layout, lay,
-	    sizeof(*lay)) != 0;
+	changed = dev->mig != mode || !same_layout(&dev->mig_layout, lay);
 	dev->mig = mode;
 	dev->mig_layout = *lay;
 	migs[g] = built;
@@ -542,7 +560,7 @@ enter_mig(enum fake_sym sym, nvmlDevice_t dev, const void *out,
     struct mig_slot *copy, unsigned int *gpu)
 {
 	nvmlReturn_t rc = fake_enter_any(sym, dev);
-	unsigned int g, j;
+	unsigned int g = 0, j = 0;
 
 	if (rc != NVML_SUCCESS)
 		return rc;
@@ -710,7 +728,7 @@ enter_gi(enum fake_sym sym, nvmlGpuInstance_t gi, const void *out,
     struct mig_slot *copy, unsigned int *gpu)
 {
 	nvmlReturn_t rc = fake_enter(sym);
-	unsigned int g, j;
+	unsigned int g = 0, j = 0;
 
 	if (rc != NVML_SUCCESS)
 		return rc;

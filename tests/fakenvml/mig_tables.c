@@ -65,7 +65,7 @@ static const struct fake_gi_profile h200_141gb[] = {
 	    7, 1, 132, 8, 7, 0, 7, 1, 135168 },
 };
 
-#define ROWS(t) t, sizeof(t) / sizeof(t[0])
+#define ROWS(t) (t), sizeof(t) / sizeof((t)[0])
 static const struct fake_mig_table tables[] = {
 	{ "A100", 40960, 14, ROWS(a100_40gb) },
 	{ "H100", 81559, 16, ROWS(h100_80gb) },
