@@ -160,7 +160,7 @@ build_slot(const char *path, unsigned int g, unsigned int j,
 static int
 place_slot(const char *path, unsigned int g, unsigned int j,
     const struct fake_mig_spec *specs, struct mig_slot *d,
-    unsigned int *next_start)
+    unsigned int max_slices, unsigned int *next_start)
 {
 	struct mig_slot *me = &d[j];
 	unsigned int used = 0;
@@ -185,9 +185,9 @@ place_slot(const char *path, unsigned int g, unsigned int j,
 		me->gi_start = specs[j].has_placement ? specs[j].placement :
 		    *next_start;
 		*next_start = me->gi_start + me->gip->slices;
-		if (*next_start > 7)
+		if (*next_start > max_slices)
 			return bad(path, g, j, "the GPU instances need more "
-			    "than 7 slices");
+			    "than %u slices", max_slices);
 	} else {
 		me->gi_start = d[me->gi_first].gi_start;
 	}
@@ -237,7 +237,7 @@ build_gpu(const char *path, unsigned int g, const struct nvmlDevice_st *dev,
 	for (unsigned int j = 0; j < lay->count; j++) {
 		if (build_slot(path, g, j, out->table, &lay->dev[j],
 		    &out->dev[j]) != 0 || place_slot(path, g, j, lay->dev,
-		    out->dev, &next) != 0)
+		    out->dev, out->table->slices, &next) != 0)
 			return -EINVAL;
 		out->count = j + 1;
 	}
@@ -483,6 +483,18 @@ fake_mig_enabled(nvmlDevice_t dev)
 	return on;
 }
 
+/* MIG device slots of GPU |dev|: its table's slices, else 7. */
+static unsigned int
+max_slots(nvmlDevice_t dev)
+{
+	const struct fake_mig_table *t;
+
+	pthread_mutex_lock(&mig_lock);
+	t = migs[fake_device_index(dev)].table;
+	pthread_mutex_unlock(&mig_lock);
+	return t != NULL ? t->slices : FAKE_MAX_MIG_DEVICES;
+}
+
 nvmlReturn_t
 fake_nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t dev,
     unsigned int *count)
@@ -494,8 +506,8 @@ fake_nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t dev,
 		return rc;
 	if (count == NULL)
 		return NVML_ERROR_INVALID_ARGUMENT;
-	/* Like NVML: zero unless MIG is enabled. */
-	*count = fake_mig_enabled(dev) ? FAKE_MAX_MIG_DEVICES : 0;
+	/* Like NVML: zero unless MIG is enabled; one per slice. */
+	*count = fake_mig_enabled(dev) ? max_slots(dev) : 0;
 	return NVML_SUCCESS;
 }
 
@@ -510,8 +522,7 @@ fake_nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t dev,
 
 	if (rc != NVML_SUCCESS)
 		return rc;
-	if (mig == NULL || index >= FAKE_MAX_MIG_DEVICES ||
-	    !fake_mig_enabled(dev))
+	if (mig == NULL || index >= max_slots(dev) || !fake_mig_enabled(dev))
 		return NVML_ERROR_INVALID_ARGUMENT;
 	g = fake_device_index(dev);
 	pthread_mutex_lock(&mig_lock);

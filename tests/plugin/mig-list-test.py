@@ -24,7 +24,8 @@ MIG_PROFILES = ["a100-sxm4-40gb-mig", "a100-sxm4-40gb-mig-relayout",
                 "h100-80gb-mig", "h200-141gb-mig",
                 "a100-sxm4-40gb-mig-single", "h100-80gb-mig-single",
                 "h200-141gb-mig-single", "mig-no-devices",
-                "mig-and-full-gpus", "mig-two-types", "mig-c-lt-g"]
+                "mig-and-full-gpus", "mig-two-types", "mig-c-lt-g",
+                "rtx-pro-6000-mig"]
 
 
 def listed(profile, tmp, by_env=False):
