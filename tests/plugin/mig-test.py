@@ -226,6 +226,21 @@ def case_mixed_warns_for_gpu_without_mig_devices(node):
     assert "has MIG on and no MIG devices" in log_of(node)
 
 
+def case_attribute_names(node):
+    # NVIDIA's names for the attribute profiles, spelled out.
+    node.start_kubelet()
+    node.start_plugin(["--mig-strategy=mixed"])
+    names = ["nvidia.com/mig-1g.24gb.gfx", "nvidia.com/mig-1g.24gb-me",
+             "nvidia.com/mig-2g.48gb.me.all", "nvidia.com/mig-2g.48gb",
+             "nvidia.com/mig-1g.24gb.me.all", "nvidia.com/mig-1g.24gb"]
+    for name in names:
+        node.wait(resource=name, allocatable=1, connected=True)
+    assert sorted(served(node)) == sorted(names), sorted(served(node))
+    socks = sorted(os.listdir(node.dir))
+    for name in names:
+        assert "nvidia-%s.sock" % name.split("/")[1] in socks, socks
+
+
 def case_missing_cap_minor(node):
     path = os.path.join(node.proc, "driver", "nvidia-caps", "mig-minors")
     i, j, g, m = migs_of("h100-80gb-mig")[1]
@@ -473,7 +488,8 @@ def case_fault_of_a_remade_instance_ends(node):
     assert "its MIG instance is gone" in log_of(node)
 
 
-PROFILES_MIG = ["a100-sxm4-40gb-mig", "h100-80gb-mig", "h200-141gb-mig"]
+PROFILES_MIG = ["a100-sxm4-40gb-mig", "h100-80gb-mig", "h200-141gb-mig",
+                "rtx-pro-6000-mig"]
 SINGLES = ["a100-sxm4-40gb-mig-single", "h100-80gb-mig-single",
            "h200-141gb-mig-single"]
 
@@ -502,6 +518,8 @@ CASES = (
                    "patterns")),
      ("mixed: a GPU without MIG devices is only warned about",
       "mig-no-devices", case_mixed_warns_for_gpu_without_mig_devices),
+     ("mixed: NVIDIA's names for .gfx, -me, .me.all profiles",
+      "rtx-pro-6000-mig", case_attribute_names),
      ("mixed refuses a MIG device without its capability minor",
       "h100-80gb-mig", case_missing_cap_minor),
      ("cdi-cri: the MIG devices in the CDI spec, named in Allocate",
