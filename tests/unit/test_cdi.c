@@ -433,6 +433,45 @@ test_spec_under_none_has_mig_devices_too(void **state)
 	mig_on(false);
 }
 
+/* Building the MIG strategies' resources and their spec: every
+ * allocation that fails gives -ENOMEM (and frees what was made). */
+static void
+test_mig_build_survives_every_allocation_failure(void **state)
+{
+	struct resources_options o = { .resource_name = "nvidia.com/gpu",
+		.id_strategy = ID_STRATEGY_UUID, .strategies = STRATEGY_CDI_CRI,
+		.mig_strategy = MIG_STRATEGY_MIXED };
+	struct cdi_options c = { .driver_root = "/", .driver_root_seen = root,
+		.driver_version = VERSION, .inv = &inv };
+	unsigned long n;
+
+	mig_on(true);
+	for (n = 1; n < 100000; n++) {
+		struct resources *r = NULL;
+		char *text = NULL, err[256];
+		int rc;
+
+		gdp_alloc_fail_at(n, false);
+		rc = resources_build(&inv, &o, &r, err, sizeof(err));
+		if (rc == 0)
+			rc = cdi_gpu_spec(&c, &r->res[0], &text, err,
+			    sizeof(err));
+		if (gdp_alloc_failed() == 0) {
+			assert_int_equal(rc, 0);
+			assert_int_equal(r->n, 2);
+			gdp_free(text);
+			resources_free(r);
+			break;
+		}
+		assert_true(rc == 0 || rc == -ENOMEM);
+		gdp_free(text);
+		resources_free(r);
+	}
+	gdp_alloc_fail_at(0, false);
+	assert_true(n > 5);
+	mig_on(false);
+}
+
 int
 main(void)
 {
@@ -446,6 +485,8 @@ main(void)
 		cmocka_unit_test(test_strategy_list_parsing),
 		cmocka_unit_test(test_spec_has_every_resources_mig_devices),
 		cmocka_unit_test(test_spec_under_none_has_mig_devices_too),
+		cmocka_unit_test(
+		    test_mig_build_survives_every_allocation_failure),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
