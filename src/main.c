@@ -245,7 +245,7 @@ static const char *const mig_names[] = { "none", "single", "mixed" };
  * (resources/mig.c builds them, and refuses what NVIDIA refuses). none:
  * every GPU is served whole, MIG on or not (as NVIDIA's none), so a GPU
  * with MIG devices is noted. mixed: a GPU with MIG on but no MIG device
- * gives nothing, NVIDIA's warning.
+ * gives nothing, with NVIDIA's warning.
  */
 static void
 note_mig_strategy(const struct config *cfg, const struct inventory *inv)
@@ -261,8 +261,9 @@ note_mig_strategy(const struct config *cfg, const struct inventory *inv)
 			    g->index, g->uuid, g->n_migs);
 		else if (g->n_migs == 0 &&
 		    cfg->mig_strategy == MIG_STRATEGY_MIXED)
-			log_warn("GPU %u (%s) has MIG on and no MIG devices: "
-			    "nothing of it is advertised", g->index, g->uuid);
+			log_warn("device %u has no MIG devices configured "
+			    "(%s has MIG on): nothing of it is advertised",
+			    g->index, g->uuid);
 	}
 }
 

@@ -10,8 +10,9 @@
  * ("1g.10gb+me" -> mig-1g.10gb.me), sorted by name after the GPUs; a
  * profile with fewer compute than GPU slices ("1c.2g.20gb") matches no
  * resource and is refused, as NVIDIA's is. A resource that would have no
- * device is not made. Errors carry NVIDIA's wording, wrapped as its
- * device map wraps them, so an operator can search for them.
+ * device is not made. Errors carry NVIDIA's wording, each wrapped as its
+ * device map wraps it (they differ: "invalid MIG configuration: ..." for
+ * two of single's three), so an operator can search for them.
  *
  * A MIG device's view: its MIG UUID, index "i:j", its GPU and compute
  * instance (so a fault scoped to one reaches only it, and a fault of the
@@ -32,8 +33,9 @@
 
 #define MAP_WRAP "error building device map: error building device map " \
 	"from config.resources: "
-#define SINGLE_WRAP MAP_WRAP "invalid MIG configuration: at least one " \
-	"device with migEnabled=true was not configured correctly: "
+#define INVALID_WRAP MAP_WRAP "invalid MIG configuration: "
+#define EMPTY_WRAP INVALID_WRAP "at least one device with migEnabled=true " \
+	"was not configured correctly: "
 
 /* |m| of GPU |g| (position |gpu|) as a view; 0 or -EINVAL naming it. */
 static int
@@ -83,37 +85,59 @@ same_attributes(const struct mig_device *a, const struct mig_device *b)
 	    a->memory_mib == b->memory_mib;
 }
 
-/* NVIDIA's checks for single; 0 or -EINVAL with its message. */
-static int
-single_valid(const struct inventory *inv, char *err, size_t errlen)
+/* The first GPU with MIG on and no MIG device, or NULL. */
+static const struct gpu *
+empty_mig_gpu(const struct inventory *inv)
+{
+	for (size_t i = 0; i < inv->n; i++)
+		if (inv->gpus[i].mig_enabled && inv->gpus[i].n_migs == 0)
+			return &inv->gpus[i];
+	return NULL;
+}
+
+/* Whether every MIG device of |inv| has the same attributes. */
+static bool
+uniform_migs(const struct inventory *inv)
 {
 	const struct mig_device *first = NULL;
-	size_t on = 0;
 
 	for (size_t i = 0; i < inv->n; i++) {
 		const struct gpu *g = &inv->gpus[i];
 
-		if (!g->mig_enabled)
-			continue;
-		on++;
-		if (g->n_migs == 0) {
-			snprintf(err, errlen, SINGLE_WRAP "device %u has no MIG "
-			    "devices configured", g->index);
-			return -EINVAL;
-		}
-		for (size_t k = 0; k < g->n_migs; k++) {
+		for (size_t k = 0; g->mig_enabled && k < g->n_migs; k++) {
 			if (first == NULL)
 				first = &g->migs[k];
-			if (same_attributes(first, &g->migs[k]))
-				continue;
-			snprintf(err, errlen, SINGLE_WRAP "more than one MIG "
-			    "device type present on node");
-			return -EINVAL;
+			else if (!same_attributes(first, &g->migs[k]))
+				return false;
 		}
 	}
-	if (on > 0 && on < inv->n) {
-		snprintf(err, errlen, SINGLE_WRAP "all devices on the node "
-		    "must be configured with the same migEnabled value");
+	return true;
+}
+
+/*
+ * NVIDIA's checks for single, in its order and wrapped as its device map
+ * wraps each: every GPU with MIG on has a MIG device, they are all
+ * alike, and no GPU is without MIG beside them. 0 or -EINVAL.
+ */
+static int
+single_valid(const struct inventory *inv, size_t whole, size_t migs,
+    char *err, size_t errlen)
+{
+	const struct gpu *empty = empty_mig_gpu(inv);
+
+	if (empty != NULL) {
+		snprintf(err, errlen, EMPTY_WRAP "device %u has no MIG devices "
+		    "configured", empty->index);
+		return -EINVAL;
+	}
+	if (!uniform_migs(inv)) {
+		snprintf(err, errlen, INVALID_WRAP "more than one MIG device "
+		    "type present on node");
+		return -EINVAL;
+	}
+	if (whole > 0 && migs > 0) {
+		snprintf(err, errlen, MAP_WRAP "all devices on the node must be "
+		    "configured with the same migEnabled value");
 		return -EINVAL;
 	}
 	return 0;
@@ -201,7 +225,7 @@ build_single(struct resources *r, const struct inventory *inv,
 	struct resource *res;
 	int rc;
 
-	if ((rc = single_valid(inv, err, errlen)) < 0)
+	if ((rc = single_valid(inv, whole, n, err, errlen)) < 0)
 		return rc;
 	if (n + whole == 0)
 		return 0;

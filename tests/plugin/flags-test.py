@@ -132,8 +132,9 @@ def case_mig_enabled_gpu(node):
     ids = [d["id"] for d in node.resource()["devices"]]
     assert u[0] not in ids and sorted(ids) == sorted(u[1:]), ids
     log = log_of(node)
-    assert re.search(r"GPU 0 \(%s\) has MIG on and no MIG devices: "
-                     r"nothing of it is advertised" % u[0], log), log
+    assert re.search(r"device 0 has no MIG devices configured \(%s has "
+                     r"MIG on\): nothing of it is advertised" % u[0],
+                     log), log
     node.stop_plugin()
     # single: NVIDIA refuses a GPU with MIG on and no MIG device first
     # (before the node's mixing MIG on and off); so do we.

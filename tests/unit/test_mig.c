@@ -130,9 +130,12 @@ named(const struct resources *r, const char *name)
 	return NULL;
 }
 
-#define SINGLE_WRAP "error building device map: error building device " \
-	"map from config.resources: invalid MIG configuration: at least one " \
-	"device with migEnabled=true was not configured correctly: "
+/* NVIDIA's wrapping, which differs per message. */
+#define MAP_WRAP "error building device map: error building device " \
+	"map from config.resources: "
+#define INVALID_WRAP MAP_WRAP "invalid MIG configuration: "
+#define EMPTY_WRAP INVALID_WRAP "at least one device with " \
+	"migEnabled=true was not configured correctly: "
 
 /* ---- none ---- */
 
@@ -220,7 +223,7 @@ test_single_gpu_without_mig_devices(void **state)
 	add_mig(0, "1g.10gb", 9, 0);
 	gpus[1].mig_enabled = true;
 	assert_string_equal(build_error(MIG_STRATEGY_SINGLE),
-	    SINGLE_WRAP "device 1 has no MIG devices configured");
+	    EMPTY_WRAP "device 1 has no MIG devices configured");
 }
 
 static void
@@ -231,14 +234,30 @@ test_single_two_types(void **state)
 	add_mig(1, "1g.10gb", 9, 0);
 	add_mig(1, "2g.20gb", 3, 0);
 	assert_string_equal(build_error(MIG_STRATEGY_SINGLE),
-	    SINGLE_WRAP "more than one MIG device type present on node");
+	    INVALID_WRAP "more than one MIG device type present on node");
 	/* Same name, other attributes (the whole struct is compared). */
 	machine(1);
 	add_mig(0, "1g.10gb", 9, 0);
 	add_mig(0, "1g.10gb", 10, 0);
 	migs[0][1].encoders = 1;
 	assert_string_equal(build_error(MIG_STRATEGY_SINGLE),
-	    SINGLE_WRAP "more than one MIG device type present on node");
+	    INVALID_WRAP "more than one MIG device type present on node");
+}
+
+/* NVIDIA's order: an empty GPU before two types, both before MIG on
+ * and off. */
+static void
+test_single_checks_in_nvidia_order(void **state)
+{
+	machine(3);
+	add_mig(0, "1g.10gb", 9, 0);
+	add_mig(0, "2g.20gb", 3, 0);
+	gpus[1].mig_enabled = true;
+	assert_string_equal(build_error(MIG_STRATEGY_SINGLE),
+	    EMPTY_WRAP "device 1 has no MIG devices configured");
+	gpus[1].mig_enabled = false;
+	assert_string_equal(build_error(MIG_STRATEGY_SINGLE),
+	    INVALID_WRAP "more than one MIG device type present on node");
 }
 
 static void
@@ -248,7 +267,7 @@ test_single_mixed_mig_enabled(void **state)
 	add_mig(0, "1g.10gb", 9, 0);
 	add_mig(2, "1g.10gb", 9, 0);
 	assert_string_equal(build_error(MIG_STRATEGY_SINGLE),
-	    SINGLE_WRAP "all devices on the node must be configured with the "
+	    MAP_WRAP "all devices on the node must be configured with the "
 	    "same migEnabled value");
 }
 
@@ -329,8 +348,7 @@ test_mixed_compute_slice_profile_matches_nothing(void **state)
 	add_mig(0, "3g.20gb", 1, 0);
 	add_mig(0, "1c.2g.10gb", 5, 0);
 	assert_string_equal(build_error(MIG_STRATEGY_MIXED),
-	    "error building device map: error building device map from "
-	    "config.resources: error building MIG device map: MIG profile "
+	    MAP_WRAP "error building MIG device map: MIG profile "
 	    "'1c.2g.10gb' does not match any resource patterns");
 }
 
@@ -568,6 +586,7 @@ main(void)
 		cmocka_unit_test(test_single_gpu_without_mig_devices),
 		cmocka_unit_test(test_single_two_types),
 		cmocka_unit_test(test_single_mixed_mig_enabled),
+		cmocka_unit_test(test_single_checks_in_nvidia_order),
 		cmocka_unit_test(test_mixed_one_resource_per_profile),
 		cmocka_unit_test(test_mixed_all_mig_has_no_gpu_resource),
 		cmocka_unit_test(test_mixed_empty_mig_gpu_is_not_an_error),
