@@ -45,10 +45,11 @@ struct cdi_options {
 };
 
 /*
- * The JSON text of the gpu class spec for the views of every resource of
- * |r->all| (|r| one of them: the GPUs and, under --mig-strategy single
- * or mixed, the MIG devices), then the MIG devices of |o->inv| that none
- * advertises; device nodes and the dev root come from |r->all|. Returns 0
+ * The JSON text of the gpu class spec for the views of |r| (the first
+ * resource: whole GPUs, or MIG devices), then every MIG device of
+ * |o->inv| that |r| does not have, so that the spec has all of them
+ * whichever resource advertises them (mixed: one per profile); device
+ * nodes and the dev root come from |r->all|. Returns 0
  * and a string in |*json| (free with gdp_free), or -ENOMEM, or -EINVAL
  * with a message in |err| (a path too long).
  */

@@ -3,12 +3,14 @@
  * atomically (see cdi.h).
  *
  * The gpu spec: kind k8s.device-plugin.nvidia.com/gpu; a device per view
- * of every resource, named by the device-id strategy: a full GPU with its
+ * of the resource given (the first: whole GPUs, or MIG devices), named by
+ * the device-id strategy: a full GPU with its
  * /dev/nvidia<minor> node and its DRM card and render nodes (and their
  * by-path links), a MIG device (MIG-<uuid>, or <gpu>:<mig> by index, as
  * nvidia-ctk names them) with its parent's node and its two
  * /dev/nvidia-caps nodes; then, as NVIDIA's spec has every MIG device
- * whatever the MIG strategy, those no resource advertises; the
+ * whatever the MIG strategy, every other MIG device of the inventory
+ * (those other resources advertise, or none under none); the
  * common edits NVIDIA's toolkit gives (reference §9): env
  * NVIDIA_VISIBLE_DEVICES=void and NVIDIA_CTK_LIBCUDA_DIR, the control
  * nodes that exist, read-only bind mounts of the driver's files
@@ -347,14 +349,11 @@ view_device(struct build *b, const struct view *v)
 	return gpu_device(b, v);
 }
 
-/* Whether a view of |b->all| is advertised as |uuid|. */
+/* Whether |r| has a view advertised as |uuid|. */
 static bool
-advertised(const struct build *b, const char *uuid)
+advertised(const struct resource *r, const char *uuid)
 {
-	for (size_t k = 0; k < b->all->n; k++)
-		if (resource_find(&b->all->res[k], uuid, strlen(uuid)) != NULL)
-			return true;
-	return false;
+	return resource_find(r, uuid, strlen(uuid)) != NULL;
 }
 
 /*
@@ -363,7 +362,8 @@ advertised(const struct build *b, const char *uuid)
  * one whose capability minors are unknown is left out.
  */
 static int
-unadvertised_migs(struct build *b, json_t *devices)
+unadvertised_migs(struct build *b, const struct resource *r,
+    json_t *devices)
 {
 	const struct inventory *inv = b->o->inv;
 	char name[32], caps[2][40];
@@ -376,7 +376,7 @@ unadvertised_migs(struct build *b, json_t *devices)
 			char parent[32];
 
 			if (m->gi_cap_minor < 0 || m->ci_cap_minor < 0 ||
-			    advertised(b, m->uuid))
+			    advertised(r, m->uuid))
 				continue;
 			snprintf(name, sizeof(name), "%u:%u", g->index,
 			    m->index);
@@ -395,19 +395,14 @@ unadvertised_migs(struct build *b, json_t *devices)
 	return 0;
 }
 
-/* A device per view of every resource of |b->all|, then the MIG
- * devices none advertises. */
+/* A device per view of |r|, then the MIG devices it does not have. */
 static int
-all_devices(struct build *b, json_t *devices)
+all_devices(struct build *b, const struct resource *r, json_t *devices)
 {
-	for (size_t k = 0; k < b->all->n; k++) {
-		const struct resource *r = &b->all->res[k];
-
-		for (size_t i = 0; i < r->n; i++)
-			if (push(devices, view_device(b, &r->views[i])) < 0)
-				return -ENOMEM;
-	}
-	return unadvertised_migs(b, devices);
+	for (size_t i = 0; i < r->n; i++)
+		if (push(devices, view_device(b, &r->views[i])) < 0)
+			return -ENOMEM;
+	return unadvertised_migs(b, r, devices);
 }
 
 /* The document: version, kind, |devices|, |edits| (both taken). */
@@ -443,7 +438,7 @@ cdi_gpu_spec(const struct cdi_options *o, const struct resource *r,
 	rc = driver_files_find(o->driver_root_seen, o->driver_version, &f);
 	devices = json_array();
 	if (rc == 0 && devices != NULL)
-		rc = all_devices(&b, devices);
+		rc = all_devices(&b, r, devices);
 	if (rc == 0 && devices != NULL)
 		edits = common_edits(&b, &f);
 	if (rc == 0 && edits != NULL)
