@@ -45,6 +45,7 @@
 #include "config/watch.h"
 #include "gpu/inventory.h"
 #include "health/monitor.h"
+#include "labels/labels.h"
 #include "loop/loop.h"
 #include "metrics/http.h"
 #include "metrics/process.h"
@@ -646,9 +647,9 @@ commit_health(struct daemon *d, const struct config *cfg,
  * (at start: another process serves on our socket), or -errno.
  */
 static int
-apply(struct daemon *d, const struct config *cfg,
-    const struct strategy_settings *st, bool at_start,
-    struct fleet_change *chg)
+apply_discovered(struct daemon *d, const struct config *cfg,
+    const struct cfgfile *file, const struct strategy_settings *st,
+    bool at_start, struct fleet_change *chg, char **labels)
 {
 	struct inventory *inv = NULL;
 	struct resources *res = NULL;
@@ -660,6 +661,9 @@ apply(struct daemon *d, const struct config *cfg,
 	if ((rc = discover(d, cfg, &inv)) < 0)
 		return rc;
 	log_inventory(inv);
+	/* Before the MIG strategy leaves GPUs out: GFD labels them all. */
+	if (labels_node_text(cfg, file, inv, labels) < 0)
+		log_warn("Node labels not updated: out of memory");
 	if (apply_mig_strategy(cfg, inv) < 0) {
 		inventory_free(inv);
 		return -EINVAL;
@@ -700,6 +704,45 @@ apply(struct daemon *d, const struct config *cfg,
 	d->res = res;
 	d->inv = inv;
 	fleet_publish(d->fleet);
+	return rc;
+}
+
+/*
+ * GPU Feature Discovery's labels (--output-file): the NFD feature file
+ * rewritten when a label differs from what it holds. A failure is
+ * logged and serving goes on: labels are not worth a node's GPUs.
+ */
+static void
+publish_labels(const struct config *cfg, const char *text)
+{
+	char err[4200];
+	bool written;
+
+	if (text == NULL)
+		return;
+	if (labels_file_update(cfg->gfd_output_file, text, &written, err,
+	    sizeof(err)) < 0)
+		log_warn("Node labels not updated: %s", err);
+	else if (written)
+		log_info("Node labels written to %s", cfg->gfd_output_file);
+}
+
+/*
+ * Discovers under |cfg| and |file| (and its strategy settings |st|)
+ * and serves what it finds (apply_discovered); on success, the node's
+ * labels follow. Returns as apply_discovered.
+ */
+static int
+apply(struct daemon *d, const struct config *cfg,
+    const struct cfgfile *file, const struct strategy_settings *st,
+    bool at_start, struct fleet_change *chg)
+{
+	char *labels = NULL;
+	int rc = apply_discovered(d, cfg, file, st, at_start, chg, &labels);
+
+	if (rc == 0)
+		publish_labels(cfg, labels);
+	gdp_free(labels);
 	return rc;
 }
 
@@ -848,7 +891,7 @@ reload_config(struct daemon *d, const char *why)
 	if (!d->nvml_ready && start_nvml(d, &cfg) < 0)
 		rc = -EIO;
 	else
-		rc = apply(d, &cfg, &st, false, &chg);
+		rc = apply(d, &cfg, file, &st, false, &chg);
 	if (rc < 0) {
 		cfgfile_free(file);
 		metrics_reload(false);
@@ -1183,7 +1226,7 @@ serve(struct daemon *d)
 			return 1;
 		log_warn("--fail-on-init-error=false: continuing without "
 		    "GPUs. No devices found. Waiting indefinitely.");
-	} else if (apply(d, &d->cfg, &d->st, true, &chg) < 0) {
+	} else if (apply(d, &d->cfg, d->file, &d->st, true, &chg) < 0) {
 		return 1;
 	}
 	if (install_filter(d->cfg.seccomp) < 0 || start_notify(d) < 0)
