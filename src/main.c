@@ -227,8 +227,8 @@ static int
 discover(struct daemon *d, const struct config *cfg, struct inventory **out)
 {
 	char err[512];
-	int rc = inventory_discover(d->nvml, cfg->sysfs_root, out, err,
-	    sizeof(err));
+	int rc = inventory_discover_roots(d->nvml, cfg->sysfs_root,
+	    cfg->proc_root, out, err, sizeof(err));
 
 	if (rc < 0)
 		log_error("GPU discovery failed: %s", err);
@@ -1013,6 +1013,46 @@ print_link_matrix(const struct inventory *inv)
 	    "  BRD  = one board; ? = unknown\n");
 }
 
+static void
+cap_minor(int minor, char *buf, size_t len)
+{
+	if (minor >= 0)
+		snprintf(buf, len, "%d", minor);
+	else
+		snprintf(buf, len, "?");
+}
+
+/* Each MIG-enabled GPU's MIG devices, by index i:j. */
+static void
+print_migs(const struct inventory *inv)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < inv->n; i++)
+		any |= inv->gpus[i].mig_enabled;
+	if (!any)
+		return;
+	printf("\nMIG devices (capability nodes /dev/nvidia-caps/"
+	    "nvidia-cap<N>):\n%-6s %-16s %-41s %3s %3s %6s %6s\n", "MIG",
+	    "PROFILE", "UUID", "GI", "CI", "GI CAP", "CI CAP");
+	for (size_t i = 0; i < inv->n; i++) {
+		const struct gpu *g = &inv->gpus[i];
+
+		if (g->mig_enabled && g->n_migs == 0)
+			printf("%-6u MIG enabled, no MIG devices\n", g->index);
+		for (size_t k = 0; k < g->n_migs; k++) {
+			const struct mig_device *m = &g->migs[k];
+			char id[24], gc[16], cc[16];
+
+			snprintf(id, sizeof(id), "%u:%u", g->index, m->index);
+			cap_minor(m->gi_cap_minor, gc, sizeof(gc));
+			cap_minor(m->ci_cap_minor, cc, sizeof(cc));
+			printf("%-6s %-16s %-41s %3u %3u %6s %6s\n", id,
+			    m->profile, m->uuid, m->gi, m->ci, gc, cc);
+		}
+	}
+}
+
 static int
 list_command(struct daemon *d)
 {
@@ -1040,6 +1080,7 @@ list_command(struct daemon *d)
 		    g->index, g->uuid, g->name, mem, cc, g->numa_node,
 		    g->bus_id, g->minor, g->n_links);
 	}
+	print_migs(inv);
 	print_link_matrix(inv);
 	for (size_t i = 0; i < inv->n_skipped; i++)
 		printf("not advertised: %s\n", inv->skipped[i]);

@@ -189,6 +189,10 @@ static const struct setting settings[] = {
 	{ .flags = { "sysfs-root" }, .envs = { "GDP_SYSFS_ROOT" },
 	  .kind = KIND_STRING, .def = "/sys", .offset = OFF(sysfs_root),
 	  .help = "where sysfs is mounted (NUMA nodes are read from it)" },
+	{ .flags = { "proc-root" }, .envs = { "GDP_PROC_ROOT" },
+	  .kind = KIND_STRING, .def = "/proc", .offset = OFF(proc_root),
+	  .help = "where procfs is mounted (MIG capability minors are read "
+	  "from driver/nvidia-caps/mig-minors under it)" },
 	{ .flags = { "health-probe-interval" },
 	  .envs = { "GDP_HEALTH_PROBE_INTERVAL" }, .kind = KIND_DURATION,
 	  .def = "5s", .offset = OFF(health_probe_ms), .help = "how often "

@@ -64,6 +64,7 @@ struct config {
 	struct config_list cdi_disable_hooks;   /* "all": every hook */
 	const char *config_file;
 	const char *sysfs_root;
+	const char *proc_root;          /* MIG capability minors under it */
 	const char *resource_name;      /* "nvidia.com/gpu" */
 	int64_t health_probe_ms;        /* 0: no probe */
 	int64_t health_quiet_ms;

@@ -11,6 +11,7 @@
  * for a switch).
  */
 #include "inventory.h"
+#include "inventory_int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -52,9 +53,8 @@ read_numa_node(const char *sysfs_root, const char *bdf)
 	return node;
 }
 
-/* Appends a copy of |text| to |*list|. Returns 0 or -ENOMEM. */
-static int
-note(char ***list, size_t *n, const char *text)
+int
+inventory_note(char ***list, size_t *n, const char *text)
 {
 	char **grown = gdp_realloc(*list, (*n + 1) * sizeof(**list));
 
@@ -83,7 +83,7 @@ note_optional(const struct nvml *nvml, struct inventory *inv,
 		return 0;
 	snprintf(line, sizeof(line), "GPU %u (%s): %s: %s unknown", g->index,
 	    g->uuid, nvml_error_text(nvml, e, d, sizeof(d)), what);
-	return note(&inv->warnings, &inv->n_warnings, line);
+	return inventory_note(&inv->warnings, &inv->n_warnings, line);
 }
 
 /* Notes, once per discovery, that NVML lacks what |what| needs. */
@@ -98,7 +98,7 @@ note_missing(const struct nvml *nvml, struct inventory *inv, unsigned flag,
 	inv->noted |= flag;
 	snprintf(line, sizeof(line), "%s: %s", nvml_error_text(nvml, e, d,
 	    sizeof(d)), what);
-	return note(&inv->warnings, &inv->n_warnings, line);
+	return inventory_note(&inv->warnings, &inv->n_warnings, line);
 }
 
 /* The remote's type; UNKNOWN when NVML cannot say (noted once). */
@@ -155,10 +155,16 @@ read_links(const struct nvml *nvml, nvmlDevice_t dev, struct gpu *g,
 	return 0;
 }
 
+/* What one discovery reads besides NVML. */
+struct discovery {
+	const char *sysfs_root;
+	struct mig_minors minors;
+};
+
 /* Fills the optional facts; failures leave them unknown, and noted. */
 static int
 describe_optional(const struct nvml *nvml, nvmlDevice_t dev, struct gpu *g,
-    const char *sysfs_root, struct inventory *inv)
+    const struct discovery *dc, struct inventory *inv)
 {
 	struct nvml_error e;
 	int rc;
@@ -178,7 +184,10 @@ describe_optional(const struct nvml *nvml, nvmlDevice_t dev, struct gpu *g,
 	if (rc < 0 && note_optional(nvml, inv, g, rc, &e, "MIG mode") < 0)
 		return -ENOMEM;
 	g->mig_capable = rc == 0;
-	g->numa_node = read_numa_node(sysfs_root, g->sysfs_bdf);
+	if (g->mig_enabled &&
+	    inventory_read_migs(nvml, dev, g, &dc->minors, inv) < 0)
+		return -ENOMEM;
+	g->numa_node = read_numa_node(dc->sysfs_root, g->sysfs_bdf);
 	return read_links(nvml, dev, g, inv);
 }
 
@@ -215,8 +224,17 @@ describe_required(const struct nvml *nvml, nvmlDevice_t dev, struct gpu *g,
 	return 0;
 }
 
+/* go-nvlib's default: display devices of DGX Stations are no GPUs to
+ * advertise. */
+static bool
+is_display(const char *name)
+{
+	return strcmp(name, "DGX Display") == 0 ||
+	    strcmp(name, "NVIDIA DGX Display") == 0;
+}
+
 static int
-discover_one(const struct nvml *nvml, const char *sysfs_root,
+discover_one(const struct nvml *nvml, const struct discovery *dc,
     struct inventory *inv, unsigned index, nvmlDevice_t *devs)
 {
 	struct gpu *g = &inv->gpus[inv->n];
@@ -229,11 +247,16 @@ discover_one(const struct nvml *nvml, const char *sysfs_root,
 	if (nvml_device_by_index(nvml, index, &dev, &e) < 0) {
 		snprintf(why, sizeof(why), "GPU %u: %s", index,
 		    nvml_error_text(nvml, &e, d, sizeof(d)));
-		return note(&inv->skipped, &inv->n_skipped, why);
+		return inventory_note(&inv->skipped, &inv->n_skipped, why);
 	}
 	if (describe_required(nvml, dev, g, why, sizeof(why)) < 0)
-		return note(&inv->skipped, &inv->n_skipped, why);
-	if (describe_optional(nvml, dev, g, sysfs_root, inv) < 0)
+		return inventory_note(&inv->skipped, &inv->n_skipped, why);
+	if (is_display(g->name)) {
+		snprintf(why, sizeof(why), "GPU %u (%s): %s, a display device",
+		    index, g->uuid, g->name);
+		return inventory_note(&inv->skipped, &inv->n_skipped, why);
+	}
+	if (describe_optional(nvml, dev, g, dc, inv) < 0)
 		return -ENOMEM;
 	devs[inv->n++] = dev;
 	return 0;
@@ -331,14 +354,14 @@ describe_system(const struct nvml *nvml, struct inventory *inv)
 		    "unknown");
 		snprintf(line, sizeof(line), "%s: driver version unknown",
 		    nvml_error_text(nvml, &e, d, sizeof(d)));
-		if (note(&inv->warnings, &inv->n_warnings, line) < 0)
+		if (inventory_note(&inv->warnings, &inv->n_warnings, line) < 0)
 			return -ENOMEM;
 	}
 	if (nvml_cuda_version(nvml, &inv->cuda_version, &e) < 0) {
 		inv->cuda_version = 0;
 		snprintf(line, sizeof(line), "%s: CUDA version unknown",
 		    nvml_error_text(nvml, &e, d, sizeof(d)));
-		if (note(&inv->warnings, &inv->n_warnings, line) < 0)
+		if (inventory_note(&inv->warnings, &inv->n_warnings, line) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -348,7 +371,16 @@ int
 inventory_discover(const struct nvml *nvml, const char *sysfs_root,
     struct inventory **out, char *err, size_t errlen)
 {
-	struct inventory *inv;
+	return inventory_discover_roots(nvml, sysfs_root, "/proc", out, err,
+	    errlen);
+}
+
+int
+inventory_discover_roots(const struct nvml *nvml, const char *sysfs_root,
+    const char *proc_root, struct inventory **out, char *err, size_t errlen)
+{
+	struct discovery dc = { .sysfs_root = sysfs_root };
+	struct inventory *inv = NULL;
 	struct nvml_error e;
 	nvmlDevice_t *devs = NULL;
 	unsigned count = 0;
@@ -361,6 +393,8 @@ inventory_discover(const struct nvml *nvml, const char *sysfs_root,
 		    nvml_error_text(nvml, &e, d, sizeof(d)));
 		return rc;
 	}
+	if (mig_minors_read(proc_root, &dc.minors) < 0)
+		goto out_nomem;
 	inv = gdp_calloc(1, sizeof(*inv));
 	if (inv == NULL || (count > 0 &&
 	    ((inv->gpus = gdp_calloc(count, sizeof(*inv->gpus))) == NULL ||
@@ -368,16 +402,18 @@ inventory_discover(const struct nvml *nvml, const char *sysfs_root,
 	    describe_system(nvml, inv) < 0)
 		goto out_nomem;
 	for (unsigned i = 0; i < count; i++)
-		if (discover_one(nvml, sysfs_root, inv, i, devs) < 0)
+		if (discover_one(nvml, &dc, inv, i, devs) < 0)
 			goto out_nomem;
 	if (build_link_graph(nvml, inv, devs) < 0)
 		goto out_nomem;
 	gdp_free(devs);
+	mig_minors_free(&dc.minors);
 	*out = inv;
 	return 0;
 out_nomem:
 	snprintf(err, errlen, "out of memory while discovering GPUs");
 	gdp_free(devs);
+	mig_minors_free(&dc.minors);
 	inventory_free(inv);
 	return -ENOMEM;
 }

@@ -105,6 +105,8 @@ struct inventory {
 #define INVENTORY_NOTED_ANCESTOR 4u     /* no ...TopologyCommonAncestor */
 #define INVENTORY_NOTED_PAIR 8u         /* a pair's ancestor query failed */
 #define INVENTORY_NOTED_TYPE_FAILED 16u /* a remote type query failed */
+#define INVENTORY_NOTED_MIG 32u         /* no MIG entry points */
+#define INVENTORY_NOTED_MINORS 64u      /* mig-minors lacks an entry */
 
 /*
  * Discovers the GPUs through an initialised |nvml|, reading NUMA nodes
@@ -118,6 +120,16 @@ struct inventory {
  */
 int inventory_discover(const struct nvml *nvml, const char *sysfs_root,
     struct inventory **out, char *err, size_t errlen);
+/*
+ * The same, with MIG capability minors read from
+ * |proc_root|/driver/nvidia-caps/mig-minors (normally "/proc";
+ * inventory_discover uses that). Each MIG-enabled GPU's MIG devices are
+ * enumerated into its |migs| (src/gpu/mig.c); one NVML cannot describe is
+ * left out and noted in |skipped|. Devices named "DGX Display" or
+ * "NVIDIA DGX Display" are left out (noted), as go-nvlib does.
+ */
+int inventory_discover_roots(const struct nvml *nvml, const char *sysfs_root,
+    const char *proc_root, struct inventory **out, char *err, size_t errlen);
 void inventory_free(struct inventory *inv);
 /* The GPU with |uuid|, or NULL. */
 const struct gpu *inventory_find(const struct inventory *inv,

@@ -42,6 +42,24 @@ _Static_assert(sizeof(nvmlEventData_t) == 32, "nvmlEventData_t layout");
 _Static_assert(offsetof(nvmlEventData_t, gpuInstanceId) == 24,
     "nvmlEventData_t.gpuInstanceId");
 _Static_assert(sizeof(nvmlEventDataV1_t) == 24, "nvmlEventDataV1_t layout");
+_Static_assert(sizeof(nvmlDeviceAttributes_t) == 40,
+    "nvmlDeviceAttributes_t layout");
+_Static_assert(offsetof(nvmlDeviceAttributes_t, memorySizeMB) == 32,
+    "nvmlDeviceAttributes_t.memorySizeMB");
+_Static_assert(sizeof(nvmlGpuInstanceProfileInfo_t) == 48,
+    "nvmlGpuInstanceProfileInfo_t layout");
+_Static_assert(sizeof(nvmlGpuInstanceProfileInfo_v2_t) == 152,
+    "nvmlGpuInstanceProfileInfo_v2_t layout");
+_Static_assert(sizeof(nvmlGpuInstanceInfo_t) == 24,
+    "nvmlGpuInstanceInfo_t layout");
+_Static_assert(sizeof(nvmlComputeInstanceProfileInfo_t) == 36,
+    "nvmlComputeInstanceProfileInfo_t layout");
+_Static_assert(sizeof(nvmlComputeInstanceProfileInfo_v2_t) == 136,
+    "nvmlComputeInstanceProfileInfo_v2_t layout");
+_Static_assert(sizeof(nvmlComputeInstanceInfo_t) == 32,
+    "nvmlComputeInstanceInfo_t layout");
+_Static_assert(offsetof(nvmlComputeInstanceInfo_t, placement) == 24,
+    "nvmlComputeInstanceInfo_t.placement");
 _Static_assert(sizeof(nvmlReturn_t) == 4, "nvmlReturn_t is an int");
 _Static_assert(sizeof(nvmlEnableState_t) == 4, "nvmlEnableState_t");
 
@@ -658,6 +676,121 @@ nvml_device_common_ancestor(const struct nvml *nvml, nvmlDevice_t a,
 {
 	return CALL(nvml, err, "nvmlDeviceGetTopologyCommonAncestor",
 	    nvmlDeviceGetTopologyCommonAncestor, a, b, level);
+}
+
+int
+nvml_device_max_mig_count(const struct nvml *nvml, nvmlDevice_t dev,
+    unsigned *count, struct nvml_error *err)
+{
+	return CALL(nvml, err, "nvmlDeviceGetMaxMigDeviceCount",
+	    nvmlDeviceGetMaxMigDeviceCount, dev, count);
+}
+
+int
+nvml_device_mig_by_index(const struct nvml *nvml, nvmlDevice_t dev,
+    unsigned index, nvmlDevice_t *mig, struct nvml_error *err)
+{
+	return CALL(nvml, err, "nvmlDeviceGetMigDeviceHandleByIndex",
+	    nvmlDeviceGetMigDeviceHandleByIndex, dev, index, mig);
+}
+
+int
+nvml_device_is_mig(const struct nvml *nvml, nvmlDevice_t dev, bool *is_mig,
+    struct nvml_error *err)
+{
+	unsigned v = 0;
+	int rc = CALL(nvml, err, "nvmlDeviceIsMigDeviceHandle",
+	    nvmlDeviceIsMigDeviceHandle, dev, &v);
+
+	if (rc == 0)
+		*is_mig = v != 0;
+	return rc;
+}
+
+int
+nvml_mig_parent(const struct nvml *nvml, nvmlDevice_t mig,
+    nvmlDevice_t *parent, struct nvml_error *err)
+{
+	return CALL(nvml, err, "nvmlDeviceGetDeviceHandleFromMigDeviceHandle",
+	    nvmlDeviceGetDeviceHandleFromMigDeviceHandle, mig, parent);
+}
+
+int
+nvml_mig_instance_ids(const struct nvml *nvml, nvmlDevice_t mig,
+    unsigned *gi, unsigned *ci, struct nvml_error *err)
+{
+	int rc = CALL(nvml, err, "nvmlDeviceGetGpuInstanceId",
+	    nvmlDeviceGetGpuInstanceId, mig, gi);
+
+	if (rc == 0)
+		rc = CALL(nvml, err, "nvmlDeviceGetComputeInstanceId",
+		    nvmlDeviceGetComputeInstanceId, mig, ci);
+	return rc;
+}
+
+int
+nvml_device_attributes(const struct nvml *nvml, nvmlDevice_t dev,
+    nvmlDeviceAttributes_t *attributes, struct nvml_error *err)
+{
+	memset(attributes, 0, sizeof(*attributes));
+	return CALL(nvml, err, "nvmlDeviceGetAttributes_v2",
+	    nvmlDeviceGetAttributes, dev, attributes);
+}
+
+int
+nvml_gi_profile_info(const struct nvml *nvml, nvmlDevice_t dev,
+    unsigned profile, nvmlGpuInstanceProfileInfo_t *info,
+    struct nvml_error *err)
+{
+	memset(info, 0, sizeof(*info));
+	return CALL(nvml, err, "nvmlDeviceGetGpuInstanceProfileInfo",
+	    nvmlDeviceGetGpuInstanceProfileInfo, dev, profile, info);
+}
+
+int
+nvml_gpu_instance_by_id(const struct nvml *nvml, nvmlDevice_t dev,
+    unsigned id, nvmlGpuInstance_t *gi, struct nvml_error *err)
+{
+	return CALL(nvml, err, "nvmlDeviceGetGpuInstanceById",
+	    nvmlDeviceGetGpuInstanceById, dev, id, gi);
+}
+
+int
+nvml_gpu_instance_info(const struct nvml *nvml, nvmlGpuInstance_t gi,
+    nvmlGpuInstanceInfo_t *info, struct nvml_error *err)
+{
+	memset(info, 0, sizeof(*info));
+	return CALL(nvml, err, "nvmlGpuInstanceGetInfo",
+	    nvmlGpuInstanceGetInfo, gi, info);
+}
+
+int
+nvml_compute_instance_by_id(const struct nvml *nvml, nvmlGpuInstance_t gi,
+    unsigned id, nvmlComputeInstance_t *ci, struct nvml_error *err)
+{
+	return CALL(nvml, err, "nvmlGpuInstanceGetComputeInstanceById",
+	    nvmlGpuInstanceGetComputeInstanceById, gi, id, ci);
+}
+
+int
+nvml_compute_instance_info(const struct nvml *nvml,
+    nvmlComputeInstance_t ci, nvmlComputeInstanceInfo_t *info,
+    struct nvml_error *err)
+{
+	memset(info, 0, sizeof(*info));
+	return CALL(nvml, err, "nvmlComputeInstanceGetInfo_v2",
+	    nvmlComputeInstanceGetInfo, ci, info);
+}
+
+int
+nvml_ci_profile_info(const struct nvml *nvml, nvmlGpuInstance_t gi,
+    unsigned profile, unsigned engine,
+    nvmlComputeInstanceProfileInfo_t *info, struct nvml_error *err)
+{
+	memset(info, 0, sizeof(*info));
+	return CALL(nvml, err, "nvmlGpuInstanceGetComputeInstanceProfileInfo",
+	    nvmlGpuInstanceGetComputeInstanceProfileInfo, gi, profile, engine,
+	    info);
 }
 
 int

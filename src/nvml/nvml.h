@@ -167,6 +167,52 @@ int nvml_device_nvlink_remote_type(const struct nvml *nvml, nvmlDevice_t dev,
 int nvml_device_common_ancestor(const struct nvml *nvml, nvmlDevice_t a,
     nvmlDevice_t b, nvmlGpuTopologyLevel_t *level, struct nvml_error *err);
 
+/*
+ * MIG, as go-nvlib enumerates it. All optional: a driver without these
+ * entry points has no MIG (-ENOTSUP, err->code
+ * NVML_ERROR_FUNCTION_NOT_FOUND). GPU instance and compute instance
+ * handles are NVML's, valid while NVML is initialised.
+ */
+/* MIG device slots of |dev| (0 unless MIG is on). */
+int nvml_device_max_mig_count(const struct nvml *nvml, nvmlDevice_t dev,
+    unsigned *count, struct nvml_error *err);
+/* MIG device |index| of GPU |dev|: -ENOENT or -EINVAL for an empty or
+ * absent slot. */
+int nvml_device_mig_by_index(const struct nvml *nvml, nvmlDevice_t dev,
+    unsigned index, nvmlDevice_t *mig, struct nvml_error *err);
+int nvml_device_is_mig(const struct nvml *nvml, nvmlDevice_t dev,
+    bool *is_mig, struct nvml_error *err);
+/* The GPU of MIG device |mig|. */
+int nvml_mig_parent(const struct nvml *nvml, nvmlDevice_t mig,
+    nvmlDevice_t *parent, struct nvml_error *err);
+/* The GPU and compute instance ids of MIG device |mig|. */
+int nvml_mig_instance_ids(const struct nvml *nvml, nvmlDevice_t mig,
+    unsigned *gi, unsigned *ci, struct nvml_error *err);
+/* nvmlDeviceGetAttributes_v2 of a MIG device. */
+int nvml_device_attributes(const struct nvml *nvml, nvmlDevice_t dev,
+    nvmlDeviceAttributes_t *attributes, struct nvml_error *err);
+/* GPU instance profile |profile| (NVML_GPU_INSTANCE_PROFILE_*) of |dev|;
+ * -ENOTSUP or -EINVAL for one the GPU lacks. */
+int nvml_gi_profile_info(const struct nvml *nvml, nvmlDevice_t dev,
+    unsigned profile, nvmlGpuInstanceProfileInfo_t *info,
+    struct nvml_error *err);
+int nvml_gpu_instance_by_id(const struct nvml *nvml, nvmlDevice_t dev,
+    unsigned id, nvmlGpuInstance_t *gi, struct nvml_error *err);
+int nvml_gpu_instance_info(const struct nvml *nvml, nvmlGpuInstance_t gi,
+    nvmlGpuInstanceInfo_t *info, struct nvml_error *err);
+int nvml_compute_instance_by_id(const struct nvml *nvml,
+    nvmlGpuInstance_t gi, unsigned id, nvmlComputeInstance_t *ci,
+    struct nvml_error *err);
+/* Through nvmlComputeInstanceGetInfo_v2, else the unversioned name. */
+int nvml_compute_instance_info(const struct nvml *nvml,
+    nvmlComputeInstance_t ci, nvmlComputeInstanceInfo_t *info,
+    struct nvml_error *err);
+/* Compute instance profile |profile| with engine profile |engine| of GPU
+ * instance |gi|; -ENOTSUP or -EINVAL for one it lacks. */
+int nvml_ci_profile_info(const struct nvml *nvml, nvmlGpuInstance_t gi,
+    unsigned profile, unsigned engine,
+    nvmlComputeInstanceProfileInfo_t *info, struct nvml_error *err);
+
 int nvml_event_set_create(const struct nvml *nvml, nvmlEventSet_t *set,
     struct nvml_error *err);
 int nvml_device_supported_events(const struct nvml *nvml, nvmlDevice_t dev,

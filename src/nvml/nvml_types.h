@@ -137,6 +137,143 @@ typedef struct nvmlEventDataV1_st {
 #define NVML_DEVICE_MIG_DISABLE 0
 #define NVML_DEVICE_MIG_ENABLE 1
 
+/* ---- MIG ---- */
+typedef struct nvmlGpuInstance_st *nvmlGpuInstance_t;
+typedef struct nvmlComputeInstance_st *nvmlComputeInstance_t;
+
+/* nvmlDeviceGetAttributes_v2: what a MIG device has of its GPU. */
+typedef struct nvmlDeviceAttributes_st {
+	unsigned int multiprocessorCount;
+	unsigned int sharedCopyEngineCount;
+	unsigned int sharedDecoderCount;
+	unsigned int sharedEncoderCount;
+	unsigned int sharedJpegCount;
+	unsigned int sharedOfaCount;
+	unsigned int gpuInstanceSliceCount;
+	unsigned int computeInstanceSliceCount;
+	unsigned long long memorySizeMB;
+} nvmlDeviceAttributes_t;
+
+/* GPU instance profiles (the |profile| of ...GpuInstanceProfileInfo). */
+#define NVML_GPU_INSTANCE_PROFILE_1_SLICE 0x0
+#define NVML_GPU_INSTANCE_PROFILE_2_SLICE 0x1
+#define NVML_GPU_INSTANCE_PROFILE_3_SLICE 0x2
+#define NVML_GPU_INSTANCE_PROFILE_4_SLICE 0x3
+#define NVML_GPU_INSTANCE_PROFILE_7_SLICE 0x4
+#define NVML_GPU_INSTANCE_PROFILE_8_SLICE 0x5
+#define NVML_GPU_INSTANCE_PROFILE_6_SLICE 0x6
+#define NVML_GPU_INSTANCE_PROFILE_1_SLICE_REV1 0x7	/* +me */
+#define NVML_GPU_INSTANCE_PROFILE_2_SLICE_REV1 0x8	/* +me */
+#define NVML_GPU_INSTANCE_PROFILE_1_SLICE_REV2 0x9	/* double memory */
+#define NVML_GPU_INSTANCE_PROFILE_1_SLICE_GFX 0xA	/* +gfx */
+#define NVML_GPU_INSTANCE_PROFILE_2_SLICE_GFX 0xB
+#define NVML_GPU_INSTANCE_PROFILE_4_SLICE_GFX 0xC
+#define NVML_GPU_INSTANCE_PROFILE_1_SLICE_NO_ME 0xD	/* -me */
+#define NVML_GPU_INSTANCE_PROFILE_2_SLICE_NO_ME 0xE
+#define NVML_GPU_INSTANCE_PROFILE_1_SLICE_ALL_ME 0xF	/* +me.all */
+#define NVML_GPU_INSTANCE_PROFILE_2_SLICE_ALL_ME 0x10
+#define NVML_GPU_INSTANCE_PROFILE_COUNT 0x11
+
+/* Compute instance profiles, and the one engine profile. */
+#define NVML_COMPUTE_INSTANCE_PROFILE_1_SLICE 0x0
+#define NVML_COMPUTE_INSTANCE_PROFILE_2_SLICE 0x1
+#define NVML_COMPUTE_INSTANCE_PROFILE_3_SLICE 0x2
+#define NVML_COMPUTE_INSTANCE_PROFILE_4_SLICE 0x3
+#define NVML_COMPUTE_INSTANCE_PROFILE_7_SLICE 0x4
+#define NVML_COMPUTE_INSTANCE_PROFILE_8_SLICE 0x5
+#define NVML_COMPUTE_INSTANCE_PROFILE_6_SLICE 0x6
+#define NVML_COMPUTE_INSTANCE_PROFILE_1_SLICE_REV1 0x7
+#define NVML_COMPUTE_INSTANCE_PROFILE_COUNT 0x8
+#define NVML_COMPUTE_INSTANCE_ENGINE_PROFILE_SHARED 0x0
+#define NVML_COMPUTE_INSTANCE_ENGINE_PROFILE_COUNT 0x1
+
+typedef struct nvmlGpuInstancePlacement_st {
+	unsigned int start;
+	unsigned int size;
+} nvmlGpuInstancePlacement_t;
+
+typedef struct nvmlGpuInstanceProfileInfo_st {
+	unsigned int id;	/* the profile id (nvidia-smi's), not the index */
+	unsigned int isP2pSupported;
+	unsigned int sliceCount;
+	unsigned int instanceCount;
+	unsigned int multiprocessorCount;
+	unsigned int copyEngineCount;
+	unsigned int decoderCount;
+	unsigned int encoderCount;
+	unsigned int jpegCount;
+	unsigned int ofaCount;
+	unsigned long long memorySizeMB;
+} nvmlGpuInstanceProfileInfo_t;
+
+/* ..._v2, for nvmlDeviceGetGpuInstanceProfileInfoV: with a name. */
+typedef struct nvmlGpuInstanceProfileInfo_v2_st {
+	unsigned int version;	/* nvmlGpuInstanceProfileInfo_v2 */
+	unsigned int id;
+	unsigned int isP2pSupported;
+	unsigned int sliceCount;
+	unsigned int instanceCount;
+	unsigned int multiprocessorCount;
+	unsigned int copyEngineCount;
+	unsigned int decoderCount;
+	unsigned int encoderCount;
+	unsigned int jpegCount;
+	unsigned int ofaCount;
+	unsigned long long memorySizeMB;
+	char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE];
+} nvmlGpuInstanceProfileInfo_v2_t;
+#define nvmlGpuInstanceProfileInfo_v2 \
+	((unsigned int)(sizeof(nvmlGpuInstanceProfileInfo_v2_t) | (2u << 24)))
+
+typedef struct nvmlGpuInstanceInfo_st {
+	nvmlDevice_t device;
+	unsigned int id;
+	unsigned int profileId;
+	nvmlGpuInstancePlacement_t placement;
+} nvmlGpuInstanceInfo_t;
+
+typedef struct nvmlComputeInstancePlacement_st {
+	unsigned int start;
+	unsigned int size;
+} nvmlComputeInstancePlacement_t;
+
+typedef struct nvmlComputeInstanceProfileInfo_st {
+	unsigned int id;
+	unsigned int sliceCount;
+	unsigned int instanceCount;
+	unsigned int multiprocessorCount;
+	unsigned int sharedCopyEngineCount;
+	unsigned int sharedDecoderCount;
+	unsigned int sharedEncoderCount;
+	unsigned int sharedJpegCount;
+	unsigned int sharedOfaCount;
+} nvmlComputeInstanceProfileInfo_t;
+
+typedef struct nvmlComputeInstanceProfileInfo_v2_st {
+	unsigned int version;	/* nvmlComputeInstanceProfileInfo_v2 */
+	unsigned int id;
+	unsigned int sliceCount;
+	unsigned int instanceCount;
+	unsigned int multiprocessorCount;
+	unsigned int sharedCopyEngineCount;
+	unsigned int sharedDecoderCount;
+	unsigned int sharedEncoderCount;
+	unsigned int sharedJpegCount;
+	unsigned int sharedOfaCount;
+	char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE];
+} nvmlComputeInstanceProfileInfo_v2_t;
+#define nvmlComputeInstanceProfileInfo_v2 \
+	((unsigned int)(sizeof(nvmlComputeInstanceProfileInfo_v2_t) | \
+	    (2u << 24)))
+
+typedef struct nvmlComputeInstanceInfo_st {
+	nvmlDevice_t device;
+	nvmlGpuInstance_t gpuInstance;
+	unsigned int id;
+	unsigned int profileId;
+	nvmlComputeInstancePlacement_t placement;
+} nvmlComputeInstanceInfo_t;
+
 /*
  * Every entry point used, as function-pointer types. The binding looks
  * each up with dlsym (newest versioned name first); the fake library
@@ -189,7 +326,39 @@ typedef struct nvmlEventDataV1_st {
 	    (nvmlEventSet_t, nvmlEventData_t *, unsigned int)) \
 	X(nvmlEventSetWaitV1, nvmlReturn_t, \
 	    (nvmlEventSet_t, nvmlEventDataV1_t *, unsigned int)) \
-	X(nvmlEventSetFree, nvmlReturn_t, (nvmlEventSet_t))
+	X(nvmlEventSetFree, nvmlReturn_t, (nvmlEventSet_t)) \
+	X(nvmlDeviceGetMaxMigDeviceCount, nvmlReturn_t, \
+	    (nvmlDevice_t, unsigned int *)) \
+	X(nvmlDeviceGetMigDeviceHandleByIndex, nvmlReturn_t, \
+	    (nvmlDevice_t, unsigned int, nvmlDevice_t *)) \
+	X(nvmlDeviceIsMigDeviceHandle, nvmlReturn_t, \
+	    (nvmlDevice_t, unsigned int *)) \
+	X(nvmlDeviceGetDeviceHandleFromMigDeviceHandle, nvmlReturn_t, \
+	    (nvmlDevice_t, nvmlDevice_t *)) \
+	X(nvmlDeviceGetGpuInstanceId, nvmlReturn_t, \
+	    (nvmlDevice_t, unsigned int *)) \
+	X(nvmlDeviceGetComputeInstanceId, nvmlReturn_t, \
+	    (nvmlDevice_t, unsigned int *)) \
+	X(nvmlDeviceGetAttributes, nvmlReturn_t, \
+	    (nvmlDevice_t, nvmlDeviceAttributes_t *)) \
+	X(nvmlDeviceGetGpuInstanceProfileInfo, nvmlReturn_t, \
+	    (nvmlDevice_t, unsigned int, nvmlGpuInstanceProfileInfo_t *)) \
+	X(nvmlDeviceGetGpuInstanceProfileInfoV, nvmlReturn_t, \
+	    (nvmlDevice_t, unsigned int, nvmlGpuInstanceProfileInfo_v2_t *)) \
+	X(nvmlDeviceGetGpuInstanceById, nvmlReturn_t, \
+	    (nvmlDevice_t, unsigned int, nvmlGpuInstance_t *)) \
+	X(nvmlGpuInstanceGetInfo, nvmlReturn_t, \
+	    (nvmlGpuInstance_t, nvmlGpuInstanceInfo_t *)) \
+	X(nvmlGpuInstanceGetComputeInstanceById, nvmlReturn_t, \
+	    (nvmlGpuInstance_t, unsigned int, nvmlComputeInstance_t *)) \
+	X(nvmlComputeInstanceGetInfo, nvmlReturn_t, \
+	    (nvmlComputeInstance_t, nvmlComputeInstanceInfo_t *)) \
+	X(nvmlGpuInstanceGetComputeInstanceProfileInfo, nvmlReturn_t, \
+	    (nvmlGpuInstance_t, unsigned int, unsigned int, \
+	    nvmlComputeInstanceProfileInfo_t *)) \
+	X(nvmlGpuInstanceGetComputeInstanceProfileInfoV, nvmlReturn_t, \
+	    (nvmlGpuInstance_t, unsigned int, unsigned int, \
+	    nvmlComputeInstanceProfileInfo_v2_t *))
 
 /*
  * The symbol names tried for each entry point, newest first. Where NVML
@@ -235,6 +404,31 @@ typedef struct nvmlEventDataV1_st {
 	X(nvmlDeviceRegisterEvents, "nvmlDeviceRegisterEvents", NULL) \
 	X(nvmlEventSetWait, "nvmlEventSetWait_v2", NULL) \
 	X(nvmlEventSetWaitV1, "nvmlEventSetWait", NULL) \
-	X(nvmlEventSetFree, "nvmlEventSetFree", NULL)
+	X(nvmlEventSetFree, "nvmlEventSetFree", NULL) \
+	X(nvmlDeviceGetMaxMigDeviceCount, "nvmlDeviceGetMaxMigDeviceCount", \
+	    NULL) \
+	X(nvmlDeviceGetMigDeviceHandleByIndex, \
+	    "nvmlDeviceGetMigDeviceHandleByIndex", NULL) \
+	X(nvmlDeviceIsMigDeviceHandle, "nvmlDeviceIsMigDeviceHandle", NULL) \
+	X(nvmlDeviceGetDeviceHandleFromMigDeviceHandle, \
+	    "nvmlDeviceGetDeviceHandleFromMigDeviceHandle", NULL) \
+	X(nvmlDeviceGetGpuInstanceId, "nvmlDeviceGetGpuInstanceId", NULL) \
+	X(nvmlDeviceGetComputeInstanceId, "nvmlDeviceGetComputeInstanceId", \
+	    NULL) \
+	X(nvmlDeviceGetAttributes, "nvmlDeviceGetAttributes_v2", NULL) \
+	X(nvmlDeviceGetGpuInstanceProfileInfo, \
+	    "nvmlDeviceGetGpuInstanceProfileInfo", NULL) \
+	X(nvmlDeviceGetGpuInstanceProfileInfoV, \
+	    "nvmlDeviceGetGpuInstanceProfileInfoV", NULL) \
+	X(nvmlDeviceGetGpuInstanceById, "nvmlDeviceGetGpuInstanceById", NULL) \
+	X(nvmlGpuInstanceGetInfo, "nvmlGpuInstanceGetInfo", NULL) \
+	X(nvmlGpuInstanceGetComputeInstanceById, \
+	    "nvmlGpuInstanceGetComputeInstanceById", NULL) \
+	X(nvmlComputeInstanceGetInfo, "nvmlComputeInstanceGetInfo_v2", \
+	    "nvmlComputeInstanceGetInfo") \
+	X(nvmlGpuInstanceGetComputeInstanceProfileInfo, \
+	    "nvmlGpuInstanceGetComputeInstanceProfileInfo", NULL) \
+	X(nvmlGpuInstanceGetComputeInstanceProfileInfoV, \
+	    "nvmlGpuInstanceGetComputeInstanceProfileInfoV", NULL)
 
 #endif /* GDP_NVML_TYPES_H */

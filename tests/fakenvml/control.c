@@ -16,13 +16,20 @@
  * One command per line, words split by blanks; a line may arrive in
  * pieces, and one write may carry several lines:
  *
- *	xid UUID XID [GI CI]	an XID event, optionally MIG-scoped
+ *	xid UUID XID [GI CI]	an XID event, optionally MIG-scoped; a
+ *				MIG device's UUID stands for its GPU
+ *				and its GI and CI ids
  *	ecc UUID single|double	a single- or double-bit ECC event
  *	lost UUID		every query of the GPU answers GPU_IS_LOST
  *	reset UUID		it answers normally again
  *	wait-error NVML_ERROR_X	every nvmlEventSetWait fails with that code
  *	wait-hang		every nvmlEventSetWait blocks (a stuck driver)
  *	wait-ok			until this (either)
+ *	mig-layout PROFILE	every GPU takes the MIG mode and MIG
+ *				devices PROFILE gives it (a profile of
+ *				the same GPUs, by UUID, in the same
+ *				order); each GPU whose layout changed
+ *				sends nvmlEventTypeMigConfigChange
  *	syscall NAME		make a system call a device plugin never needs
  *				(unshare, execve, socket-inet): how the
  *				plugin's tests show that its seccomp filter
@@ -142,9 +149,20 @@ cmd_xid(int argc, char **argv)
 		complain("usage: xid UUID XID [GI CI]");
 		return;
 	}
-	dev = find_gpu(argv[1]);
-	if (dev == NULL)
+	if (strncmp(argv[1], "MIG-", 4) == 0) {
+		nvmlDevice_t mig;
+
+		if (argc == 5) {
+			complain("xid: a MIG UUID has its own GI and CI");
+			return;
+		}
+		if (fake_mig_by_uuid(argv[1], &mig, &dev, &gi, &ci) != 0) {
+			complain("no MIG device with UUID \"%s\"", argv[1]);
+			return;
+		}
+	} else if ((dev = find_gpu(argv[1])) == NULL) {
 		return;
+	}
 	if (parse_number(argv[2], ULLONG_MAX, &xid) != 0) {
 		complain("xid: bad XID \"%s\"", argv[2]);
 		return;
@@ -285,6 +303,41 @@ cmd_syscall(int argc, char **argv)
 	    argv[1]);
 }
 
+/* Whether |m| has the loaded machine's GPUs, by UUID and order. */
+static bool
+same_gpus(const struct fake_machine *m, const char *path)
+{
+	if (m->gpu_count != fake_machine.gpu_count) {
+		complain("mig-layout: %s has %u GPUs, not %u", path,
+		    m->gpu_count, fake_machine.gpu_count);
+		return false;
+	}
+	for (unsigned int i = 0; i < m->gpu_count; i++)
+		if (strcmp(m->gpus[i].uuid, fake_machine.gpus[i].uuid) != 0) {
+			complain("mig-layout: %s: GPU %u is %s, not %s", path,
+			    i, m->gpus[i].uuid, fake_machine.gpus[i].uuid);
+			return false;
+		}
+	return true;
+}
+
+static void
+cmd_mig_layout(int argc, char **argv)
+{
+	struct fake_machine *m = calloc(1, sizeof(*m));
+
+	if (m == NULL) {
+		complain("mig-layout: out of memory");
+		return;
+	}
+	if (fake_profile_load(argv[1], m) == 0 && same_gpus(m, argv[1]))
+		for (unsigned int i = 0; i < m->gpu_count; i++)
+			if (fake_mig_relayout(i, m->gpus[i].mig,
+			    &m->gpus[i].mig_layout, argv[1]) != 0)
+				break;
+	free(m);
+}
+
 static const struct command commands[] = {
 	{ "xid", 2, 4, "xid UUID XID [GI CI]", cmd_xid },
 	{ "ecc", 2, 2, "ecc UUID single|double", cmd_ecc },
@@ -293,6 +346,7 @@ static const struct command commands[] = {
 	{ "wait-error", 1, 1, "wait-error NVML_ERROR_NAME", cmd_wait_error },
 	{ "wait-hang", 0, 0, "wait-hang", cmd_wait_hang },
 	{ "wait-ok", 0, 0, "wait-ok", cmd_wait_ok },
+	{ "mig-layout", 1, 1, "mig-layout PROFILE", cmd_mig_layout },
 	{ "syscall", 1, 1, "syscall unshare|execve|socket-inet", cmd_syscall },
 };
 

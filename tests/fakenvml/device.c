@@ -84,8 +84,13 @@ fake_nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *dev)
 	if (uuid == NULL || dev == NULL)
 		return NVML_ERROR_INVALID_ARGUMENT;
 	found = fake_device_by_uuid(uuid);
-	if (found == NULL)
-		return NVML_ERROR_NOT_FOUND;
+	if (found == NULL) {
+		nvmlDevice_t gpu;
+		unsigned int gi, ci;
+
+		if (fake_mig_by_uuid(uuid, &found, &gpu, &gi, &ci) != 0)
+			return NVML_ERROR_NOT_FOUND;
+	}
 	*dev = found;
 	return NVML_SUCCESS;
 }
@@ -106,20 +111,24 @@ fake_nvmlDeviceGetIndex(nvmlDevice_t dev, unsigned int *index)
 nvmlReturn_t
 fake_nvmlDeviceGetName(nvmlDevice_t dev, char *name, unsigned int length)
 {
-	nvmlReturn_t rc = fake_enter_device(FAKE_SYM_nvmlDeviceGetName, dev);
+	nvmlReturn_t rc = fake_enter_any(FAKE_SYM_nvmlDeviceGetName, dev);
 
 	if (rc != NVML_SUCCESS)
 		return rc;
+	if (fake_is_mig_handle(dev))
+		return fake_mig_name(dev, name, length);
 	return fake_copy_string(dev->name, name, length);
 }
 
 nvmlReturn_t
 fake_nvmlDeviceGetUUID(nvmlDevice_t dev, char *uuid, unsigned int length)
 {
-	nvmlReturn_t rc = fake_enter_device(FAKE_SYM_nvmlDeviceGetUUID, dev);
+	nvmlReturn_t rc = fake_enter_any(FAKE_SYM_nvmlDeviceGetUUID, dev);
 
 	if (rc != NVML_SUCCESS)
 		return rc;
+	if (fake_is_mig_handle(dev))
+		return fake_mig_uuid(dev, uuid, length);
 	return fake_copy_string(dev->uuid, uuid, length);
 }
 
@@ -189,14 +198,15 @@ fake_nvmlDeviceGetPciInfo(nvmlDevice_t dev, nvmlPciInfoV1_t *pci)
 nvmlReturn_t
 fake_nvmlDeviceGetMemoryInfo(nvmlDevice_t dev, nvmlMemory_t *memory)
 {
-	nvmlReturn_t rc = fake_enter_device(FAKE_SYM_nvmlDeviceGetMemoryInfo,
+	nvmlReturn_t rc = fake_enter_any(FAKE_SYM_nvmlDeviceGetMemoryInfo,
 	    dev);
 
 	if (rc != NVML_SUCCESS)
 		return rc;
 	if (memory == NULL)
 		return NVML_ERROR_INVALID_ARGUMENT;
-	memory->total = dev->memory_mib * 1024 * 1024;
+	memory->total = (fake_is_mig_handle(dev) ? fake_mig_memory_mib(dev) :
+	    dev->memory_mib) * 1024 * 1024;
 	memory->used = 0;
 	memory->free = memory->total;
 	return NVML_SUCCESS;

@@ -199,6 +199,15 @@ fake_nvmlEventSetCreate(nvmlEventSet_t *set)
 	return NVML_SUCCESS;
 }
 
+/* The profile's event types, and MIG layout changes in MIG mode. */
+static unsigned long long
+supported(nvmlDevice_t dev)
+{
+	unsigned long long t = fake_machine.supported_events;
+
+	return t != 0 && fake_mig_enabled(dev) ? t | FAKE_MIG_EVENTS : t;
+}
+
 nvmlReturn_t
 fake_nvmlDeviceGetSupportedEventTypes(nvmlDevice_t dev,
     unsigned long long *types)
@@ -210,7 +219,7 @@ fake_nvmlDeviceGetSupportedEventTypes(nvmlDevice_t dev,
 		return rc;
 	if (types == NULL)
 		return NVML_ERROR_INVALID_ARGUMENT;
-	*types = fake_machine.supported_events;
+	*types = supported(dev);
 	return NVML_SUCCESS;
 }
 
@@ -240,7 +249,7 @@ fake_nvmlDeviceRegisterEvents(nvmlDevice_t dev, unsigned long long types,
 
 	if (rc != NVML_SUCCESS)
 		return rc;
-	if (types & ~fake_machine.supported_events)
+	if (types & ~supported(dev))
 		return NVML_ERROR_NOT_SUPPORTED;
 	i = fake_device_index(dev);
 	events_lock_take();

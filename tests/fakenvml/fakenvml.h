@@ -40,6 +40,8 @@
 #define FAKE_SUPPORTED_EVENTS \
 	(nvmlEventTypeXidCriticalError | nvmlEventTypeSingleBitEccError | \
 	    nvmlEventTypeDoubleBitEccError)
+/* ...and, on a GPU in MIG mode, MIG layout changes too. */
+#define FAKE_MIG_EVENTS nvmlEventTypeMigConfigChange
 /* GPU and compute instance ids of an event that is not MIG-scoped. */
 #define FAKE_NO_INSTANCE 0xFFFFFFFFu
 
@@ -79,6 +81,25 @@ struct fake_pcie_path {
 	char hop[FAKE_MAX_PCIE_HOPS][FAKE_PCIE_NAME_SIZE];
 };
 
+/* MIG devices of a GPU: at most one per slice. */
+#define FAKE_MAX_MIGS 7
+#define FAKE_MIG_PROFILE_SIZE 32
+
+/* One MIG device as a profile gives it (mig.c derives the rest). */
+struct fake_mig_spec {
+	char profile[FAKE_MIG_PROFILE_SIZE];	/* "1g.5gb", "1c.2g.10gb" */
+	char uuid[FAKE_UUID_SIZE];		/* "MIG-..." */
+	unsigned int gi, ci;			/* instance ids */
+	unsigned int placement;			/* GI start slice */
+	bool has_placement;			/* else derived */
+};
+
+/* A GPU's MIG layout: its MIG devices in handle-index order. */
+struct fake_mig_layout {
+	unsigned int count;
+	struct fake_mig_spec dev[FAKE_MAX_MIGS];
+};
+
 /* XIDs a GPU reports as soon as an event set registers it for XIDs. */
 struct fake_xids {
 	unsigned int count;
@@ -100,6 +121,7 @@ struct nvmlDevice_st {
 	struct fake_links nvlinks;
 	struct fake_pcie_path pcie_path;
 	struct fake_xids pending_xids;	/* sent on XID registration */
+	struct fake_mig_layout mig_layout;	/* as the profile gives it */
 	atomic_bool lost;		/* every query answers GPU_IS_LOST */
 };
 
@@ -137,23 +159,6 @@ struct fake_machine {
 #define FAKE_FN_TYPE(name, ret, args) typedef ret fake_##name##_t args;
 GDP_NVML_FUNCTIONS(FAKE_FN_TYPE)
 #undef FAKE_FN_TYPE
-
-/* Entry points outside nvml_types.h that NVIDIA's plugin also calls. */
-/* Never filled in: nvmlDeviceGetAttributes_v2 answers NOT_SUPPORTED. */
-typedef struct nvmlDeviceAttributes_st nvmlDeviceAttributes_t;
-
-typedef nvmlReturn_t fake_nvmlDeviceGetMaxMigDeviceCount_t(nvmlDevice_t dev,
-    unsigned int *count);
-typedef nvmlReturn_t fake_nvmlDeviceGetMigDeviceHandleByIndex_t(
-    nvmlDevice_t dev, unsigned int index, nvmlDevice_t *mig);
-typedef nvmlReturn_t fake_nvmlDeviceIsMigDeviceHandle_t(nvmlDevice_t dev,
-    unsigned int *is_mig);
-typedef nvmlReturn_t fake_nvmlDeviceGetDeviceHandleFromMigDeviceHandle_t(
-    nvmlDevice_t mig, nvmlDevice_t *parent);
-typedef nvmlReturn_t fake_nvmlDeviceGetInstanceId_t(nvmlDevice_t dev,
-    unsigned int *id);
-typedef nvmlReturn_t fake_nvmlDeviceGetAttributes_v2_t(nvmlDevice_t dev,
-    nvmlDeviceAttributes_t *attributes);
 
 /*
  * Every exported entry point, X(SYMBOL, TYPE), by the file that defines
@@ -205,9 +210,23 @@ typedef nvmlReturn_t fake_nvmlDeviceGetAttributes_v2_t(nvmlDevice_t dev,
 	X(nvmlDeviceIsMigDeviceHandle, nvmlDeviceIsMigDeviceHandle) \
 	X(nvmlDeviceGetDeviceHandleFromMigDeviceHandle, \
 	    nvmlDeviceGetDeviceHandleFromMigDeviceHandle) \
-	X(nvmlDeviceGetGpuInstanceId, nvmlDeviceGetInstanceId) \
-	X(nvmlDeviceGetComputeInstanceId, nvmlDeviceGetInstanceId) \
-	X(nvmlDeviceGetAttributes_v2, nvmlDeviceGetAttributes_v2) \
+	X(nvmlDeviceGetGpuInstanceId, nvmlDeviceGetGpuInstanceId) \
+	X(nvmlDeviceGetComputeInstanceId, nvmlDeviceGetComputeInstanceId) \
+	X(nvmlDeviceGetAttributes_v2, nvmlDeviceGetAttributes) \
+	X(nvmlDeviceGetGpuInstanceProfileInfo, \
+	    nvmlDeviceGetGpuInstanceProfileInfo) \
+	X(nvmlDeviceGetGpuInstanceProfileInfoV, \
+	    nvmlDeviceGetGpuInstanceProfileInfoV) \
+	X(nvmlDeviceGetGpuInstanceById, nvmlDeviceGetGpuInstanceById) \
+	X(nvmlGpuInstanceGetInfo, nvmlGpuInstanceGetInfo) \
+	X(nvmlGpuInstanceGetComputeInstanceById, \
+	    nvmlGpuInstanceGetComputeInstanceById) \
+	X(nvmlComputeInstanceGetInfo_v2, nvmlComputeInstanceGetInfo) \
+	X(nvmlComputeInstanceGetInfo, nvmlComputeInstanceGetInfo) \
+	X(nvmlGpuInstanceGetComputeInstanceProfileInfo, \
+	    nvmlGpuInstanceGetComputeInstanceProfileInfo) \
+	X(nvmlGpuInstanceGetComputeInstanceProfileInfoV, \
+	    nvmlGpuInstanceGetComputeInstanceProfileInfoV) \
 	/* events.c */ \
 	X(nvmlEventSetCreate, nvmlEventSetCreate) \
 	X(nvmlDeviceGetSupportedEventTypes, nvmlDeviceGetSupportedEventTypes) \
@@ -232,6 +251,33 @@ FAKE_ENTRY_POINTS(FAKE_IMPL)
 
 /* lib.c: the loaded machine, valid while the library is initialised. */
 extern struct fake_machine fake_machine;
+
+/* mig.c */
+/* Checks every GPU's MIG layout of |m| against the built-in profile
+ * tables; 0, or -EINVAL after a message naming |path|. */
+int fake_mig_check(const char *path, const struct fake_machine *m);
+/* Builds the MIG devices of fake_machine (checked) at a cycle's start. */
+void fake_mig_load(void);
+/* Whether GPU |dev| is in MIG mode now. */
+bool fake_mig_enabled(nvmlDevice_t dev);
+/* Whether |dev| is one of the MIG device handles (valid or stale). */
+bool fake_is_mig_handle(nvmlDevice_t dev);
+/* Checks an initialised library and a valid GPU or MIG device handle,
+ * whose GPU is not lost. */
+nvmlReturn_t fake_enter_any(enum fake_sym sym, nvmlDevice_t dev);
+/* Name, UUID and memory of a MIG handle that fake_enter_any passed. */
+nvmlReturn_t fake_mig_name(nvmlDevice_t mig, char *buf, unsigned int len);
+nvmlReturn_t fake_mig_uuid(nvmlDevice_t mig, char *buf, unsigned int len);
+unsigned long long fake_mig_memory_mib(nvmlDevice_t mig);
+/* The MIG device with |uuid|: 0 and its GPU and instance ids, or -ENOENT.
+ * Needs only a loaded machine. */
+int fake_mig_by_uuid(const char *uuid, nvmlDevice_t *mig,
+    nvmlDevice_t *gpu, unsigned int *gi, unsigned int *ci);
+/* Replaces GPU |gpu|'s layout (mode and devices) from the control
+ * thread; 0, or -EINVAL after a message. Posts MigConfigChange when the
+ * layout changed. */
+int fake_mig_relayout(unsigned int gpu, enum fake_mig mode,
+    const struct fake_mig_layout *layout, const char *path);
 
 /* Returns NVML_SUCCESS when nvmlInit has been called more often than
  * nvmlShutdown, else NVML_ERROR_UNINITIALIZED. */

@@ -148,6 +148,7 @@ load_machine(void)
 		memset(&fake_machine, 0, sizeof(fake_machine));
 		return rc;
 	}
+	fake_mig_load();
 	return NVML_SUCCESS;
 }
 

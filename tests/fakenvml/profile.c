@@ -25,7 +25,7 @@
 
 #include "fakenvml.h"
 
-#define KEY_PATH_SIZE 64
+#define KEY_PATH_SIZE 96
 /* Bytes per MiB; memory_mib is capped so the byte count cannot overflow. */
 #define MAX_MEMORY_MIB (1ULL << 40)
 #define MAX_NUMA_NODE 1023
@@ -437,6 +437,80 @@ parse_xids(struct pctx *c, yaml_node_t *node, const char *key, void *dst)
 	return 0;
 }
 
+/* "MIG-" and 8-4-4-4-12 hex digits, as nvidia-smi -L shows them. */
+static int
+parse_mig_uuid(struct pctx *c, yaml_node_t *node, const char *key,
+    void *dst)
+{
+	static const char shape[] = "MIG-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+	const char *s = scalar(c, node, key);
+
+	if (s == NULL)
+		return -EINVAL;
+	if (!matches_shape(s, shape))
+		return perr(c, node, key, "'%s' is not %s", s, shape);
+	memcpy(dst, s, sizeof(shape));
+	return 0;
+}
+
+static int
+parse_mig_profile(struct pctx *c, yaml_node_t *node, const char *key,
+    void *dst)
+{
+	return parse_text(c, node, key, dst, FAKE_MIG_PROFILE_SIZE);
+}
+
+/* A GPU instance's first slice, 0..6; |dst| is the whole spec. */
+static int
+parse_placement(struct pctx *c, yaml_node_t *node, const char *key,
+    void *dst)
+{
+	struct fake_mig_spec *spec = dst;
+	unsigned long long v = 0;
+
+	if (read_unsigned(c, node, key, FAKE_MAX_MIGS - 1, &v) != 0)
+		return -EINVAL;
+	spec->placement = (unsigned int)v;
+	spec->has_placement = true;
+	return 0;
+}
+
+#define MIG(f) offsetof(struct fake_mig_spec, f)
+static const struct field mig_fields[] = {
+	{ "profile", parse_mig_profile, MIG(profile), 1 },
+	{ "gi", parse_u32, MIG(gi), 1 },
+	{ "ci", parse_u32, MIG(ci), 1 },
+	{ "uuid", parse_mig_uuid, MIG(uuid), 1 },
+	{ "placement", parse_placement, 0, 0 },
+	{ NULL, NULL, 0, 0 },
+};
+#undef MIG
+
+static int parse_list(struct pctx *c, yaml_node_t *node, const char *key,
+    size_t max, const struct field *fields, void *objs, size_t size,
+    unsigned int *count);
+
+/* A GPU's MIG devices, in handle-index order; mig.c checks the rest. */
+static int
+parse_mig_devices(struct pctx *c, yaml_node_t *node, const char *key,
+    void *dst)
+{
+	struct fake_mig_layout *lay = dst;
+	char where[KEY_PATH_SIZE], name[KEY_PATH_SIZE];
+	int err;
+
+	/* parse_list names items by c->where; keep the GPU's prefix. */
+	memcpy(where, c->where, sizeof(where));
+	if ((size_t)snprintf(name, sizeof(name), "%.40s.%.40s", where, key) >=
+	    sizeof(name))
+		return -EINVAL;
+	c->where[0] = '\0';
+	err = parse_list(c, node, name, FAKE_MAX_MIGS, mig_fields, lay->dev,
+	    sizeof(lay->dev[0]), &lay->count);
+	memcpy(c->where, where, sizeof(where));
+	return err;
+}
+
 #define GPU(f) offsetof(struct nvmlDevice_st, f)
 static const struct field gpu_fields[] = {
 	{ "name", parse_name, GPU(name), 1 },
@@ -453,6 +527,7 @@ static const struct field gpu_fields[] = {
 	{ "pcie_path", parse_pcie_path, GPU(pcie_path), 0 },
 	{ "pending_xids", parse_xids, GPU(pending_xids), 0 },
 	{ "lost", parse_lost, GPU(lost), 0 },
+	{ "mig_devices", parse_mig_devices, GPU(mig_layout), 0 },
 	{ NULL, NULL, 0, 0 },
 };
 #undef GPU
@@ -673,6 +748,8 @@ load_document(struct pctx *c, FILE *f, struct fake_machine *m)
 	}
 	if (err == 0)
 		err = check_machine(c, m);
+	if (err == 0)
+		err = fake_mig_check(c->path, m);
 	yaml_document_delete(&c->doc);
 	yaml_parser_delete(&parser);
 	return err;

@@ -21,6 +21,7 @@
  */
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -51,31 +52,7 @@ static struct {
 #define FN_FIELD(name, ret, args) ret(*name) args;
 	GDP_NVML_FUNCTIONS(FN_FIELD)
 #undef FN_FIELD
-	nvmlReturn_t (*nvmlDeviceGetMaxMigDeviceCount)(nvmlDevice_t,
-	    unsigned int *);
-	nvmlReturn_t (*nvmlDeviceGetMigDeviceHandleByIndex)(nvmlDevice_t,
-	    unsigned int, nvmlDevice_t *);
-	nvmlReturn_t (*nvmlDeviceIsMigDeviceHandle)(nvmlDevice_t,
-	    unsigned int *);
-	nvmlReturn_t (*nvmlDeviceGetDeviceHandleFromMigDeviceHandle)(
-	    nvmlDevice_t, nvmlDevice_t *);
-	nvmlReturn_t (*nvmlDeviceGetGpuInstanceId)(nvmlDevice_t,
-	    unsigned int *);
-	nvmlReturn_t (*nvmlDeviceGetComputeInstanceId)(nvmlDevice_t,
-	    unsigned int *);
-	nvmlReturn_t (*nvmlDeviceGetAttributes_v2)(nvmlDevice_t, void *);
 } nv;
-
-/* Symbols NVIDIA's plugin calls beyond the binding's list. */
-static const char *const extra_symbols[] = {
-	"nvmlDeviceGetMaxMigDeviceCount",
-	"nvmlDeviceGetMigDeviceHandleByIndex",
-	"nvmlDeviceIsMigDeviceHandle",
-	"nvmlDeviceGetDeviceHandleFromMigDeviceHandle",
-	"nvmlDeviceGetGpuInstanceId",
-	"nvmlDeviceGetComputeInstanceId",
-	"nvmlDeviceGetAttributes_v2",
-};
 
 /* What a shipped profile must describe. */
 struct expect_gpu {
@@ -270,15 +247,11 @@ check_symbol(const char *name)
 static void
 test_exports(void **state)
 {
-	size_t i;
-
 #define CHECK_SYMBOLS(name, newest, oldest) \
 	check_symbol(newest); \
 	check_symbol(oldest);
 	GDP_NVML_SYMBOLS(CHECK_SYMBOLS)
 #undef CHECK_SYMBOLS
-	for (i = 0; i < sizeof(extra_symbols) / sizeof(extra_symbols[0]); i++)
-		check_symbol(extra_symbols[i]);
 	/* Internals stay hidden. */
 	assert_null(dlsym(nv.dl, "fake_machine"));
 	assert_null(dlsym(nv.dl, "fake_profile_load"));
@@ -755,6 +728,7 @@ test_mig(void **state)
 {
 	char path[256];
 	nvmlDevice_t dev, mig;
+	nvmlDeviceAttributes_t attr;
 	unsigned int u, cur, pend;
 
 	write_temp(path, sizeof(path), GOOD_TOP "gpus:\n"
@@ -783,7 +757,7 @@ test_mig(void **state)
 	    NVML_ERROR_NOT_SUPPORTED);
 	assert_int_equal(nv.nvmlDeviceGetComputeInstanceId(dev, &u),
 	    NVML_ERROR_NOT_SUPPORTED);
-	assert_int_equal(nv.nvmlDeviceGetAttributes_v2(dev, &u),
+	assert_int_equal(nv.nvmlDeviceGetAttributes(dev, &attr),
 	    NVML_ERROR_NOT_SUPPORTED);
 }
 
@@ -1492,15 +1466,6 @@ load_library(void)
 	nv.name = resolve(newest, oldest);
 	GDP_NVML_SYMBOLS(RESOLVE)
 #undef RESOLVE
-#define EXTRA(name) nv.name = dlsym(nv.dl, #name)
-	EXTRA(nvmlDeviceGetMaxMigDeviceCount);
-	EXTRA(nvmlDeviceGetMigDeviceHandleByIndex);
-	EXTRA(nvmlDeviceIsMigDeviceHandle);
-	EXTRA(nvmlDeviceGetDeviceHandleFromMigDeviceHandle);
-	EXTRA(nvmlDeviceGetGpuInstanceId);
-	EXTRA(nvmlDeviceGetComputeInstanceId);
-	EXTRA(nvmlDeviceGetAttributes_v2);
-#undef EXTRA
 	return 0;
 }
 
@@ -1873,6 +1838,15 @@ call_every_entry_point(void)
 	nvmlGpuTopologyLevel_t level;
 	nvmlIntNvLinkDeviceType_t type;
 	nvmlMemory_t mem;
+	nvmlDeviceAttributes_t attr;
+	nvmlGpuInstanceProfileInfo_t gip;
+	nvmlGpuInstanceProfileInfo_v2_t gip2 = { 0 };
+	nvmlGpuInstanceInfo_t giinfo;
+	nvmlComputeInstanceInfo_t ciinfo;
+	nvmlComputeInstanceProfileInfo_t cip;
+	nvmlComputeInstanceProfileInfo_v2_t cip2 = { 0 };
+	nvmlGpuInstance_t gi;
+	nvmlComputeInstance_t ci;
 	unsigned int n, m;
 	char buf[128];
 	int a, b;
@@ -1929,8 +1903,27 @@ call_every_entry_point(void)
 	    &n);
 	BY_NAME(nvmlDeviceGetComputeInstanceId,
 	    "nvmlDeviceGetComputeInstanceId")(dev, &n);
-	BY_NAME(nvmlDeviceGetAttributes_v2, "nvmlDeviceGetAttributes_v2")(dev,
-	    buf);
+	BY_NAME(nvmlDeviceGetAttributes, "nvmlDeviceGetAttributes_v2")(dev,
+	    &attr);
+	BY_NAME(nvmlDeviceGetGpuInstanceProfileInfo,
+	    "nvmlDeviceGetGpuInstanceProfileInfo")(dev, 0, &gip);
+	BY_NAME(nvmlDeviceGetGpuInstanceProfileInfoV,
+	    "nvmlDeviceGetGpuInstanceProfileInfoV")(dev, 0, &gip2);
+	BY_NAME(nvmlDeviceGetGpuInstanceById,
+	    "nvmlDeviceGetGpuInstanceById")(dev, 0, &gi);
+	BY_NAME(nvmlGpuInstanceGetInfo, "nvmlGpuInstanceGetInfo")(NULL,
+	    &giinfo);
+	BY_NAME(nvmlGpuInstanceGetComputeInstanceById,
+	    "nvmlGpuInstanceGetComputeInstanceById")(NULL, 0, &ci);
+	BY_NAME(nvmlComputeInstanceGetInfo, "nvmlComputeInstanceGetInfo_v2")(
+	    NULL, &ciinfo);
+	BY_NAME(nvmlComputeInstanceGetInfo, "nvmlComputeInstanceGetInfo")(
+	    NULL, &ciinfo);
+	BY_NAME(nvmlGpuInstanceGetComputeInstanceProfileInfo,
+	    "nvmlGpuInstanceGetComputeInstanceProfileInfo")(NULL, 0, 0, &cip);
+	BY_NAME(nvmlGpuInstanceGetComputeInstanceProfileInfoV,
+	    "nvmlGpuInstanceGetComputeInstanceProfileInfoV")(NULL, 0, 0,
+	    &cip2);
 	BY_NAME(nvmlEventSetCreate, "nvmlEventSetCreate")(&set);
 	BY_NAME(nvmlDeviceGetSupportedEventTypes,
 	    "nvmlDeviceGetSupportedEventTypes")(dev, &types);
@@ -1975,7 +1968,7 @@ test_trace_every_entry_point(void **state)
 			fail_msg("%s: %llu calls, then %llu", name, was, count);
 	}
 	fclose(f);
-	assert_int_equal(n, 40);	/* what test_exports.sh counts */
+	assert_int_equal(n, 49);	/* what test_exports.sh counts */
 }
 
 /* A program that exits without shutting down still leaves the trace,
@@ -2037,6 +2030,392 @@ test_hide(void **state)
 	    (void *)nv.nvmlDeviceGetPciInfo);
 }
 
+/* ---- MIG devices (mig.c) ---- */
+
+#define A100_MIG "a100-sxm4-40gb-mig.yaml"
+#define A100_MIG_GPU0 "GPU-e9a2177d-647a-ab4e-b537-f2429de439b0"
+#define A100_MIG_0_0 "MIG-a42a4cc1-8d91-c887-bfc4-aec7668cb70c"
+#define A100_MIG_0_3 "MIG-a8bde34f-504e-aa5f-f090-56477f25b385"
+
+static nvmlDevice_t
+mig_handle(nvmlDevice_t gpu, unsigned int j)
+{
+	nvmlDevice_t mig = NULL;
+
+	assert_int_equal(nv.nvmlDeviceGetMigDeviceHandleByIndex(gpu, j, &mig),
+	    NVML_SUCCESS);
+	assert_non_null(mig);
+	return mig;
+}
+
+/* Handles by index, and what a MIG handle answers as a device. */
+static void
+test_mig_handles(void **state)
+{
+	nvmlDevice_t gpu, mig, other = NULL;
+	nvmlMemory_t mem;
+	char buf[NVML_DEVICE_NAME_V2_BUFFER_SIZE];
+	unsigned int u;
+
+	init_profile(A100_MIG);
+	gpu = handle(0);
+	assert_int_equal(nv.nvmlDeviceGetMaxMigDeviceCount(gpu, &u),
+	    NVML_SUCCESS);
+	assert_int_equal(u, 7);
+	mig = mig_handle(gpu, 0);
+	assert_int_equal(nv.nvmlDeviceGetMigDeviceHandleByIndex(gpu, 4,
+	    &other), NVML_ERROR_NOT_FOUND);
+	assert_int_equal(nv.nvmlDeviceGetMigDeviceHandleByIndex(gpu, 7,
+	    &other), NVML_ERROR_INVALID_ARGUMENT);
+	assert_int_equal(nv.nvmlDeviceIsMigDeviceHandle(mig, &u),
+	    NVML_SUCCESS);
+	assert_int_equal(u, 1);
+	assert_int_equal(nv.nvmlDeviceIsMigDeviceHandle(gpu, &u),
+	    NVML_SUCCESS);
+	assert_int_equal(u, 0);
+	assert_int_equal(nv.nvmlDeviceGetDeviceHandleFromMigDeviceHandle(mig,
+	    &other), NVML_SUCCESS);
+	assert_ptr_equal(other, gpu);
+	assert_int_equal(nv.nvmlDeviceGetUUID(mig, buf, sizeof(buf)),
+	    NVML_SUCCESS);
+	assert_string_equal(buf, A100_MIG_0_0);
+	assert_int_equal(nv.nvmlDeviceGetName(mig, buf, sizeof(buf)),
+	    NVML_SUCCESS);
+	assert_string_equal(buf, "NVIDIA A100-SXM4-40GB MIG 3g.20gb");
+	assert_int_equal(nv.nvmlDeviceGetMemoryInfo(mig, &mem), NVML_SUCCESS);
+	assert_int_equal(mem.total, 19968ULL << 20);
+	assert_int_equal(nv.nvmlDeviceGetMemoryInfo(gpu, &mem), NVML_SUCCESS);
+	assert_int_equal(mem.total, 40960ULL << 20);
+	/* GPU-only queries refuse it; a MIG UUID finds it. */
+	assert_int_equal(nv.nvmlDeviceGetMinorNumber(mig, &u),
+	    NVML_ERROR_INVALID_ARGUMENT);
+	assert_int_equal(nv.nvmlDeviceGetHandleByUUID(A100_MIG_0_3, &other),
+	    NVML_SUCCESS);
+	assert_ptr_equal(other, mig_handle(gpu, 3));
+}
+
+/* Attributes, instance ids and GI/CI info agree with the tables. */
+static void
+test_mig_instances(void **state)
+{
+	nvmlDevice_t gpu, mig;
+	nvmlDeviceAttributes_t a;
+	nvmlGpuInstance_t gi = NULL, gi2 = NULL;
+	nvmlComputeInstance_t ci = NULL;
+	nvmlGpuInstanceInfo_t gii;
+	nvmlComputeInstanceInfo_t cii;
+	unsigned int u;
+
+	init_profile(A100_MIG);
+	gpu = handle(0);
+	mig = mig_handle(gpu, 1);	/* 2g.10gb, gi 5 */
+	assert_int_equal(nv.nvmlDeviceGetGpuInstanceId(mig, &u),
+	    NVML_SUCCESS);
+	assert_int_equal(u, 5);
+	assert_int_equal(nv.nvmlDeviceGetComputeInstanceId(mig, &u),
+	    NVML_SUCCESS);
+	assert_int_equal(u, 0);
+	assert_int_equal(nv.nvmlDeviceGetAttributes(mig, &a), NVML_SUCCESS);
+	assert_int_equal(a.multiprocessorCount, 28);
+	assert_int_equal(a.gpuInstanceSliceCount, 2);
+	assert_int_equal(a.computeInstanceSliceCount, 2);
+	assert_int_equal(a.memorySizeMB, 9856);
+	assert_int_equal(a.sharedCopyEngineCount, 2);
+	assert_int_equal(a.sharedDecoderCount, 1);
+	assert_int_equal(nv.nvmlDeviceGetGpuInstanceById(gpu, 5, &gi),
+	    NVML_SUCCESS);
+	assert_int_equal(nv.nvmlDeviceGetGpuInstanceById(gpu, 6, &gi2),
+	    NVML_ERROR_NOT_FOUND);
+	assert_int_equal(nv.nvmlGpuInstanceGetInfo(gi, &gii), NVML_SUCCESS);
+	assert_ptr_equal(gii.device, gpu);
+	assert_int_equal(gii.id, 5);
+	assert_int_equal(gii.profileId, 14);	/* 2g.10gb */
+	assert_int_equal(gii.placement.start, 3);
+	assert_int_equal(gii.placement.size, 2);
+	assert_int_equal(nv.nvmlGpuInstanceGetComputeInstanceById(gi, 0, &ci),
+	    NVML_SUCCESS);
+	assert_int_equal(nv.nvmlComputeInstanceGetInfo(ci, &cii),
+	    NVML_SUCCESS);
+	assert_ptr_equal(cii.gpuInstance, gi);
+	assert_int_equal(cii.id, 0);
+	assert_int_equal(cii.profileId, NVML_COMPUTE_INSTANCE_PROFILE_2_SLICE);
+	assert_int_equal(cii.placement.size, 2);
+	assert_int_equal(nv.nvmlGpuInstanceGetComputeInstanceById(gi, 1, &ci),
+	    NVML_ERROR_NOT_FOUND);
+	/* Not a MIG device: no instance ids, no attributes. */
+	assert_int_equal(nv.nvmlDeviceGetGpuInstanceId(gpu, &u),
+	    NVML_ERROR_NOT_SUPPORTED);
+	assert_int_equal(nv.nvmlDeviceGetAttributes(gpu, &a),
+	    NVML_ERROR_NOT_SUPPORTED);
+	assert_int_equal(nv.nvmlGpuInstanceGetInfo(NULL, &gii),
+	    NVML_ERROR_INVALID_ARGUMENT);
+}
+
+/* GI and CI profile info, as go-nvlib walks them. */
+static void
+test_mig_profiles(void **state)
+{
+	nvmlGpuInstanceProfileInfo_t p;
+	nvmlGpuInstanceProfileInfo_v2_t p2;
+	nvmlComputeInstanceProfileInfo_t c;
+	nvmlComputeInstanceProfileInfo_v2_t c2;
+	nvmlGpuInstance_t gi = NULL;
+	nvmlDevice_t gpu;
+
+	init_profile(A100_MIG);
+	gpu = handle(0);
+	assert_int_equal(nv.nvmlDeviceGetGpuInstanceProfileInfo(gpu,
+	    NVML_GPU_INSTANCE_PROFILE_1_SLICE, &p), NVML_SUCCESS);
+	assert_int_equal(p.id, 19);
+	assert_int_equal(p.sliceCount, 1);
+	assert_int_equal(p.instanceCount, 7);
+	assert_int_equal(p.memorySizeMB, 4864);
+	assert_int_equal(nv.nvmlDeviceGetGpuInstanceProfileInfo(gpu,
+	    NVML_GPU_INSTANCE_PROFILE_1_SLICE_REV1, &p), NVML_SUCCESS);
+	assert_int_equal(p.id, 20);
+	assert_int_equal(nv.nvmlDeviceGetGpuInstanceProfileInfo(gpu,
+	    NVML_GPU_INSTANCE_PROFILE_8_SLICE, &p), NVML_ERROR_NOT_SUPPORTED);
+	assert_int_equal(nv.nvmlDeviceGetGpuInstanceProfileInfo(gpu,
+	    NVML_GPU_INSTANCE_PROFILE_COUNT, &p), NVML_ERROR_INVALID_ARGUMENT);
+	memset(&p2, 0, sizeof(p2));
+	assert_int_equal(nv.nvmlDeviceGetGpuInstanceProfileInfoV(gpu,
+	    NVML_GPU_INSTANCE_PROFILE_7_SLICE, &p2),
+	    NVML_ERROR_ARGUMENT_VERSION_MISMATCH);
+	p2.version = nvmlGpuInstanceProfileInfo_v2;
+	assert_int_equal(nv.nvmlDeviceGetGpuInstanceProfileInfoV(gpu,
+	    NVML_GPU_INSTANCE_PROFILE_7_SLICE, &p2), NVML_SUCCESS);
+	assert_string_equal(p2.name, "MIG 7g.40gb");
+	assert_int_equal(p2.multiprocessorCount, 98);
+	/* The 3g.20gb of gi 1: CI profiles of 1, 2 and 3 slices. */
+	assert_int_equal(nv.nvmlDeviceGetGpuInstanceById(gpu, 1, &gi),
+	    NVML_SUCCESS);
+	assert_int_equal(nv.nvmlGpuInstanceGetComputeInstanceProfileInfo(gi,
+	    NVML_COMPUTE_INSTANCE_PROFILE_1_SLICE,
+	    NVML_COMPUTE_INSTANCE_ENGINE_PROFILE_SHARED, &c), NVML_SUCCESS);
+	assert_int_equal(c.sliceCount, 1);
+	assert_int_equal(c.instanceCount, 3);
+	assert_int_equal(c.multiprocessorCount, 14);
+	assert_int_equal(nv.nvmlGpuInstanceGetComputeInstanceProfileInfo(gi,
+	    NVML_COMPUTE_INSTANCE_PROFILE_3_SLICE, 0, &c), NVML_SUCCESS);
+	assert_int_equal(c.id, NVML_COMPUTE_INSTANCE_PROFILE_3_SLICE);
+	assert_int_equal(c.multiprocessorCount, 42);
+	assert_int_equal(nv.nvmlGpuInstanceGetComputeInstanceProfileInfo(gi,
+	    NVML_COMPUTE_INSTANCE_PROFILE_4_SLICE, 0, &c),
+	    NVML_ERROR_NOT_SUPPORTED);
+	assert_int_equal(nv.nvmlGpuInstanceGetComputeInstanceProfileInfo(gi,
+	    NVML_COMPUTE_INSTANCE_PROFILE_COUNT, 0, &c),
+	    NVML_ERROR_INVALID_ARGUMENT);
+	assert_int_equal(nv.nvmlGpuInstanceGetComputeInstanceProfileInfo(gi,
+	    0, 1, &c), NVML_ERROR_INVALID_ARGUMENT);
+	memset(&c2, 0, sizeof(c2));
+	c2.version = nvmlComputeInstanceProfileInfo_v2;
+	assert_int_equal(nv.nvmlGpuInstanceGetComputeInstanceProfileInfoV(gi,
+	    NVML_COMPUTE_INSTANCE_PROFILE_1_SLICE, 0, &c2), NVML_SUCCESS);
+	assert_string_equal(c2.name, "MIG 1c.3g.20gb");
+	/* MIG off: the profiles are still there; not MIG capable: none. */
+	assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+	init_profile("a100-pcie-4x.yaml");
+	assert_int_equal(nv.nvmlDeviceGetGpuInstanceProfileInfo(handle(0), 0,
+	    &p), NVML_SUCCESS);
+	assert_int_equal(nv.nvmlDeviceGetGpuInstanceById(handle(0), 0, &gi),
+	    NVML_ERROR_INVALID_STATE);
+	assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+	init_profile(nc6.file);
+	assert_int_equal(nv.nvmlDeviceGetGpuInstanceProfileInfo(handle(0), 0,
+	    &p), NVML_ERROR_NOT_SUPPORTED);
+}
+
+/* C < G: two compute instances in one GPU instance. */
+static void
+test_mig_c_lt_g(void **state)
+{
+	nvmlDevice_t gpu, a, b;
+	nvmlDeviceAttributes_t at;
+	nvmlGpuInstance_t gi = NULL;
+	nvmlComputeInstance_t ci = NULL;
+	nvmlComputeInstanceInfo_t cii;
+	char buf[NVML_DEVICE_NAME_V2_BUFFER_SIZE];
+
+	init_profile("mig-c-lt-g.yaml");
+	gpu = handle(0);
+	a = mig_handle(gpu, 1);
+	b = mig_handle(gpu, 2);
+	assert_int_equal(nv.nvmlDeviceGetAttributes(b, &at), NVML_SUCCESS);
+	assert_int_equal(at.gpuInstanceSliceCount, 2);
+	assert_int_equal(at.computeInstanceSliceCount, 1);
+	assert_int_equal(at.multiprocessorCount, 14);
+	assert_int_equal(at.memorySizeMB, 9856);
+	assert_int_equal(nv.nvmlDeviceGetName(a, buf, sizeof(buf)),
+	    NVML_SUCCESS);
+	assert_string_equal(buf, "NVIDIA A100-SXM4-40GB MIG 1c.2g.10gb");
+	assert_int_equal(nv.nvmlDeviceGetGpuInstanceById(gpu, 5, &gi),
+	    NVML_SUCCESS);
+	assert_int_equal(nv.nvmlGpuInstanceGetComputeInstanceById(gi, 1, &ci),
+	    NVML_SUCCESS);
+	assert_int_equal(nv.nvmlComputeInstanceGetInfo(ci, &cii),
+	    NVML_SUCCESS);
+	assert_int_equal(cii.profileId, NVML_COMPUTE_INSTANCE_PROFILE_1_SLICE);
+	assert_int_equal(cii.placement.start, 1);
+	assert_int_equal(cii.placement.size, 1);
+}
+
+/* Every shipped MIG profile loads, and its MIG memory rounds to the GB
+ * its profile names, by NVIDIA's rule. */
+static void
+test_mig_shipped(void **state)
+{
+	static const char *const files[] = {
+		"a100-sxm4-40gb-mig.yaml", "a100-sxm4-40gb-mig-relayout.yaml",
+		"h100-80gb-mig.yaml", "h200-141gb-mig.yaml",
+		"a100-sxm4-40gb-mig-single.yaml", "h100-80gb-mig-single.yaml",
+		"h200-141gb-mig-single.yaml", "mig-no-devices.yaml",
+		"mig-and-full-gpus.yaml", "mig-two-types.yaml",
+		"mig-c-lt-g.yaml",
+	};
+	nvmlGpuInstanceProfileInfo_v2_t p;
+	nvmlMemory_t mem;
+	unsigned int count, i, k;
+	size_t f;
+
+	for (f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+		init_profile(files[f]);
+		assert_int_equal(nv.nvmlDeviceGetCount(&count), NVML_SUCCESS);
+		for (i = 0; i < count; i++) {
+			assert_int_equal(nv.nvmlDeviceGetMemoryInfo(handle(i),
+			    &mem), NVML_SUCCESS);
+			for (k = 0; k < NVML_GPU_INSTANCE_PROFILE_COUNT; k++) {
+				double frac, gib;
+				unsigned int gb, g;
+				char want[64];
+
+				memset(&p, 0, sizeof(p));
+				p.version = nvmlGpuInstanceProfileInfo_v2;
+				if (nv.nvmlDeviceGetGpuInstanceProfileInfoV(
+				    handle(i), k, &p) != NVML_SUCCESS)
+					continue;
+				frac = ceil((double)p.memorySizeMB * 1048576.0 /
+				    (double)mem.total * 8.0) / 8.0;
+				gib = (double)((mem.total + (1ULL << 30) - 1) >>
+				    30);
+				gb = (unsigned int)round(frac * gib);
+				assert_int_equal(sscanf(p.name, "MIG %ug.", &g),
+				    1);
+				snprintf(want, sizeof(want), "MIG %ug.%ugb", g,
+				    gb);
+				if (strncmp(p.name, want, strlen(want)) != 0)
+					fail_msg("%s: %s rounds to %u GB",
+					    files[f], p.name, gb);
+			}
+		}
+		assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+	}
+}
+
+#define MIG_GPU(mode) GOOD_TOP "gpus:\n  - name: NVIDIA A100-SXM4-40GB\n" \
+	"    uuid: " UUID_A "\n    memory_mib: 40960\n" \
+	"    pci_bus_id: \"00000001:00:00.0\"\n    minor_number: 0\n" \
+	"    compute_capability: \"8.0\"\n    mig_mode: " mode "\n" \
+	"    mig_devices:\n"
+#define MIG_DEV(profile, gi, ci, uuid) "      - profile: " profile "\n" \
+	"        gi: " #gi "\n        ci: " #ci "\n        uuid: " uuid "\n"
+#define MIG_U1 "MIG-11111111-2222-3333-4444-555555555555"
+#define MIG_U2 "MIG-11111111-2222-3333-4444-666666666666"
+#define MIG_U3 "MIG-11111111-2222-3333-4444-777777777777"
+
+static const struct bad_profile bad_mig_profiles[] = {
+	{ MIG_GPU("enabled") MIG_DEV("1g.6gb", 7, 0, MIG_U1),
+	    ": gpus[0].mig_devices[0]: profile '1g.6gb' is not one of" },
+	{ MIG_GPU("disabled") MIG_DEV("1g.5gb", 7, 0, MIG_U1),
+	    ": gpus[0].mig_devices[0]: MIG devices need mig_mode: enabled" },
+	{ MIG_GPU("enabled") MIG_DEV("2c.1g.5gb", 7, 0, MIG_U1),
+	    ": gpus[0].mig_devices[0]: profile '2c.1g.5gb': no compute" },
+	{ MIG_GPU("enabled") MIG_DEV("1g.5gb", 7, 0, MIG_U1)
+	    MIG_DEV("1g.5gb", 7, 0, MIG_U2),
+	    ": gpus[0].mig_devices[1]: gi 7 ci 0 given twice" },
+	{ MIG_GPU("enabled") MIG_DEV("1g.5gb", 7, 0, MIG_U1)
+	    MIG_DEV("1g.5gb", 8, 0, MIG_U1),
+	    ": gpus[0].mig_devices[1]: uuid the same as [0]'s" },
+	{ MIG_GPU("enabled") MIG_DEV("4g.20gb", 1, 0, MIG_U1)
+	    MIG_DEV("4g.20gb", 2, 0, MIG_U2),
+	    ": gpus[0].mig_devices[1]: the GPU instances need more than 7" },
+	{ MIG_GPU("enabled") MIG_DEV("1g.5gb+me", 7, 0, MIG_U1)
+	    MIG_DEV("1g.5gb+me", 8, 0, MIG_U2),
+	    ": gpus[0].mig_devices[1]: more than 1 GPU instances of" },
+	{ MIG_GPU("enabled") MIG_DEV("1c.2g.10gb", 5, 0, MIG_U1)
+	    MIG_DEV("1c.2g.10gb", 5, 1, MIG_U2)
+	    MIG_DEV("1c.2g.10gb", 5, 2, MIG_U3),
+	    ": gpus[0].mig_devices[2]: gi 5's compute instances need more" },
+	{ MIG_GPU("enabled") MIG_DEV("1g.5gb", 7, 0, MIG_U1)
+	    MIG_DEV("2g.10gb", 7, 1, MIG_U2),
+	    ": gpus[0].mig_devices[1]: gi 7 has another profile" },
+	{ MIG_GPU("enabled") MIG_DEV("1g.5gb", 15, 0, MIG_U1),
+	    ": gpus[0].mig_devices[0]: gi is 0..14" },
+	{ MIG_GPU("enabled") "      - profile: 1g.5gb\n        gi: 7\n"
+	    "        ci: 0\n        uuid: GPU-11111111-2222-3333-4444-5555"
+	    "55555555\n", ":15: gpus[0].mig_devices[0].uuid: 'GPU-" },
+	{ MIG_GPU("enabled") "      - profile: 1g.5gb\n        gi: 7\n"
+	    "        uuid: " MIG_U1 "\n",
+	    ":12: gpus[0].mig_devices[0].ci: missing" },
+};
+
+static void
+test_mig_malformed(void **state)
+{
+	char path[256], err[2048], want[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad_mig_profiles) / sizeof(bad_mig_profiles[0]);
+	    i++) {
+		write_temp(path, sizeof(path), bad_mig_profiles[i].text);
+		assert_int_equal(setenv("FAKE_NVML_PROFILE", path, 1), 0);
+		assert_int_equal(init_capturing(err, sizeof(err)),
+		    NVML_ERROR_UNKNOWN);
+		unlink(path);
+		snprintf(want, sizeof(want), "fakenvml: %s%s", path,
+		    bad_mig_profiles[i].where);
+		if (strstr(err, want) == NULL)
+			fail_msg("case %zu: wanted '%s', got '%s'", i, want,
+			    err);
+	}
+}
+
+/* mig-layout replaces the layout, says so through MigConfigChange, and
+ * a MIG UUID in an xid line stands for its GPU, GI and CI. */
+static void
+test_control_mig(void **state)
+{
+	nvmlDevice_t gpu, mig, other = NULL;
+	nvmlEventSet_t set;
+	unsigned long long types = 0;
+	char buf[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
+
+	init_profile(A100_MIG);
+	gpu = handle(0);
+	assert_int_equal(nv.nvmlDeviceGetSupportedEventTypes(gpu, &types),
+	    NVML_SUCCESS);
+	assert_true(types & nvmlEventTypeMigConfigChange);
+	set = event_set(gpu, nvmlEventTypeXidCriticalError |
+	    nvmlEventTypeMigConfigChange);
+	control_sendf("xid %s 43\n", A100_MIG_0_3);
+	expect_event(set, gpu, nvmlEventTypeXidCriticalError, 43, 14, 0);
+	control_sendf("mig-layout %s/a100-sxm4-40gb-mig-relayout.yaml\n",
+	    profiles_dir);
+	expect_event(set, gpu, nvmlEventTypeMigConfigChange, 0, NO_INSTANCE,
+	    NO_INSTANCE);
+	mig = mig_handle(gpu, 0);
+	assert_int_equal(nv.nvmlDeviceGetUUID(mig, buf, sizeof(buf)),
+	    NVML_SUCCESS);
+	assert_string_equal(buf, "MIG-bdd5dabd-448f-b8c1-85d6-006a74d70880");
+	assert_int_equal(nv.nvmlDeviceGetMigDeviceHandleByIndex(gpu, 1,
+	    &other), NVML_ERROR_NOT_FOUND);
+	/* GPU 1 kept its layout: no event; the same layout again: none. */
+	control_sendf("mig-layout %s/a100-sxm4-40gb-mig-relayout.yaml\n",
+	    profiles_dir);
+	control_fenced("", set, A100_MIG_GPU0);
+	assert_no_event(set);
+	assert_int_equal(nv.nvmlEventSetFree(set), NVML_SUCCESS);
+}
+
 #define T(f) cmocka_unit_test_teardown(f, shutdown_all)
 #define C(f) cmocka_unit_test_setup_teardown(f, control_setup, \
 	control_teardown)
@@ -2063,6 +2442,13 @@ main(int argc, char **argv)
 		T(test_missing_env),
 		T(test_malformed),
 		T(test_mig),
+		T(test_mig_handles),
+		T(test_mig_instances),
+		T(test_mig_profiles),
+		T(test_mig_c_lt_g),
+		T(test_mig_shipped),
+		T(test_mig_malformed),
+		C(test_control_mig),
 		T(test_topology),
 		T(test_pcie_path),
 		T(test_event_timeout),
