@@ -369,11 +369,22 @@ profiles_of(const struct inventory *inv, size_t *n)
 	return p;
 }
 
+/* GFD's name of a MIG profile: NVIDIA's, '+' made '.' ("1g.5gb.me"). */
+static void
+mig_name(const char *profile, char *out, size_t len)
+{
+	snprintf(out, len, "%s", profile);
+	for (char *c = out; *c != '\0'; c++)
+		if (*c == '+')
+			*c = '.';
+}
+
 static int
 put_mig(struct label_set *s, const struct labels_input *in,
     const char *resource, const struct profile *p)
 {
-	const char *parts[] = { p->parent->name, "MIG", p->m->profile, NULL };
+	char name[sizeof(p->m->profile)];
+	const char *parts[] = { p->parent->name, "MIG", name, NULL };
 	struct base b = { resource, true, p->count };
 	const struct mig_device *m = p->m;
 	const struct { const char *k; unsigned long long v; } attr[] = {
@@ -386,6 +397,7 @@ put_mig(struct label_set *s, const struct labels_input *in,
 		{ "engines.jpeg", m->jpegs }, { "engines.ofa", m->ofas },
 	};
 
+	mig_name(m->profile, name, sizeof(name));
 	if (put_base(s, in, &b, parts) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < sizeof(attr) / sizeof(attr[0]); i++)
@@ -446,10 +458,10 @@ put_migs(struct label_set *s, const struct labels_input *in)
 		    put_mig(s, in, GPU_RESOURCE, &p[0]);
 	} else if (in->mig_strategy == MIG_STRATEGY_MIXED) {
 		for (size_t k = 0; k < n && rc == 0; k++) {
-			char res[LABEL_KEY_MAX];
+			char res[LABEL_KEY_MAX], name[sizeof(p->m->profile)];
 
-			snprintf(res, sizeof(res), "nvidia.com/mig-%s",
-			    p[k].m->profile);
+			mig_name(p[k].m->profile, name, sizeof(name));
+			snprintf(res, sizeof(res), "nvidia.com/mig-%s", name);
 			rc = put_mig(s, in, res, &p[k]);
 		}
 	}

@@ -46,10 +46,11 @@ MACHINES = {"azure-nc6": "Virtual Machine", "azure-nc24": "Virtual Machine",
 PROFILE_NAMES = ["azure-nc6", "azure-nc24", "azure-nd96asr-v4", "dgx-h100",
                  "dgx1-v100", "a100-pcie-4x", "pcie-2s-8gpu", "synthetic-16",
                  "no-gpus"]
-# The MIG profiles, once the fake has them (branch migcore): those that
-# exist in PROFILES get golden sets too, under each MIG strategy.
+# The MIG profiles: golden sets under each MIG strategy, with a /proc
+# fixture (make-proc.sh, beside make-sysfs.sh) for the MIG minors.
 MIG_PROFILES = [p[:-5] for p in sorted(os.listdir(PROFILES))
-                if p.startswith("mig-") and p.endswith(".yaml")]
+                if "mig" in p and p.endswith(".yaml")]
+MAKE_PROC = os.path.join(os.path.dirname(MAKE_SYSFS), "make-proc.sh")
 VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
@@ -59,6 +60,8 @@ class Plugin:
         self.tmp = tempfile.mkdtemp(prefix="gdp-labels-")
         self.sysfs = os.path.join(self.tmp, "sys")
         subprocess.run([MAKE_SYSFS, profile_path, self.sysfs], check=True)
+        self.proc_root = os.path.join(self.tmp, "proc")
+        subprocess.run([MAKE_PROC, profile_path, self.proc_root], check=True)
         if machine is not None:
             dmi = os.path.join(self.sysfs, "class", "dmi", "id")
             os.makedirs(dmi)
@@ -76,7 +79,8 @@ class Plugin:
         # own socket there and waits for a kubelet that never comes.
         self.args = [PLUGIN, "--kubelet-socket",
                      os.path.join(self.tmp, "kubelet.sock"), "--sysfs-root",
-                     self.sysfs, "--cdi-spec-dir",
+                     self.sysfs, "--proc-root", self.proc_root,
+                     "--cdi-spec-dir",
                      os.path.join(self.tmp, "cdi")] + list(args)
         if output:
             self.args += ["--output-file", self.out]
@@ -142,8 +146,18 @@ def labels_of(text):
 def check_valid(text):
     for line in text.splitlines():
         key, value = line.split("=", 1)
+        assert VALID_KEY.match(key) and len(key.split("/")[1]) <= 63, \
+            "%s: not a label key" % line
         assert len(value) <= 63, "%s: %d characters" % (line, len(value))
         assert VALUE.match(value), "%s: not a label value" % line
+
+
+# The plugin refuses these at start, as NVIDIA's does (single: MIG on and
+# off on one node): it exits 1 and writes no labels.
+REFUSED = {("mig-and-full-gpus", "--mig-strategy=single")}
+
+
+VALID_KEY = re.compile(r"^nvidia\.com/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
 
 def golden_case(name, args=(), suffix=""):
@@ -152,6 +166,10 @@ def golden_case(name, args=(), suffix=""):
                    machine=MACHINES.get(name, MACHINE))
         try:
             p.start()
+            if (name, tuple(args)[0] if args else None) in REFUSED:
+                assert p.proc.wait(20) == 1, p.tail()
+                assert os.listdir(p.dir) == [], os.listdir(p.dir)
+                return
             got = p.wait_file()
             check_valid(got)
             path = os.path.join(GOLDEN, name + suffix + ".labels")
@@ -359,7 +377,7 @@ def case_gfd_env_and_file():
 def main():
     cases = [("golden " + n, golden_case(n)) for n in PROFILE_NAMES]
     for n in MIG_PROFILES:
-        for s in ("single", "mixed"):
+        for s in ("none", "single", "mixed"):
             cases.append(("golden %s mig-strategy=%s" % (n, s),
                           golden_case(n, ["--mig-strategy=" + s],
                                       "." + s)))

@@ -159,8 +159,9 @@ static void
 test_mixed(void **state)
 {
 	struct mig_device m[] = { mig("1g.5gb", 1, 4864, 14),
-		mig("1g.5gb", 1, 4864, 14), mig("3g.20gb", 3, 19968, 42) };
-	struct gpu g[] = { a100(m, 3) };
+		mig("1g.5gb", 1, 4864, 14), mig("3g.20gb", 3, 19968, 42),
+		mig("1g.5gb+me", 1, 4864, 14) };
+	struct gpu g[] = { a100(m, 4) };
 	struct label_set s = build(g, 1, MIG_STRATEGY_MIXED, NULL);
 
 	(void)state;
@@ -177,6 +178,11 @@ test_mixed(void **state)
 	ASSERT_LABEL(s, "nvidia.com/mig-1g.5gb.replicas", "1");
 	ASSERT_LABEL(s, "nvidia.com/mig-3g.20gb.count", "1");
 	ASSERT_LABEL(s, "nvidia.com/mig-3g.20gb.engines.decoder", "1");
+	/* '+' is no label character: GFD's name has '.' (as the plugin's
+	   resource nvidia.com/mig-1g.5gb.me). */
+	ASSERT_LABEL(s, "nvidia.com/mig-1g.5gb.me.count", "1");
+	ASSERT_LABEL(s, "nvidia.com/mig-1g.5gb.me.product",
+	    "NVIDIA-A100-SXM4-40GB-MIG-1g.5gb.me");
 	/* The GPU itself, MIG on: labelled without sharing. */
 	ASSERT_LABEL(s, "nvidia.com/gpu.product", "NVIDIA-A100-SXM4-40GB");
 	ASSERT_LABEL(s, "nvidia.com/gpu.count", "1");
