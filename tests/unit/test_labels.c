@@ -33,7 +33,7 @@ assert_valid(const char *v)
 }
 
 static void
-product_of(char *out, bool shared, ...)
+product_of(char *out, int shared, ...)
 {
 	const char *parts[8];
 	size_t n = 0;
@@ -44,7 +44,7 @@ product_of(char *out, bool shared, ...)
 		n++;
 	va_end(ap);
 	parts[n] = NULL;
-	label_product(parts, shared, out);
+	label_product(parts, shared != 0, out);
 }
 
 static void
@@ -53,18 +53,18 @@ test_product_sanitised(void **state)
 	char v[64];
 
 	(void)state;
-	product_of(v, false, "NVIDIA TITAN X (Pascal)", NULL);
+	product_of(v, 0, "NVIDIA TITAN X (Pascal)", NULL);
 	assert_string_equal(v, "NVIDIA-TITAN-X-Pascal");
-	product_of(v, false, "Tesla  K80", NULL);
+	product_of(v, 0, "Tesla  K80", NULL);
 	assert_string_equal(v, "Tesla-K80");
-	product_of(v, true, "Tesla T4", NULL);
+	product_of(v, 1, "Tesla T4", NULL);
 	assert_string_equal(v, "Tesla-T4-SHARED");
-	product_of(v, false, "NVIDIA A100-SXM4-40GB", "MIG", "1g.5gb", NULL);
+	product_of(v, 0, "NVIDIA A100-SXM4-40GB", "MIG", "1g.5gb", NULL);
 	assert_string_equal(v, "NVIDIA-A100-SXM4-40GB-MIG-1g.5gb");
 	/* What a label value may not begin or end with goes. */
-	product_of(v, false, "_weird_ name.", NULL);
+	product_of(v, 0, "_weird_ name.", NULL);
 	assert_string_equal(v, "weird_-name");
-	product_of(v, false, "(((", NULL);
+	product_of(v, 0, "(((", NULL);
 	assert_string_equal(v, "");
 }
 
@@ -77,12 +77,12 @@ test_product_bounded(void **state)
 
 	(void)state;
 	/* NVIDIA #1876: 67 characters in GFD; the profile survives here. */
-	product_of(v, false, model, "MIG", "1g.24gb", NULL);
+	product_of(v, 0, model, "MIG", "1g.24gb", NULL);
 	assert_valid(v);
 	assert_true(strstr(v, "-MIG-1g.24gb") != NULL);
 	assert_int_equal(strncmp(v, "NVIDIA-RTX-PRO-6000", 19), 0);
 	assert_int_equal(strlen(v), 63);
-	product_of(v, true, model, "MIG", "1g.24gb+me", NULL);
+	product_of(v, 1, model, "MIG", "1g.24gb+me", NULL);
 	assert_valid(v);
 	/* '+' is not a label character: GFD drops it. */
 	assert_string_equal(v + strlen(v) - 21, "-MIG-1g.24gbme-SHARED");
@@ -91,13 +91,13 @@ test_product_bounded(void **state)
 	big[61] = ' ';
 	big[62] = 'b';
 	big[63] = '\0';
-	product_of(v, true, big, NULL);
+	product_of(v, 1, big, NULL);
 	assert_valid(v);
 	assert_string_equal(v + strlen(v) - 7, "-SHARED");
 	/* Even a suffix past 63 on its own stays within bounds. */
 	memset(big, 'p', 150);
 	big[150] = '\0';
-	product_of(v, true, model, "MIG", big, NULL);
+	product_of(v, 1, model, "MIG", big, NULL);
 	assert_valid(v);
 	label_value("Super (Long) Machine Name Super Long Machine Name Super "
 	    "Long Machine Name", v);
