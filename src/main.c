@@ -709,15 +709,26 @@ apply_discovered(struct daemon *d, const struct config *cfg,
 
 /*
  * GPU Feature Discovery's labels (--output-file): the NFD feature file
- * rewritten when a label differs from what it holds. A failure is
- * logged and serving goes on: labels are not worth a node's GPUs.
+ * rewritten when a label differs from what it holds; the file of |old|
+ * (the configuration in force until now) removed when a reload turned
+ * the labels off or moved them, so that NFD publishes no stale labels.
+ * A failure is logged and serving goes on: labels are not worth a
+ * node's GPUs.
  */
 static void
-publish_labels(const struct config *cfg, const char *text)
+publish_labels(const struct config *old, const struct config *cfg,
+    const char *text)
 {
+	const char *was = old != cfg ? old->gfd_output_file : "";
 	char err[4200];
 	bool written;
 
+	if (was[0] != '\0' && strcmp(was, cfg->gfd_output_file) != 0) {
+		if (labels_file_remove(was, err, sizeof(err)) < 0)
+			log_warn("Old node labels not removed: %s", err);
+		else
+			log_info("Node labels removed from %s", was);
+	}
 	if (text == NULL)
 		return;
 	if (labels_file_update(cfg->gfd_output_file, text, &written, err,
@@ -741,7 +752,7 @@ apply(struct daemon *d, const struct config *cfg,
 	int rc = apply_discovered(d, cfg, file, st, at_start, chg, &labels);
 
 	if (rc == 0)
-		publish_labels(cfg, labels);
+		publish_labels(&d->cfg, cfg, labels);
 	gdp_free(labels);
 	return rc;
 }

@@ -151,6 +151,19 @@ labels_file_update(const char *path, const char *text, bool *written,
 	return 0;
 }
 
+int
+labels_file_remove(const char *path, char *err, size_t errlen)
+{
+	if (unlink(path) < 0 && errno != ENOENT) {
+		int rc = -errno;
+
+		snprintf(err, errlen, "cannot remove %s: %s", path,
+		    strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
 void
 labels_read_machine(const char *path, char *out, size_t len)
 {

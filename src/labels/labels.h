@@ -85,6 +85,10 @@ char *labels_text(const struct label_set *s, int64_t timestamp);
 int labels_file_update(const char *path, const char *text, bool *written,
     char *err, size_t errlen);
 
+/* Removes the file at |path| (labels turned off or moved); a missing
+   file is no error. Returns 0 or -errno with |err|. */
+int labels_file_remove(const char *path, char *err, size_t errlen);
+
 /* The DMI product name from |path|, trimmed, into |out|; "" if none. */
 void labels_read_machine(const char *path, char *out, size_t len);
 

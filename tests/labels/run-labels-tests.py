@@ -333,6 +333,33 @@ def case_config_change_rewritten():
         p.stop()
 
 
+def case_turned_off_removed():
+    # outputFile taken out of the config file: the file goes, so that NFD
+    # publishes no stale labels; put back, it comes back.
+    p = Plugin(profile("azure-nc6"), output=False)
+    cfg = os.path.join(p.tmp, "config.yaml")
+    on = "version: v1\nflags:\n  gfd:\n    outputFile: %s\n" % p.out
+
+    def put(text):
+        with open(cfg + ".new", "w") as f:
+            f.write(text)
+        os.rename(cfg + ".new", cfg)
+    put(on)
+    p.args += ["--config-file", cfg]
+    try:
+        p.start()
+        p.wait_file()
+        put("version: v1\n")
+        p.reload()
+        assert os.listdir(p.dir) == [], os.listdir(p.dir)
+        assert "Node labels removed from " + p.out in p.log_text(), p.tail()
+        put(on)
+        p.reload()
+        assert os.path.exists(p.out), p.tail()
+    finally:
+        p.stop()
+
+
 def case_off_by_default():
     p = Plugin(profile("azure-nc6"), output=False)
     try:
@@ -389,6 +416,8 @@ def main():
         ("a lost GPU rewrites the file atomically", case_lost_gpu_rewritten),
         ("a config change rewrites the file atomically",
          case_config_change_rewritten),
+        ("labels turned off by a reload: the file is removed",
+         case_turned_off_removed),
         ("off by default", case_off_by_default),
         ("GFD's env and config file keys", case_gfd_env_and_file),
     ]
