@@ -45,11 +45,12 @@ without_timestamp(const char *t)
 	return out;
 }
 
-/* The file at |path| (at most MAX_FILE bytes), or NULL if unreadable. */
+/* The file at |path| (at most MAX_FILE bytes), or NULL if unreadable;
+   a symbolic link is followed only when |follow|. */
 static char *
-slurp(const char *path)
+slurp(const char *path, bool follow)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
 	char *buf;
 	size_t len = 0;
 	ssize_t n;
@@ -73,7 +74,7 @@ slurp(const char *path)
 static bool
 same_labels(const char *path, const char *text)
 {
-	char *old = slurp(path), *a = NULL, *b = NULL;
+	char *old = slurp(path, false), *a = NULL, *b = NULL;
 	bool same = false;
 
 	if (old != NULL && (a = without_timestamp(old)) != NULL &&
@@ -167,7 +168,8 @@ labels_file_remove(const char *path, char *err, size_t errlen)
 void
 labels_read_machine(const char *path, char *out, size_t len)
 {
-	char *s = slurp(path), *p, *end;
+	/* GFD's machine type file may be a link (to /sys, say). */
+	char *s = slurp(path, true), *p, *end;
 
 	out[0] = '\0';
 	if (s == NULL)

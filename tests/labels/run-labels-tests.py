@@ -389,8 +389,9 @@ def case_gfd_env_and_file():
         f.write("version: v1\nflags:\n  gfd:\n    outputFile: %s\n"
                 "    noTimestamp: true\n    machineTypeFile: %s\n" % (
                     p.out, os.path.join(p.tmp, "machine")))
-    with open(os.path.join(p.tmp, "machine"), "w") as f:
+    with open(os.path.join(p.tmp, "machine-real"), "w") as f:
         f.write("  DGX A100 \n")
+    os.symlink("machine-real", os.path.join(p.tmp, "machine"))
     p.args += ["--config-file", cfg]
     try:
         p.start()
