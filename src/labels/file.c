@@ -166,7 +166,7 @@ labels_file_remove(const char *path, char *err, size_t errlen)
 }
 
 void
-labels_read_machine(const char *path, char *out, size_t len)
+labels_read_trimmed(const char *path, char *out, size_t len)
 {
 	/* GFD's machine type file may be a link (to /sys, say). */
 	char *s = slurp(path, true), *p, *end;

@@ -471,6 +471,19 @@ put_migs(struct label_set *s, const struct labels_input *in)
 
 /* ---- node-wide labels ---- */
 
+const char *
+labels_gpu_mode(const long *classes, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (classes[i] != classes[0])
+			return "unknown";
+	if (n == 0)
+		return "unknown";
+	if (classes[0] == 0x030000)
+		return "graphics";
+	return classes[0] == 0x030200 ? "compute" : "unknown";
+}
+
 static int
 put_versions(struct label_set *s, const struct inventory *inv)
 {
@@ -532,6 +545,8 @@ put_node(struct label_set *s, const struct labels_input *in)
 	(void)sharing_of(in->file, &strategy);
 	rc |= label_set_put(s, "nvidia.com/gpu.present", "true");
 	rc |= label_set_put(s, "nvidia.com/gpu.machine", machine);
+	rc |= label_set_put(s, "nvidia.com/gpu.mode",
+	    in->mode != NULL ? in->mode : "unknown");
 	rc |= label_set_put(s, "nvidia.com/mig.capable",
 	    capable ? "true" : "false");
 	rc |= label_set_put(s, "nvidia.com/mps.capable",

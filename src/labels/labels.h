@@ -44,6 +44,7 @@ struct labels_input {
 	enum mig_strategy mig_strategy;
 	const struct cfgfile *file;     /* sharing sections; NULL: none */
 	const char *machine;            /* DMI product name; NULL: unknown */
+	const char *mode;               /* labels_gpu_mode(); NULL: unknown */
 };
 
 /*
@@ -72,6 +73,13 @@ void label_product(const char *const *parts, bool shared, char *out);
 /* One value sanitised as label_product() does one part, then bounded. */
 void label_value(const char *raw, char *out);
 
+/*
+ * GFD's nvidia.com/gpu.mode from the GPUs' PCI classes (|n| of them, -1
+ * where unreadable): "graphics" when all are VGA controllers (0x030000),
+ * "compute" when all are 3D controllers (0x030200), else "unknown".
+ */
+const char *labels_gpu_mode(const long *classes, size_t n);
+
 /* The whole set as "key=value\n" lines, sorted, plus the timestamp
    line when |timestamp| >= 0. A string to gdp_free(), or NULL. */
 char *labels_text(const struct label_set *s, int64_t timestamp);
@@ -89,8 +97,9 @@ int labels_file_update(const char *path, const char *text, bool *written,
    file is no error. Returns 0 or -errno with |err|. */
 int labels_file_remove(const char *path, char *err, size_t errlen);
 
-/* The DMI product name from |path|, trimmed, into |out|; "" if none. */
-void labels_read_machine(const char *path, char *out, size_t len);
+/* The small file at |path| (the DMI product name, a PCI class),
+   trimmed, into |out|; "" if unreadable. */
+void labels_read_trimmed(const char *path, char *out, size_t len);
 
 /*
  * The plugin's glue (node.c): the label file's text for |inv| under

@@ -56,10 +56,18 @@ VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 class Plugin:
     def __init__(self, profile_path, args=(), env=None, machine=MACHINE,
-                 output=True):
+                 output=True, pci_class="0x030200"):
         self.tmp = tempfile.mkdtemp(prefix="gdp-labels-")
         self.sysfs = os.path.join(self.tmp, "sys")
         subprocess.run([MAKE_SYSFS, profile_path, self.sysfs], check=True)
+        # Each GPU's PCI class, as sysfs has it: a 3D controller (a data
+        # centre GPU in compute mode) unless told otherwise.
+        devices = os.path.join(self.sysfs, "bus", "pci", "devices")
+        for i, bdf in enumerate(sorted(os.listdir(devices))
+                                if os.path.isdir(devices) else []):
+            c = pci_class(i) if callable(pci_class) else pci_class
+            with open(os.path.join(devices, bdf, "class"), "w") as f:
+                f.write(c + "\n")
         self.proc_root = os.path.join(self.tmp, "proc")
         subprocess.run([MAKE_PROC, profile_path, self.proc_root], check=True)
         if machine is not None:
@@ -360,6 +368,20 @@ def case_turned_off_removed():
         p.stop()
 
 
+def case_gpu_mode():
+    for cls, want in (("0x030000", "graphics"), ("0x030200", "compute"),
+                      (lambda i: "0x030000" if i else "0x030200",
+                       "unknown")):
+        p = Plugin(profile("azure-nc24"), ["--no-timestamp"],
+                   pci_class=cls)
+        try:
+            p.start()
+            lab = labels_of(p.wait_file())
+            assert lab["nvidia.com/gpu.mode"] == want, (want, lab)
+        finally:
+            p.stop()
+
+
 def case_off_by_default():
     p = Plugin(profile("azure-nc6"), output=False)
     try:
@@ -419,6 +441,7 @@ def main():
          case_config_change_rewritten),
         ("labels turned off by a reload: the file is removed",
          case_turned_off_removed),
+        ("gpu.mode from the PCI class", case_gpu_mode),
         ("off by default", case_off_by_default),
         ("GFD's env and config file keys", case_gfd_env_and_file),
     ]

@@ -135,7 +135,7 @@ build(struct gpu *gpus, size_t n, enum mig_strategy s,
 {
 	struct inventory inv = { .gpus = gpus, .n = n,
 		.driver_version = "535.183.01", .cuda_version = 12020 };
-	struct labels_input in = { &inv, s, file, "DGX A100" };
+	struct labels_input in = { &inv, s, file, "DGX A100", "compute" };
 	struct label_set set;
 
 	assert_int_equal(labels_build(&in, &set), 0);
@@ -327,6 +327,22 @@ test_models_mixed(void **state)
 }
 
 static void
+test_mode(void **state)
+{
+	const long compute[] = { 0x030200, 0x030200 };
+	const long vga[] = { 0x030000 };
+	const long mixed[] = { 0x030200, 0x030000 };
+	const long unread[] = { 0x030200, -1 };
+
+	(void)state;
+	assert_string_equal(labels_gpu_mode(compute, 2), "compute");
+	assert_string_equal(labels_gpu_mode(vga, 1), "graphics");
+	assert_string_equal(labels_gpu_mode(mixed, 2), "unknown");
+	assert_string_equal(labels_gpu_mode(unread, 2), "unknown");
+	assert_string_equal(labels_gpu_mode(NULL, 0), "unknown");
+}
+
+static void
 test_text(void **state)
 {
 	struct gpu g[] = { a100(NULL, 0) };
@@ -354,6 +370,7 @@ main(void)
 		cmocka_unit_test(test_sharing),
 		cmocka_unit_test(test_family),
 		cmocka_unit_test(test_models_mixed),
+		cmocka_unit_test(test_mode),
 		cmocka_unit_test(test_text),
 	};
 
