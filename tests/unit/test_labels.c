@@ -351,7 +351,8 @@ test_text(void **state)
 
 	(void)state;
 	assert_non_null(strstr(t, "nvidia.com/gpu.machine=DGX-A100\n"));
-	assert_non_null(strstr(t, "nvidia.com/cuda.runtime-version.full=12.2\n"));
+	assert_non_null(strstr(t,
+	    "nvidia.com/cuda.runtime-version.full=12.2\n"));
 	assert_non_null(strstr(t, "nvidia.com/cuda.driver.rev=01\n"));
 	assert_string_equal(t + strlen(t) - 36,
 	    "nvidia.com/gfd.timestamp=1555019244\n");
