@@ -241,6 +241,7 @@ static const char *const mig_names[] = { "none", "single", "mixed" };
 static void
 drop_gpu(struct inventory *inv, size_t i)
 {
+	gdp_free(inv->gpus[i].migs);
 	memmove(&inv->gpus[i], &inv->gpus[i + 1],
 	    (inv->n - i - 1) * sizeof(inv->gpus[0]));
 	inv->n--;

@@ -237,6 +237,9 @@ describe_mig(const struct nvml *nvml, nvmlDevice_t dev, nvmlDevice_t mig,
 	nvmlComputeInstanceInfo_t cii;
 	int rc;
 
+	memset(&a, 0, sizeof(a));
+	memset(&gii, 0, sizeof(gii));
+	memset(&cii, 0, sizeof(cii));
 	rc = nvml_device_uuid(nvml, mig, m->uuid, sizeof(m->uuid), e);
 	if (rc == 0)
 		rc = nvml_mig_instance_ids(nvml, mig, &m->gi, &m->ci, e);

@@ -29,7 +29,8 @@
  *				devices PROFILE gives it (a profile of
  *				the same GPUs, by UUID, in the same
  *				order); each GPU whose layout changed
- *				sends nvmlEventTypeMigConfigChange
+ *				sends nvmlEventTypeMigConfigChange; a
+ *				new cycle of the same profile keeps it
  *	syscall NAME		make a system call a device plugin never needs
  *				(unshare, execve, socket-inet): how the
  *				plugin's tests show that its seccomp filter
@@ -321,21 +322,66 @@ same_gpus(const struct fake_machine *m, const char *path)
 	return true;
 }
 
-static void
-cmd_mig_layout(int argc, char **argv)
+/*
+ * The last mig-layout and the profile it was given over: a later cycle
+ * (full shutdown, init again) of the same profile keeps the layout, as a
+ * real GPU keeps its MIG instances; another profile forgets it.
+ */
+static pthread_mutex_t relayout_lock = PTHREAD_MUTEX_INITIALIZER;
+static char relayout_path[PATH_MAX];
+static char relayout_base[PATH_MAX];
+
+/* Applies the MIG layouts of |path| to the loaded machine; 0 or -EINVAL
+ * (said). */
+static int
+apply_layout(const char *path)
 {
 	struct fake_machine *m = calloc(1, sizeof(*m));
+	int rc = -EINVAL;
 
 	if (m == NULL) {
 		complain("mig-layout: out of memory");
-		return;
+		return -ENOMEM;
 	}
-	if (fake_profile_load(argv[1], m) == 0 && same_gpus(m, argv[1]))
-		for (unsigned int i = 0; i < m->gpu_count; i++)
-			if (fake_mig_relayout(i, m->gpus[i].mig,
-			    &m->gpus[i].mig_layout, argv[1]) != 0)
-				break;
+	if (fake_profile_load(path, m) == 0 && same_gpus(m, path)) {
+		rc = 0;
+		for (unsigned int i = 0; i < m->gpu_count && rc == 0; i++)
+			rc = fake_mig_relayout(i, m->gpus[i].mig,
+			    &m->gpus[i].mig_layout, path);
+	}
 	free(m);
+	return rc;
+}
+
+static void
+cmd_mig_layout(int argc, char **argv)
+{
+	const char *base = getenv("FAKE_NVML_PROFILE");
+
+	if (apply_layout(argv[1]) != 0 || base == NULL ||
+	    strlen(argv[1]) >= sizeof(relayout_path) ||
+	    strlen(base) >= sizeof(relayout_base))
+		return;
+	pthread_mutex_lock(&relayout_lock);
+	snprintf(relayout_path, sizeof(relayout_path), "%s", argv[1]);
+	snprintf(relayout_base, sizeof(relayout_base), "%s", base);
+	pthread_mutex_unlock(&relayout_lock);
+}
+
+void
+fake_control_reapply(void)
+{
+	const char *base = getenv("FAKE_NVML_PROFILE");
+	char path[PATH_MAX] = "";
+
+	pthread_mutex_lock(&relayout_lock);
+	if (base != NULL && strcmp(base, relayout_base) == 0)
+		snprintf(path, sizeof(path), "%s", relayout_path);
+	else
+		relayout_path[0] = relayout_base[0] = '\0';
+	pthread_mutex_unlock(&relayout_lock);
+	if (path[0] != '\0')
+		(void)apply_layout(path);
 }
 
 static const struct command commands[] = {

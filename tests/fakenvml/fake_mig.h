@@ -21,6 +21,7 @@ struct fake_gi_profile {
 struct fake_mig_table {
 	const char *name_has;		/* in the GPU's name */
 	unsigned long long max_memory_mib;	/* the GPU's, at most */
+	unsigned int slices;		/* compute slices: 7, or 4 */
 	unsigned int sms_per_slice;	/* of a compute instance slice */
 	const struct fake_gi_profile *gi;
 	size_t n;

@@ -357,6 +357,9 @@ void fake_events_reset(void);
  * NVML_ERROR_UNKNOWN after a message on stderr. Call at the first init of
  * a cycle, with the machine loaded. */
 nvmlReturn_t fake_control_start(void);
+/* Applies the last mig-layout again if it was given over the profile
+ * just loaded (FAKE_NVML_PROFILE unchanged); call at a cycle's start. */
+void fake_control_reapply(void);
 /* Stops the thread (if running), joins it and closes the FIFO. */
 void fake_control_stop(void);
 

@@ -149,6 +149,7 @@ load_machine(void)
 		return rc;
 	}
 	fake_mig_load();
+	fake_control_reapply();
 	return NVML_SUCCESS;
 }
 

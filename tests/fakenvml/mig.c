@@ -160,7 +160,7 @@ build_slot(const char *path, unsigned int g, unsigned int j,
 static int
 place_slot(const char *path, unsigned int g, unsigned int j,
     const struct fake_mig_spec *specs, struct mig_slot *d,
-    unsigned int *next_start)
+    unsigned int max_slices, unsigned int *next_start)
 {
 	struct mig_slot *me = &d[j];
 	unsigned int used = 0;
@@ -185,9 +185,9 @@ place_slot(const char *path, unsigned int g, unsigned int j,
 		me->gi_start = specs[j].has_placement ? specs[j].placement :
 		    *next_start;
 		*next_start = me->gi_start + me->gip->slices;
-		if (*next_start > 7)
+		if (*next_start > max_slices)
 			return bad(path, g, j, "the GPU instances need more "
-			    "than 7 slices");
+			    "than %u slices", max_slices);
 	} else {
 		me->gi_start = d[me->gi_first].gi_start;
 	}
@@ -237,7 +237,7 @@ build_gpu(const char *path, unsigned int g, const struct nvmlDevice_st *dev,
 	for (unsigned int j = 0; j < lay->count; j++) {
 		if (build_slot(path, g, j, out->table, &lay->dev[j],
 		    &out->dev[j]) != 0 || place_slot(path, g, j, lay->dev,
-		    out->dev, &next) != 0)
+		    out->dev, out->table->slices, &next) != 0)
 			return -EINVAL;
 		out->count = j + 1;
 	}
@@ -268,6 +268,25 @@ fake_mig_load(void)
 	pthread_mutex_unlock(&mig_lock);
 }
 
+/* Whether two layouts list the same MIG devices (fields, not bytes:
+ * the specs have padding). */
+static bool
+same_layout(const struct fake_mig_layout *a, const struct fake_mig_layout *b)
+{
+	if (a->count != b->count)
+		return false;
+	for (unsigned int j = 0; j < a->count; j++) {
+		const struct fake_mig_spec *x = &a->dev[j], *y = &b->dev[j];
+
+		if (strcmp(x->profile, y->profile) != 0 ||
+		    strcmp(x->uuid, y->uuid) != 0 || x->gi != y->gi ||
+		    x->ci != y->ci || x->has_placement != y->has_placement ||
+		    (x->has_placement && x->placement != y->placement))
+			return false;
+	}
+	return true;
+}
+
 int
 fake_mig_relayout(unsigned int g, enum fake_mig mode,
     const struct fake_mig_layout *lay, const char *path)
@@ -279,8 +298,7 @@ fake_mig_relayout(unsigned int g, enum fake_mig mode,
 	if (build_gpu(path, g, dev, mode, lay, &built) != 0)
 		return -EINVAL;
 	pthread_mutex_lock(&mig_lock);
-	changed = dev->mig != mode || memcmp(&dev->mig_layout, lay,
-	    sizeof(*lay)) != 0;
+	changed = dev->mig != mode || !same_layout(&dev->mig_layout, lay);
 	dev->mig = mode;
 	dev->mig_layout = *lay;
 	migs[g] = built;
@@ -465,6 +483,18 @@ fake_mig_enabled(nvmlDevice_t dev)
 	return on;
 }
 
+/* MIG device slots of GPU |dev|: its table's slices, else 7. */
+static unsigned int
+max_slots(nvmlDevice_t dev)
+{
+	const struct fake_mig_table *t;
+
+	pthread_mutex_lock(&mig_lock);
+	t = migs[fake_device_index(dev)].table;
+	pthread_mutex_unlock(&mig_lock);
+	return t != NULL ? t->slices : FAKE_MAX_MIG_DEVICES;
+}
+
 nvmlReturn_t
 fake_nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t dev,
     unsigned int *count)
@@ -476,8 +506,8 @@ fake_nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t dev,
 		return rc;
 	if (count == NULL)
 		return NVML_ERROR_INVALID_ARGUMENT;
-	/* Like NVML: zero unless MIG is enabled. */
-	*count = fake_mig_enabled(dev) ? FAKE_MAX_MIG_DEVICES : 0;
+	/* Like NVML: zero unless MIG is enabled; one per slice. */
+	*count = fake_mig_enabled(dev) ? max_slots(dev) : 0;
 	return NVML_SUCCESS;
 }
 
@@ -492,8 +522,7 @@ fake_nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t dev,
 
 	if (rc != NVML_SUCCESS)
 		return rc;
-	if (mig == NULL || index >= FAKE_MAX_MIG_DEVICES ||
-	    !fake_mig_enabled(dev))
+	if (mig == NULL || index >= max_slots(dev) || !fake_mig_enabled(dev))
 		return NVML_ERROR_INVALID_ARGUMENT;
 	g = fake_device_index(dev);
 	pthread_mutex_lock(&mig_lock);
@@ -542,7 +571,7 @@ enter_mig(enum fake_sym sym, nvmlDevice_t dev, const void *out,
     struct mig_slot *copy, unsigned int *gpu)
 {
 	nvmlReturn_t rc = fake_enter_any(sym, dev);
-	unsigned int g, j;
+	unsigned int g = 0, j = 0;
 
 	if (rc != NVML_SUCCESS)
 		return rc;
@@ -710,7 +739,7 @@ enter_gi(enum fake_sym sym, nvmlGpuInstance_t gi, const void *out,
     struct mig_slot *copy, unsigned int *gpu)
 {
 	nvmlReturn_t rc = fake_enter(sym);
-	unsigned int g, j;
+	unsigned int g = 0, j = 0;
 
 	if (rc != NVML_SUCCESS)
 		return rc;

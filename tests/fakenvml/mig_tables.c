@@ -8,6 +8,10 @@
  * driver would report. Memory sizes are the GPU instance's, in MiB, and
  * round to the names' GB by NVIDIA's rule (see mig.c): the tests check
  * that they do. The table is picked by the GPU's name and memory.
+ *
+ * The RTX PRO 6000 Blackwell table is the one with the newer attribute
+ * profiles (+gfx, -me, +me.all; 4 slices): its names and sizes follow
+ * NVIDIA's, its profile ids and engine counts are this fake's own.
  */
 #include <string.h>
 
@@ -65,11 +69,35 @@ static const struct fake_gi_profile h200_141gb[] = {
 	    7, 1, 132, 8, 7, 0, 7, 1, 135168 },
 };
 
-#define ROWS(t) t, sizeof(t) / sizeof(t[0])
+static const struct fake_gi_profile rtx_pro_6000[] = {
+	{ NVML_GPU_INSTANCE_PROFILE_1_SLICE, 14, "1g.24gb",
+	    1, 4, 46, 1, 1, 1, 1, 0, 23808 },
+	{ NVML_GPU_INSTANCE_PROFILE_1_SLICE_GFX, 47, "1g.24gb+gfx",
+	    1, 4, 46, 1, 1, 1, 1, 0, 23808 },
+	{ NVML_GPU_INSTANCE_PROFILE_1_SLICE_NO_ME, 40, "1g.24gb-me",
+	    1, 4, 46, 1, 0, 0, 0, 0, 23808 },
+	{ NVML_GPU_INSTANCE_PROFILE_1_SLICE_ALL_ME, 44, "1g.24gb+me.all",
+	    1, 1, 46, 1, 4, 4, 4, 1, 23808 },
+	{ NVML_GPU_INSTANCE_PROFILE_2_SLICE, 5, "2g.48gb",
+	    2, 2, 92, 2, 2, 2, 2, 0, 47872 },
+	{ NVML_GPU_INSTANCE_PROFILE_2_SLICE_GFX, 35, "2g.48gb+gfx",
+	    2, 2, 92, 2, 2, 2, 2, 0, 47872 },
+	{ NVML_GPU_INSTANCE_PROFILE_2_SLICE_NO_ME, 39, "2g.48gb-me",
+	    2, 2, 92, 2, 0, 0, 0, 0, 47872 },
+	{ NVML_GPU_INSTANCE_PROFILE_2_SLICE_ALL_ME, 36, "2g.48gb+me.all",
+	    2, 1, 92, 2, 4, 4, 4, 1, 47872 },
+	{ NVML_GPU_INSTANCE_PROFILE_4_SLICE, 0, "4g.96gb",
+	    4, 1, 188, 4, 4, 4, 4, 1, 95744 },
+	{ NVML_GPU_INSTANCE_PROFILE_4_SLICE_GFX, 32, "4g.96gb+gfx",
+	    4, 1, 188, 4, 4, 4, 4, 1, 95744 },
+};
+
+#define ROWS(t) (t), sizeof(t) / sizeof((t)[0])
 static const struct fake_mig_table tables[] = {
-	{ "A100", 40960, 14, ROWS(a100_40gb) },
-	{ "H100", 81559, 16, ROWS(h100_80gb) },
-	{ "H200", 143771, 16, ROWS(h200_141gb) },
+	{ "A100", 40960, 7, 14, ROWS(a100_40gb) },
+	{ "H100", 81559, 7, 16, ROWS(h100_80gb) },
+	{ "H200", 143771, 7, 16, ROWS(h200_141gb) },
+	{ "RTX PRO 6000 Blackwell", 97887, 4, 46, ROWS(rtx_pro_6000) },
 };
 #undef ROWS
 

@@ -2270,7 +2270,7 @@ test_mig_shipped(void **state)
 		"a100-sxm4-40gb-mig-single.yaml", "h100-80gb-mig-single.yaml",
 		"h200-141gb-mig-single.yaml", "mig-no-devices.yaml",
 		"mig-and-full-gpus.yaml", "mig-two-types.yaml",
-		"mig-c-lt-g.yaml",
+		"mig-c-lt-g.yaml", "rtx-pro-6000-mig.yaml",
 	};
 	nvmlGpuInstanceProfileInfo_v2_t p;
 	nvmlMemory_t mem;
@@ -2387,6 +2387,7 @@ test_control_mig(void **state)
 	nvmlDevice_t gpu, mig, other = NULL;
 	nvmlEventSet_t set;
 	unsigned long long types = 0;
+	unsigned int u;
 	char buf[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
 
 	init_profile(A100_MIG);
@@ -2414,6 +2415,24 @@ test_control_mig(void **state)
 	control_fenced("", set, A100_MIG_GPU0);
 	assert_no_event(set);
 	assert_int_equal(nv.nvmlEventSetFree(set), NVML_SUCCESS);
+	/* A new cycle of the same profile keeps it; another forgets it. */
+	assert_int_equal(shutdown_all(state), 0);
+	init_profile(A100_MIG);
+	assert_int_equal(nv.nvmlDeviceGetMigDeviceHandleByIndex(handle(0), 1,
+	    &other), NVML_ERROR_NOT_FOUND);
+	assert_int_equal(shutdown_all(state), 0);
+	init_profile(nc6.file);
+	assert_int_equal(shutdown_all(state), 0);
+	init_profile(A100_MIG);
+	(void)mig_handle(handle(0), 3);
+	/* A 4-slice GPU has 4 MIG device slots. */
+	assert_int_equal(shutdown_all(state), 0);
+	init_profile("rtx-pro-6000-mig.yaml");
+	assert_int_equal(nv.nvmlDeviceGetMaxMigDeviceCount(handle(0), &u),
+	    NVML_SUCCESS);
+	assert_int_equal(u, 4);
+	assert_int_equal(nv.nvmlDeviceGetMigDeviceHandleByIndex(handle(0), 4,
+	    &other), NVML_ERROR_INVALID_ARGUMENT);
 }
 
 #define T(f) cmocka_unit_test_teardown(f, shutdown_all)

@@ -29,4 +29,6 @@ expect azure-nd96asr-v4.yaml "0001:00:00.0 0 0002:00:00.0 0 0003:00:00.0 0 \
 expect dgx-h100.yaml "0000:1b:00.0 0 0000:43:00.0 0 0000:52:00.0 0 \
 0000:61:00.0 0 0000:9d:00.0 1 0000:c3:00.0 1 0000:d1:00.0 1 0000:df:00.0 1 "
 expect no-gpus.yaml ""
+# MIG devices, a list inside each GPU, are no GPUs of their own.
+expect a100-sxm4-40gb-mig.yaml "0000:07:00.0 0 0000:0f:00.0 1 "
 echo "ok"

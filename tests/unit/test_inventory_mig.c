@@ -149,6 +149,8 @@ test_shipped_names(void **state)
 		{ "mig-two-types.yaml", { NULL, "2g.10gb 2g.10gb 2g.10gb" } },
 		{ "mig-and-full-gpus.yaml", { NULL, "" } },
 		{ "mig-no-devices.yaml", { NULL, "" } },
+		{ "rtx-pro-6000-mig.yaml", { "1g.24gb+gfx 1g.24gb-me "
+		    "2g.48gb+me.all", "2g.48gb 1g.24gb+me.all 1g.24gb" } },
 	};
 
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
