@@ -48,6 +48,7 @@
 #include "config/watch.h"
 #include "gpu/inventory.h"
 #include "health/monitor.h"
+#include "labels/labels.h"
 #include "loop/loop.h"
 #include "metrics/http.h"
 #include "metrics/process.h"
@@ -684,9 +685,9 @@ commit_health(struct daemon *d, const struct config *cfg,
  * (at start: another process serves on our socket), or -errno.
  */
 static int
-apply(struct daemon *d, const struct config *cfg,
-    const struct strategy_settings *st, bool at_start,
-    struct fleet_change *chg)
+apply_discovered(struct daemon *d, const struct config *cfg,
+    const struct cfgfile *file, const struct strategy_settings *st,
+    bool at_start, struct fleet_change *chg, char **labels)
 {
 	struct inventory *inv = NULL;
 	struct resources *res = NULL;
@@ -699,6 +700,8 @@ apply(struct daemon *d, const struct config *cfg,
 		return rc;
 	log_inventory(inv);
 	note_mig_strategy(cfg, inv);
+	if (labels_node_text(cfg, file, inv, labels) < 0)
+		log_warn("Node labels not updated: out of memory");
 	if (inv->n == 0 && at_start && cfg->fail_on_no_gpus) {
 		inventory_free(inv);
 		log_error("No GPUs found and --fail-on-no-gpus is set.");
@@ -735,6 +738,56 @@ apply(struct daemon *d, const struct config *cfg,
 	d->res = res;
 	d->inv = inv;
 	fleet_publish(d->fleet);
+	return rc;
+}
+
+/*
+ * GPU Feature Discovery's labels (--output-file): the NFD feature file
+ * rewritten when a label differs from what it holds; the file of |old|
+ * (the configuration in force until now) removed when a reload turned
+ * the labels off or moved them, so that NFD publishes no stale labels.
+ * A failure is logged and serving goes on: labels are not worth a
+ * node's GPUs.
+ */
+static void
+publish_labels(const struct config *old, const struct config *cfg,
+    const char *text)
+{
+	const char *was = old != cfg ? old->gfd_output_file : "";
+	char err[4200];
+	bool written;
+
+	if (was[0] != '\0' && strcmp(was, cfg->gfd_output_file) != 0) {
+		if (labels_file_remove(was, err, sizeof(err)) < 0)
+			log_warn("Old node labels not removed: %s", err);
+		else
+			log_info("Node labels removed from %s", was);
+	}
+	if (text == NULL)
+		return;
+	if (labels_file_update(cfg->gfd_output_file, text, &written, err,
+	    sizeof(err)) < 0)
+		log_warn("Node labels not updated: %s", err);
+	else if (written)
+		log_info("Node labels written to %s", cfg->gfd_output_file);
+}
+
+/*
+ * Discovers under |cfg| and |file| (and its strategy settings |st|)
+ * and serves what it finds (apply_discovered); on success, the node's
+ * labels follow. Returns as apply_discovered.
+ */
+static int
+apply(struct daemon *d, const struct config *cfg,
+    const struct cfgfile *file, const struct strategy_settings *st,
+    bool at_start, struct fleet_change *chg)
+{
+	char *labels = NULL;
+	int rc = apply_discovered(d, cfg, file, st, at_start, chg, &labels);
+
+	if (rc == 0)
+		publish_labels(&d->cfg, cfg, labels);
+	gdp_free(labels);
 	return rc;
 }
 
@@ -883,7 +936,7 @@ reload_config(struct daemon *d, const char *why)
 	if (!d->nvml_ready && start_nvml(d, &cfg) < 0)
 		rc = -EIO;
 	else
-		rc = apply(d, &cfg, &st, false, &chg);
+		rc = apply(d, &cfg, file, &st, false, &chg);
 	if (rc < 0) {
 		cfgfile_free(file);
 		metrics_reload(false);
@@ -1280,7 +1333,7 @@ serve(struct daemon *d)
 			return 1;
 		log_warn("--fail-on-init-error=false: continuing without "
 		    "GPUs. No devices found. Waiting indefinitely.");
-	} else if (apply(d, &d->cfg, &d->st, true, &chg) < 0) {
+	} else if (apply(d, &d->cfg, d->file, &d->st, true, &chg) < 0) {
 		return 1;
 	}
 	if (install_filter(d->cfg.seccomp) < 0 || start_notify(d) < 0)

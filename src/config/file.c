@@ -37,13 +37,14 @@ struct flag_key {
 	const struct flag_key *sub;     /* FK_SECTION */
 };
 
-/* GPU feature discovery's keys: known, not ours, passed in silence. */
+/* GPU feature discovery's keys: the labels' (src/labels) are ours;
+   oneshot and sleepInterval (we label on discovery) pass in silence. */
 static const struct flag_key gfd_keys[] = {
 	{ "oneshot", FK_KNOWN, NULL, NULL },
-	{ "noTimestamp", FK_KNOWN, NULL, NULL },
+	{ "noTimestamp", FK_BOOL, "no-timestamp", NULL },
 	{ "sleepInterval", FK_KNOWN, NULL, NULL },
-	{ "outputFile", FK_KNOWN, NULL, NULL },
-	{ "machineTypeFile", FK_KNOWN, NULL, NULL },
+	{ "outputFile", FK_STRING, "output-file", NULL },
+	{ "machineTypeFile", FK_STRING, "machine-type-file", NULL },
 	{ NULL, FK_KNOWN, NULL, NULL },
 };
 

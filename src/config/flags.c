@@ -266,6 +266,23 @@ static const struct setting settings[] = {
 	  .kind = KIND_STRING, .def = "", .offset = OFF(metrics_address),
 	  .help = "serve /metrics, /healthz and /readyz over HTTP at host:port "
 	  "or a unix socket path (with a '/'); empty: off" },
+	/* GPU Feature Discovery's flags, as GFD names them. */
+	{ .flags = { "output-file" }, .envs = { "GFD_OUTPUT_FILE" },
+	  .kind = KIND_STRING, .def = "", .offset = OFF(gfd_output_file),
+	  .file_key = "flags.gfd.outputFile", .help = "write GPU Feature "
+	  "Discovery's node labels to this NFD feature file (e.g. "
+	  "/etc/kubernetes/node-feature-discovery/features.d/gfd); empty: "
+	  "no labels" },
+	{ .flags = { "no-timestamp" }, .envs = { "GFD_NO_TIMESTAMP" },
+	  .kind = KIND_BOOL, .def = "false", .offset = OFF(gfd_no_timestamp),
+	  .file_key = "flags.gfd.noTimestamp", .help = "leave "
+	  "nvidia.com/gfd.timestamp out of the labels" },
+	{ .flags = { "machine-type-file" },
+	  .envs = { "GFD_MACHINE_TYPE_FILE" }, .kind = KIND_STRING,
+	  .def = "", .offset = OFF(gfd_machine_type_file),
+	  .file_key = "flags.gfd.machineTypeFile", .help = "the file "
+	  "nvidia.com/gpu.machine is read from (empty: "
+	  "<sysfs-root>/class/dmi/id/product_name)" },
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

@@ -70,6 +70,9 @@ struct config {
 	int64_t health_quiet_ms;
 	const char *seccomp;            /* "enforce", "log" or "off" */
 	const char *metrics_address;    /* "": no metrics endpoint */
+	/* GPU Feature Discovery's labels (src/labels): "" writes none. */
+	const char *gfd_output_file;
+	const char *gfd_machine_type_file; /* "": <sysfs>/class/dmi/... */
 	const char *disable_healthchecks; /* DP_DISABLE_HEALTHCHECKS */
 	const char *enable_healthchecks;  /* DP_ENABLE_HEALTHCHECKS */
 	/* The gRPC server's limits (docs/grpc.md); timeouts 0: none. */
@@ -108,6 +111,7 @@ struct config {
 	bool help;
 	bool version;
 	bool check_config;              /* --check-config (ours) */
+	bool gfd_no_timestamp;
 };
 
 /*

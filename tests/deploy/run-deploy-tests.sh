@@ -145,6 +145,13 @@ expect "$S/gpu-device-plugin.yaml" "static: the article's DaemonSet" \
     'path: /var/lib/kubelet/device-plugins' 'name: FAIL_ON_INIT_ERROR' \
     'memory: 32Mi' 'memory: 128Mi' 'value: ":9402"' 'path: /healthz' \
     'path: /readyz' 'containerPort: 9402'
+expect "$S/gpu-device-plugin-gfd.yaml" "static: node labels variant" \
+    'name: GFD_OUTPUT_FILE' \
+    'value: /etc/kubernetes/node-feature-discovery/features.d/gfd$' \
+    'mountPath: /etc/kubernetes/node-feature-discovery/features.d$' \
+    'path: /etc/kubernetes/node-feature-discovery/features.d$'
+refute "$S/gpu-device-plugin.yaml" "static: the article's DaemonSet writes no labels" \
+    'GFD_|features.d'
 expect "$S/gpu-device-plugin-config.yaml" "static: config variant" \
     'kind: ConfigMap' 'name: CONFIG_FILE' 'value: /config/config.yaml' \
     'mountPath: /config'
@@ -161,7 +168,7 @@ else
 	fail "helm lint --strict"
 fi
 for v in defaults article time-slicing mig-mixed cdi cpumanager \
-    nvidia-only multi-config no-metrics; do
+    nvidia-only multi-config no-metrics gfd; do
 	render "$v"
 	if ! helm lint --strict "$CHART" -n gpu-resources \
 	    -f "$HERE/values/$v.yaml" >"$TMP/lint" 2>&1; then
@@ -181,6 +188,15 @@ refute "$TMP/no-metrics.yaml" "metrics.enabled false: no endpoint" \
     'METRICS_ADDRESS|containerPort|livenessProbe|readinessProbe'
 refute "$TMP/defaults.yaml" "defaults: no flag the values leave null" \
     'MIG_STRATEGY|FAIL_ON_INIT_ERROR|PASS_DEVICE_SPECS|CONFIG_FILE|kind: ConfigMap'
+refute "$TMP/defaults.yaml" "defaults: no node labels" \
+    'GFD_|features.d'
+# gfd.enabled: the plugin writes GFD's labels into the host's features.d.
+expect "$TMP/gfd.yaml" "gfd" 'name: GFD_OUTPUT_FILE' \
+    'value: /etc/kubernetes/node-feature-discovery/features.d/gfd$' \
+    'name: GFD_NO_TIMESTAMP' 'name: nfd-features' \
+    'mountPath: /etc/kubernetes/node-feature-discovery/features.d$' \
+    'path: /etc/kubernetes/node-feature-discovery/features.d$' \
+    'type: DirectoryOrCreate'
 expect "$TMP/article.yaml" "article" 'key: sku' 'value: gpu' \
     'name: FAIL_ON_INIT_ERROR' 'value: "false"' \
     'scheduler.alpha.kubernetes.io/critical-pod'
@@ -236,7 +252,8 @@ expect "$TMP/cpumanager.yaml" "cpumanager" 'name: PASS_DEVICE_SPECS' \
 # NVIDIA-only keys: accepted, and NOTES says they are ignored.
 if helm install nvdp "$CHART" -n gpu-resources --dry-run=client \
     -f "$HERE/values/nvidia-only.yaml" >"$TMP/notes" 2>&1 &&
-    grep -q 'Ignored: gfd' "$TMP/notes" &&
+    grep -q 'Node labels: GPU Feature Discovery' "$TMP/notes" &&
+    grep -q 'Ignored: gfd.sleepInterval' "$TMP/notes" &&
     grep -q 'Ignored: nfd' "$TMP/notes" &&
     grep -q 'Ignored: mps.enableHostPID' "$TMP/notes"; then
 	pass "nvidia-only: accepted, NOTES names what is ignored"
