@@ -160,9 +160,17 @@ def check_valid(text):
         assert VALUE.match(value), "%s: not a label value" % line
 
 
-# The plugin refuses these at start, as NVIDIA's does (single: MIG on and
-# off on one node): it exits 1 and writes no labels.
-REFUSED = {("mig-and-full-gpus", "--mig-strategy=single")}
+# The plugin refuses these at start, as NVIDIA's does (docs/mig.md:
+# single with MIG on and off on one node, with more than one MIG device
+# type, or with a MIG GPU that has no device; a C<G profile under single
+# or mixed): it exits 1 and writes no labels. (GFD would publish a
+# "-MIG-INVALID" product for the single ones; a plugin that does not
+# start has nothing to label.)
+REFUSED = {(p, "--mig-strategy=single") for p in (
+    "mig-and-full-gpus", "a100-sxm4-40gb-mig", "a100-sxm4-40gb-mig-relayout",
+    "h100-80gb-mig", "h200-141gb-mig", "rtx-pro-6000-mig", "mig-c-lt-g",
+    "mig-no-devices", "mig-two-types")} | {
+    ("mig-c-lt-g", "--mig-strategy=mixed")}
 
 
 VALID_KEY = re.compile(r"^nvidia\.com/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
