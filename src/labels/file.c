@@ -19,7 +19,7 @@
 
 #include "util/alloc.h"
 
-#define MAX_FILE (256 * 1024)
+#define MAX_FILE ((size_t)256 * 1024)
 
 /* |t| without its timestamp lines, into a new string (NULL: ENOMEM). */
 static char *

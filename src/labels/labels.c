@@ -107,6 +107,14 @@ sanitise(const char *in, char *out, size_t len)
 	out[at] = '\0';
 }
 
+/* A label value begins and ends with [A-Za-z0-9], whatever the locale. */
+static bool
+ascii_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9');
+}
+
 /* Cuts |s| to at most |max| characters, then trims what a label value
    may not begin or end with. */
 static void
@@ -116,9 +124,9 @@ bound(char *s, size_t max)
 
 	if (n > max)
 		s[n = max] = '\0';
-	while (n > 0 && !isalnum((unsigned char)s[n - 1]))
+	while (n > 0 && !ascii_alnum(s[n - 1]))
 		s[--n] = '\0';
-	while (lead < n && !isalnum((unsigned char)s[lead]))
+	while (lead < n && !ascii_alnum(s[lead]))
 		lead++;
 	memmove(s, s + lead, n - lead + 1);
 }
@@ -126,7 +134,7 @@ bound(char *s, size_t max)
 void
 label_value(const char *raw, char *out)
 {
-	char tmp[1024];
+	char tmp[1024] = "";
 
 	sanitise(raw, tmp, sizeof(tmp));
 	bound(tmp, LABEL_VALUE_MAX);
@@ -136,7 +144,7 @@ label_value(const char *raw, char *out)
 void
 label_product(const char *const *parts, bool shared, char *out)
 {
-	char model[256] = "", rest[256] = "", one[128], joined[520];
+	char model[256] = "", rest[256] = "", one[128] = "", joined[520] = "";
 	size_t room;
 
 	for (size_t i = 0; parts[i] != NULL; i++) {

@@ -8,7 +8,6 @@
  */
 #include <regex.h>
 #include <setjmp.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,20 +31,10 @@ assert_valid(const char *v)
 	assert_true(strlen(v) <= 63);
 }
 
-static void
-product_of(char *out, int shared, ...)
-{
-	const char *parts[8];
-	size_t n = 0;
-	va_list ap;
-
-	va_start(ap, shared);
-	while (n < 7 && (parts[n] = va_arg(ap, const char *)) != NULL)
-		n++;
-	va_end(ap);
-	parts[n] = NULL;
-	label_product(parts, shared != 0, out);
-}
+/* The product value of a model and its suffixes (a NULL-ended list). */
+#define product_of(out, shared, ...) \
+	label_product((const char *[]){ __VA_ARGS__, NULL }, (shared) != 0, \
+	    (out))
 
 static void
 test_product_sanitised(void **state)
@@ -53,18 +42,18 @@ test_product_sanitised(void **state)
 	char v[64];
 
 	(void)state;
-	product_of(v, 0, "NVIDIA TITAN X (Pascal)", NULL);
+	product_of(v, 0, "NVIDIA TITAN X (Pascal)");
 	assert_string_equal(v, "NVIDIA-TITAN-X-Pascal");
-	product_of(v, 0, "Tesla  K80", NULL);
+	product_of(v, 0, "Tesla  K80");
 	assert_string_equal(v, "Tesla-K80");
-	product_of(v, 1, "Tesla T4", NULL);
+	product_of(v, 1, "Tesla T4");
 	assert_string_equal(v, "Tesla-T4-SHARED");
-	product_of(v, 0, "NVIDIA A100-SXM4-40GB", "MIG", "1g.5gb", NULL);
+	product_of(v, 0, "NVIDIA A100-SXM4-40GB", "MIG", "1g.5gb");
 	assert_string_equal(v, "NVIDIA-A100-SXM4-40GB-MIG-1g.5gb");
 	/* What a label value may not begin or end with goes. */
-	product_of(v, 0, "_weird_ name.", NULL);
+	product_of(v, 0, "_weird_ name.");
 	assert_string_equal(v, "weird_-name");
-	product_of(v, 0, "(((", NULL);
+	product_of(v, 0, "(((");
 	assert_string_equal(v, "");
 }
 
@@ -77,12 +66,12 @@ test_product_bounded(void **state)
 
 	(void)state;
 	/* NVIDIA #1876: 67 characters in GFD; the profile survives here. */
-	product_of(v, 0, model, "MIG", "1g.24gb", NULL);
+	product_of(v, 0, model, "MIG", "1g.24gb");
 	assert_valid(v);
 	assert_true(strstr(v, "-MIG-1g.24gb") != NULL);
 	assert_int_equal(strncmp(v, "NVIDIA-RTX-PRO-6000", 19), 0);
 	assert_int_equal(strlen(v), 63);
-	product_of(v, 1, model, "MIG", "1g.24gb+me", NULL);
+	product_of(v, 1, model, "MIG", "1g.24gb+me");
 	assert_valid(v);
 	/* '+' is not a label character: GFD drops it. */
 	assert_string_equal(v + strlen(v) - 21, "-MIG-1g.24gbme-SHARED");
@@ -91,13 +80,13 @@ test_product_bounded(void **state)
 	big[61] = ' ';
 	big[62] = 'b';
 	big[63] = '\0';
-	product_of(v, 1, big, NULL);
+	product_of(v, 1, big);
 	assert_valid(v);
 	assert_string_equal(v + strlen(v) - 7, "-SHARED");
 	/* Even a suffix past 63 on its own stays within bounds. */
 	memset(big, 'p', 150);
 	big[150] = '\0';
-	product_of(v, 1, model, "MIG", big, NULL);
+	product_of(v, 1, model, "MIG", big);
 	assert_valid(v);
 	label_value("Super (Long) Machine Name Super Long Machine Name Super "
 	    "Long Machine Name", v);
