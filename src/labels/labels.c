@@ -589,7 +589,8 @@ labels_build(const struct labels_input *in, struct label_set *out)
 		label_set_free(out);
 		return rc;
 	}
-	qsort(out->v, out->n, sizeof(out->v[0]), by_key);
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(out->v[0]), by_key);
 	return 0;
 }
 

@@ -58,7 +58,7 @@ add_mig(size_t g, const char *profile, unsigned gi, unsigned ci)
 		m->jpegs = m->ofas = 1;
 	snprintf(m->profile, sizeof(m->profile), "%s", profile);
 	m->gi_cap_minor = (int)(g * 100 + 10 + gi);
-	m->ci_cap_minor = (int)(g * 100 + 50 + gi * 8 + ci);
+	m->ci_cap_minor = (int)(g * 100 + 50 + (size_t)gi * 8 + ci);
 	gpu->mig_enabled = true;
 	gpu->n_migs++;
 }
@@ -409,8 +409,10 @@ allocate(const struct resource *res, const char *const *ids, size_t n,
 	request_init(&q, ids, n);
 	resp = (const V1beta1__AllocateResponse *)resource_allocate(res,
 	    &q.req.base, a, msg, sizeof(msg));
-	if (resp == NULL)
+	if (resp == NULL) {
 		fail_msg("allocate: %s", msg);
+		return NULL;
+	}
 	return resp->container_responses[0];
 }
 
