@@ -173,6 +173,8 @@ def case_counts_allocates(node):
     rss = value(s, "process_resident_memory_bytes")
     assert 1e5 < rss < 1e9, rss
     assert value(s, "process_open_fds") > 3
+    assert value(s, "process_max_fds") > value(s, "process_open_fds")
+    assert value(s, "process_virtual_memory_bytes") > rss
     assert value(s, "process_start_time_seconds") > time.time() - 600
     assert value(s, "process_cpu_seconds_total") >= 0
     names = {k[0] for k in s}
