@@ -41,7 +41,7 @@ set -eu
 #                              tests/plugin/metrics-test.py (about 96 MB
 #                              installed; the test's own strict parser
 #                              still runs where it is missing) and
-#                              deploy/prometheus's rules
+#                              the chart's Prometheus rules
 #                              (tests/deploy/rules-test.py, skipped
 #                              without it)
 PACKAGES="

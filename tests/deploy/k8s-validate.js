@@ -17,9 +17,10 @@
 const fs = require('fs');
 const yaml = require('js-yaml');
 
-// kubernetes-models has no Prometheus Operator kinds: PodMonitor and
-// ServiceMonitor (monitoring.coreos.com/v1) are checked against the
-// fields of the Operator's CRDs that the chart writes, with ajv. Unlike
+// kubernetes-models has no Prometheus Operator kinds: PodMonitor,
+// ServiceMonitor and PrometheusRule (monitoring.coreos.com/v1) are
+// checked against the fields of the Operator's CRDs that the chart
+// writes, with ajv. Unlike
 // the API's own validators, a field not listed here is refused, so a
 // misspelt key in the chart's template fails.
 const DURATION = '^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?' +
@@ -74,9 +75,32 @@ function monitorSchema(endpoints) {
 		},
 	};
 }
+const RULE = {
+	type: 'object', additionalProperties: false, required: ['expr'],
+	oneOf: [{required: ['record']}, {required: ['alert']}],
+	properties: {
+		record: {type: 'string'}, alert: {type: 'string'},
+		expr: {type: 'string', minLength: 1},
+		for: {type: 'string', pattern: DURATION},
+		labels: {type: 'object', additionalProperties: {type: 'string'}},
+		annotations: {type: 'object',
+		    additionalProperties: {type: 'string'}},
+	},
+};
 const CRDS = {
 	PodMonitor: monitorSchema('podMetricsEndpoints'),
 	ServiceMonitor: monitorSchema('endpoints'),
+	PrometheusRule: {
+		type: 'object', required: ['metadata', 'spec'],
+		properties: {spec: {type: 'object', additionalProperties: false,
+		    properties: {groups: {type: 'array', minItems: 1, items: {
+			type: 'object', additionalProperties: false,
+			required: ['name', 'rules'],
+			properties: {name: {type: 'string'},
+			    interval: {type: 'string', pattern: DURATION},
+			    rules: {type: 'array', items: RULE}},
+		    }}}}},
+	},
 };
 
 function crdModel(kind) {

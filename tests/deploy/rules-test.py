@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""rules-test.py: deploy/prometheus/gpu-device-plugin-rules.yaml, checked
+"""rules-test.py: the chart's Prometheus rules
+(deploy/helm/gpu-device-plugin/files/gpu-device-plugin-rules.yaml), checked
 with the real promtool (Debian's prometheus package): `promtool check
 rules` (syntax, PromQL), `promtool test rules` on its test file (made-up
 series; the recorded values and the alerts that fire), and that
@@ -31,7 +32,8 @@ def main():
               "Debian's prometheus package)")
         return 77
     d = os.path.join(root, "deploy", "prometheus")
-    rules = os.path.join(d, "gpu-device-plugin-rules.yaml")
+    rules = os.path.join(root, "deploy", "helm", "gpu-device-plugin",
+                         "files", "gpu-device-plugin-rules.yaml")
     failures = 0
     for args in (["check", "rules", rules],
                  ["test", "rules", "gpu-device-plugin-rules.test.yaml"]):

@@ -212,6 +212,47 @@ expect "$TMP/service-monitor.yaml" "service-monitor" 'kind: ServiceMonitor$' \
     'targetPort: metrics$' 'value: ":9500"' 'interval: 30s$'
 refute "$TMP/service-monitor.yaml" "service-monitor: no PodMonitor" \
     'kind: PodMonitor'
+# metrics.prometheusRule: the rules file's groups as they stand, which
+# promtool (where installed) accepts as rendered.
+refute "$TMP/defaults.yaml" "defaults: no PrometheusRule" 'kind: PrometheusRule'
+expect "$TMP/pod-monitor.yaml" "pod-monitor: the PrometheusRule" \
+    'kind: PrometheusRule$' 'alert: GPUDevicePluginNotRegistered' \
+    'record: gdp:allocate_errors:ratio_rate5m' \
+    'summary: gpu-device-plugin on \{\{ \$labels.instance \}\}'
+if node -e '
+	const fs = require("fs"), yaml = require("js-yaml");
+	const util = require("util");
+	const docs = yaml.loadAll(fs.readFileSync(process.argv[1], "utf8"));
+	const pr = docs.find((d) => d && d.kind === "PrometheusRule");
+	const file = yaml.load(fs.readFileSync(process.argv[2], "utf8"));
+	if (!pr || !util.isDeepStrictEqual(pr.spec.groups, file.groups))
+		process.exit(1);
+	fs.writeFileSync(process.argv[3], yaml.dump({groups: pr.spec.groups}));
+    ' "$TMP/pod-monitor.yaml" "$CHART/files/gpu-device-plugin-rules.yaml" \
+    "$TMP/rules.yaml"; then
+	pass "pod-monitor: the PrometheusRule's groups are the rules file's"
+	if command -v promtool >/dev/null 2>&1; then
+		if promtool check rules "$TMP/rules.yaml" >"$TMP/p.out" 2>&1
+		then
+			pass "pod-monitor: promtool check rules on the rendered groups"
+		else
+			cat "$TMP/p.out" >&2
+			fail "pod-monitor: promtool check rules"
+		fi
+	fi
+else
+	fail "pod-monitor: the PrometheusRule's groups differ from the file's"
+fi
+if helm install nvdp "$CHART" -n gpu-resources --dry-run=client \
+    -f "$HERE/values/pod-monitor.yaml" >"$TMP/notes" 2>&1 &&
+    grep -q 'Metrics: /metrics, /healthz, /readyz on port 9402' "$TMP/notes" &&
+    grep -q 'a PodMonitor tells the Prometheus Operator to scrape it every 15s' \
+    "$TMP/notes"; then
+	pass "pod-monitor: NOTES says where the metrics are and who scrapes them"
+else
+	cat "$TMP/notes" >&2
+	fail "pod-monitor: NOTES"
+fi
 refute "$TMP/defaults.yaml" "defaults: no flag the values leave null" \
     'MIG_STRATEGY|FAIL_ON_INIT_ERROR|PASS_DEVICE_SPECS|CONFIG_FILE|kind: ConfigMap'
 refute "$TMP/defaults.yaml" "defaults: no node labels" \
