@@ -237,8 +237,8 @@ def check_scrape(symbol, err, scraped):
     before, status, body = scraped
     if status != 200:
         return "/metrics: %s %s" % (status, body[:200])
-    if err is None:
-        return None
+    if err is None or (symbol in WAITS and err == "NVML_ERROR_TIMEOUT"):
+        return None     # a wait's timeout is no failure: not counted
     said = [ln for ln in before.splitlines()
             if family(symbol) in ln and err in ln]
     counted = nvml_errors(body).get((family(symbol), err), 0)
