@@ -40,7 +40,10 @@ set -eu
 #   prometheus                 promtool, which checks real scrapes in
 #                              tests/plugin/metrics-test.py (about 96 MB
 #                              installed; the test's own strict parser
-#                              still runs where it is missing)
+#                              still runs where it is missing) and
+#                              the chart's Prometheus rules
+#                              (tests/deploy/rules-test.py, skipped
+#                              without it)
 PACKAGES="
 build-essential pkg-config meson ninja-build clang libclang-rt-14-dev llvm
 cppcheck clang-tidy

@@ -1,7 +1,8 @@
 /*
- * process.c: process_* series (see process.h). Resident memory from
- * /proc/self/statm, CPU from getrusage(2), descriptors by listing
- * /proc/self/fd: each is one or two system calls, at scrape time only.
+ * process.c: process_* series (see process.h). Resident and virtual
+ * memory from /proc/self/statm, CPU from getrusage(2), descriptors by
+ * listing /proc/self/fd and their limit from getrlimit(2): each is one
+ * or two system calls, at scrape time only.
  */
 #include "metrics/process.h"
 
@@ -24,11 +25,13 @@ metrics_process_start(void)
 	start_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Resident and virtual size in bytes, from statm's pages. */
 static int
-resident_bytes(double *out)
+memory_bytes(double *rss_out, double *vsize_out)
 {
 	FILE *f = fopen("/proc/self/statm", "re");
 	unsigned long size, rss;
+	double page = (double)sysconf(_SC_PAGESIZE);
 	int n;
 
 	if (f == NULL)
@@ -37,7 +40,8 @@ resident_bytes(double *out)
 	fclose(f);
 	if (n != 2)
 		return -1;
-	*out = (double)rss * (double)sysconf(_SC_PAGESIZE);
+	*rss_out = (double)rss * page;
+	*vsize_out = (double)size * page;
 	return 0;
 }
 
@@ -69,11 +73,15 @@ void
 metrics_process_write(struct metrics_text *t)
 {
 	struct rusage ru;
-	double v;
+	struct rlimit rl;
+	double v, vsize;
 
-	if (resident_bytes(&v) == 0)
+	if (memory_bytes(&v, &vsize) == 0) {
 		one(t, "process_resident_memory_bytes", "gauge",
 		    "Resident memory size in bytes.", v);
+		one(t, "process_virtual_memory_bytes", "gauge",
+		    "Virtual memory size in bytes.", vsize);
+	}
 	if (getrusage(RUSAGE_SELF, &ru) == 0)
 		one(t, "process_cpu_seconds_total", "counter",
 		    "Total user and system CPU time spent in seconds.",
@@ -82,6 +90,10 @@ metrics_process_write(struct metrics_text *t)
 	if (open_fds(&v) == 0)
 		one(t, "process_open_fds", "gauge",
 		    "Number of open file descriptors.", v);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		one(t, "process_max_fds", "gauge",
+		    "Maximum number of open file descriptors.",
+		    (double)rl.rlim_cur);
 	one(t, "process_start_time_seconds", "gauge",
 	    "Start time of the process since unix epoch in seconds.",
 	    start_time);

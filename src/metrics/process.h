@@ -1,7 +1,8 @@
 /*
  * process.h: the standard process_* series of the Prometheus client
- * libraries (resident memory, CPU seconds, open descriptors, start time),
- * read from /proc/self at scrape time.
+ * libraries (resident and virtual memory, CPU seconds, open descriptors
+ * and their limit, start time), read from /proc/self and the kernel at
+ * scrape time.
  */
 #ifndef GDP_METRICS_PROCESS_H
 #define GDP_METRICS_PROCESS_H

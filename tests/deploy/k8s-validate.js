@@ -17,7 +17,111 @@
 const fs = require('fs');
 const yaml = require('js-yaml');
 
+// kubernetes-models has no Prometheus Operator kinds: PodMonitor,
+// ServiceMonitor and PrometheusRule (monitoring.coreos.com/v1) are
+// checked against the fields of the Operator's CRDs that the chart
+// writes, with ajv. Unlike
+// the API's own validators, a field not listed here is refused, so a
+// misspelt key in the chart's template fails.
+const DURATION = '^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?' +
+    '(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$';
+const ENDPOINT = {
+	type: 'object', additionalProperties: false, required: ['port'],
+	properties: {
+		port: {type: 'string', minLength: 1},
+		path: {type: 'string', pattern: '^/'},
+		scheme: {enum: ['http', 'https']},
+		interval: {type: 'string', pattern: DURATION},
+		scrapeTimeout: {type: 'string', pattern: DURATION},
+		relabelings: {type: 'array', items: {
+			type: 'object', additionalProperties: false,
+			properties: {
+				sourceLabels: {type: 'array', items: {type: 'string',
+				    pattern: '^[a-zA-Z_][a-zA-Z0-9_]*$'}},
+				targetLabel: {type: 'string', minLength: 1},
+				action: {type: 'string'},
+				regex: {type: 'string'},
+				replacement: {type: 'string'},
+			},
+		}},
+	},
+};
+function monitorSchema(endpoints) {
+	const spec = {
+		type: 'object', additionalProperties: false,
+		required: ['selector', endpoints],
+		properties: {
+			selector: {type: 'object', required: ['matchLabels'],
+			    properties: {matchLabels: {type: 'object',
+			    minProperties: 1, additionalProperties:
+			    {type: 'string'}}}},
+			namespaceSelector: {type: 'object', additionalProperties:
+			    false, properties: {any: {type: 'boolean'},
+			    matchNames: {type: 'array', items: {type: 'string'}}}},
+			jobLabel: {type: 'string'},
+		},
+	};
+	spec.properties[endpoints] = {type: 'array', minItems: 1,
+	    items: ENDPOINT};
+	return {
+		type: 'object', required: ['metadata', 'spec'],
+		properties: {
+			metadata: {type: 'object', required: ['name'],
+			    properties: {name: {type: 'string', pattern:
+			    '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'}, labels:
+			    {type: 'object', additionalProperties:
+			    {type: 'string'}}}},
+			spec: spec,
+		},
+	};
+}
+const RULE = {
+	type: 'object', additionalProperties: false, required: ['expr'],
+	oneOf: [{required: ['record']}, {required: ['alert']}],
+	properties: {
+		record: {type: 'string'}, alert: {type: 'string'},
+		expr: {type: 'string', minLength: 1},
+		for: {type: 'string', pattern: DURATION},
+		labels: {type: 'object', additionalProperties: {type: 'string'}},
+		annotations: {type: 'object',
+		    additionalProperties: {type: 'string'}},
+	},
+};
+const CRDS = {
+	PodMonitor: monitorSchema('podMetricsEndpoints'),
+	ServiceMonitor: monitorSchema('endpoints'),
+	PrometheusRule: {
+		type: 'object', required: ['metadata', 'spec'],
+		properties: {spec: {type: 'object', additionalProperties: false,
+		    properties: {groups: {type: 'array', minItems: 1, items: {
+			type: 'object', additionalProperties: false,
+			required: ['name', 'rules'],
+			properties: {name: {type: 'string'},
+			    interval: {type: 'string', pattern: DURATION},
+			    rules: {type: 'array', items: RULE}},
+		    }}}}},
+	},
+};
+
+function crdModel(kind) {
+	const Ajv = require('ajv');
+	const check = new Ajv({allErrors: false}).compile(CRDS[kind]);
+	return function (doc) {
+		this.validate = () => {
+			if (!check(doc)) {
+				const e = check.errors[0];
+				throw new Error(e.instancePath + ' ' + e.message +
+				    (e.params.additionalProperty ? ': ' +
+				    e.params.additionalProperty : ''));
+			}
+		};
+	};
+}
+
 function modelFor(apiVersion, kind) {
+	if (apiVersion === 'monitoring.coreos.com/v1' &&
+	    Object.prototype.hasOwnProperty.call(CRDS, kind))
+		return crdModel(kind);
 	// "apps/v1" -> kubernetes-models/apps/v1/Kind; "v1" -> .../v1/Kind
 	if (!/^[a-z0-9.]*\/?v[0-9a-z]+$/.test(apiVersion) ||
 	    !/^[A-Za-z]+$/.test(kind))

@@ -168,7 +168,7 @@ else
 	fail "helm lint --strict"
 fi
 for v in defaults article time-slicing mig-mixed cdi cpumanager \
-    nvidia-only multi-config no-metrics gfd; do
+    nvidia-only multi-config no-metrics gfd pod-monitor service-monitor; do
 	render "$v"
 	if ! helm lint --strict "$CHART" -n gpu-resources \
 	    -f "$HERE/values/$v.yaml" >"$TMP/lint" 2>&1; then
@@ -186,6 +186,73 @@ expect "$TMP/defaults.yaml" "defaults" 'name: nvdp-nvidia-device-plugin$' \
     'path: /healthz' 'path: /readyz'
 refute "$TMP/no-metrics.yaml" "metrics.enabled false: no endpoint" \
     'METRICS_ADDRESS|containerPort|livenessProbe|readinessProbe'
+# The Prometheus Operator's monitors: off by default; on, each must find
+# the pods' metrics port (monitor-check.js follows the selectors).
+refute "$TMP/defaults.yaml" "defaults: no PodMonitor, ServiceMonitor, Service" \
+    'monitoring.coreos.com|kind: Service$'
+monitor() {	# VALUES KIND
+	if node "$HERE/monitor-check.js" "$TMP/$1.yaml" "$2" >"$TMP/m.out" 2>&1
+	then
+		pass "$1: the $2 selects the plugin's pods and port"
+	else
+		cat "$TMP/m.out" >&2
+		fail "$1: $2"
+	fi
+}
+monitor pod-monitor PodMonitor
+expect "$TMP/pod-monitor.yaml" "pod-monitor" 'kind: PodMonitor$' \
+    'apiVersion: monitoring.coreos.com/v1' 'podMetricsEndpoints:' \
+    'interval: 15s$' 'scrapeTimeout: 10s$' 'release: kube-prometheus-stack' \
+    '__meta_kubernetes_pod_node_name' 'targetLabel: node$'
+refute "$TMP/pod-monitor.yaml" "pod-monitor: no Service, no ServiceMonitor" \
+    'kind: Service'
+monitor service-monitor ServiceMonitor
+expect "$TMP/service-monitor.yaml" "service-monitor" 'kind: ServiceMonitor$' \
+    'kind: Service$' 'clusterIP: None' 'port: 9500$' 'containerPort: 9500$' \
+    'targetPort: metrics$' 'value: ":9500"' 'interval: 30s$'
+refute "$TMP/service-monitor.yaml" "service-monitor: no PodMonitor" \
+    'kind: PodMonitor'
+# metrics.prometheusRule: the rules file's groups as they stand, which
+# promtool (where installed) accepts as rendered.
+refute "$TMP/defaults.yaml" "defaults: no PrometheusRule" 'kind: PrometheusRule'
+expect "$TMP/pod-monitor.yaml" "pod-monitor: the PrometheusRule" \
+    'kind: PrometheusRule$' 'alert: GPUDevicePluginNotRegistered' \
+    'record: gdp:allocate_errors:ratio_rate5m' \
+    'summary: gpu-device-plugin on \{\{ \$labels.instance \}\}'
+if node -e '
+	const fs = require("fs"), yaml = require("js-yaml");
+	const util = require("util");
+	const docs = yaml.loadAll(fs.readFileSync(process.argv[1], "utf8"));
+	const pr = docs.find((d) => d && d.kind === "PrometheusRule");
+	const file = yaml.load(fs.readFileSync(process.argv[2], "utf8"));
+	if (!pr || !util.isDeepStrictEqual(pr.spec.groups, file.groups))
+		process.exit(1);
+	fs.writeFileSync(process.argv[3], yaml.dump({groups: pr.spec.groups}));
+    ' "$TMP/pod-monitor.yaml" "$CHART/files/gpu-device-plugin-rules.yaml" \
+    "$TMP/rules.yaml"; then
+	pass "pod-monitor: the PrometheusRule's groups are the rules file's"
+	if command -v promtool >/dev/null 2>&1; then
+		if promtool check rules "$TMP/rules.yaml" >"$TMP/p.out" 2>&1
+		then
+			pass "pod-monitor: promtool check rules on the rendered groups"
+		else
+			cat "$TMP/p.out" >&2
+			fail "pod-monitor: promtool check rules"
+		fi
+	fi
+else
+	fail "pod-monitor: the PrometheusRule's groups differ from the file's"
+fi
+if helm install nvdp "$CHART" -n gpu-resources --dry-run=client \
+    -f "$HERE/values/pod-monitor.yaml" >"$TMP/notes" 2>&1 &&
+    grep -q 'Metrics: /metrics, /healthz, /readyz on port 9402' "$TMP/notes" &&
+    grep -q 'a PodMonitor tells the Prometheus Operator to scrape it every 15s' \
+    "$TMP/notes"; then
+	pass "pod-monitor: NOTES says where the metrics are and who scrapes them"
+else
+	cat "$TMP/notes" >&2
+	fail "pod-monitor: NOTES"
+fi
 refute "$TMP/defaults.yaml" "defaults: no flag the values leave null" \
     'MIG_STRATEGY|FAIL_ON_INIT_ERROR|PASS_DEVICE_SPECS|CONFIG_FILE|kind: ConfigMap'
 refute "$TMP/defaults.yaml" "defaults: no node labels" \
@@ -290,6 +357,17 @@ refused "config.default not in config.map, config-manager" \
     -f "$HERE/values/multi-config.yaml" --set config.default=nope
 refused "one config, no strategy applies" "no config file selected" \
     -n gpu-resources --set config.map.a=x --set 'config.fallbackStrategies={named}'
+refused "podMonitor and serviceMonitor both" "turn on one, not both" \
+    -n gpu-resources -f "$HERE/values/pod-monitor.yaml" \
+    --set metrics.serviceMonitor.enabled=true
+refused "podMonitor without metrics" "need metrics.enabled=true" \
+    -n gpu-resources -f "$HERE/values/pod-monitor.yaml" \
+    --set metrics.enabled=false
+refused "bad podMonitor.interval" "interval" -n gpu-resources \
+    --set metrics.podMonitor.interval=30seconds
+refused "misspelt serviceMonitor key" \
+    "additional properties 'enable' not allowed" -n gpu-resources \
+    --set metrics.serviceMonitor.enable=true
 if helm template nvdp "$CHART" -n default --set allowDefaultNamespace=true \
     >/dev/null 2>&1; then
 	pass "allowDefaultNamespace=true: renders in default"

@@ -15,7 +15,10 @@ of two ways: the plugin exits 1 with an error line naming the call and
 the NVML error, or it serves what it can, with a log line naming the
 call and the error unless the answer needs none (NOT_SUPPORTED, a TIMEOUT
 of a wait). Never a crash, a sanitizer report, a hang on SIGTERM, or a
-tight loop (CPU time while idle).
+tight loop (CPU time while idle). The metrics endpoint is on
+(--metrics-address, a unix socket): a plugin that serves answers a
+scrape at the end, and a failure its log names (the call and the error)
+is counted in gdp_nvml_errors_total under that call and error.
 
 alloc: a dry run of the scenario (start-up, register, ListAndWatch,
 Allocate, GetPreferredAllocation, a kubelet restart, an XID, SIGHUP)
@@ -24,8 +27,10 @@ count at exit); then allocation N fails for N = 1..k. Whatever fails,
 every call the stand-in started ends with a status (OK, or an error with
 a message), the plugin never crashes or leaks (ASan builds), and
 registration always comes back: the scenario ends with a successful
-Allocate. A failure at start-up may end the process with exit 1 and a
-message instead, as a DaemonSet pod then restarts.
+Allocate, and a scrape of /metrics that ends with a status or a close
+(never a hang), then a whole 200 answer. A failure at start-up may end
+the process with exit 1 and a message instead, as a DaemonSet pod then
+restarts.
 
 The stand-in, fake NVML and sysfs fixture are those of the plugin tests
 (tests/plugin/run-plugin-tests.py, whose Node class this reuses). Prints
@@ -34,10 +39,12 @@ GDP_FAULT_QUICK=1 (set in sanitizer builds) keeps N = 1 and 1+ and the
 two errors every call can give, to bound the run time.
 """
 
+import http.client
 import importlib.util
 import os
 import re
 import signal
+import socket
 import sys
 import time
 
@@ -88,8 +95,41 @@ def start(node, env, args=None):
     node.fifo = os.path.join(node.tmp, "nvml-control")
     node.env["FAKE_NVML_CONTROL"] = node.fifo
     node.env.update(env)
+    node.metrics = os.path.join(node.tmp, "metrics.sock")
     node.start_kubelet()
-    return node.start_plugin(HEALTH_ARGS if args is None else args)
+    return node.start_plugin((HEALTH_ARGS if args is None else args) +
+                             ["--metrics-address", node.metrics])
+
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+
+
+def scrape(node, path="/metrics"):
+    """(status, body) of a GET on the endpoint, (None, why) when it
+    closed without an answer. A hang raises (the socket's timeout)."""
+    conn = pt.UnixHTTP(node.metrics)
+    conn.timeout = 10
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode()
+    except (ConnectionError, http.client.RemoteDisconnected,
+            http.client.IncompleteRead) as e:
+        return None, str(e)
+    finally:
+        conn.close()
+
+
+def nvml_errors(text):
+    """{(call, error): count} of gdp_nvml_errors_total in a scrape."""
+    out = {}
+    for line in text.splitlines():
+        m = SAMPLE.match(line)
+        if m and m.group(1) == "gdp_nvml_errors_total":
+            labels = dict(re.findall(r'([a-z]+)="([^"]*)"', m.group(2)))
+            key = (family(labels["call"]), labels["error"])
+            out[key] = out.get(key, 0) + float(m.group(3))
+    return out
 
 
 def served_or_exited(node, timeout=10):
@@ -109,8 +149,11 @@ def served_or_exited(node, timeout=10):
 
 
 def run_nvml(env, observe=0.4):
-    """One run of the NVML scenario; returns (outcome, exit, log, cpu)."""
+    """One run of the NVML scenario; returns (outcome, exit, log, cpu,
+    tmp, scrape): scrape is (log so far, status, body) of a scrape at
+    the end when the plugin served, else None."""
     node = pt.Node(PROFILE)
+    scraped = None
     try:
         start(node, env)
         outcome = served_or_exited(node)
@@ -124,6 +167,11 @@ def run_nvml(env, observe=0.4):
             c0 = cpu_seconds(node.plugin.pid)
             time.sleep(observe)
             cpu = cpu_seconds(node.plugin.pid) - c0
+            before = open(node.plugin_log).read()
+            try:
+                scraped = (before,) + scrape(node)
+            except OSError as e:        # the timeout: a hung endpoint
+                scraped = (before, None, "no answer: %s" % e)
             rc = node.stop_plugin(signal.SIGTERM, timeout=10)
         else:
             try:
@@ -132,14 +180,14 @@ def run_nvml(env, observe=0.4):
                 rc = "hung"
             node.plugin = None
         log = open(node.plugin_log).read()
-        return outcome, rc, log, cpu, node.tmp
+        return outcome, rc, log, cpu, node.tmp, scraped
     finally:
         node.close()
 
 
 def dry_run_counts():
     trace = "/tmp/gdp-faultloop-trace.%d" % os.getpid()
-    outcome, rc, log, _, _ = run_nvml({"FAKE_NVML_TRACE": trace})
+    outcome, rc, log, _, _, _ = run_nvml({"FAKE_NVML_TRACE": trace})
     if outcome != "served" or rc != 0:
         raise SystemExit("dry run failed (%s, exit %s): %s" %
                          (outcome, rc, log[-2000:]))
@@ -159,7 +207,7 @@ def family(symbol):
 
 def check_nvml(what, symbol, err, result, must_name=True):
     """The verdict on one run, or None when it behaved."""
-    outcome, rc, log, cpu, _ = result
+    outcome, rc, log, cpu, _, scraped = result
     if SANITIZER.search(log):
         return "sanitizer report: %s" % SANITIZER.search(log).group(0)
     if outcome == "stuck" or rc == "hung":
@@ -180,6 +228,23 @@ def check_nvml(what, symbol, err, result, must_name=True):
     if must_name and not named:
         return "served without a log line naming %s%s" % (
             symbol, " and " + err if err else "")
+    return check_scrape(symbol, err, scraped)
+
+
+def check_scrape(symbol, err, scraped):
+    """A serving plugin answers a scrape; a failure its log named
+    before the scrape is counted under its call and error."""
+    before, status, body = scraped
+    if status != 200:
+        return "/metrics: %s %s" % (status, body[:200])
+    if err is None or (symbol in WAITS and err == "NVML_ERROR_TIMEOUT"):
+        return None     # a wait's timeout is no failure: not counted
+    said = [ln for ln in before.splitlines()
+            if family(symbol) in ln and err in ln]
+    counted = nvml_errors(body).get((family(symbol), err), 0)
+    if said and counted < 1:
+        return "logged %s with %s, not in gdp_nvml_errors_total: %s" % (
+            symbol, err, sorted(nvml_errors(body)))
     return None
 
 
@@ -308,9 +373,31 @@ def alloc_scenario(node):
         final = call_ended(node, "/allocate", {"resource": pt.RESOURCE,
                                                "devices": [u[0]]})
         if final.get("ok"):
-            return "served"
+            break
         if time.monotonic() > deadline:
             raise Refused("Allocate still fails after 10 s: %s" % final)
+        time.sleep(0.05)
+    scrape_ends(node)
+    return "served"
+
+
+def scrape_ends(node):
+    """A scrape ends (a status, or a close: an allocation for it may be
+    the one that fails), and one after it is answered whole."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            status, body = scrape(node)
+        except OSError as e:
+            raise Refused("/metrics never ended (%s)" % e) from e
+        if status == 200 and 'gdp_devices{resource="%s"' % pt.RESOURCE \
+                in body:
+            return      # whole: http.client read all of Content-Length
+        if status not in (None, 200, 500):
+            raise Refused("/metrics: %s %s" % (status, body[:200]))
+        if time.monotonic() > deadline:
+            raise Refused("/metrics not answered whole after 10 s: %s %s" %
+                          (status, body[-200:]))
         time.sleep(0.05)
 
 

@@ -112,6 +112,43 @@ def metrics_node(node, extra=(), kubelet=True):
         time.sleep(0.01)
 
 
+DOC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                   "docs", "observability.md")
+
+
+def doc_table():
+    """docs/observability.md's metrics table: {name: (type, {labels})},
+    from the rows of its "## Metrics" section."""
+    with open(DOC) as f:
+        text = f.read()
+    section = text.split("\n## Metrics\n", 1)[1].split("\n## ", 1)[0]
+    out = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 3 or not re.fullmatch(r"`[a-z_:]+`", cells[0]):
+            continue
+        name = cells[0].strip("`")
+        assert name not in out, "%s twice in the table" % name
+        out[name] = (cells[1], set(re.findall(r"`([a-z_]+)`", cells[2])))
+    assert len(out) > 10, "no metrics table in %s" % DOC
+    return out
+
+
+def scraped_families(text):
+    """{family: (type, {label names of its samples})} of a scrape;
+    a histogram's le and the _bucket/_sum/_count suffixes folded."""
+    fams = {}
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ", 3)
+            fams[name] = (kind, set())
+    for (name, labels) in parse(text):
+        base = name if name in fams else re.sub(r"_(bucket|sum|count)$",
+                                                "", name)
+        fams[base][1].update(k for k, _ in labels if k != "le")
+    return fams
+
+
 # ---- the cases ---------------------------------------------------------
 
 def case_counts_allocates(node):
@@ -136,6 +173,8 @@ def case_counts_allocates(node):
     rss = value(s, "process_resident_memory_bytes")
     assert 1e5 < rss < 1e9, rss
     assert value(s, "process_open_fds") > 3
+    assert value(s, "process_max_fds") > value(s, "process_open_fds")
+    assert value(s, "process_virtual_memory_bytes") > rss
     assert value(s, "process_start_time_seconds") > time.time() - 600
     assert value(s, "process_cpu_seconds_total") >= 0
     names = {k[0] for k in s}
@@ -164,6 +203,38 @@ def case_xid_counted(node):
                  health="unhealthy") == 1
     assert value(s, "gdp_devices", resource=RESOURCE,
                  health="healthy") == 3
+
+
+def case_doc_table(node):
+    """Every family of a scrape is in docs/observability.md's table with
+    its type and exactly its labels, and every row there is scraped:
+    the doc cannot drift from the code. An Allocate, an XID and the
+    fake NVML's unsupported calls give every labelled family samples."""
+    node.fifo = os.path.join(node.tmp, "nvml-control")
+    node.env["FAKE_NVML_CONTROL"] = node.fifo
+    node.plugin_args += PT.HEALTH_ARGS
+    metrics_node(node)
+    u = PT.profile_uuids("azure-nc24")
+    node.wait(allocatable=4, registrations_at_least=1)
+    assert node.allocate([u[0]])["ok"]
+    PT.wait_for_log(node, "Health events registered")
+    PT.inject(node, "xid %s 79" % u[1])
+    node.wait(allocatable=3)
+    scrape(node)                        # promtool and the strict parser
+    status, text, _ = http_get(node, "/metrics")
+    assert status == 200
+    got, doc = scraped_families(text), doc_table()
+    missing = sorted(set(doc) - set(got))
+    assert not missing, "in the doc, not scraped: %s" % missing
+    extra = sorted(set(got) - set(doc))
+    assert not extra, "scraped, not in the doc's table: %s" % extra
+    for name, (kind, labels) in got.items():
+        assert doc[name][0] == kind, "%s: doc says %s, scrape %s" % (
+            name, doc[name][0], kind)
+        if doc[name][1]:
+            assert labels, "%s: no sample to check its labels" % name
+        assert labels == doc[name][1], "%s: doc labels %s, scraped %s" % (
+            name, sorted(doc[name][1]), sorted(labels))
 
 
 def case_probes(node):
@@ -463,6 +534,8 @@ CASES = [
      case_counts_allocates),
     ("an XID: one transition counted, unhealthy devices 1",
      case_xid_counted),
+    ("docs/observability.md's table: every scraped family, its type and "
+     "labels; every row scraped", case_doc_table),
     ("/readyz 503 before registration, 200 after; /healthz 200",
      case_probes),
     ("registration disabled: /readyz 200", case_no_registration_ready),
