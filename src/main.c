@@ -54,6 +54,7 @@
 #include "metrics/process.h"
 #include "metrics/registry.h"
 #include "metrics/text.h"
+#include "mps/command.h"
 #include "nvml/nvml.h"
 #include "plugin/fleet.h"
 #include "resources/resources.h"
@@ -1167,6 +1168,64 @@ list_command(struct daemon *d)
 	return rc;
 }
 
+/* ---- mps-control-daemon (src/mps/command.h) ---- */
+
+static void
+note_plan(const char *msg, void *arg)
+{
+	(void)arg;
+	log_info("%s", msg);
+}
+
+/* The plan from |cfg| and |file| on the GPUs discovered now. */
+static int
+plan_of(struct daemon *d, const struct config *cfg,
+    const struct cfgfile *file, struct mps_plan **out)
+{
+	struct inventory *inv = NULL;
+	char err[2048];
+	int rc;
+
+	if ((!d->nvml_ready && start_nvml(d, cfg) < 0) ||
+	    discover(d, cfg, &inv) < 0)
+		return -EIO;
+	rc = mps_plan_build(file != NULL ? &file->mps : NULL, cfg->mps_root,
+	    cfg->resource_name, inv, out, err, sizeof(err), note_plan, NULL);
+	if (rc < 0)
+		log_error("MPS: %s", err);
+	inventory_free(inv);
+	return rc;
+}
+
+/* mps_plan_fn: the start's configuration, or on reload a new one (kept
+ * when its plan can be built). */
+static int
+mps_plan(void *arg, bool reload, struct mps_plan **out)
+{
+	struct daemon *d = arg;
+	struct cfgfile *file = NULL;
+	struct config cfg;
+	char err[2048];
+	int rc;
+
+	if (!reload)
+		return plan_of(d, &d->cfg, d->file, out);
+	rc = load_config(d->argc, d->argv, &cfg, &file, false, err,
+	    sizeof(err));
+	if (rc < 0)
+		log_error("Reload: %s", err);
+	else
+		rc = plan_of(d, &cfg, file, out);
+	if (rc < 0) {
+		cfgfile_free(file);
+		return rc;
+	}
+	cfgfile_free(d->file);
+	d->cfg = cfg;
+	d->file = file;
+	return 0;
+}
+
 static void
 socket_dir_of(const char *kubelet_socket, char *out, size_t len)
 {
@@ -1554,7 +1613,12 @@ main(int argc, char **argv)
 		cfgfile_free(d.file);
 		return 2;
 	}
-	if (d.cfg.command != NULL) {
+	if (d.cfg.command != NULL &&
+	    strcmp(d.cfg.command, "mps-control-daemon") == 0) {
+		log_info("Starting gpu-device-plugin %s mps-control-daemon",
+		    GDP_VERSION);
+		rc = mps_control_run(mps_plan, &d);
+	} else if (d.cfg.command != NULL) {
 		(void)config_warnings(&d.cfg, warn_setting, NULL);
 		rc = list_command(&d);
 	} else {

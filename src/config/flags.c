@@ -815,12 +815,14 @@ check_values(struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-/* An argument that is not a flag: the "list" command, or a mistake. */
+/* An argument that is not a flag: the "list" or "mps-control-daemon"
+ * command, or a mistake. */
 static int
 parse_word(struct config *cfg, const char *a, const char *last_bool,
     char *err, size_t errlen)
 {
-	if (cfg->command == NULL && !strcmp(a, "list")) {
+	if (cfg->command == NULL && (!strcmp(a, "list") ||
+	    !strcmp(a, "mps-control-daemon"))) {
 		cfg->command = a;
 		return 0;
 	}
@@ -1018,10 +1020,13 @@ config_usage(void *out)
 {
 	FILE *f = out;
 
-	fprintf(f, "usage: gpu-device-plugin [list] [--flag=value ...]\n\n"
+	fprintf(f, "usage: gpu-device-plugin [list | mps-control-daemon] "
+	    "[--flag=value ...]\n\n"
 	    "Advertises this node's NVIDIA GPUs to the kubelet as "
 	    "nvidia.com/gpu.\n  list      print the GPUs found and the "
-	    "resources that would be advertised\n\nFlags take one dash or "
+	    "resources that would be advertised\n  mps-control-daemon  run "
+	    "the MPS daemons of sharing.mps (docs/mps.md)\n\nFlags take one "
+	    "dash or "
 	    "two, and \"=value\" or the value as the next argument\n(a "
 	    "boolean only \"=value\"); lists are comma-separated.\n\n"
 	    "Flags (environment variables; default):\n");

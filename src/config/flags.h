@@ -46,7 +46,8 @@ struct config_list {
 #define CONFIG_MAX_SETTINGS 64
 
 struct config {
-	const char *command;            /* NULL (serve) or "list" */
+	/* NULL (serve), "list" or "mps-control-daemon" */
+	const char *command;
 	const char *kubelet_socket;     /* "" disables registration */
 	const char *driver_root;
 	const char *driver_root_ctr_path;
