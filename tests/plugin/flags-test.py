@@ -186,11 +186,11 @@ def case_nvidia_flags_accepted(node):
              "--device-id-strategy=uuid", "--fail-on-init-error=true"]
     node.start_kubelet()
     log = serves(node, flags)
-    for name in ("mps-root", "cdi-feature-flags"):
+    for name in ("cdi-feature-flags",):
         assert re.search(r"--%s=\S+ \(--%s.*\): accepted, but not applied "
                          r"yet" % (name, name), log), (name, log)
     for name in ("gds-enabled", "mofed-enabled", "gdrcopy-enabled",
-                 "imex-channel-ids"):
+                 "imex-channel-ids", "mps-root"):
         assert "--%s=" % name not in log or "(--%s): accepted" % name \
             not in log, (name, log)
     assert "Using device discovery strategy: nvml" in log, log
