@@ -421,10 +421,21 @@ find_control_nodes(const struct strategy_settings *st,
 	}
 }
 
-/* The resources of |inv|. */
+/* The sharing of |file| in effect (config/effective.h), into |opts|. */
+static void
+sharing_options(const struct config *cfg, const struct cfgfile *file,
+    struct resources_options *opts)
+{
+	opts->sharing = effective_sharing(file, &opts->sharing_mps);
+	opts->mps_root = cfg->mps_root;
+	opts->policy = cfg->shared_devices_allocation_policy;
+}
+
+/* The resources of |inv|, shared as |file| says. */
 static int
-build_resources(const struct config *cfg, const struct strategy_settings *st,
-    const struct inventory *inv, struct resources **res)
+build_resources(const struct config *cfg, const struct cfgfile *file,
+    const struct strategy_settings *st, const struct inventory *inv,
+    struct resources **res)
 {
 	struct resources_options opts = {
 		.resource_name = cfg->resource_name,
@@ -441,6 +452,7 @@ build_resources(const struct config *cfg, const struct strategy_settings *st,
 	int rc;
 
 	memcpy(opts.imex, st->imex, sizeof(opts.imex));
+	sharing_options(cfg, file, &opts);
 	find_control_nodes(st, opts.control_present);
 	rc = resources_build(inv, &opts, res, err, sizeof(err));
 	if (rc < 0)
@@ -710,7 +722,7 @@ apply_discovered(struct daemon *d, const struct config *cfg,
 	}
 	if (inv->n == 0)
 		log_info("No devices found. Waiting indefinitely.");
-	if ((rc = build_resources(cfg, st, inv, &res)) < 0) {
+	if ((rc = build_resources(cfg, file, st, inv, &res)) < 0) {
 		inventory_free(inv);
 		return rc;
 	}
@@ -1114,6 +1126,7 @@ print_resources(const struct daemon *d, const struct inventory *inv)
 	char err[512];
 
 	note_mig_strategy(&d->cfg, inv);
+	sharing_options(&d->cfg, d->file, &o);
 	if (resources_build(inv, &o, &r, err, sizeof(err)) < 0) {
 		log_error("Cannot build the resources: %s", err);
 		return 1;
@@ -1121,8 +1134,12 @@ print_resources(const struct daemon *d, const struct inventory *inv)
 	printf("\nResources that would be advertised (--mig-strategy=%s):\n",
 	    mig_names[d->cfg.mig_strategy]);
 	for (size_t i = 0; i < r->n; i++)
-		printf("  %s: %zu (socket %s/%s)\n", r->res[i].name,
-		    r->res[i].n, d->socket_dir, r->res[i].socket_name);
+		printf("  %s: %zu (socket %s/%s)%s%s\n", r->res[i].name,
+		    r->res[i].n, d->socket_dir, r->res[i].socket_name,
+		    r->res[i].sharing == SHARE_NONE ? "" : ", replicas by ",
+		    r->res[i].sharing == SHARE_MPS ? "MPS" :
+		    r->res[i].sharing == SHARE_TIME_SLICING ? "time-slicing" :
+		    "");
 	if (r->n == 0)
 		printf("  none\n");
 	resources_free(r);

@@ -63,7 +63,7 @@ static const char *const id_choices[] = { "uuid", "index", NULL };
 static const char *const discovery_choices[] = { "auto", "nvml", "tegra",
 	NULL };
 static const char *const policy_choices[] = { "distributed", "packed",
-	NULL };
+	"distributed-strict", NULL };
 static const char *const list_strategies[] = { "envvar", "volume-mounts",
 	"cdi-annotations", "cdi-cri", NULL };
 
@@ -149,7 +149,6 @@ static const struct setting settings[] = {
 	{ .flags = { "mps-root" }, .envs = { "MPS_ROOT" },
 	  .kind = KIND_STRING, .def = "", .offset = OFF(mps_root),
 	  .file_key = "flags.mpsRoot",
-	  .pending = "MPS sharing is not served yet",
 	  .help = "host path of the MPS "
 	  "daemons' pipes and shm (needed for MPS sharing)" },
 	{ .flags = { "shared-devices-allocation-policy" },
@@ -159,8 +158,10 @@ static const struct setting settings[] = {
 	  .file_key = "flags.plugin.sharedDevicesAllocationPolicy",
 	  .choices = policy_choices,
 	  .bad = "invalid --shared-devices-allocation-policy option: ",
-	  .help = "distributed | packed: how replicas of shared GPUs are "
-	  "picked" },
+	  .help = "distributed | packed | distributed-strict: how "
+	  "GetPreferredAllocation picks replicas of shared devices (fewest "
+	  "in use first; most in use first; one per device while enough "
+	  "devices have one free)" },
 	{ .flags = { "device-discovery-strategy" },
 	  .envs = { "DEVICE_DISCOVERY_STRATEGY" }, .kind = KIND_CHOICE,
 	  .def = "auto", .offset = OFF(device_discovery_strategy),
