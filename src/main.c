@@ -1187,29 +1187,38 @@ list_command(struct daemon *d)
 
 /* ---- mps-control-daemon (src/mps/command.h) ---- */
 
-static void
-note_plan(const char *msg, void *arg)
-{
-	(void)arg;
-	log_info("%s", msg);
-}
-
-/* The plan from |cfg| and |file| on the GPUs discovered now. */
+/*
+ * The plan from |cfg| and |file| on the GPUs discovered now: the
+ * resource table built as the plugin builds it (what Allocate answers
+ * does not matter here), then its MPS-shared resources.
+ */
 static int
 plan_of(struct daemon *d, const struct config *cfg,
     const struct cfgfile *file, struct mps_plan **out)
 {
+	struct resources_options o = {
+		.resource_name = cfg->resource_name,
+		.id_strategy = cfg->device_id_strategy,
+		.mig_strategy = cfg->mig_strategy,
+		.dev_root = cfg->dev_root,
+	};
 	struct inventory *inv = NULL;
+	struct resources *r = NULL;
 	char err[2048];
 	int rc;
 
 	if ((!d->nvml_ready && start_nvml(d, cfg) < 0) ||
 	    discover(d, cfg, &inv) < 0)
 		return -EIO;
-	rc = mps_plan_build(file != NULL ? &file->mps : NULL, cfg->mps_root,
-	    cfg->resource_name, inv, out, err, sizeof(err), note_plan, NULL);
+	sharing_options(cfg, file, &o);
+	rc = resources_build(inv, &o, &r, err, sizeof(err));
 	if (rc < 0)
+		log_error("Cannot build the resources: %s", rc == -ENOMEM ?
+		    "out of memory" : err);
+	else if ((rc = mps_plan_build(r, inv, cfg->mps_root, out, err,
+	    sizeof(err))) < 0)
 		log_error("MPS: %s", err);
+	resources_free(r);
 	inventory_free(inv);
 	return rc;
 }

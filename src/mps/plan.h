@@ -1,13 +1,16 @@
 /*
- * plan.h: what the MPS control daemon runs, from the config file's
- * sharing.mps section and the node's GPUs: one MPS daemon per resource
- * name (its pipe directory is what Allocate mounts into containers,
- * <mps-root>/<resource>/pipe, reference §3), serving the GPUs that
- * resource's entries select, each with the per-client limits NVIDIA's
+ * plan.h: what the MPS control daemon runs: one MPS daemon per resource
+ * the plugin shares with MPS (its pipe directory is what Allocate mounts
+ * into containers, <mps-root>/<resource>/pipe, reference §3), serving
+ * that resource's devices, each with the per-client limits NVIDIA's
  * daemon sets: an equal share per replica of the GPU's memory (pinned
  * device memory limit) and of its threads (active thread percentage).
  *
- * Pure: no process, no file, no NVML; unit-tested with made-up GPUs.
+ * Made from the resource table itself (resources/resources.h, built
+ * from sharing.mps as the plugin builds it), so that the daemons serve
+ * exactly the names, devices and replica counts the plugin advertises,
+ * and a config the plugin refuses is refused here in the same words.
+ * Pure: no process, no file, no NVML.
  */
 #ifndef GDP_MPS_PLAN_H
 #define GDP_MPS_PLAN_H
@@ -16,8 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config/file.h"
 #include "gpu/inventory.h"
+#include "resources/resources.h"
 
 #define MPS_PATH_MAX 1024
 /* A daemon's directory: room left for "/pipe" after it. */
@@ -36,7 +39,7 @@ struct mps_daemon_plan {
 	char dir[MPS_DIR_MAX];          /* <root>/<resource> (.ready in it) */
 	char pipe_dir[MPS_PATH_MAX];    /* CUDA_MPS_PIPE_DIRECTORY */
 	char log_dir[MPS_PATH_MAX];     /* CUDA_MPS_LOG_DIRECTORY */
-	struct mps_gpu *gpus;           /* owned, |n_gpus|, as selected */
+	struct mps_gpu *gpus;           /* owned, |n_gpus|, as listed */
 	size_t n_gpus;
 	/* 100 / the most replicas of one of its GPUs: the daemon has one
 	   default for all its clients, so the smallest share wins. */
@@ -49,21 +52,14 @@ struct mps_plan {
 };
 
 /*
- * The plan for |mps| (the file's sharing.mps; NULL or without a resource
- * with replicas: an empty plan) on |inv|, daemons under |root|. Only
- * entries named |resource_name| (the full-GPU resource, "nvidia.com/gpu")
- * are served: NVIDIA skips a replicated resource that matches nothing,
- * and so does this, naming it in |note| (may be NULL). A GPU an entry
- * selects: "all", the first |count|, or the listed indices and UUIDs.
- * Returns 0 and |*out| (free with mps_plan_free()), or -EINVAL with |err|
- * naming the key and what was wrong (a device that is not on the node,
- * a MIG device or a GPU with MIG on, a GPU in two entries, a name too
- * long), or -ENOMEM.
+ * The plan for |res| (built on |inv|), daemons under |root|: a daemon
+ * for each resource shared with MPS, with the devices it has replicas
+ * of. Returns 0 and |*out| (free with mps_plan_free()), or -EINVAL with
+ * |err| naming what cannot be (a MIG device shared with MPS, as NVIDIA
+ * refuses it; a path too long), or -ENOMEM.
  */
-int mps_plan_build(const struct cfgfile_sharing *mps, const char *root,
-    const char *resource_name, const struct inventory *inv,
-    struct mps_plan **out, char *err, size_t errlen,
-    void (*note)(const char *msg, void *arg), void *arg);
+int mps_plan_build(const struct resources *res, const struct inventory *inv,
+    const char *root, struct mps_plan **out, char *err, size_t errlen);
 void mps_plan_free(struct mps_plan *plan);
 
 /* Whether |a| and |b| run the same daemon with the same limits. */

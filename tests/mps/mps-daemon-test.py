@@ -306,9 +306,12 @@ def case_leftover_daemon_quit(node):
     assert node.lines()[0] == "cmd %s quit" % pipe, node.lines()
 
 
-def bad(config, *want, extra=()):
+def bad(config, *want, extra=(), profile=None):
     def case(node):
         node.write_config(config)
+        if profile:
+            node.env["FAKE_NVML_PROFILE"] = os.path.join(
+                PROFILES, profile + ".yaml")
         rc, err = node.run(extra)
         assert rc == 1, (rc, err)
         for w in want:
@@ -328,13 +331,14 @@ CASES = [
     ("a daemon left from before is quit", case_leftover_daemon_quit),
     ("bad config: a GPU index not on the node", bad(mps_config(
         resources=[gpu(2, [7])]),
-        "sharing.mps.resources[0].devices: 7: no GPU with that index")),
-    ("bad config: a MIG device", bad(mps_config(
-        resources=[gpu(2, ["0:0"])]),
-        "0:0: sharing using MPS is not supported for MIG devices")),
+        "sharing.mps.resources[0].devices: no matching device at index: "
+        "7")),
+    ("bad config: more devices than the node has", bad(mps_config(
+        resources=[gpu(2, 9)]), "requested 9 devices to be replicated, "
+        "but only 4 devices")),
     ("bad config: a GPU in two entries", bad(mps_config(
         resources=[gpu(2, [1]), gpu(3, [1])]),
-        "sharing.mps.resources[1]: GPU 1", "already shared by "
+        "sharing.mps.resources[1].devices: GPU 1", "already shared by ",
         "sharing.mps.resources[0]")),
     ("bad config: replicas 1", bad(mps_config(replicas=1),
                                    "number of replicas must be >= 2")),
