@@ -57,6 +57,7 @@
 #include "mps/command.h"
 #include "nvml/nvml.h"
 #include "plugin/fleet.h"
+#include "plugin/mpsready.h"
 #include "resources/resources.h"
 #include "sandbox/sandbox.h"
 #include "util/alloc.h"
@@ -111,11 +112,17 @@ struct daemon {
 	struct grpc_server_options server_opts;
 	struct notifier notify;         /* the service manager, if any */
 	struct metrics_server *metrics; /* --metrics-address, or NULL */
+	/* The MPS daemons' ready files (plugin/mpsready.h), NULL until a
+	   resource is shared with MPS; watched under |mps_seen|. */
+	struct mps_watch *mps_watch;
+	char mps_seen[4096];
 };
 
 static int load_config(int, char **, struct config *, struct cfgfile **,
     bool, char *, size_t);
 static int show_config(const struct daemon *, bool);
+static void gate_mps(struct daemon *, const struct config *,
+    const struct resources *);
 
 static int64_t
 no_limit_if_0(int64_t ms)
@@ -746,12 +753,78 @@ apply_discovered(struct daemon *d, const struct config *cfg,
 		return rc;
 	}
 	commit_health(d, cfg, next, at_start);
+	gate_mps(d, cfg, res);
 	resources_free(d->res);
 	inventory_free(d->inv);
 	d->res = res;
 	d->inv = inv;
 	fleet_publish(d->fleet);
 	return rc;
+}
+
+/* ---- MPS readiness: a resource shared with MPS is withheld while its
+ * control daemon is not ready (docs/mps.md) ---- */
+
+static void
+mps_changed(const char *resource, bool ready, const char *why, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (ready)
+		log_info("MPS control daemon for %s is ready: its devices are "
+		    "offered", resource);
+	else
+		log_warn("MPS control daemon for %s is not ready (%s): its "
+		    "devices are withdrawn", resource, why);
+	(void)fleet_withhold(d->fleet, resource, !ready, why);
+}
+
+/*
+ * Where this process sees --mps-root: there when it is a directory (the
+ * plugin on the host, or a container that mounts it at the same path),
+ * else at /mps, where NVIDIA's chart mounts it into the plugin's
+ * container.
+ */
+static void
+mps_seen_root(const char *root, char *out, size_t len)
+{
+	snprintf(out, len, "%s", is_dir(root) ? root : "/mps");
+}
+
+/* Withholds each MPS-shared resource of |res| whose daemon is not ready. */
+static void
+gate_mps(struct daemon *d, const struct config *cfg,
+    const struct resources *res)
+{
+	char seen[4096], why[MPS_WATCH_WHY];
+
+	mps_seen_root(cfg->mps_root, seen, sizeof(seen));
+	if (d->mps_watch != NULL && strcmp(seen, d->mps_seen) != 0) {
+		mps_watch_free(d->mps_watch);
+		d->mps_watch = NULL;
+	}
+	for (size_t i = 0; i < res->n; i++) {
+		const char *name = res->res[i].name;
+
+		if (res->res[i].sharing != SHARE_MPS)
+			continue;
+		if (d->mps_watch == NULL) {
+			d->mps_watch = mps_watch_new(d->loop, seen,
+			    mps_changed, d);
+			snprintf(d->mps_seen, sizeof(d->mps_seen), "%s", seen);
+		}
+		if (d->mps_watch == NULL ||
+		    mps_watch_add(d->mps_watch, name) == -ENOMEM) {
+			(void)fleet_withhold(d->fleet, name, true, "the MPS "
+			    "ready file cannot be watched (out of memory)");
+			continue;
+		}
+		if (!mps_watch_ready(d->mps_watch, name, why, sizeof(why)))
+			log_warn("MPS control daemon for %s is not ready (%s): "
+			    "its devices are withheld until it is", name, why);
+		(void)fleet_withhold(d->fleet, name,
+		    !mps_watch_ready(d->mps_watch, name, NULL, 0), why);
+	}
 }
 
 /*
@@ -1433,6 +1506,7 @@ cleanup(struct daemon *d)
 {
 	config_watch_free(d->watch);
 	metrics_server_free(d->metrics);
+	mps_watch_free(d->mps_watch);
 	fleet_free(d->fleet);
 	health_monitor_stop(d->health);
 	resources_free(d->res);

@@ -160,8 +160,24 @@ def case_time_slicing_renamed_refuses_two(node):
     assert PT.envs_of(one)["NVIDIA_VISIBLE_DEVICES"] == u[3], one
 
 
+def hold_ready(directory):
+    """A ready file held as the MPS control daemon holds it (mps/ready.h):
+    made, locked, renamed in; the lock lives while the file is open."""
+    import fcntl
+    os.makedirs(directory, exist_ok=True)
+    tmp = os.path.join(directory, ".ready.tmp")
+    f = open(tmp, "w")
+    fcntl.flock(f, fcntl.LOCK_EX)
+    os.rename(tmp, os.path.join(directory, ".ready"))
+    return f
+
+
 def case_mps_example(node):
-    node.env["MPS_ROOT"] = "/run/nvidia/mps"
+    root = os.path.join(node.tmp, "mps")
+    node.env["MPS_ROOT"] = root
+    # The plugin offers MPS replicas only while their control daemon is
+    # ready (tests/mps/mps-plugin-test.py has the rest).
+    ready = hold_ready(os.path.join(root, GPU))
     start(node, example("mps.yaml"), ["--pass-device-specs"])
     node.wait(resource=GPU, allocatable=40)
     u = [g["uuid"] for g in gpus_of(NC24)]
@@ -172,8 +188,8 @@ def case_mps_example(node):
     mounts = [(m["container_path"], m["host_path"])
               for m in r["response"]["mounts"]]
     assert mounts == [
-        ("/mps/nvidia.com/gpu/pipe", "/run/nvidia/mps/nvidia.com/gpu/pipe"),
-        ("/dev/shm", "/run/nvidia/mps/shm")], mounts
+        ("/mps/nvidia.com/gpu/pipe", root + "/nvidia.com/gpu/pipe"),
+        ("/dev/shm", root + "/shm")], mounts
     gpu_nodes = PT.gpu_specs(r)
     minor = gpus_of(NC24)[1]["minor_number"]
     assert gpu_nodes == [("/dev/nvidia%d" % minor, "/dev/nvidia%d" % minor,
@@ -185,6 +201,7 @@ def case_mps_example(node):
         bad["message"], bad
     log = log_of(node)
     assert "not applied yet" not in log and "not served yet" not in log, log
+    ready.close()
 
 
 def case_mps_needs_mps_root(node):
