@@ -157,7 +157,7 @@ for stage in $STAGES; do
 		    --suppress=missingIncludeSystem -I src \
 		    --include=/usr/include/$(gcc -print-multiarch)/sys/queue.h \
 		    src tests/unit tests/interop tests/fuzz tests/fakenvml \
-		    tests/fakecuda bench \
+		    tests/fakecuda tests/mps bench \
 		    2>&1; then
 			pass "cppcheck"
 		else

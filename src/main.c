@@ -54,8 +54,10 @@
 #include "metrics/process.h"
 #include "metrics/registry.h"
 #include "metrics/text.h"
+#include "mps/command.h"
 #include "nvml/nvml.h"
 #include "plugin/fleet.h"
+#include "plugin/mpsready.h"
 #include "resources/resources.h"
 #include "sandbox/sandbox.h"
 #include "util/alloc.h"
@@ -110,11 +112,17 @@ struct daemon {
 	struct grpc_server_options server_opts;
 	struct notifier notify;         /* the service manager, if any */
 	struct metrics_server *metrics; /* --metrics-address, or NULL */
+	/* The MPS daemons' ready files (plugin/mpsready.h), NULL until a
+	   resource is shared with MPS; watched under |mps_seen|. */
+	struct mps_watch *mps_watch;
+	char mps_seen[4096];
 };
 
 static int load_config(int, char **, struct config *, struct cfgfile **,
     bool, char *, size_t);
 static int show_config(const struct daemon *, bool);
+static void gate_mps(struct daemon *, const struct config *,
+    const struct resources *);
 
 static int64_t
 no_limit_if_0(int64_t ms)
@@ -420,10 +428,21 @@ find_control_nodes(const struct strategy_settings *st,
 	}
 }
 
-/* The resources of |inv|. */
+/* The sharing of |file| in effect (config/effective.h), into |opts|. */
+static void
+sharing_options(const struct config *cfg, const struct cfgfile *file,
+    struct resources_options *opts)
+{
+	opts->sharing = effective_sharing(file, &opts->sharing_mps);
+	opts->mps_root = cfg->mps_root;
+	opts->policy = cfg->shared_devices_allocation_policy;
+}
+
+/* The resources of |inv|, shared as |file| says. */
 static int
-build_resources(const struct config *cfg, const struct strategy_settings *st,
-    const struct inventory *inv, struct resources **res)
+build_resources(const struct config *cfg, const struct cfgfile *file,
+    const struct strategy_settings *st, const struct inventory *inv,
+    struct resources **res)
 {
 	struct resources_options opts = {
 		.resource_name = cfg->resource_name,
@@ -440,6 +459,7 @@ build_resources(const struct config *cfg, const struct strategy_settings *st,
 	int rc;
 
 	memcpy(opts.imex, st->imex, sizeof(opts.imex));
+	sharing_options(cfg, file, &opts);
 	find_control_nodes(st, opts.control_present);
 	rc = resources_build(inv, &opts, res, err, sizeof(err));
 	if (rc < 0)
@@ -709,7 +729,7 @@ apply_discovered(struct daemon *d, const struct config *cfg,
 	}
 	if (inv->n == 0)
 		log_info("No devices found. Waiting indefinitely.");
-	if ((rc = build_resources(cfg, st, inv, &res)) < 0) {
+	if ((rc = build_resources(cfg, file, st, inv, &res)) < 0) {
 		inventory_free(inv);
 		return rc;
 	}
@@ -733,12 +753,78 @@ apply_discovered(struct daemon *d, const struct config *cfg,
 		return rc;
 	}
 	commit_health(d, cfg, next, at_start);
+	gate_mps(d, cfg, res);
 	resources_free(d->res);
 	inventory_free(d->inv);
 	d->res = res;
 	d->inv = inv;
 	fleet_publish(d->fleet);
 	return rc;
+}
+
+/* ---- MPS readiness: a resource shared with MPS is withheld while its
+ * control daemon is not ready (docs/mps.md) ---- */
+
+static void
+mps_changed(const char *resource, bool ready, const char *why, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (ready)
+		log_info("MPS control daemon for %s is ready: its devices are "
+		    "offered", resource);
+	else
+		log_warn("MPS control daemon for %s is not ready (%s): its "
+		    "devices are withdrawn", resource, why);
+	(void)fleet_withhold(d->fleet, resource, !ready, why);
+}
+
+/*
+ * Where this process sees --mps-root: there when it is a directory (the
+ * plugin on the host, or a container that mounts it at the same path),
+ * else at /mps, where NVIDIA's chart mounts it into the plugin's
+ * container.
+ */
+static void
+mps_seen_root(const char *root, char *out, size_t len)
+{
+	snprintf(out, len, "%s", is_dir(root) ? root : "/mps");
+}
+
+/* Withholds each MPS-shared resource of |res| whose daemon is not ready. */
+static void
+gate_mps(struct daemon *d, const struct config *cfg,
+    const struct resources *res)
+{
+	char seen[4096], why[MPS_WATCH_WHY];
+
+	mps_seen_root(cfg->mps_root, seen, sizeof(seen));
+	if (d->mps_watch != NULL && strcmp(seen, d->mps_seen) != 0) {
+		mps_watch_free(d->mps_watch);
+		d->mps_watch = NULL;
+	}
+	for (size_t i = 0; i < res->n; i++) {
+		const char *name = res->res[i].name;
+
+		if (res->res[i].sharing != SHARE_MPS)
+			continue;
+		if (d->mps_watch == NULL) {
+			d->mps_watch = mps_watch_new(d->loop, seen,
+			    mps_changed, d);
+			snprintf(d->mps_seen, sizeof(d->mps_seen), "%s", seen);
+		}
+		if (d->mps_watch == NULL ||
+		    mps_watch_add(d->mps_watch, name) == -ENOMEM) {
+			(void)fleet_withhold(d->fleet, name, true, "the MPS "
+			    "ready file cannot be watched (out of memory)");
+			continue;
+		}
+		if (!mps_watch_ready(d->mps_watch, name, why, sizeof(why)))
+			log_warn("MPS control daemon for %s is not ready (%s): "
+			    "its devices are withheld until it is", name, why);
+		(void)fleet_withhold(d->fleet, name,
+		    !mps_watch_ready(d->mps_watch, name, NULL, 0), why);
+	}
 }
 
 /*
@@ -1113,6 +1199,7 @@ print_resources(const struct daemon *d, const struct inventory *inv)
 	char err[512];
 
 	note_mig_strategy(&d->cfg, inv);
+	sharing_options(&d->cfg, d->file, &o);
 	if (resources_build(inv, &o, &r, err, sizeof(err)) < 0) {
 		log_error("Cannot build the resources: %s", err);
 		return 1;
@@ -1120,8 +1207,12 @@ print_resources(const struct daemon *d, const struct inventory *inv)
 	printf("\nResources that would be advertised (--mig-strategy=%s):\n",
 	    mig_names[d->cfg.mig_strategy]);
 	for (size_t i = 0; i < r->n; i++)
-		printf("  %s: %zu (socket %s/%s)\n", r->res[i].name,
-		    r->res[i].n, d->socket_dir, r->res[i].socket_name);
+		printf("  %s: %zu (socket %s/%s)%s%s\n", r->res[i].name,
+		    r->res[i].n, d->socket_dir, r->res[i].socket_name,
+		    r->res[i].sharing == SHARE_NONE ? "" : ", replicas by ",
+		    r->res[i].sharing == SHARE_MPS ? "MPS" :
+		    r->res[i].sharing == SHARE_TIME_SLICING ? "time-slicing" :
+		    "");
 	if (r->n == 0)
 		printf("  none\n");
 	resources_free(r);
@@ -1165,6 +1256,73 @@ list_command(struct daemon *d)
 	rc = print_resources(d, inv);
 	inventory_free(inv);
 	return rc;
+}
+
+/* ---- mps-control-daemon (src/mps/command.h) ---- */
+
+/*
+ * The plan from |cfg| and |file| on the GPUs discovered now: the
+ * resource table built as the plugin builds it (what Allocate answers
+ * does not matter here), then its MPS-shared resources.
+ */
+static int
+plan_of(struct daemon *d, const struct config *cfg,
+    const struct cfgfile *file, struct mps_plan **out)
+{
+	struct resources_options o = {
+		.resource_name = cfg->resource_name,
+		.id_strategy = cfg->device_id_strategy,
+		.mig_strategy = cfg->mig_strategy,
+		.dev_root = cfg->dev_root,
+	};
+	struct inventory *inv = NULL;
+	struct resources *r = NULL;
+	char err[2048];
+	int rc;
+
+	if ((!d->nvml_ready && start_nvml(d, cfg) < 0) ||
+	    discover(d, cfg, &inv) < 0)
+		return -EIO;
+	sharing_options(cfg, file, &o);
+	rc = resources_build(inv, &o, &r, err, sizeof(err));
+	if (rc < 0)
+		log_error("Cannot build the resources: %s", rc == -ENOMEM ?
+		    "out of memory" : err);
+	else if ((rc = mps_plan_build(r, inv, cfg->mps_root, out, err,
+	    sizeof(err))) < 0)
+		log_error("MPS: %s", err);
+	resources_free(r);
+	inventory_free(inv);
+	return rc;
+}
+
+/* mps_plan_fn: the start's configuration, or on reload a new one (kept
+ * when its plan can be built). */
+static int
+mps_plan(void *arg, bool reload, struct mps_plan **out)
+{
+	struct daemon *d = arg;
+	struct cfgfile *file = NULL;
+	struct config cfg;
+	char err[2048];
+	int rc;
+
+	if (!reload)
+		return plan_of(d, &d->cfg, d->file, out);
+	rc = load_config(d->argc, d->argv, &cfg, &file, false, err,
+	    sizeof(err));
+	if (rc < 0)
+		log_error("Reload: %s", err);
+	else
+		rc = plan_of(d, &cfg, file, out);
+	if (rc < 0) {
+		cfgfile_free(file);
+		return rc;
+	}
+	cfgfile_free(d->file);
+	d->cfg = cfg;
+	d->file = file;
+	return 0;
 }
 
 static void
@@ -1348,6 +1506,7 @@ cleanup(struct daemon *d)
 {
 	config_watch_free(d->watch);
 	metrics_server_free(d->metrics);
+	mps_watch_free(d->mps_watch);
 	fleet_free(d->fleet);
 	health_monitor_stop(d->health);
 	resources_free(d->res);
@@ -1554,7 +1713,12 @@ main(int argc, char **argv)
 		cfgfile_free(d.file);
 		return 2;
 	}
-	if (d.cfg.command != NULL) {
+	if (d.cfg.command != NULL &&
+	    strcmp(d.cfg.command, "mps-control-daemon") == 0) {
+		log_info("Starting gpu-device-plugin %s mps-control-daemon",
+		    GDP_VERSION);
+		rc = mps_control_run(mps_plan, &d);
+	} else if (d.cfg.command != NULL) {
 		(void)config_warnings(&d.cfg, warn_setting, NULL);
 		rc = list_command(&d);
 	} else {

@@ -2,8 +2,10 @@
  * spec.c: the CDI spec documents (JSON, with jansson) and writing them
  * atomically (see cdi.h).
  *
- * The gpu spec: kind k8s.device-plugin.nvidia.com/gpu; a device per view
- * of the resource given (the first: whole GPUs, or MIG devices), named by
+ * The gpu spec: kind k8s.device-plugin.nvidia.com/gpu; a device per
+ * device of the resource given (the first: whole GPUs, or MIG devices;
+ * a shared device once, never its replicas) and each whole GPU of the
+ * other resources (which sharing may have moved there), named by
  * the device-id strategy: a full GPU with its
  * /dev/nvidia<minor> node and its DRM card and render nodes (and their
  * by-path links), a MIG device (MIG-<uuid>, or <gpu>:<mig> by index, as
@@ -349,21 +351,29 @@ view_device(struct build *b, const struct view *v)
 	return gpu_device(b, v);
 }
 
-/* Whether |r| has a view advertised as |uuid|. */
+/* The devices already in the spec, by the id containers know. */
+struct seen {
+	const char **id;
+	size_t n, cap;
+};
+
 static bool
-advertised(const struct resource *r, const char *uuid)
+seen_has(const struct seen *s, const char *id)
 {
-	return resource_find(r, uuid, strlen(uuid)) != NULL;
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->id[i], id) == 0)
+			return true;
+	return false;
 }
 
 /*
- * The MIG devices of the inventory that no resource advertises (under
- * --mig-strategy=none), as NVIDIA's spec has them whatever the strategy;
- * one whose capability minors are unknown is left out.
+ * The MIG devices of the inventory that no view has given yet (those
+ * under --mig-strategy=none, or in resources after the first), as
+ * NVIDIA's spec has every MIG device whatever the strategy; one whose
+ * capability minors are unknown is left out.
  */
 static int
-unadvertised_migs(struct build *b, const struct resource *r,
-    json_t *devices)
+unadvertised_migs(struct build *b, const struct seen *s, json_t *devices)
 {
 	const struct inventory *inv = b->o->inv;
 	char name[32], caps[2][40];
@@ -376,7 +386,7 @@ unadvertised_migs(struct build *b, const struct resource *r,
 			char parent[32];
 
 			if (m->gi_cap_minor < 0 || m->ci_cap_minor < 0 ||
-			    advertised(r, m->uuid))
+			    seen_has(s, m->uuid))
 				continue;
 			snprintf(name, sizeof(name), "%u:%u", g->index,
 			    m->index);
@@ -395,14 +405,51 @@ unadvertised_migs(struct build *b, const struct resource *r,
 	return 0;
 }
 
-/* A device per view of |r|, then the MIG devices it does not have. */
+/* A device per device of |r| (its replicas are that one device), less
+ * those already in the spec; only whole GPUs unless |migs|. */
+static int
+resource_devices(struct build *b, const struct resource *r, bool migs,
+    struct seen *s, json_t *devices)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		const struct view *v = &r->views[i];
+
+		if (v->replica > 0 || (!migs && v->caps[0][0] != '\0') ||
+		    seen_has(s, v->dev_id) || s->n == s->cap)
+			continue;
+		s->id[s->n++] = v->dev_id;
+		if (push(devices, view_device(b, v)) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * A device per device of |r| (the first resource: whole GPUs, or MIG
+ * devices), then the whole GPUs of the other resources (sharing can
+ * move a GPU's replicas to one of their own, or leave some GPUs under
+ * the first and share the rest), then the MIG devices not given yet.
+ */
 static int
 all_devices(struct build *b, const struct resource *r, json_t *devices)
 {
-	for (size_t i = 0; i < r->n; i++)
-		if (push(devices, view_device(b, &r->views[i])) < 0)
-			return -ENOMEM;
-	return unadvertised_migs(b, r, devices);
+	const struct resources *all = r->all;
+	struct seen s = { NULL, 0, 0 };
+	int rc = 0;
+
+	for (size_t k = 0; k < all->n; k++)
+		s.cap += all->res[k].n_units;
+	if ((s.id = gdp_calloc(s.cap + 1, sizeof(*s.id))) == NULL)
+		return -ENOMEM;
+	rc = resource_devices(b, r, true, &s, devices);
+	for (size_t k = 0; rc == 0 && k < all->n; k++)
+		if (&all->res[k] != r)
+			rc = resource_devices(b, &all->res[k], false, &s,
+			    devices);
+	if (rc == 0)
+		rc = unadvertised_migs(b, &s, devices);
+	gdp_free(s.id);
+	return rc;
 }
 
 /* The document: version, kind, |devices|, |edits| (both taken). */

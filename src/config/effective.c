@@ -60,19 +60,18 @@ check_mps(const struct config *cfg, struct cfgfile *cf)
 int
 effective_check(const struct config *cfg, struct cfgfile *cf)
 {
-	const struct cfgfile_sharing *s;
-
 	if (cf == NULL)
 		return 0;
-	if (check_mps(cfg, cf) < 0)
-		return -ENOMEM;
-	s = mps_active(cf) ? &cf->mps : time_slicing_active(cf) ?
-	    &cf->time_slicing : NULL;
-	if (s != NULL && cf->n_errors == 0 && cfgfile_warning(cf, "%s: "
-	    "valid, but sharing is not applied yet: no replicas are "
-	    "advertised", s->where) < 0)
-		return -ENOMEM;
-	return 0;
+	return check_mps(cfg, cf) < 0 ? -ENOMEM : 0;
+}
+
+const struct cfgfile_sharing *
+effective_sharing(const struct cfgfile *cf, bool *mps)
+{
+	*mps = mps_active(cf);
+	if (*mps)
+		return &cf->mps;
+	return time_slicing_active(cf) ? &cf->time_slicing : NULL;
 }
 
 /* The JSON. Each helper returns 0 or -1 (out of memory). */
@@ -105,7 +104,8 @@ list_json(const struct config_list *l)
 
 static const char *const mig_names[] = { "none", "single", "mixed" };
 static const char *const discovery_names[] = { "auto", "nvml", "tegra" };
-static const char *const policy_names[] = { "distributed", "packed" };
+static const char *const policy_names[] = { "distributed", "packed",
+	"distributed-strict" };
 
 static json_t *
 plugin_flags(const struct config *cfg)

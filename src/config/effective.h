@@ -14,11 +14,19 @@
 
 /*
  * The checks across sources (MPS needs --mps-root, MPS and mixed MIG do
- * not go together) and the warnings of what is parsed but not applied
- * yet, added to |cf|'s errors and warnings; |cf| NULL (no file) has no
- * sharing to check. Returns 0 or -ENOMEM.
+ * not go together; time-slicing beside MPS is ignored), added to |cf|'s
+ * errors and warnings; |cf| NULL (no file) has no sharing to check.
+ * Returns 0 or -ENOMEM.
  */
 int effective_check(const struct config *cfg, struct cfgfile *cf);
+
+/*
+ * The sharing in effect, as NVIDIA picks it: sharing.mps when it has a
+ * resource with replicas (|*mps| true), else sharing.timeSlicing when it
+ * has one, else NULL (no sharing; |cf| NULL too). Points into |cf|.
+ */
+const struct cfgfile_sharing *effective_sharing(const struct cfgfile *cf,
+    bool *mps);
 
 /*
  * The effective config as JSON, indented by 2 when |pretty|, else on one

@@ -522,6 +522,8 @@ free_sharing(struct cfgfile_sharing *s)
 		for (size_t k = 0; k < r->n_list; k++)
 			gdp_free(r->list[k]);
 		gdp_free(r->list);
+		gdp_free(r->where);
+		gdp_free(r->devices_where);
 	}
 	gdp_free(s->resources);
 	gdp_free(s->where);

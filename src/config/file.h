@@ -50,6 +50,8 @@ struct cfgfile_replicated {
 	char **list;            /* CFGFILE_DEVICES_LIST: indices, i:j, UUIDs */
 	size_t n_list;
 	unsigned long replicas; /* 2 or more */
+	char *where;            /* "FILE:LINE:COLUMN: sharing.<kind>.resources[i]" */
+	char *devices_where;    /* the same for its devices; NULL: not given */
 };
 
 /* sharing.timeSlicing or sharing.mps. */

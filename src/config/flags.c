@@ -63,7 +63,7 @@ static const char *const id_choices[] = { "uuid", "index", NULL };
 static const char *const discovery_choices[] = { "auto", "nvml", "tegra",
 	NULL };
 static const char *const policy_choices[] = { "distributed", "packed",
-	NULL };
+	"distributed-strict", NULL };
 static const char *const list_strategies[] = { "envvar", "volume-mounts",
 	"cdi-annotations", "cdi-cri", NULL };
 
@@ -149,7 +149,6 @@ static const struct setting settings[] = {
 	{ .flags = { "mps-root" }, .envs = { "MPS_ROOT" },
 	  .kind = KIND_STRING, .def = "", .offset = OFF(mps_root),
 	  .file_key = "flags.mpsRoot",
-	  .pending = "MPS sharing is not served yet",
 	  .help = "host path of the MPS "
 	  "daemons' pipes and shm (needed for MPS sharing)" },
 	{ .flags = { "shared-devices-allocation-policy" },
@@ -159,8 +158,10 @@ static const struct setting settings[] = {
 	  .file_key = "flags.plugin.sharedDevicesAllocationPolicy",
 	  .choices = policy_choices,
 	  .bad = "invalid --shared-devices-allocation-policy option: ",
-	  .help = "distributed | packed: how replicas of shared GPUs are "
-	  "picked" },
+	  .help = "distributed | packed | distributed-strict: how "
+	  "GetPreferredAllocation picks replicas of shared devices (fewest "
+	  "in use first; most in use first; one per device while enough "
+	  "devices have one free)" },
 	{ .flags = { "device-discovery-strategy" },
 	  .envs = { "DEVICE_DISCOVERY_STRATEGY" }, .kind = KIND_CHOICE,
 	  .def = "auto", .offset = OFF(device_discovery_strategy),
@@ -815,12 +816,14 @@ check_values(struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-/* An argument that is not a flag: the "list" command, or a mistake. */
+/* An argument that is not a flag: the "list" or "mps-control-daemon"
+ * command, or a mistake. */
 static int
 parse_word(struct config *cfg, const char *a, const char *last_bool,
     char *err, size_t errlen)
 {
-	if (cfg->command == NULL && !strcmp(a, "list")) {
+	if (cfg->command == NULL && (!strcmp(a, "list") ||
+	    !strcmp(a, "mps-control-daemon"))) {
 		cfg->command = a;
 		return 0;
 	}
@@ -1018,10 +1021,13 @@ config_usage(void *out)
 {
 	FILE *f = out;
 
-	fprintf(f, "usage: gpu-device-plugin [list] [--flag=value ...]\n\n"
+	fprintf(f, "usage: gpu-device-plugin [list | mps-control-daemon] "
+	    "[--flag=value ...]\n\n"
 	    "Advertises this node's NVIDIA GPUs to the kubelet as "
 	    "nvidia.com/gpu.\n  list      print the GPUs found and the "
-	    "resources that would be advertised\n\nFlags take one dash or "
+	    "resources that would be advertised\n  mps-control-daemon  run "
+	    "the MPS daemons of sharing.mps (docs/mps.md)\n\nFlags take one "
+	    "dash or "
 	    "two, and \"=value\" or the value as the next argument\n(a "
 	    "boolean only \"=value\"); lists are comma-separated.\n\n"
 	    "Flags (environment variables; default):\n");

@@ -24,7 +24,10 @@ enum mig_strategy { MIG_STRATEGY_NONE, MIG_STRATEGY_SINGLE,
     MIG_STRATEGY_MIXED };
 /* --device-discovery-strategy; tegra is refused (not supported). */
 enum discovery_strategy { DISCOVERY_AUTO, DISCOVERY_NVML, DISCOVERY_TEGRA };
-enum allocation_policy { ALLOCATION_DISTRIBUTED, ALLOCATION_PACKED };
+/* --shared-devices-allocation-policy: NVIDIA's two, and ours that never
+ * puts two replicas of one device in a request while others are free. */
+enum allocation_policy { ALLOCATION_DISTRIBUTED, ALLOCATION_PACKED,
+    ALLOCATION_DISTRIBUTED_STRICT };
 
 /* --device-list-strategy: a set of these bits, never empty. */
 #define DEVICE_LIST_ENVVAR		0x1u
@@ -46,7 +49,8 @@ struct config_list {
 #define CONFIG_MAX_SETTINGS 64
 
 struct config {
-	const char *command;            /* NULL (serve) or "list" */
+	/* NULL (serve), "list" or "mps-control-daemon" */
+	const char *command;
 	const char *kubelet_socket;     /* "" disables registration */
 	const char *driver_root;
 	const char *driver_root_ctr_path;

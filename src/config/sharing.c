@@ -6,8 +6,10 @@
  * resource shares.
  *
  * Nothing here applies them. NVIDIA's plugin ignores a customised
- * "resources" (with a warning); so does this one. Sharing is validated
- * in full now and applied by the sharing work later.
+ * "resources" (with a warning); so does this one. Sharing is applied by
+ * the resource core (resources/replicas.c), which keeps each entry's
+ * place for the errors only the node's devices can show (a device
+ * shared twice, an index the node does not have).
  */
 #include <errno.h>
 #include <limits.h>
@@ -307,6 +309,19 @@ device_item(struct walk *w, struct entry *item, void *arg)
 	return 0;
 }
 
+/* Where |node| at |path| is, as a new string into |*out|; -ENOMEM. */
+static int
+note_where(struct walk *w, const yaml_node_t *node, const char *path,
+    char **out)
+{
+	char where[KEY_PATH_MAX + PATH_MAX + 64];
+
+	walk_where(w, node, path, where, sizeof(where));
+	gdp_free(*out);
+	*out = gdp_strdup(where);
+	return *out == NULL ? -ENOMEM : 0;
+}
+
 static int
 devices(struct walk *w, struct entry *e, struct cfgfile_replicated *r)
 {
@@ -315,6 +330,8 @@ devices(struct walk *w, struct entry *e, struct cfgfile_replicated *r)
 
 	if (node_is_null(e->value))
 		return 0;
+	if (note_where(w, e->value, e->path, &r->devices_where) < 0)
+		return -ENOMEM;
 	if (e->value->type == YAML_SEQUENCE_NODE) {
 		int rc = list_at(w, e, "a list");
 
@@ -414,6 +431,8 @@ replicated_item(struct walk *w, struct entry *item, void *arg)
 	rw.r = &grown[s->n_resources++];
 	memset(rw.r, 0, sizeof(*rw.r));
 	rw.r->devices = CFGFILE_DEVICES_ALL;
+	if (note_where(w, item->value, item->path, &rw.r->where) < 0)
+		return -ENOMEM;
 	if ((rc = walk_mapping(w, item->value, item->path, replicated_entry,
 	    &rw)) < 0)
 		return rc;

@@ -22,6 +22,7 @@
 
 struct served {
 	struct plugin *plugin;
+	struct resource *res;          /* the one |plugin| serves */
 	struct kubelet_link *link;     /* NULL: not registering */
 	bool fresh;                    /* made by this apply: to serve */
 };
@@ -46,6 +47,7 @@ make_served(struct fleet *f, struct resource *res, struct served *s,
 	size_t max = sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1;
 	int rc;
 
+	s->res = res;
 	s->plugin = plugin_new(f->loop, res, f->socket_dir);
 	if (s->plugin == NULL && errno == ENAMETOOLONG) {
 		snprintf(err, errlen, "Cannot serve '%s': the socket path "
@@ -170,7 +172,13 @@ static void
 hand_over(struct served *s, struct resource *res, struct fleet_change *chg)
 {
 	const struct resource *old = plugin_current(s->plugin);
-	bool same_answers = resource_same_answers(old, res);
+	bool same_answers;
+
+	/* Withheld until told otherwise (an MPS daemon not ready yet). */
+	if (old->withheld)
+		(void)resources_withhold(res, true, old->withheld_reason);
+	same_answers = resource_same_answers(old, res);
+	s->res = res;
 
 	if (plugin_set_resource(s->plugin, res)) {
 		chg->relisted++;
@@ -232,6 +240,23 @@ fleet_publish(struct fleet *f)
 {
 	for (size_t i = 0; f != NULL && i < f->n; i++)
 		plugin_publish(f->s[i].plugin);
+}
+
+int
+fleet_withhold(struct fleet *f, const char *name, bool withhold,
+    const char *reason)
+{
+	for (size_t i = 0; f != NULL && i < f->n; i++) {
+		if (strcmp(f->s[i].res->name, name) != 0)
+			continue;
+		if (resources_withhold(f->s[i].res, withhold, reason))
+			log_info("%s '%s': %s", withhold ? "Withholding" :
+			    "No longer withholding", name, withhold ? reason :
+			    "its devices are listed with their own health");
+		plugin_publish(f->s[i].plugin);
+		return 0;
+	}
+	return -ENOENT;
 }
 
 bool

@@ -66,6 +66,18 @@ int fleet_apply(struct fleet *f, struct resources *res, bool at_start,
     struct fleet_change *chg, char *err, size_t errlen);
 /* Sends the list to every stream of each resource that changed. */
 void fleet_publish(struct fleet *f);
+/*
+ * Withholds every device of the served resource |name| (listed
+ * Unhealthy, refused by Allocate with |reason|: resources_withhold())
+ * or, !|withhold|, gives them back their own health, and sends the list
+ * if that changed it. For the MPS control daemon: a resource shared
+ * with MPS is usable only while its daemon is ready. A resource kept by
+ * fleet_apply() (same name) stays withheld with its reason; a new one
+ * starts served as built. Returns 0, or -ENOENT when no resource of that
+ * name is served.
+ */
+int fleet_withhold(struct fleet *f, const char *name, bool withhold,
+    const char *reason);
 /* Whether every served resource is registered (or none registers);
  * |why| names one that is not. */
 bool fleet_ready(const struct fleet *f, char *why, size_t len);

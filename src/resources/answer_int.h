@@ -24,4 +24,14 @@ struct pick {
 V1beta1__ContainerAllocateResponse *strategy_answer(struct arena *a,
     const struct pick *p);
 
+/*
+ * GetPreferredAllocation for a shared resource |r| (spread.c): picks
+ * views among |offered| (one flag per view, cleared as they are picked)
+ * by |r->all->policy|, their ids appended to |out| (|*n| so far, |want|
+ * at most). |must| (one flag per unit) marks the devices the request's
+ * must-include ids are of. Returns 0, or -ENOMEM (arrays from |a|).
+ */
+int spread_pick(const struct resource *r, bool *offered, const bool *must,
+    char **out, size_t *n, size_t want, struct arena *a);
+
 #endif /* GDP_RESOURCES_ANSWER_INT_H */

@@ -27,13 +27,13 @@
 /* ---- ListAndWatch ---- */
 
 static void
-list_device(const struct view *v, V1beta1__Device *d,
-    V1beta1__TopologyInfo *topo, V1beta1__NUMANode *node,
+list_device(const struct resource *r, const struct view *v,
+    V1beta1__Device *d, V1beta1__TopologyInfo *topo, V1beta1__NUMANode *node,
     V1beta1__NUMANode **node_ptr)
 {
 	v1beta1__device__init(d);
 	d->id = (char *)v->id; /* only read while packing */
-	d->health = v->healthy ? "Healthy" : "Unhealthy";
+	d->health = resource_view_healthy(r, v) ? "Healthy" : "Unhealthy";
 	if (v->numa_node < 0)
 		return;
 	v1beta1__numanode__init(node);
@@ -60,7 +60,7 @@ resource_list(const struct resource *r, struct arena *a)
 		return NULL;
 	v1beta1__list_and_watch_response__init(resp);
 	for (size_t i = 0; i < r->n; i++) {
-		list_device(&r->views[i], &devs[i], &topo[i], &nodes[i],
+		list_device(r, &r->views[i], &devs[i], &topo[i], &nodes[i],
 		    &node_ptrs[i]);
 		ptrs[i] = &devs[i];
 	}
@@ -219,10 +219,46 @@ find_id(const struct resource *r, const ProtobufCBinaryData *id)
 /* ---- Allocate ---- */
 
 /*
- * Resolves one container's ids into |idx| (unique, request order), using
- * |seen| (one flag per view, all clear on entry and on return). Returns
- * the count, or -EINVAL (not an id) / -ENOENT (unknown id) / -ENODEV
- * (unhealthy) with |k->msg|.
+ * The checks after every id of |cr| is known: NVIDIA's one replica per
+ * request (failRequestsGreaterThanOne: -E2BIG, its words, counting
+ * duplicates as it does), then health (-ENODEV, with the reason).
+ */
+static int
+check_resolved(const struct req_kind *k,
+    const V1beta1__Raw__ContainerAllocateRequest *cr, bool replica,
+    const struct view *sick)
+{
+	const struct resource *r = k->r;
+
+	if (replica && r->fail_requests_greater_than_one &&
+	    cr->n_devices_ids > 1) {
+		snprintf(k->msg, k->msglen, "invalid allocation request for "
+		    "\"%s\": invalid request: maximum request size for shared "
+		    "resources is 1; found %zu", r->name, cr->n_devices_ids);
+		return -E2BIG;
+	}
+	if (sick != NULL && r->withheld) {
+		snprintf(k->msg, k->msglen, "invalid allocation request for "
+		    "\"%s\": its devices are withheld: %s", r->name,
+		    r->withheld_reason);
+		return -ENODEV;
+	}
+	if (sick != NULL) {
+		snprintf(k->msg, k->msglen, "invalid allocation request for "
+		    "\"%s\": device %s is unhealthy: %s", r->name, sick->id,
+		    sick->reason);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+/*
+ * Resolves one container's ids into |idx|: the devices they name, each
+ * once (replicas of one device are that device), in request order,
+ * using |seen| (one flag per view, all clear on entry and on return).
+ * Returns the count, or -EINVAL (not an id) / -ENOENT (unknown id) /
+ * -E2BIG (more than one id with a replica, where that is refused) /
+ * -ENODEV (unhealthy) with |k->msg|.
  */
 static ssize_t
 resolve(const struct req_kind *k,
@@ -231,6 +267,7 @@ resolve(const struct req_kind *k,
 {
 	const struct resource *r = k->r;
 	const struct view *sick = NULL;
+	bool replica = false;
 	size_t n = 0;
 	ssize_t rc = 0;
 
@@ -253,22 +290,20 @@ resolve(const struct req_kind *k,
 			rc = -ENOENT;
 			break;
 		}
-		at = (size_t)(v - r->views);
+		/* A replica's device: the first view of its row. */
+		at = (size_t)(v - r->views) - v->replica;
+		replica |= v->replicas > 0;
+		if (!resource_view_healthy(r, v) && sick == NULL)
+			sick = v;
 		if (seen[at])
 			continue;
 		seen[at] = true;
 		idx[n++] = at;
-		if (!v->healthy && sick == NULL)
-			sick = v;
 	}
 	for (size_t i = 0; i < n; i++)
 		seen[idx[i]] = false;
-	if (rc == 0 && sick != NULL) {
-		snprintf(k->msg, k->msglen, "invalid allocation request for "
-		    "\"%s\": device %s is unhealthy: %s", r->name, sick->id,
-		    sick->reason);
-		rc = -ENODEV;
-	}
+	if (rc == 0)
+		rc = check_resolved(k, cr, replica, sick);
 	return rc < 0 ? rc : (ssize_t)n;
 }
 
@@ -408,7 +443,8 @@ id_copy(struct arena *a, const ProtobufCBinaryData *id)
  * The offered whole GPUs that best complete the must-include ones by pair
  * score (resources/topo.c), moved to |out| first and cleared from
  * |offered|. Left to the index order when any offered or must-include view
- * is not a whole GPU of the score matrix (replicas, MIG: issue 13).
+ * is not a whole GPU of the score matrix (MIG; replicas are spread by
+ * the allocation policy instead: spread.c).
  */
 static void
 topo_first(const struct resource *r, const struct id_list *l, bool *offered,
@@ -444,6 +480,27 @@ topo_first(const struct resource *r, const struct id_list *l, bool *offered,
 		}
 }
 
+/*
+ * A shared resource's picks (spread.c), once the devices of its
+ * must-include ids are known.
+ */
+static int
+shared_first(const struct resource *r, const struct id_list *l,
+    bool *offered, char **out, size_t *n, size_t want, struct arena *a)
+{
+	bool *must = arena_array(a, r->n_units, sizeof(*must));
+
+	if (must == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->n_must; i++) {
+		const struct view *v = find_id(r, &l->must[i]);
+
+		if (v != NULL)
+			must[v->unit] = true;
+	}
+	return spread_pick(r, offered, must, out, n, want, a);
+}
+
 /* Fills |out| (|want| slots at most); returns how many, or -ENOMEM.
  * |*unknown| is set to an id of |l| that is not ours, if there is one. */
 static ssize_t
@@ -463,12 +520,15 @@ prefer(const struct resource *r, const struct id_list *l, const bool *first,
 		const struct view *v = first[l->n_must + i] ?
 		    find_id(r, &l->avail[i]) : NULL;
 
-		if (v != NULL && v->healthy)
+		if (v != NULL && resource_view_healthy(r, v))
 			offered[v - r->views] = true;
 		if (v == NULL && first[l->n_must + i])
 			*unknown = &l->avail[i];
 	}
-	topo_first(r, l, offered, out, &n, want);
+	if (r->sharing == SHARE_NONE)
+		topo_first(r, l, offered, out, &n, want);
+	else if (shared_first(r, l, offered, out, &n, want, a) < 0)
+		return -ENOMEM;
 	for (size_t d = 0; d < r->n && n < want; d++)
 		if (offered[d])
 			out[n++] = r->views[d].id;

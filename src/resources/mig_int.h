@@ -25,4 +25,13 @@ void resources_whole_view(struct view *v, const struct gpu *g, size_t gpu);
 int mig_build(struct resources *r, const struct inventory *inv,
     const struct resources_options *opts, char *err, size_t errlen);
 
+/*
+ * Shares the resources of |r| as |opts->sharing| says (replicas.c): the
+ * table replaced by the shared one, and every resource's ListAndWatch
+ * size checked against the kubelet's limit. Returns 0, -ENOMEM, or
+ * -EINVAL with a message in |err|; on failure |r| is as it was.
+ */
+int replicas_apply(struct resources *r, const struct resources_options *opts,
+    char *err, size_t errlen);
+
 #endif /* GDP_RESOURCES_MIG_INT_H */

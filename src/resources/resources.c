@@ -92,14 +92,26 @@ by_id_cmp(const void *a, const void *b, void *views)
 int
 resource_index(struct resource *r)
 {
+	size_t unit = 0;
+
 	gdp_free(r->by_id);
 	r->by_id = gdp_calloc(r->n + 1, sizeof(*r->by_id));
 	if (r->by_id == NULL)
 		return -ENOMEM;
 	for (size_t i = 0; i < r->n; i++) {
+		struct view *v = &r->views[i];
+
 		r->by_id[i] = i;
-		r->views[i].id_len = strlen(r->views[i].id);
+		v->id_len = strlen(v->id);
+		if (v->replicas == 0)
+			memcpy(v->dev_id, v->id, v->id_len + 1);
+		v->dev_id_len = strlen(v->dev_id);
+		/* A device's views are in a row, replica 0 first. */
+		if (v->replicas == 0 || v->replica == 0)
+			unit++;
+		v->unit = unit - 1;
 	}
+	r->n_units = unit;
 	qsort_r(r->by_id, r->n, sizeof(*r->by_id), by_id_cmp, r->views);
 	return 0;
 }
@@ -167,6 +179,7 @@ copy_strategy_options(struct resources *r,
 	r->random = opts->random != NULL ? opts->random : system_random;
 	memcpy(r->control_present, opts->control_present,
 	    sizeof(r->control_present));
+	r->policy = opts->policy;
 }
 
 bool
@@ -183,14 +196,14 @@ resources_set_control_nodes(struct resources *r,
 const char *
 resources_view_id(const struct resources *r, const struct view *v)
 {
-	return r->id_strategy == ID_STRATEGY_INDEX ? v->index_id : v->id;
+	return r->id_strategy == ID_STRATEGY_INDEX ? v->index_id : v->dev_id;
 }
 
 size_t
 resources_view_id_len(const struct resources *r, const struct view *v)
 {
 	return r->id_strategy == ID_STRATEGY_INDEX ? strlen(v->index_id) :
-	    v->id_len;
+	    v->dev_id_len;
 }
 
 static const char *const strategy_names[] = {
@@ -225,6 +238,45 @@ strategies_parse(const char *list, unsigned *out, char *err, size_t errlen)
 	return 0;
 }
 
+/* The whole GPUs, or the MIG strategy's resources, of |inv| into |r|. */
+static int
+build_base(struct resources *r, const struct inventory *inv,
+    const struct resources_options *opts, char *err, size_t errlen)
+{
+	if (opts->mig_strategy != MIG_STRATEGY_NONE)
+		return mig_build(r, inv, opts, err, errlen);
+	if (inv->n == 0)
+		return 0;
+	r->res = gdp_calloc(1, sizeof(*r->res));
+	if (r->res == NULL)
+		return -ENOMEM;
+	r->n = 1;
+	r->res[0].all = r;
+	return build_gpu_resource(&r->res[0], inv, opts->resource_name, err,
+	    errlen);
+}
+
+/* The roots given, checked: 0, or -EINVAL naming the one too long. */
+static int
+check_roots(const struct resources_options *opts, const char *dev_root,
+    char *err, size_t errlen)
+{
+	const char *mps = opts->sharing_mps && opts->mps_root != NULL ?
+	    opts->mps_root : "";
+
+	if (strlen(dev_root) >= sizeof(((struct resources *)0)->dev_root)) {
+		snprintf(err, errlen, "--dev-root is longer than %zu bytes",
+		    sizeof(((struct resources *)0)->dev_root) - 1);
+		return -EINVAL;
+	}
+	if (strlen(mps) >= RESOURCES_MPS_ROOT_MAX) {
+		snprintf(err, errlen, "--mps-root is longer than %d bytes",
+		    RESOURCES_MPS_ROOT_MAX - 1);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int
 resources_build(const struct inventory *inv,
     const struct resources_options *opts, struct resources **out,
@@ -234,11 +286,8 @@ resources_build(const struct inventory *inv,
 	struct resources *r;
 	int rc;
 
-	if (strlen(dev_root) >= sizeof(r->dev_root)) {
-		snprintf(err, errlen, "--dev-root is longer than %zu bytes",
-		    sizeof(r->dev_root) - 1);
-		return -EINVAL;
-	}
+	if ((rc = check_roots(opts, dev_root, err, errlen)) < 0)
+		return rc;
 	r = gdp_calloc(1, sizeof(*r));
 	if (r == NULL)
 		return -ENOMEM;
@@ -247,30 +296,22 @@ resources_build(const struct inventory *inv,
 	for (size_t n = strlen(r->dev_root); n > 0 &&
 	    r->dev_root[n - 1] == '/'; n--)
 		r->dev_root[n - 1] = '\0';
+	if (opts->sharing_mps && opts->mps_root != NULL)
+		snprintf(r->mps_root, sizeof(r->mps_root), "%s",
+		    opts->mps_root);
+	for (size_t n = strlen(r->mps_root); n > 0 &&
+	    r->mps_root[n - 1] == '/'; n--)
+		r->mps_root[n - 1] = '\0';
 	r->id_strategy = opts->id_strategy;
 	copy_strategy_options(r, opts);
 	r->ngpus = inv->n;
 	topo_from_inventory(&r->topo, inv);
-	if (opts->mig_strategy != MIG_STRATEGY_NONE) {
-		rc = mig_build(r, inv, opts, err, errlen);
-		if (rc < 0) {
-			resources_free(r);
-			return rc;
-		}
-	} else if (inv->n > 0) {
-		r->res = gdp_calloc(1, sizeof(*r->res));
-		if (r->res == NULL) {
-			resources_free(r);
-			return -ENOMEM;
-		}
-		r->n = 1;
-		r->res[0].all = r;
-		rc = build_gpu_resource(&r->res[0], inv, opts->resource_name,
-		    err, errlen);
-		if (rc < 0) {
-			resources_free(r);
-			return rc;
-		}
+	rc = build_base(r, inv, opts, err, errlen);
+	if (rc == 0)
+		rc = replicas_apply(r, opts, err, errlen);
+	if (rc < 0) {
+		resources_free(r);
+		return rc;
 	}
 	*out = r;
 	return 0;
@@ -297,7 +338,8 @@ resource_same_list(const struct resource *a, const struct resource *b)
 	for (size_t i = 0; i < a->n; i++) {
 		const struct view *x = &a->views[i], *y = &b->views[i];
 
-		if (strcmp(x->id, y->id) != 0 || x->healthy != y->healthy ||
+		if (strcmp(x->id, y->id) != 0 ||
+		    resource_view_healthy(a, x) != resource_view_healthy(b, y) ||
 		    x->numa_node != y->numa_node)
 			return false;
 	}
@@ -318,13 +360,18 @@ resource_same_answers(const struct resource *a, const struct resource *b)
 	    x->pass_device_specs != y->pass_device_specs ||
 	    strcmp(x->dev_root, y->dev_root) != 0 ||
 	    memcmp(x->control_present, y->control_present,
-	    sizeof(x->control_present)) != 0)
+	    sizeof(x->control_present)) != 0 || x->policy != y->policy ||
+	    strcmp(x->mps_root, y->mps_root) != 0 ||
+	    a->sharing != b->sharing || a->fail_requests_greater_than_one !=
+	    b->fail_requests_greater_than_one || a->withheld != b->withheld)
 		return false;
 	for (size_t i = 0; i < b->n; i++) {
 		const struct view *v = &b->views[i];
 		const struct view *w = resource_find(a, v->id, v->id_len);
 
 		if (w != NULL && (strcmp(w->index_id, v->index_id) != 0 ||
+		    strcmp(w->dev_id, v->dev_id) != 0 || w->unit != v->unit ||
+		    w->replicas != v->replicas ||
 		    strcmp(w->dev_path, v->dev_path) != 0 ||
 		    memcmp(w->caps, v->caps, sizeof(w->caps)) != 0))
 			return false;
@@ -421,4 +468,24 @@ resources_set_health(struct resources *r, const struct health_snapshot *snap)
 		}
 	}
 	return any;
+}
+
+bool
+resource_view_healthy(const struct resource *r, const struct view *v)
+{
+	return v->healthy && !r->withheld;
+}
+
+bool
+resources_withhold(struct resource *r, bool withhold, const char *reason)
+{
+	bool was = r->withheld;
+
+	snprintf(r->withheld_reason, sizeof(r->withheld_reason), "%s",
+	    withhold ? or_else(reason, "withheld") : "");
+	r->withheld = withhold;
+	if (was == withhold)
+		return false;
+	r->changed = true;
+	return true;
 }

@@ -33,6 +33,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "config/file.h"
 #include "config/flags.h"
 #include "gpu/inventory.h"
 #include "health/status.h"
@@ -45,11 +46,26 @@
 /* gi/ci of a view that is not scoped to a MIG instance. */
 #define RESOURCES_WHOLE HEALTH_WHOLE
 #define RESOURCES_REASON_SIZE 256
+#define RESOURCES_MPS_ROOT_MAX 1024
+/* The largest message the kubelet takes from a plugin (grpc-go's
+   default receive limit): a resource whose ListAndWatch message could be
+   larger is refused at build (replicas.c). */
+#define RESOURCES_MAX_LIST_BYTES ((size_t)4 << 20)
 
 /* One device as the kubelet sees it. */
 struct view {
 	char id[NVML_DEVICE_UUID_V2_BUFFER_SIZE];   /* as advertised */
 	size_t id_len;           /* strlen(id), set by resource_index() */
+	/* The device as containers know it (NVIDIA_VISIBLE_DEVICES, CDI):
+	   |id|, or the UUID a replica "<uuid>::<n>" is of. Set, with its
+	   length and |unit|, by resource_index(). */
+	char dev_id[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
+	size_t dev_id_len;
+	/* A replica (replicas.c): n of "<uuid>::<n>", of |replicas| made of
+	   its device in this resource, the views of one device in a row
+	   from n 0. |replicas| 0: not a replica. */
+	unsigned replica, replicas;
+	size_t unit;             /* which device of its resource: 0, 1, ... */
 	char index_id[16];       /* for --device-id-strategy=index */
 	size_t gpu;              /* index into the inventory's gpus */
 	unsigned gi, ci;         /* RESOURCES_WHOLE: the whole GPU */
@@ -62,15 +78,27 @@ struct view {
 	char reason[RESOURCES_REASON_SIZE]; /* why not; "" when healthy */
 };
 
+/* How a resource's replicas are shared (config: sharing.*). */
+enum share_kind { SHARE_NONE, SHARE_TIME_SLICING, SHARE_MPS };
+
 /* One resource name and its own socket. */
 struct resource {
 	char name[128];          /* "nvidia.com/gpu" */
 	char socket_name[160];   /* "nvidia-gpu.sock" */
 	struct view *views;      /* owned, |n| entries */
 	size_t n;
+	size_t n_units;          /* distinct devices of |views| */
 	size_t *by_id;           /* owned: view indexes sorted by id */
 	const struct resources *all;
 	bool changed;            /* health changed since the last publish */
+	/* SHARE_NONE: no replica among |views|; else how they are shared,
+	   and whether a request with a replica may carry only one id. */
+	enum share_kind sharing;
+	bool fail_requests_greater_than_one;
+	/* Every device listed Unhealthy and refused whatever its health,
+	   while set (resources_withhold(): an MPS daemon not ready). */
+	bool withheld;
+	char withheld_reason[RESOURCES_REASON_SIZE];
 };
 
 /* Control nodes passed with --pass-device-specs, when present. */
@@ -128,6 +156,12 @@ struct resources_options {
 	const char *dev_root;        /* host prefix of /dev paths; NULL "/" */
 	/* Which of resources_control_nodes exist on the host. */
 	bool control_present[RESOURCES_CONTROL_NODES];
+	/* The sharing in effect (config/effective.h's effective_sharing),
+	   NULL: none; MPS when |sharing_mps|, else time-slicing. */
+	const struct cfgfile_sharing *sharing;
+	bool sharing_mps;
+	const char *mps_root;        /* --mps-root, for MPS's mounts */
+	enum allocation_policy policy; /* --shared-devices-allocation-policy */
 };
 
 struct resources {
@@ -145,6 +179,8 @@ struct resources {
 	bool control_present[RESOURCES_CONTROL_NODES];
 	size_t ngpus;                /* the inventory's GPU count */
 	struct gdp_topo topo;        /* pair scores; n 0: none (> 16 GPUs) */
+	enum allocation_policy policy;
+	char mps_root[RESOURCES_MPS_ROOT_MAX];  /* "" without MPS */
 };
 
 /*
@@ -162,13 +198,18 @@ size_t resources_view_id_len(const struct resources *r,
 
 /*
  * The resources of |inv| (which must outlive the result: views point at
- * its GPUs by index) under |opts->mig_strategy| (reference §7, mig.c).
- * An inventory with no GPU gives no resource, nor does a resource that
- * would have no device. Returns 0 and a new table (free with
- * resources_free), or -ENOMEM, or -EINVAL with a message in |err| (a
- * resource name that cannot be a socket name, a --dev-root too long; a
- * MIG layout the strategy refuses, in NVIDIA's words; a MIG device
- * without its capability minors).
+ * its GPUs by index) under |opts->mig_strategy| (reference §7, mig.c),
+ * then shared as |opts->sharing| says (replicas.c: replicas
+ * "<uuid>::<n>", renamed resources). An inventory with no GPU gives no
+ * resource, nor does a resource that would have no device. Returns 0
+ * and a new table (free with resources_free), or -ENOMEM, or -EINVAL
+ * with a message in |err| (a resource name that cannot be a socket name,
+ * a --dev-root or --mps-root too long; a MIG layout the strategy
+ * refuses, in NVIDIA's words; a MIG device without its capability
+ * minors; a sharing entry whose devices the node does not have or that
+ * shares a device another entry shares, naming the config lines; a
+ * resource whose ListAndWatch message could pass the kubelet's 4 MiB,
+ * naming it and the size). |opts->sharing| is only read during the call.
  */
 int resources_build(const struct inventory *inv,
     const struct resources_options *opts, struct resources **out,
@@ -206,6 +247,13 @@ size_t resource_max_ids(const struct resource *r);
  */
 extern unsigned long long resources_id_compares;
 
+/*
+ * The size in bytes of |r|'s ListAndWatch message with every device
+ * Unhealthy (the largest it can be), as the kubelet receives it (less
+ * the gRPC frame's 5 bytes).
+ */
+size_t resource_list_bytes(const struct resource *r);
+
 /* ---- health ---- */
 
 /*
@@ -217,6 +265,19 @@ extern unsigned long long resources_id_compares;
  */
 bool resources_set_health(struct resources *r,
     const struct health_snapshot *snap);
+
+/*
+ * Withholds every device of |r| (|withhold|: listed Unhealthy, refused
+ * by Allocate with |reason|, never preferred), whatever its health, or
+ * gives them back their own. For the MPS control daemon: a resource
+ * shared with MPS is only usable while its daemon is ready. Marks |r|
+ * changed and returns true when that changes what is listed; the caller
+ * publishes it (fleet_publish()).
+ */
+bool resources_withhold(struct resource *r, bool withhold,
+    const char *reason);
+/* Whether |v| of |r| is listed Healthy (its own health, not withheld). */
+bool resource_view_healthy(const struct resource *r, const struct view *v);
 
 /* ---- answers ---- */
 

@@ -12,7 +12,10 @@
  * NVIDIA_VISIBLE_DEVICES to the ids (and NVIDIA_IMEX_CHANNELS),
  * volume-mounts sets it to /var/run/nvidia-container-devices and mounts
  * /dev/null at <that>/<id> per device, and --pass-device-specs adds the
- * /dev nodes (a MIG device's parent and its two nvidia-cap nodes). Where
+ * /dev nodes (a MIG device's parent and its two nvidia-cap nodes). A
+ * replica is its device (its UUID or index, its nodes), given once however
+ * many of its replicas a container gets; a replica shared by MPS adds
+ * MPS's pipe directory and /dev/shm after the CDI names. Where
  * NVIDIA differs from itself run to run we pick one
  * answer: ids and nodes in request order, each /dev node once (NVIDIA
  * iterates a map and repeats a GPU's node for each of its replicas).
@@ -29,7 +32,8 @@
 
 #define VOLUME_DIR "/var/run/nvidia-container-devices"
 #define IMEX_DEV_DIR "/dev/nvidia-caps-imex-channels/channel"
-#define MAX_ENVS 5               /* the ones a container can get */
+#define MAX_ENVS 6               /* the ones a container can get */
+#define MPS_DIR "/mps"                   /* MPS's pipes, in the container */
 
 typedef V1beta1__ContainerAllocateResponse Answer;
 typedef V1beta1__ContainerAllocateResponse__EnvsEntry EnvEntry;
@@ -208,17 +212,53 @@ cdi_devices(struct arena *a, Answer *c, const struct pick *p)
 	return 0;
 }
 
+/* Appends a mount of |host_path| at |container_path| (room is made by
+ * strategy_answer()). */
 static int
-add_mount(struct arena *a, Answer *c, char *container_path)
+add_mount_of(struct arena *a, Answer *c, char *container_path,
+    char *host_path)
 {
 	V1beta1__Mount *m = arena_alloc(a, sizeof(*m));
 
-	if (m == NULL || container_path == NULL)
+	if (m == NULL || container_path == NULL || host_path == NULL)
 		return -ENOMEM;
 	v1beta1__mount__init(m);
 	m->container_path = container_path;
-	m->host_path = "/dev/null";
+	m->host_path = host_path;
 	c->mounts[c->n_mounts++] = m;
+	return 0;
+}
+
+static int
+add_mount(struct arena *a, Answer *c, char *container_path)
+{
+	return add_mount_of(a, c, container_path, "/dev/null");
+}
+
+/*
+ * MPS (reference §3), when the container gets a replica shared by it:
+ * CUDA_MPS_PIPE_DIRECTORY=/mps/<resource>/pipe, that directory from
+ * <mps-root>/<resource>/pipe, and /dev/shm from <mps-root>/shm, where
+ * the resource's MPS control daemon has its pipes and shared memory.
+ */
+static int
+mps(struct arena *a, Answer *c, const struct pick *p)
+{
+	const struct resources *all = p->r->all;
+	char *pipe;
+	bool shared = false;
+
+	for (size_t i = 0; i < p->n; i++)
+		shared |= p->r->views[p->idx[i]].replicas > 0;
+	if (p->r->sharing != SHARE_MPS || !shared)
+		return 0;
+	pipe = arena_printf(a, MPS_DIR "/%s/pipe", p->r->name);
+	if (set_env(a, c, "CUDA_MPS_PIPE_DIRECTORY", pipe) < 0 ||
+	    add_mount_of(a, c, pipe, arena_printf(a, "%s/%s/pipe",
+	    all->mps_root, p->r->name)) < 0 ||
+	    add_mount_of(a, c, "/dev/shm", arena_printf(a, "%s/shm",
+	    all->mps_root)) < 0)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -228,9 +268,7 @@ volume_mounts(struct arena *a, Answer *c, const struct pick *p)
 {
 	const struct resources *all = p->r->all;
 
-	c->mounts = arena_array(a, p->n + all->n_imex, sizeof(*c->mounts));
-	if (c->mounts == NULL || set_env(a, c, "NVIDIA_VISIBLE_DEVICES",
-	    VOLUME_DIR) < 0)
+	if (set_env(a, c, "NVIDIA_VISIBLE_DEVICES", VOLUME_DIR) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < p->n; i++)
 		if (add_mount(a, c, arena_printf(a, VOLUME_DIR "/%s",
@@ -366,7 +404,10 @@ strategy_answer(struct arena *a, const struct pick *p)
 		return NULL;
 	v1beta1__container_allocate_response__init(c);
 	c->envs = arena_array(a, MAX_ENVS, sizeof(*c->envs));
-	if (c->envs == NULL)
+	/* MPS's two, then volume-mounts' one per device and channel. */
+	c->mounts = arena_array(a, 2 + p->n + all->n_imex,
+	    sizeof(*c->mounts));
+	if (c->envs == NULL || c->mounts == NULL)
 		return NULL;
 	if ((all->strategies & STRATEGY_CDI_ANNOTATIONS) &&
 	    (rc = cdi_annotation(a, c, p)) < 0) {
@@ -375,7 +416,7 @@ strategy_answer(struct arena *a, const struct pick *p)
 	}
 	if ((all->strategies & STRATEGY_CDI_CRI) && cdi_devices(a, c, p) < 0)
 		return NULL;
-	if (feature_envs(a, c, all) < 0)
+	if (mps(a, c, p) < 0 || feature_envs(a, c, all) < 0)
 		return NULL;
 	if ((all->strategies & ~STRATEGY_CDI) != 0 && classic(a, c, p) < 0)
 		return NULL;

@@ -56,10 +56,6 @@ DEFAULTS = {
     "imex": {},
 }
 
-SHARING_NOT_APPLIED = ("valid, but sharing is not applied yet: no replicas "
-                       "are advertised")
-
-
 def clean_env(extra=None):
     """No setting of the plugin's from the caller's environment; the
     sanitizers' options pass through."""
@@ -189,9 +185,7 @@ def config_file_from_the_environment():
 def example_time_slicing():
     want = defaults_with(sharing__timeSlicing={"resources": [
         {"name": "nvidia.com/gpu", "devices": "all", "replicas": 10}]})
-    expect_ok(example("time-slicing.yaml"), want,
-              warnings=["config.yaml:5:3: sharing.timeSlicing: " +
-                        SHARING_NOT_APPLIED])
+    expect_ok(example("time-slicing.yaml"), want)
 
 
 @case
@@ -201,9 +195,7 @@ def example_time_slicing_renamed():
         "resources": [{"name": "nvidia.com/gpu",
                        "rename": "nvidia.com/gpu.shared",
                        "devices": "all", "replicas": 10}]})
-    expect_ok(example("time-slicing-renamed.yaml"), want,
-              warnings=["config.yaml:6:3: sharing.timeSlicing: " +
-                        SHARING_NOT_APPLIED])
+    expect_ok(example("time-slicing-renamed.yaml"), want)
 
 
 @case
@@ -214,9 +206,7 @@ def example_mps():
         "resources": [{"name": "nvidia.com/gpu", "devices": "all",
                        "replicas": 10}]}
     expect_ok(example("mps.yaml"), want,
-              env={"MPS_ROOT": "/run/nvidia/mps"},
-              warnings=["config.yaml:5:3: sharing.mps: " +
-                        SHARING_NOT_APPLIED])
+              env={"MPS_ROOT": "/run/nvidia/mps"})
 
 
 @case
@@ -234,9 +224,7 @@ def example_mig_mixed_time_slicing():
     want = defaults_with(flags__migStrategy="mixed", sharing__timeSlicing={
         "resources": [{"name": n, "devices": "all", "replicas": r}
                       for n, r in res]})
-    expect_ok(example("mig-mixed-time-slicing.yaml"), want,
-              warnings=["config.yaml:7:3: sharing.timeSlicing: " +
-                        SHARING_NOT_APPLIED])
+    expect_ok(example("mig-mixed-time-slicing.yaml"), want)
 
 
 @case
@@ -273,8 +261,7 @@ def example_json():
          "replicas": 2, "devices": 2}]})
     rc, got, lines = check_file(example("full.json"), name="config.json")
     assert rc == 0 and got == want, (rc, lines, json.dumps(got, indent=1))
-    assert lines == [P + "warning: config.json:14:5: sharing.timeSlicing: "
-                     + SHARING_NOT_APPLIED], lines
+    assert lines == [], lines
 
 
 @case
@@ -672,8 +659,9 @@ def start_logs_running_with_config():
     logged = json.loads(lines[0].split("] Running with config: ", 1)[1])
     _, printed, _ = check(["--config-file", path])
     assert logged == printed, (logged, printed)
-    assert "W" == [ln for ln in err.splitlines()
-                   if "sharing is not applied" in ln][0][0], err
+    # Sharing is applied: nothing about it to warn of.
+    assert "sharing" not in "".join(ln for ln in err.splitlines()
+                                    if ln.startswith("W")), err
 
 
 @case

@@ -472,6 +472,65 @@ test_mig_build_survives_every_allocation_failure(void **state)
 	mig_on(false);
 }
 
+/*
+ * A shared table (GPU 0's four replicas renamed, GPU 1 left whole): the
+ * spec has each GPU once, by its UUID, never a replica; building it
+ * survives every allocation failure.
+ */
+static void
+test_shared_spec_has_each_gpu_once(void **state)
+{
+	struct cfgfile_replicated rule = { .name = "nvidia.com/gpu",
+		.rename = "nvidia.com/gpu.shared",
+		.devices = CFGFILE_DEVICES_COUNT, .count = 1, .replicas = 4,
+		.where = "c.yaml:4:5: sharing.timeSlicing.resources[0]" };
+	struct cfgfile_sharing sh = { .present = true,
+		.fail_requests_greater_than_one = -1, .resources = &rule,
+		.n_resources = 1 };
+	struct resources_options o = { .resource_name = "nvidia.com/gpu",
+		.id_strategy = ID_STRATEGY_UUID, .strategies = STRATEGY_CDI_CRI,
+		.sharing = &sh };
+	struct resources *r = NULL;
+	char err[256];
+	json_t *j;
+	unsigned long n;
+
+	assert_int_equal(resources_build(&inv, &o, &r, err, sizeof(err)), 0);
+	assert_int_equal(r->n, 2);
+	assert_int_equal(r->res[1].n, 4);
+	j = spec_with_inventory(r);
+	assert_int_equal(json_array_size(json_object_get(j, "devices")), 2);
+	assert_string_equal(str_at(j, "devices.0.name"), gpus[1].uuid);
+	assert_string_equal(str_at(j, "devices.1.name"), gpus[0].uuid);
+	json_decref(j);
+	resources_free(r);
+	for (n = 1; n < 100000; n++) {
+		char *text = NULL;
+		struct cdi_options c = { .driver_root = "/",
+			.driver_root_seen = root, .driver_version = VERSION,
+			.inv = &inv };
+		int rc;
+
+		r = NULL;
+		gdp_alloc_fail_at(n, false);
+		rc = resources_build(&inv, &o, &r, err, sizeof(err));
+		if (rc == 0)
+			rc = cdi_gpu_spec(&c, &r->res[0], &text, err,
+			    sizeof(err));
+		if (gdp_alloc_failed() == 0) {
+			assert_int_equal(rc, 0);
+			gdp_free(text);
+			resources_free(r);
+			break;
+		}
+		assert_true(rc == 0 || rc == -ENOMEM);
+		gdp_free(text);
+		resources_free(r);
+	}
+	gdp_alloc_fail_at(0, false);
+	assert_true(n > 5);
+}
+
 int
 main(void)
 {
@@ -485,6 +544,7 @@ main(void)
 		cmocka_unit_test(test_strategy_list_parsing),
 		cmocka_unit_test(test_spec_has_every_resources_mig_devices),
 		cmocka_unit_test(test_spec_under_none_has_mig_devices_too),
+		cmocka_unit_test(test_shared_spec_has_each_gpu_once),
 		cmocka_unit_test(
 		    test_mig_build_survives_every_allocation_failure),
 	};

@@ -9,7 +9,8 @@
  * tests/plugin/reload-test.py): the same table again, other Allocate
  * options, a GPU fewer, a GPU unhealthy, no GPU, a GPU back, a renamed
  * resource, and a table one of whose plugins cannot be made (nothing
- * may change then).
+ * may change then); a resource withheld (fleet_withhold(), the MPS
+ * daemon's hook) and given back, across reloads.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -192,6 +193,38 @@ test_a_plugin_that_cannot_be_made_changes_nothing(void **state)
 	expect(&c, 1, 0, 0, 0, 0);
 }
 
+static void
+test_withheld_until_given_back_across_reloads(void **state)
+{
+	struct fleet_change c;
+
+	assert_int_equal(apply(table(NGPUS, NULL, ID_STRATEGY_UUID), &c), 0);
+	assert_int_equal(fleet_withhold(fleet, "nvidia.com/other", true,
+	    "x"), -ENOENT);
+	assert_int_equal(fleet_withhold(fleet, "nvidia.com/gpu", true,
+	    "MPS control daemon not ready"), 0);
+	assert_true(served->res[0].withheld);
+	/* Published at once. */
+	assert_false(served->res[0].changed);
+	assert_false(resource_view_healthy(&served->res[0],
+	    &served->res[0].views[0]));
+	/* A reload keeps it withheld, with its reason. */
+	assert_int_equal(apply(table(NGPUS, NULL, ID_STRATEGY_UUID), &c), 0);
+	expect(&c, 1, 0, 0, 0, 0);
+	assert_true(served->res[0].withheld);
+	assert_string_equal(served->res[0].withheld_reason,
+	    "MPS control daemon not ready");
+	assert_int_equal(fleet_withhold(fleet, "nvidia.com/gpu", false, NULL),
+	    0);
+	assert_false(served->res[0].withheld);
+	assert_true(resource_view_healthy(&served->res[0],
+	    &served->res[0].views[0]));
+	/* Given back: the next reload serves it as built. */
+	assert_int_equal(apply(table(NGPUS, NULL, ID_STRATEGY_UUID), &c), 0);
+	expect(&c, 1, 0, 0, 0, 0);
+	assert_false(served->res[0].withheld);
+}
+
 int
 main(void)
 {
@@ -200,6 +233,9 @@ main(void)
 		    test_reload_changes_only_what_differs, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_a_plugin_that_cannot_be_made_changes_nothing, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_withheld_until_given_back_across_reloads, setup,
 		    teardown),
 	};
 
