@@ -67,6 +67,7 @@
 #include "version.h"
 
 #define DEFAULT_SOCKET_DIR "/var/lib/kubelet/device-plugins"
+#define MPS_MOUNT "/mps"          /* --mps-root in NVIDIA's plugin container */
 /* Descriptors kept out of the connection cap's reach: NVML's device
  * files, the loop's, the registration socket, inotify. */
 #define FD_RESERVE ((rlim_t)64)
@@ -779,16 +780,29 @@ mps_changed(const char *resource, bool ready, const char *why, void *arg)
 	(void)fleet_withhold(d->fleet, resource, !ready, why);
 }
 
+/* True when |path| is a directory on another file system than /. */
+static bool
+is_mount(const char *path)
+{
+	struct stat st, top;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    stat("/", &top) == 0 && st.st_dev != top.st_dev;
+}
+
 /*
  * Where this process sees --mps-root: there when it is a directory (the
- * plugin on the host, or a container that mounts it at the same path),
- * else at /mps, where NVIDIA's chart mounts it into the plugin's
- * container.
+ * plugin on the host, or a container that mounts it at the same path);
+ * else at /mps when something is mounted there, as NVIDIA's chart mounts
+ * the root into the plugin's container; else still there, to be created
+ * and watched (the plugin on the host, started before the control
+ * daemon made the root).
  */
 static void
 mps_seen_root(const char *root, char *out, size_t len)
 {
-	snprintf(out, len, "%s", is_dir(root) ? root : "/mps");
+	snprintf(out, len, "%s", !is_dir(root) && is_mount(MPS_MOUNT) ?
+	    MPS_MOUNT : root);
 }
 
 /* Withholds each MPS-shared resource of |res| whose daemon is not ready. */

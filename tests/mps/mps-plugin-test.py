@@ -110,7 +110,7 @@ def allocate(node):
 
 def case_withheld_until_ready(node):
     node.start_all()
-    node.wait(resource=GPU, allocatable=0)
+    node.wait(resource=GPU, capacity=40, allocatable=0)
     assert node.health() == {"Unhealthy"}, node.health()
     bad = allocate(node)
     assert not bad["ok"] and ".ready" in bad["message"], bad
