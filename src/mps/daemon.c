@@ -59,6 +59,26 @@ make_dirs(const char *path, char *err, size_t errlen)
 	}
 }
 
+/*
+ * The directory Allocate mounts at a client's /dev/shm (reference §3):
+ * it must exist before the first container starts, and every client,
+ * whatever its user, makes its segments there, so it is world-writable
+ * and sticky like /dev/shm itself. Under /run (the usual root) it is
+ * already on a tmpfs.
+ */
+static int
+make_shm(const char *path, char *err, size_t errlen)
+{
+	int rc = make_dirs(path, err, errlen);
+
+	if (rc == 0 && chmod(path, 01777) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot make %s world-writable: %s",
+		    path, strerror(-rc));
+	}
+	return rc;
+}
+
 /* nvidia-cuda-mps-control [|arg|] with |input|, in |p|'s directories. */
 static int
 control(const struct mps_tools *t, const struct mps_daemon_plan *p,
@@ -161,7 +181,8 @@ mps_daemon_start(const struct mps_tools *t, const struct mps_daemon_plan *p,
 	*ready_fd = -1;
 	mps_ready_remove(p->dir, -1);
 	if ((rc = make_dirs(p->pipe_dir, err, errlen)) < 0 ||
-	    (rc = make_dirs(p->log_dir, err, errlen)) < 0)
+	    (rc = make_dirs(p->log_dir, err, errlen)) < 0 ||
+	    (rc = make_shm(p->shm_dir, err, errlen)) < 0)
 		return rc;
 	quit_leftover(t, p);
 	if ((rc = compute_mode(t, p, "EXCLUSIVE_PROCESS", err, errlen)) < 0)

@@ -56,6 +56,7 @@ daemon_of(const struct resource *r, const struct inventory *inv,
 	snprintf(d->dir, sizeof(d->dir), "%s/%s", root, r->name);
 	snprintf(d->pipe_dir, sizeof(d->pipe_dir), "%s/pipe", d->dir);
 	snprintf(d->log_dir, sizeof(d->log_dir), "%s/log", d->dir);
+	snprintf(d->shm_dir, sizeof(d->shm_dir), "%s/shm", root);
 	for (size_t i = 0; rc == 0 && i < r->n; i++) {
 		const struct view *v = &r->views[i];
 

@@ -39,6 +39,7 @@ struct mps_daemon_plan {
 	char dir[MPS_DIR_MAX];          /* <root>/<resource> (.ready in it) */
 	char pipe_dir[MPS_PATH_MAX];    /* CUDA_MPS_PIPE_DIRECTORY */
 	char log_dir[MPS_PATH_MAX];     /* CUDA_MPS_LOG_DIRECTORY */
+	char shm_dir[MPS_PATH_MAX];     /* <root>/shm: containers' /dev/shm */
 	struct mps_gpu *gpus;           /* owned, |n_gpus|, as listed */
 	size_t n_gpus;
 	/* 100 / the most replicas of one of its GPUs: the daemon has one

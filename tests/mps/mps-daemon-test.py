@@ -27,6 +27,7 @@ import fcntl
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -176,6 +177,10 @@ def case_limits_and_dirs(node):
     assert smi == ["smi %s EXCLUSIVE_PROCESS" % u for u in uuids], smi
     starts = node.lines("start")
     assert starts == ["start %s %s" % (pipe, log)], starts
+    # The containers' /dev/shm (Allocate mounts <root>/shm) is made,
+    # open to every client like /dev/shm.
+    shm = os.stat(os.path.join(node.root, "shm"))
+    assert stat.S_IMODE(shm.st_mode) == 0o1777, oct(shm.st_mode)
     want = {u: "%dM" % (MEM_MIB // 4) for u in uuids}
     assert limits_of(node) == want, limits_of(node)
     assert "cmd %s set_default_active_thread_percentage 25" % pipe in \
