@@ -28,8 +28,33 @@ function one(docs, kind) {
 	return found[0];
 }
 
+// The plugin's DaemonSet: the one whose pods run the plugin's container
+// (the chart may also render the MPS control daemon's).
+function plugin(docs) {
+	const found = docs.filter((d) => d && d.kind === 'DaemonSet' &&
+	    d.spec.template.spec.containers.some((c) =>
+		c.name === 'nvidia-device-plugin-ctr'));
+	if (found.length !== 1)
+		throw new Error(found.length + ' plugin DaemonSets, want 1');
+	return found[0];
+}
+
+function matches(sel, labels) {
+	return Object.entries(sel || {}).every(([k, v]) =>
+	    labels && labels[k] === v);
+}
+
+// No other DaemonSet's pods may be selected: they serve no /metrics.
+function selectsOnlyPlugin(docs, ds, sel, what) {
+	for (const d of docs)
+		if (d && d.kind === 'DaemonSet' && d !== ds &&
+		    matches(sel, d.spec.template.metadata.labels))
+			throw new Error(what + ' also selects the pods of ' +
+			    d.metadata.name);
+}
+
 function check(docs, kind) {
-	const ds = one(docs, 'DaemonSet');
+	const ds = plugin(docs);
 	const mon = one(docs, kind);
 	const pod = ds.spec.template;
 	const ports = new Set();
@@ -44,6 +69,8 @@ function check(docs, kind) {
 	if (kind === 'PodMonitor') {
 		subset(mon.spec.selector.matchLabels, pod.metadata.labels,
 		    'PodMonitor -> pods');
+		selectsOnlyPlugin(docs, ds, mon.spec.selector.matchLabels,
+		    'PodMonitor');
 		endpoints = mon.spec.podMetricsEndpoints;
 		for (const e of endpoints)
 			if (!ports.has(e.port))
@@ -55,6 +82,7 @@ function check(docs, kind) {
 		    'ServiceMonitor -> Service');
 		subset(svc.spec.selector, pod.metadata.labels,
 		    'Service -> pods');
+		selectsOnlyPlugin(docs, ds, svc.spec.selector, 'Service');
 		if (svc.metadata.namespace !== ds.metadata.namespace)
 			throw new Error('Service in ' + svc.metadata.namespace);
 		const svcPorts = new Map(svc.spec.ports.map((p) =>

@@ -168,7 +168,7 @@ else
 	fail "helm lint --strict"
 fi
 for v in defaults article time-slicing mig-mixed cdi cpumanager \
-    nvidia-only multi-config no-metrics gfd pod-monitor service-monitor; do
+    nvidia-only multi-config no-metrics gfd pod-monitor service-monitor mps; do
 	render "$v"
 	if ! helm lint --strict "$CHART" -n gpu-resources \
 	    -f "$HERE/values/$v.yaml" >"$TMP/lint" 2>&1; then
@@ -184,6 +184,38 @@ expect "$TMP/defaults.yaml" "defaults" 'name: nvdp-nvidia-device-plugin$' \
     'allowPrivilegeEscalation: false' 'value: compute,utility' \
     'name: METRICS_ADDRESS' 'value: ":9402"' 'containerPort: 9402' \
     'path: /healthz' 'path: /readyz'
+# The MPS control daemon (issue 13): its own DaemonSet on MPS-capable
+# nodes, privileged in the host's PID namespace, the plugin's config file,
+# the MPS root at its host path and its shm/ at /dev/shm; pods that the
+# plugin's DaemonSet does not select.
+expect "$TMP/mps.yaml" "mps: the control daemon's DaemonSet" \
+    'name: nvdp-nvidia-device-plugin-mps-control-daemon$' \
+    'command: \["nvidia-device-plugin", "mps-control-daemon"\]' \
+    'hostPID: true' 'privileged: true' 'nvidia.com/mps.capable: "true"' \
+    'mountPath: /run/nvidia/mps$' 'path: /run/nvidia/mps/shm$' \
+    'value: /available-configs/default$' 'memory: 16Mi'
+if node -e '
+	const fs = require("fs"), yaml = require("js-yaml");
+	const ds = yaml.loadAll(fs.readFileSync(process.argv[1], "utf8"))
+	    .filter((d) => d && d.kind === "DaemonSet");
+	const sel = (d) => d.spec.selector.matchLabels;
+	const picks = (a, b) => Object.entries(sel(a)).every(([k, v]) =>
+	    b.spec.template.metadata.labels[k] === v);
+	if (ds.length !== 2 || picks(ds[0], ds[1]) || picks(ds[1], ds[0]))
+		process.exit(1);
+    ' "$TMP/mps.yaml"; then
+	pass "mps: neither DaemonSet selects the other's pods"
+else
+	fail "mps: the two DaemonSets' selectors overlap"
+fi
+if helm template nvdp "$CHART" -n gpu-resources -f "$HERE/values/mps.yaml" \
+    --set mps.controlDaemon.enabled=false >"$TMP/mps-off.yaml" 2>&1; then
+	refute "$TMP/mps-off.yaml" "mps.controlDaemon.enabled false" \
+	    'mps-control-daemon'
+else
+	cat "$TMP/mps-off.yaml" >&2
+	fail "mps.controlDaemon.enabled false: helm template"
+fi
 refute "$TMP/no-metrics.yaml" "metrics.enabled false: no endpoint" \
     'METRICS_ADDRESS|containerPort|livenessProbe|readinessProbe'
 # The Prometheus Operator's monitors: off by default; on, each must find
