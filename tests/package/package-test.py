@@ -39,12 +39,15 @@ REQUIRED = [
     "./usr/share/doc/gpu-device-plugin/changelog.gz",
     "./usr/bin/nvidia-device-plugin",
     "./lib/systemd/system/gpu-device-plugin.service",
+    "./lib/systemd/system/gpu-device-plugin-mps-control-daemon.service",
     "./etc/default/gpu-device-plugin",
     "./etc/gpu-device-plugin/config.yaml",
 ]
 UNIT_REQUIRED = True
 UNIT = "gpu-device-plugin.service"
 ALIAS = "nvidia-device-plugin.service"
+# Installed, never enabled: wanted only where the config shares with MPS.
+MPS_UNIT = "gpu-device-plugin-mps-control-daemon.service"
 # Libraries the binary links: each must be in Depends (computed).
 LIBRARIES = ["libc6", "libhttp-parser2.9", "libjansson4", "libnghttp2-14",
              "libprotobuf-c1", "libseccomp2", "libyaml-0-2"]
@@ -189,6 +192,13 @@ def check_installed(deb, tmp, files, unit):
         check(os.path.islink(wants) and os.readlink(wants) ==
               "/lib/systemd/system/" + UNIT, "enabled: " + wants[len(root):])
         check(os.path.islink(alias), "the alias " + ALIAS + " is linked")
+        mps = os.path.join(os.path.dirname(wants), MPS_UNIT)
+        check(not os.path.lexists(mps), "not enabled: " + mps[len(root):])
+        started = [c for c in (open(log).read().splitlines()
+                               if os.path.exists(log) else [])
+                   if MPS_UNIT in c and ("start" in c or "enable" in c)]
+        check(not started, "the install neither starts nor enables %s (%s)"
+              % (MPS_UNIT, started))
     r = dpkg_root(root, stubdir, "--purge", "gpu-device-plugin")
     if not check(r.returncode == 0, "dpkg --root --purge"):
         print(r.stderr)

@@ -22,7 +22,13 @@
 
 Skipped (77) without systemd-analyze (the systemd package).
 
-Usage: systemd-test.py UNIT BINARY MAN8 MAN5 CONFIG DEFAULTS
+The MPS control daemon's unit (MPS_UNIT) is verified too, and held to
+what MPS clients in pods need: the MPS root's shm/ bound at the
+service's /dev/shm, directories kept across a stop, SIGTERM to the
+control daemon alone, started before the plugin, the plugin's config
+and environment files.
+
+Usage: systemd-test.py UNIT BINARY MAN8 MAN5 CONFIG DEFAULTS MPS_UNIT
 """
 import os
 import re
@@ -143,6 +149,38 @@ def contract(unit):
           "RestrictAddressFamilies=AF_UNIX")
 
 
+def mps_contract(unit):
+    k = settings(unit)
+    one = lambda key: (k.get(key) or [""])[-1]
+    root = "/run/nvidia/mps"
+    check(one("ExecStart").endswith(
+        "/gpu-device-plugin mps-control-daemon $GDP_ARGS"),
+        "MPS unit: ExecStart runs mps-control-daemon with $GDP_ARGS")
+    check("MPS_ROOT=" + root in k.get("Environment", []) and
+          one("EnvironmentFile").endswith("/default/gpu-device-plugin"),
+          "MPS unit: MPS_ROOT=%s, the plugin's environment file" % root)
+    check(any(e.startswith("CONFIG_FILE=") and
+              e.endswith("/gpu-device-plugin/config.yaml")
+              for e in k.get("Environment", [])),
+          "MPS unit: the plugin's config file")
+    check(one("BindPaths") == root + "/shm:/dev/shm",
+          "MPS unit: %s/shm is its /dev/shm, as Allocate mounts it in "
+          "clients" % root)
+    dirs = one("RuntimeDirectory").split()
+    check("nvidia/mps" in dirs and "nvidia/mps/shm" in dirs and
+          one("RuntimeDirectoryPreserve") == "yes",
+          "MPS unit: the MPS root and shm/ made and kept across a stop")
+    check(one("KillMode") == "mixed", "MPS unit: KillMode=mixed (the "
+          "control daemon quits its MPS daemons itself)")
+    check("gpu-device-plugin.service" in one("Before").split(),
+          "MPS unit: Before=gpu-device-plugin.service")
+    check(one("Restart") == "on-failure" and
+          one("ExecReload") == "/bin/kill -HUP $MAINPID",
+          "MPS unit: Restart=on-failure, ExecReload sends SIGHUP")
+    check(one("WantedBy") == "multi-user.target",
+          "MPS unit: WantedBy=multi-user.target (for systemctl enable)")
+
+
 def check_config(binary, *args):
     r = run([binary, "--check-config"] + list(args))
     return r.returncode, r.stdout
@@ -176,8 +214,8 @@ def defaults(binary, path):
 
 
 def main():
-    unit, binary, man8, man5, config, dflt = map(os.path.abspath,
-                                                 sys.argv[1:7])
+    unit, binary, man8, man5, config, dflt, mps_unit = map(
+        os.path.abspath, sys.argv[1:8])
     if shutil.which("systemd-analyze") is None:
         print("systemd-test: systemd-analyze not installed "
               "(scripts/install-deps.sh)")
@@ -186,6 +224,8 @@ def main():
         verify_copy(tmp, unit, binary, man8, man5)
         security(unit, tmp)
         contract(unit)
+        verify_copy(tmp, mps_unit, binary, man8, man5)
+        mps_contract(mps_unit)
         config_file(binary, config, tmp)
         defaults(binary, dflt)
     if failures:
