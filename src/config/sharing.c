@@ -18,6 +18,7 @@
 
 #include "file_int.h"
 #include "util/alloc.h"
+#include "util/digits.h"
 
 #define RESOURCE_PREFIX "nvidia.com/"
 #define MAX_RESOURCE_NAME 63
@@ -222,17 +223,6 @@ walk_resources(struct walk *w, struct entry *e)
 }
 
 /* sharing.<kind>.resources[i].devices */
-
-static bool
-all_digits(const char *s, size_t n)
-{
-	if (n == 0)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return true;
-}
 
 /* 8-4-4-4-12 hex digits, or 32 in a row. */
 static bool

@@ -38,6 +38,7 @@
 
 #include "resources/mig_int.h"
 #include "util/alloc.h"
+#include "util/digits.h"
 
 #define UNHEALTHY_LEN 9          /* strlen("Unhealthy"), the longer one */
 
@@ -125,17 +126,6 @@ describe(const struct view *v, char *out, size_t len)
 {
 	snprintf(out, len, "%s %s (%s)", v->caps[0][0] != '\0' ?
 	    "MIG device" : "GPU", v->index_id, v->id);
-}
-
-static bool
-all_digits(const char *s, size_t n)
-{
-	if (n == 0)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return true;
 }
 
 /* The view of |b| that |ref| (an index, i:j or a UUID) names, or -1. */
