@@ -214,9 +214,9 @@ int
 main(int argc, char **argv)
 {
 	int reps = argc > 1 ? atoi(argv[1]) : 20000;
-	uint8_t *buf = malloc((size_t)1 << 20);
+	uint8_t *buf;
 
-	if (reps <= 0 || buf == NULL)
+	if (reps <= 0 || (buf = malloc((size_t)1 << 20)) == NULL)
 		return 2;
 	printf("%-26s %-24s %6s %8s %6s %10s %9s %9s %6s\n", "machine",
 	    "resource", "ids", "bytes", "bound", "build ns", "list ns",
