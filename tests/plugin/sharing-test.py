@@ -18,6 +18,8 @@ plugin's exit status and log only:
 - the kubelet's 4 MiB message limit: a config past it refused at start
   (exit 1) and at a reload (the old config kept), naming the resource,
   the size and the limit;
+- reloads that change the replica count (no new registration), rename
+  the resource (the old one stopped) and end sharing;
 - GetPreferredAllocation by each --shared-devices-allocation-policy,
   distributed-strict never giving two replicas of one GPU while others
   are free;
@@ -348,6 +350,28 @@ def case_4mib_refused_at_reload(node):
     assert allocate(node, GPU, [devices(node, GPU)[0][0]])["ok"]
 
 
+def case_reload_changes_replicas(node):
+    # What the config manager does: a new config in place, the plugin
+    # told (here by the file's own change). More replicas: the same
+    # resource relisted, not registered again; a rename: the new name
+    # served, the old one stopped.
+    start(node, over_limit(2))
+    node.wait(resource=GPU, allocatable=8)
+    regs = node.call("GET", "/node")["registrations"]
+    config(node, over_limit(5))
+    node.wait(resource=GPU, allocatable=20)
+    assert node.call("GET", "/node")["registrations"] == regs
+    config(node, example("time-slicing-renamed.yaml"))
+    node.wait(resource=SHARED, allocatable=40)
+    node.wait(resource=GPU, connected=False)
+    assert "nvidia-gpu.sock" not in os.listdir(node.dir)
+    # Back to no sharing: the GPUs whole again.
+    config(node, "version: v1\n")
+    node.wait(resource=GPU, allocatable=4, connected=True)
+    assert [d[0] for d in devices(node, GPU)] == \
+        [g["uuid"] for g in gpus_of(NC24)]
+
+
 # ---- GetPreferredAllocation ----------------------------------------------
 
 def policy_node(node, policy):
@@ -468,6 +492,8 @@ CASES = (
      "and limit", NC24, case_4mib_refused_at_start),
     ("over the kubelet's 4 MiB: refused at a reload, the old config kept",
      NC24, case_4mib_refused_at_reload),
+    ("a reload takes new replica counts, renames and no sharing without "
+     "a restart", NC24, case_reload_changes_replicas),
     ("GetPreferredAllocation, distributed: fewest replicas in use first",
      NC24, case_distributed),
     ("GetPreferredAllocation, packed: most replicas in use first", NC24,
