@@ -18,6 +18,9 @@ plugin's exit status and log only:
 - the kubelet's 4 MiB message limit: a config past it refused at start
   (exit 1) and at a reload (the old config kept), naming the resource,
   the size and the limit;
+- the largest list the bound lets through, every device Unhealthy,
+  received by grpc-go (the stand-in, as the kubelet) without a
+  disconnect;
 - reloads that change the replica count (no new registration), rename
   the resource (the old one stopped) and end sharing;
 - GetPreferredAllocation by each --shared-devices-allocation-policy,
@@ -372,6 +375,41 @@ def case_reload_changes_replicas(node):
         [g["uuid"] for g in gpus_of(NC24)]
 
 
+def lists(node, text):
+    """Whether `list` with |text| as the config builds the resources."""
+    path = config(node, text, "probe.yaml")
+    out = subprocess.run([PT.PLUGIN, "list", "--config-file", path,
+                          "--sysfs-root", node.sysfs], env=node.env,
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode in (0, 1), out.stderr
+    return out.returncode == 0
+
+
+def case_largest_message_reaches_the_kubelet(node):
+    # The most replicas the bound lets through (found with `list`), all
+    # made Unhealthy (the longest message): grpc-go, as the kubelet,
+    # still takes it, and one replica more is refused.
+    lo, hi = 2, 40000
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if lists(node, over_limit(mid)) else (lo, mid)
+    assert lo > 10000, lo
+    node.fifo = os.path.join(node.tmp, "nvml-control")
+    node.env["FAKE_NVML_CONTROL"] = node.fifo
+    start(node, over_limit(lo), HEALTH_ARGS)
+    node.wait(resource=GPU, allocatable=4 * lo, timeout_ms=60000)
+    PT.wait_for_log(node, "Health events registered")
+    for g in gpus_of(NC24):
+        PT.inject(node, "xid %s 48" % g["uuid"])
+    r = node.wait(resource=GPU, allocatable=0, connected=True,
+                  timeout_ms=60000)["resources"][GPU]
+    assert r["capacity"] == 4 * lo and r["connected"], r["capacity"]
+    assert all(d["health"] == "Unhealthy" for d in r["devices"])
+    ev = node.call("GET", "/events")["events"]
+    assert not [e for e in ev if e["kind"] == "disconnected"], ev[-3:]
+    assert not lists(node, over_limit(lo + 1))
+
+
 # ---- GetPreferredAllocation ----------------------------------------------
 
 def policy_node(node, policy):
@@ -492,6 +530,9 @@ CASES = (
      "and limit", NC24, case_4mib_refused_at_start),
     ("over the kubelet's 4 MiB: refused at a reload, the old config kept",
      NC24, case_4mib_refused_at_reload),
+    ("the largest list the bound allows, all Unhealthy, reaches the "
+     "kubelet (grpc-go); one replica more is refused", NC24,
+     case_largest_message_reaches_the_kubelet),
     ("a reload takes new replica counts, renames and no sharing without "
      "a restart", NC24, case_reload_changes_replicas),
     ("GetPreferredAllocation, distributed: fewest replicas in use first",
