@@ -208,8 +208,8 @@ take_list(struct plan *p, const struct resource *b, int *choice, int k)
 		int rc;
 
 		if (i < 0) {
-			snprintf(p->err, p->errlen, "%s: no matching device %s: "
-			    "%.100s (among the %zu devices of %s)",
+			snprintf(p->err, p->errlen, "%s: no matching device "
+			    "%s: %.100s (among the %zu devices of %s)",
 			    c->devices_where, by_index ? "at index" :
 			    "with UUID", c->list[j], b->n, b->name);
 			return -EINVAL;
