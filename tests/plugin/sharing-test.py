@@ -490,6 +490,24 @@ def case_xid_marks_every_replica(node):
     assert bad == [], bad
 
 
+def case_reload_keeps_a_failed_gpu_unhealthy(node):
+    node.fifo = os.path.join(node.tmp, "nvml-control")
+    node.env["FAKE_NVML_CONTROL"] = node.fifo
+    u = [g["uuid"] for g in gpus_of(NC24)]
+    start(node, over_limit(2), HEALTH_ARGS)
+    node.wait(resource=GPU, allocatable=8)
+    PT.wait_for_log(node, "Health events registered")
+    PT.inject(node, "xid %s 48" % u[1])     # needs a reset: stays
+    node.wait(resource=GPU, allocatable=6)
+    # More replicas: the failed GPU's new ones are born Unhealthy.
+    config(node, over_limit(3))
+    node.wait(resource=GPU, allocatable=9, capacity=12)
+    sick = {d[0] for d in devices(node, GPU) if d[1] != "Healthy"}
+    assert sick == set(replica_ids(u[1], 3)), sick
+    bad = allocate(node, GPU, [u[1] + "::2"])
+    assert not bad["ok"] and "XID 48" in bad["message"], bad
+
+
 # ---- list ---------------------------------------------------------------
 
 def case_list_shows_shared(node):
@@ -543,6 +561,8 @@ CASES = (
      "while others are free", NC24, case_distributed_strict),
     ("an XID marks every replica of its GPU in one message; recovery "
      "restores exactly those", NC24, case_xid_marks_every_replica),
+    ("a reload with more replicas keeps a failed GPU's replicas, new ones "
+     "too, Unhealthy", NC24, case_reload_keeps_a_failed_gpu_unhealthy),
     ("list shows the shared resources", NC24, case_list_shows_shared),
 )
 
