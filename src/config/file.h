@@ -50,8 +50,10 @@ struct cfgfile_replicated {
 	char **list;            /* CFGFILE_DEVICES_LIST: indices, i:j, UUIDs */
 	size_t n_list;
 	unsigned long replicas; /* 2 or more */
-	char *where;            /* "FILE:LINE:COLUMN: sharing.<kind>.resources[i]" */
-	char *devices_where;    /* the same for its devices; NULL: not given */
+	/* "FILE:LINE:COLUMN: sharing.<kind>.resources[i]", and the same
+	   for its devices (NULL: not given): for errors only a node shows. */
+	char *where;
+	char *devices_where;
 };
 
 /* sharing.timeSlicing or sharing.mps. */

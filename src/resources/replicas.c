@@ -149,14 +149,27 @@ find_ref(const struct resource *b, const char *ref, bool *by_index)
 	return -1;
 }
 
+/* Where an entry's |devices| is written (the entry, when it is not). */
+static const char *
+devices_at(const struct cfgfile_replicated *c)
+{
+	return c->devices_where != NULL ? c->devices_where :
+	    c->where != NULL ? c->where : "sharing";
+}
+
+/* Where an entry is written. */
+static const char *
+entry_at(const struct cfgfile_replicated *c)
+{
+	return c != NULL && c->where != NULL ? c->where : "sharing";
+}
+
 /* Entry |k| takes view |i| of |b|: -EINVAL when another has it. */
 static int
 take(struct plan *p, const struct resource *b, int *choice, size_t i,
     int k)
 {
-	const struct cfgfile_replicated *c = &p->s->resources[k];
-	const char *here = c->devices_where != NULL ? c->devices_where :
-	    c->where;
+	const char *here = devices_at(&p->s->resources[k]);
 	char dev[160];
 
 	if (choice[i] < 0) {
@@ -170,7 +183,7 @@ take(struct plan *p, const struct resource *b, int *choice, size_t i,
 	else
 		snprintf(p->err, p->errlen, "%s: %s of %s is already shared by "
 		    "%s: a device can be shared by one entry only", here, dev,
-		    b->name, p->s->resources[choice[i]].where);
+		    b->name, entry_at(&p->s->resources[choice[i]]));
 	return -EINVAL;
 }
 
@@ -185,8 +198,8 @@ take_list(struct plan *p, const struct resource *b, int *choice, int k)
 		int rc;
 
 		if (i < 0) {
-			snprintf(p->err, p->errlen, "%s: no matching device %s: "
-			    "%.100s (among the %zu devices of %s)",
+			snprintf(p->err, p->errlen, "%s: no matching device "
+			    "%s: %.100s (among the %zu devices of %s)",
 			    c->devices_where, by_index ? "at index" :
 			    "with UUID", c->list[j], b->n, b->name);
 			return -EINVAL;
@@ -211,7 +224,7 @@ take_devices(struct plan *p, const struct resource *b, int *choice, int k)
 		if (c->count > b->n) {
 			snprintf(p->err, p->errlen, "%s: requested %lu devices "
 			    "to be replicated, but only %zu devices of %s are "
-			    "available", c->devices_where, c->count, b->n,
+			    "available", devices_at(c), c->count, b->n,
 			    b->name);
 			return -EINVAL;
 		}
@@ -289,13 +302,12 @@ check_targets(const struct plan *p)
 		const struct target *x = &p->t[t];
 
 		if (x->bytes > RESOURCES_MAX_LIST_BYTES) {
-			snprintf(p->err, p->errlen, "%s%sresource %s: its "
+			snprintf(p->err, p->errlen, "%s: resource %s: its "
 			    "ListAndWatch message would be %" PRIu64 " bytes "
 			    "(%zu devices), over the kubelet's limit of %zu "
 			    "bytes (4 MiB) per message; share fewer devices "
-			    "or give fewer replicas", x->by != NULL ?
-			    x->by->where : "", x->by != NULL ? ": " : "",
-			    x->name, x->bytes, x->n, RESOURCES_MAX_LIST_BYTES);
+			    "or give fewer replicas", entry_at(x->by), x->name,
+			    x->bytes, x->n, RESOURCES_MAX_LIST_BYTES);
 			return -EINVAL;
 		}
 		for (size_t u = 0; u < t; u++) {
@@ -305,8 +317,7 @@ check_targets(const struct plan *p)
 				continue;
 			snprintf(p->err, p->errlen, "%s: rename: %s is already "
 			    "the name of another resource of this node",
-			    x->by != NULL ? x->by->where : y->by->where,
-			    x->name);
+			    entry_at(x->by != NULL ? x->by : y->by), x->name);
 			return -EINVAL;
 		}
 	}

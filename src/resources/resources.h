@@ -270,9 +270,10 @@ bool resources_set_health(struct resources *r,
  * Withholds every device of |r| (|withhold|: listed Unhealthy, refused
  * by Allocate with |reason|, never preferred), whatever its health, or
  * gives them back their own. For the MPS control daemon: a resource
- * shared with MPS is only usable while its daemon is ready. Marks |r|
- * changed and returns true when that changes what is listed; the caller
- * publishes it (fleet_publish()).
+ * shared with MPS is only usable while its daemon is ready. |reason| is
+ * copied (NULL: "withheld"). Marks |r| changed and returns true when
+ * that changes the state (withheld, or given back); the caller publishes
+ * it (fleet_publish()).
  */
 bool resources_withhold(struct resource *r, bool withhold,
     const char *reason);

@@ -210,6 +210,16 @@ def example_mps():
 
 
 @case
+def allocation_policy_strict_from_the_file():
+    path = write("strict.yaml", "flags:\n  plugin:\n"
+                 "    sharedDevicesAllocationPolicy: distributed-strict\n")
+    rc, got, lines = check(["--config-file", path])
+    assert rc == 0 and lines == [], (rc, lines)
+    assert got["flags"]["plugin"]["sharedDevicesAllocationPolicy"] == \
+        "distributed-strict", got
+
+
+@case
 def example_mps_needs_mps_root():
     expect_error(example("mps.yaml"), [
         "config.yaml:5:3: sharing.mps: using MPS requires --mps-root to "

@@ -18,6 +18,11 @@ plugin's exit status and log only:
 - the kubelet's 4 MiB message limit: a config past it refused at start
   (exit 1) and at a reload (the old config kept), naming the resource,
   the size and the limit;
+- the largest list the bound lets through, every device Unhealthy,
+  received by grpc-go (the stand-in, as the kubelet) without a
+  disconnect;
+- reloads that change the replica count (no new registration), rename
+  the resource (the old one stopped) and end sharing;
 - GetPreferredAllocation by each --shared-devices-allocation-policy,
   distributed-strict never giving two replicas of one GPU while others
   are free;
@@ -365,6 +370,63 @@ def case_4mib_refused_at_reload(node):
     assert allocate(node, GPU, [devices(node, GPU)[0][0]])["ok"]
 
 
+def case_reload_changes_replicas(node):
+    # What the config manager does: a new config in place, the plugin
+    # told (here by the file's own change). More replicas: the same
+    # resource relisted, not registered again; a rename: the new name
+    # served, the old one stopped.
+    start(node, over_limit(2))
+    node.wait(resource=GPU, allocatable=8)
+    regs = node.call("GET", "/node")["registrations"]
+    config(node, over_limit(5))
+    node.wait(resource=GPU, allocatable=20)
+    assert node.call("GET", "/node")["registrations"] == regs
+    config(node, example("time-slicing-renamed.yaml"))
+    node.wait(resource=SHARED, allocatable=40)
+    node.wait(resource=GPU, connected=False)
+    assert "nvidia-gpu.sock" not in os.listdir(node.dir)
+    # Back to no sharing: the GPUs whole again.
+    config(node, "version: v1\n")
+    node.wait(resource=GPU, allocatable=4, connected=True)
+    assert [d[0] for d in devices(node, GPU)] == \
+        [g["uuid"] for g in gpus_of(NC24)]
+
+
+def lists(node, text):
+    """Whether `list` with |text| as the config builds the resources."""
+    path = config(node, text, "probe.yaml")
+    out = subprocess.run([PT.PLUGIN, "list", "--config-file", path,
+                          "--sysfs-root", node.sysfs], env=node.env,
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode in (0, 1), out.stderr
+    return out.returncode == 0
+
+
+def case_largest_message_reaches_the_kubelet(node):
+    # The most replicas the bound lets through (found with `list`), all
+    # made Unhealthy (the longest message): grpc-go, as the kubelet,
+    # still takes it, and one replica more is refused.
+    lo, hi = 2, 40000
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if lists(node, over_limit(mid)) else (lo, mid)
+    assert lo > 10000, lo
+    node.fifo = os.path.join(node.tmp, "nvml-control")
+    node.env["FAKE_NVML_CONTROL"] = node.fifo
+    start(node, over_limit(lo), HEALTH_ARGS)
+    node.wait(resource=GPU, allocatable=4 * lo, timeout_ms=60000)
+    PT.wait_for_log(node, "Health events registered")
+    for g in gpus_of(NC24):
+        PT.inject(node, "xid %s 48" % g["uuid"])
+    r = node.wait(resource=GPU, allocatable=0, connected=True,
+                  timeout_ms=60000)["resources"][GPU]
+    assert r["capacity"] == 4 * lo and r["connected"], r["capacity"]
+    assert all(d["health"] == "Unhealthy" for d in r["devices"])
+    ev = node.call("GET", "/events")["events"]
+    assert not [e for e in ev if e["kind"] == "disconnected"], ev[-3:]
+    assert not lists(node, over_limit(lo + 1))
+
+
 # ---- GetPreferredAllocation ----------------------------------------------
 
 def policy_node(node, policy):
@@ -445,6 +507,24 @@ def case_xid_marks_every_replica(node):
     assert bad == [], bad
 
 
+def case_reload_keeps_a_failed_gpu_unhealthy(node):
+    node.fifo = os.path.join(node.tmp, "nvml-control")
+    node.env["FAKE_NVML_CONTROL"] = node.fifo
+    u = [g["uuid"] for g in gpus_of(NC24)]
+    start(node, over_limit(2), HEALTH_ARGS)
+    node.wait(resource=GPU, allocatable=8)
+    PT.wait_for_log(node, "Health events registered")
+    PT.inject(node, "xid %s 48" % u[1])     # needs a reset: stays
+    node.wait(resource=GPU, allocatable=6)
+    # More replicas: the failed GPU's new ones are born Unhealthy.
+    config(node, over_limit(3))
+    node.wait(resource=GPU, allocatable=9, capacity=12)
+    sick = {d[0] for d in devices(node, GPU) if d[1] != "Healthy"}
+    assert sick == set(replica_ids(u[1], 3)), sick
+    bad = allocate(node, GPU, [u[1] + "::2"])
+    assert not bad["ok"] and "XID 48" in bad["message"], bad
+
+
 # ---- list ---------------------------------------------------------------
 
 def case_list_shows_shared(node):
@@ -485,6 +565,11 @@ CASES = (
      "and limit", NC24, case_4mib_refused_at_start),
     ("over the kubelet's 4 MiB: refused at a reload, the old config kept",
      NC24, case_4mib_refused_at_reload),
+    ("the largest list the bound allows, all Unhealthy, reaches the "
+     "kubelet (grpc-go); one replica more is refused", NC24,
+     case_largest_message_reaches_the_kubelet),
+    ("a reload takes new replica counts, renames and no sharing without "
+     "a restart", NC24, case_reload_changes_replicas),
     ("GetPreferredAllocation, distributed: fewest replicas in use first",
      NC24, case_distributed),
     ("GetPreferredAllocation, packed: most replicas in use first", NC24,
@@ -493,6 +578,8 @@ CASES = (
      "while others are free", NC24, case_distributed_strict),
     ("an XID marks every replica of its GPU in one message; recovery "
      "restores exactly those", NC24, case_xid_marks_every_replica),
+    ("a reload with more replicas keeps a failed GPU's replicas, new ones "
+     "too, Unhealthy", NC24, case_reload_keeps_a_failed_gpu_unhealthy),
     ("list shows the shared resources", NC24, case_list_shows_shared),
 )
 

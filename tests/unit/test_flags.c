@@ -283,6 +283,19 @@ test_new_settings(void **state)
 	assert_int_equal(cfg.shared_devices_allocation_policy,
 	    ALLOCATION_PACKED);
 	assert_int_equal(cfg.device_discovery_strategy, DISCOVERY_NVML);
+	/* Ours, beside NVIDIA's two: one replica per GPU while it can. */
+	setenv("SHARED_DEVICES_ALLOCATION_POLICY", "distributed-strict", 1);
+	assert_int_equal(parse(NULL), 0);
+	assert_int_equal(cfg.shared_devices_allocation_policy,
+	    ALLOCATION_DISTRIBUTED_STRICT);
+	unsetenv("SHARED_DEVICES_ALLOCATION_POLICY");
+	assert_int_equal(parse("--gdrcopy-enabled", "--mofed-enabled=1",
+	    "--cdi-annotation-prefix=nvidia.cdi.k8s.io/",
+	    "--mps-root=/run/nvidia/mps",
+	    "--shared-devices-allocation-policy=packed",
+	    "--device-discovery-strategy=nvml", "--imex-channel-ids=0",
+	    "--imex-required", "--cdi-feature-flags=a,b",
+	    "--cdi-feature-flags", "c", "--cdi-disable-hooks=all"), 0);
 	assert_int_equal(cfg.n_imex_channel_ids, 1);
 	assert_int_equal(cfg.imex_channel_ids[0], 0);
 	assert_true(cfg.imex_required);

@@ -408,9 +408,9 @@ test_rename_onto_another_resource_is_refused(void **state)
 	share("nvidia.com/mig-1g.5gb", "nvidia.com/gpu", 2, "all");
 	assert_int_equal(build_with(MIG_STRATEGY_MIXED, ID_STRATEGY_UUID,
 	    false, ALLOCATION_DISTRIBUTED, &r, err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "c.yaml:4:5: sharing.timeSlicing.resources[0]: "
-	    "rename: nvidia.com/gpu is already the name of another resource "
-	    "of this node");
+	assert_string_equal(err, "c.yaml:4:5: "
+	    "sharing.timeSlicing.resources[0]: rename: nvidia.com/gpu is "
+	    "already the name of another resource of this node");
 }
 
 /* ---- the 4 MiB bound ---- */
@@ -507,7 +507,8 @@ test_list_over_4_mib_is_refused(void **state)
 	/* A count far past memory is refused by arithmetic alone. */
 	share_init();
 	share("nvidia.com/gpu", NULL, 2147483647ul, "all");
-	assert_non_null(strstr(build_error(), "ListAndWatch message would be "));
+	assert_non_null(strstr(build_error(),
+	    "ListAndWatch message would be "));
 }
 
 /* ---- Allocate ---- */
