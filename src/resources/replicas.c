@@ -149,19 +149,18 @@ find_ref(const struct resource *b, const char *ref, bool *by_index)
 	return -1;
 }
 
-/* Where an entry's |devices| is written (the entry, when it is not). */
-static const char *
-devices_at(const struct cfgfile_replicated *c)
-{
-	return c->devices_where != NULL ? c->devices_where :
-	    c->where != NULL ? c->where : "sharing";
-}
-
 /* Where an entry is written. */
 static const char *
 entry_at(const struct cfgfile_replicated *c)
 {
 	return c != NULL && c->where != NULL ? c->where : "sharing";
+}
+
+/* Where an entry's |devices| is written (the entry, when it is not). */
+static const char *
+devices_at(const struct cfgfile_replicated *c)
+{
+	return c->devices_where != NULL ? c->devices_where : entry_at(c);
 }
 
 /* Entry |k| takes view |i| of |b|: -EINVAL when another has it. */
