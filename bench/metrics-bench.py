@@ -25,10 +25,8 @@ Usage: bench/metrics-bench.py [BUILD_DIR]
 Prints a markdown report on stdout.
 """
 
-import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,7 +34,7 @@ import tempfile
 import threading
 import time
 
-from standin import ctl
+from standin import UnixHTTP, ctl, status_kb
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
@@ -52,16 +50,6 @@ ROUNDS = int(os.environ.get("ROUNDS", "3"))
 SECONDS = int(os.environ.get("SECONDS", "5"))
 IDLE = int(os.environ.get("IDLE", "60"))
 TCK = os.sysconf("SC_CLK_TCK")
-
-
-class UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=10)
-        self.unix_path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.unix_path)
 
 
 def ticks(pid):
@@ -98,16 +86,6 @@ def wakeups(pid):
                     return int(line.split()[1])
         return 0
     return per_task(pid, one)
-
-
-def status_kb(pid):
-    out = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "RssAnon"):
-                out[key] = int(rest.split()[0])
-    return out
 
 
 class Node:
@@ -160,7 +138,7 @@ class Scraper(threading.Thread):
         self.count, self.size = 0, 0
 
     def run(self):
-        conn = UnixHTTP(self.path)
+        conn = UnixHTTP(self.path, timeout=10)
         due = time.monotonic()
         while not self.stop.is_set():
             conn.request("GET", "/metrics")

@@ -17,6 +17,8 @@ import os
 import sys
 import time
 
+from standin import status_kb
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUNS = 5
 _SPEC = importlib.util.spec_from_file_location(
@@ -25,16 +27,6 @@ _SPEC = importlib.util.spec_from_file_location(
 MT = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(MT)
 PT = MT.PT
-
-
-def status_kb(pid):
-    out = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "RssAnon"):
-                out[key] = int(rest.split()[0])
-    return out
 
 
 def one(metrics):

@@ -1,5 +1,6 @@
 """standin.py: what the benchmarks share: talking to the kubelet
-stand-in's control socket (HTTP over a unix socket) and percentiles."""
+stand-in's control socket (HTTP over a unix socket), percentiles, and a
+process's memory from /proc."""
 
 import http.client
 import json
@@ -9,8 +10,8 @@ import socket
 class UnixHTTP(http.client.HTTPConnection):
     """HTTP/1.1 over a unix socket."""
 
-    def __init__(self, path):
-        super().__init__("localhost", timeout=60)
+    def __init__(self, path, timeout=60):
+        super().__init__("localhost", timeout=timeout)
         self.unix_path = path
 
     def connect(self):
@@ -32,3 +33,14 @@ def pct(values, p):
     values = sorted(values)
     return values[min(len(values) - 1,
                       int(round(p / 100 * (len(values) - 1))))]
+
+
+def status_kb(pid):
+    """VmRSS and RssAnon of |pid|, kB (/proc/PID/status)."""
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "RssAnon"):
+                out[key] = int(rest.split()[0])
+    return out
